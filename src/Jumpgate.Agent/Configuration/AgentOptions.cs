@@ -1,0 +1,190 @@
+using Jumpgate.Core.Config;
+using Jumpgate.Core.Naming;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
+using YamlDotNet.RepresentationModel;
+
+namespace Jumpgate.Agent.Configuration;
+
+/// <summary>A service of a host, as the agent reaches it.</summary>
+internal sealed record ServiceTarget(string Name, int Port, bool Http);
+
+/// <summary>A host the agent serves: its address as the agent sees it, and its services.</summary>
+internal sealed record HostTarget(string Name, string Address, IReadOnlyDictionary<string, ServiceTarget> Services);
+
+/// <summary>The agent's settings, read from agent.yaml.</summary>
+internal sealed record AgentOptions
+{
+    public required GatewayEndpoint Gateway { get; init; }
+
+    /// <summary>The agent's token, read from <c>token_file</c> so it never sits in the config or the process list.</summary>
+    public required string Token { get; init; }
+
+    public required IReadOnlyDictionary<string, HostTarget> Hosts { get; init; }
+
+    /// <summary>Idle connections to keep ready; default: what the gateway asks for (4 unless its admin changed it).</summary>
+    public int? PoolSize { get; init; }
+
+    /// <summary>The longest wait between reconnect attempts. Default 1 s, so the agent is back within a second of the gateway listening again; at most 5 s.</summary>
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long open streams may run on after Ctrl-C. Default 5 s.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the agent waits for a service to accept a connection. Default 5 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public IReadOnlyList<HostAnnouncement> Announcement() =>
+    [
+        .. Hosts.Values.Select(h => new HostAnnouncement
+        {
+            Name = h.Name,
+            Services = [.. h.Services.Values.Select(s => new ServiceAnnouncement { Name = s.Name, Port = s.Port, Http = s.Http })],
+        }),
+    ];
+
+    public static AgentOptions Load(string path) => Parse(YamlFile.Load(path));
+
+    public static AgentOptions Parse(YamlFile file)
+    {
+        var root = file.Root;
+        file.RejectUnknown(root, "", "gateway", "token_file", "fingerprint", "hosts", "pool_size", "reconnect_max_delay", "drain_timeout", "connect_timeout");
+
+        GatewayEndpoint? gateway = null;
+        var address = file.String(root, "gateway", "gateway", required: true);
+        var fingerprint = file.String(root, "fingerprint", "fingerprint");
+        if (fingerprint is not null && !Fingerprint.TryParse(fingerprint, out _))
+        {
+            file.Error(YamlFile.Get(root, "fingerprint"), "fingerprint", "expected SHA256:<43 base64 characters>, as `jumpgate gateway fingerprint` prints it");
+            fingerprint = null;
+        }
+        if (address is not null)
+        {
+            try
+            {
+                gateway = GatewayEndpoint.Parse(address, fingerprint);
+            }
+            catch (FormatException e)
+            {
+                file.Error(YamlFile.Get(root, "gateway"), "gateway", e.Message);
+            }
+        }
+
+        var token = "";
+        if (file.String(root, "token_file", "token_file", required: true) is { } tokenFile)
+        {
+            var tokenPath = file.ResolvePath(tokenFile);
+            try
+            {
+                token = File.ReadAllText(tokenPath).Trim();
+                if (!TokenSecret.TryParse(token, out var parsed) || parsed.Kind != PrincipalKind.Agent)
+                {
+                    file.Error(YamlFile.Get(root, "token_file"), "token_file", $"{tokenPath} does not hold an agent token (jga_…, as `jumpgate gateway add-agent` prints it)");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                file.Error(YamlFile.Get(root, "token_file"), "token_file", $"cannot read {tokenPath}: {e.Message}");
+            }
+        }
+
+        var hosts = new Dictionary<string, HostTarget>(StringComparer.Ordinal);
+        if (file.Mapping(root, "hosts", "hosts", required: true) is { } hostsNode)
+        {
+            foreach (var (key, value) in hostsNode.Children)
+            {
+                if (ParseHost(file, key, value) is { } host)
+                {
+                    hosts[host.Name] = host;
+                }
+            }
+            if (hostsNode.Children.Count == 0)
+            {
+                file.Error(hostsNode, "hosts", "lists no hosts; the agent would have nothing to serve");
+            }
+        }
+
+        var reconnect = file.Duration(root, "reconnect_max_delay", "reconnect_max_delay");
+        if (reconnect is { } r && (r < TimeSpan.FromMilliseconds(100) || r > TimeSpan.FromSeconds(5)))
+        {
+            file.Error(YamlFile.Get(root, "reconnect_max_delay"), "reconnect_max_delay", "must be from 100ms to 5s");
+        }
+        var options = new AgentOptions
+        {
+            Gateway = gateway!,
+            Token = token,
+            Hosts = hosts,
+            PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64),
+            ReconnectMaxDelay = reconnect ?? TimeSpan.FromSeconds(1),
+            DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
+            ConnectTimeout = file.Duration(root, "connect_timeout", "connect_timeout") ?? TimeSpan.FromSeconds(5),
+        };
+        file.ThrowIfErrors();
+        return options;
+    }
+
+    private static HostTarget? ParseHost(YamlFile file, YamlNode key, YamlNode value)
+    {
+        var name = (key as YamlScalarNode)?.Value ?? "";
+        var field = $"hosts.{name}";
+        if (!Names.IsValid(name))
+        {
+            file.Error(key, field, $"'{name}' is not a valid host name ({Names.Rule})");
+            return null;
+        }
+        if (value is not YamlMappingNode host)
+        {
+            file.Error(value, field, "expected a mapping with address and services");
+            return null;
+        }
+        file.RejectUnknown(host, field, "address", "services");
+        var address = file.String(host, "address", $"{field}.address", required: true) ?? "";
+        if (address.Length > 0 && Uri.CheckHostName(address) == UriHostNameType.Unknown)
+        {
+            file.Error(YamlFile.Get(host, "address"), $"{field}.address", $"'{address}' is neither an IP address nor a DNS name");
+        }
+        var services = new Dictionary<string, ServiceTarget>(StringComparer.Ordinal);
+        if (file.Mapping(host, "services", $"{field}.services", required: true) is { } servicesNode)
+        {
+            foreach (var (serviceKey, serviceValue) in servicesNode.Children)
+            {
+                if (ParseService(file, field, serviceKey, serviceValue) is { } service)
+                {
+                    services[service.Name] = service;
+                }
+            }
+        }
+        return new HostTarget(name, address, services);
+    }
+
+    /// <summary>A service is a port (<c>ssh: 22</c>) or a mapping (<c>jupyter: { port: 8888, http: true }</c>).</summary>
+    private static ServiceTarget? ParseService(YamlFile file, string hostField, YamlNode key, YamlNode value)
+    {
+        var name = (key as YamlScalarNode)?.Value ?? "";
+        var field = $"{hostField}.services.{name}";
+        if (!Names.IsValid(name))
+        {
+            file.Error(key, field, $"'{name}' is not a valid service name ({Names.Rule})");
+            return null;
+        }
+        if (value is YamlScalarNode)
+        {
+            var wrapper = new YamlMappingNode { { "port", value } };
+            return file.Int(wrapper, "port", field, 1, 65535) is { } port ? new ServiceTarget(name, port, Http: false) : null;
+        }
+        if (value is not YamlMappingNode service)
+        {
+            file.Error(value, field, "expected a port number or a mapping such as { port: 8888, http: true }");
+            return null;
+        }
+        file.RejectUnknown(service, field, "port", "http");
+        if (YamlFile.Get(service, "port") is null)
+        {
+            file.Error(service, $"{field}.port", "is required");
+            return null;
+        }
+        var number = file.Int(service, "port", $"{field}.port", 1, 65535);
+        var http = file.Bool(service, "http", $"{field}.http") ?? false;
+        return number is { } p ? new ServiceTarget(name, p, http) : null;
+    }
+}

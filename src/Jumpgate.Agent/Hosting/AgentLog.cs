@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Agent.Hosting;
+
+/// <summary>The agent's log events: one line per event. Ids are stable; never reuse one.</summary>
+internal static partial class AgentLog
+{
+    [LoggerMessage(101, LogLevel.Information, "connected to {Gateway} as {Agent}; serving {Hosts}", EventName = "Connected")]
+    public static partial void Connected(ILogger logger, string gateway, string agent, string hosts);
+
+    [LoggerMessage(102, LogLevel.Warning, "gateway unreachable ({Reason}), retrying in {Seconds:0.0} s", EventName = "Retrying")]
+    public static partial void Retrying(ILogger logger, string reason, double seconds);
+
+    [LoggerMessage(103, LogLevel.Error, "the gateway refused this agent: {Reason}; retrying in {Seconds:0.0} s", EventName = "Refused")]
+    public static partial void Refused(ILogger logger, string reason, double seconds);
+
+    [LoggerMessage(104, LogLevel.Warning, "the gateway refused a host: {Reason}", EventName = "HostRefused")]
+    public static partial void HostRefused(ILogger logger, string reason);
+
+    [LoggerMessage(105, LogLevel.Warning, "lost the gateway: {Reason}", EventName = "Disconnected")]
+    public static partial void Disconnected(ILogger logger, string reason);
+
+    [LoggerMessage(106, LogLevel.Debug, "stream to {Host}:{Service} ({Address}) opened", EventName = "StreamOpened")]
+    public static partial void StreamOpened(ILogger logger, string host, string service, string address);
+
+    [LoggerMessage(107, LogLevel.Warning, "could not open {Host}:{Service}: {Reason}", EventName = "StreamFailed")]
+    public static partial void StreamFailed(ILogger logger, string host, string service, string reason);
+
+    [LoggerMessage(108, LogLevel.Debug, "stream to {Host}:{Service} closed: {Outcome}, {Up} bytes up, {Down} bytes down", EventName = "StreamClosed")]
+    public static partial void StreamClosed(ILogger logger, string host, string service, string outcome, long up, long down);
+
+    [LoggerMessage(109, LogLevel.Information, "stopping: {Count} open streams have {Seconds:0.#} s to finish", EventName = "Stopping")]
+    public static partial void Stopping(ILogger logger, int count, double seconds);
+}

@@ -1,0 +1,83 @@
+using Jumpgate.Agent.Configuration;
+using Jumpgate.Agent.Tunnel;
+using Jumpgate.Core.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Agent.Hosting;
+
+/// <summary>
+/// Keeps an agent registered with its gateway for as long as it runs: connect, serve, and on any
+/// loss reconnect with jittered exponential backoff. On stop, open streams get the drain timeout.
+/// </summary>
+public sealed class AgentRunner
+{
+    private readonly AgentOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly StreamTracker _streams = new();
+
+    internal AgentRunner(AgentOptions options, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Loads agent.yaml and runs until <paramref name="cancellationToken"/> fires (Ctrl-C).</summary>
+    public static Task RunAsync(string configPath, ILogger logger, CancellationToken cancellationToken) =>
+        new AgentRunner(AgentOptions.Load(configPath), TimeProvider.System, logger).RunAsync(cancellationToken);
+
+    internal async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = new Backoff(_options.ReconnectMaxDelay);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await AgentConnection.ConnectAsync(_options, _streams, _time, _logger, cancellationToken);
+                backoff.Reset();
+                var reason = await connection.RunAsync(cancellationToken);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                AgentLog.Disconnected(_logger, reason);
+            }
+            catch (GatewayException e) when (e.Refused)
+            {
+                var delay = backoff.Next();
+                AgentLog.Refused(_logger, e.Message, delay.TotalSeconds);
+                await DelayAsync(delay, cancellationToken);
+                continue;
+            }
+            catch (GatewayException e)
+            {
+                var delay = backoff.Next();
+                AgentLog.Retrying(_logger, e.Message, delay.TotalSeconds);
+                await DelayAsync(delay, cancellationToken);
+                continue;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            // A lost connection is retried at once: a gateway restart is the common case, and it is back quickly.
+            var first = backoff.Next();
+            await DelayAsync(first, cancellationToken);
+        }
+        AgentLog.Stopping(_logger, _streams.Count, _options.DrainTimeout.TotalSeconds);
+        await _streams.DrainAsync(_options.DrainTimeout, _time);
+    }
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the loop condition ends the run.
+        }
+    }
+}

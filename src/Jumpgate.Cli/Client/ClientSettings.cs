@@ -1,0 +1,68 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Jumpgate.Cli.Client;
+
+/// <summary>What `jumpgate login` saves: the gateway, its pinned fingerprint and the user's token.</summary>
+internal sealed record ClientSettings
+{
+    public required string Gateway { get; init; }
+    public string? Fingerprint { get; init; }
+    public required string Token { get; init; }
+
+    /// <summary><c>$XDG_CONFIG_HOME/jumpgate</c>, or <c>~/.config/jumpgate</c> when it is unset.</summary>
+    public static string Directory
+    {
+        get
+        {
+            var xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
+            var root = string.IsNullOrEmpty(xdg)
+                ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config")
+                : xdg;
+            return Path.Combine(root, "jumpgate");
+        }
+    }
+
+    public static string FilePath => Path.Combine(Directory, "config.json");
+
+    public static ClientSettings Load()
+    {
+        var path = FilePath;
+        if (!File.Exists(path))
+        {
+            throw new CliException($"not logged in ({path} does not exist); run `jumpgate login https://GATEWAY --token TOKEN --fingerprint FINGERPRINT` first");
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(path), ClientJson.Default.ClientSettings)
+                ?? throw new CliException($"{path} is empty; run `jumpgate login` again");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"{path} is not valid ({e.Message}); run `jumpgate login` again");
+        }
+    }
+
+    /// <summary>Writes the settings readable by their owner only (mode 0600), replacing the file atomically.</summary>
+    public void Save()
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var temporary = FilePath + ".tmp";
+        File.Delete(temporary);
+        using (var stream = new FileStream(temporary, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            JsonSerializer.Serialize(stream, this, ClientJson.Default.ClientSettings);
+        }
+        File.Move(temporary, FilePath, overwrite: true);
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(ClientSettings))]
+internal sealed partial class ClientJson : JsonSerializerContext;

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Jumpgate.Agent.Hosting;
+using Jumpgate.Cli.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Cli.Commands;
+
+/// <summary><c>jumpgate agent run</c>: dial out from a private network and serve its hosts.</summary>
+internal static class AgentCommands
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config", "-c") { Description = "The agent's configuration file", DefaultValueFactory = _ => "agent.yaml" };
+        var verbose = Options.Verbose();
+        var run = new Command("run", Options.Describe(
+            "Connect to the gateway and serve the hosts in agent.yaml until Ctrl-C, reconnecting by itself whenever the gateway goes away.",
+            "jumpgate agent run --config agent.yaml"))
+        {
+            config, verbose,
+        };
+        run.SetAction(async (result, cancellationToken) =>
+        {
+            using var factory = LoggingSetup.CreateFactory(result.GetValue(verbose));
+            await AgentRunner.RunAsync(result.GetValue(config)!, factory.CreateLogger("Jumpgate.Agent"), cancellationToken);
+            return 0;
+        });
+        return new Command("agent", "Run an agent inside a private network") { run };
+    }
+}

@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Text.Json;
+using Jumpgate.Cli.Client;
+using Jumpgate.Core.Config;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Api;
+
+namespace Jumpgate.Cli.Commands;
+
+/// <summary>The laptop side: log in to a gateway, list what you can reach, and wire up OpenSSH.</summary>
+internal static class ClientCommands
+{
+    /// <summary>The suffix that sends a host name through Jumpgate: <c>ssh node1.jg</c>.</summary>
+    public const string HostSuffix = ".jg";
+
+    public static Command Login()
+    {
+        var url = new Argument<string>("gateway") { Description = "The gateway's address, e.g. https://gw.example.org" };
+        var token = new Option<string?>("--token") { Description = "Your user token; - reads it from stdin (keeps it out of the process list). Default: $JUMPGATE_TOKEN" };
+        var tokenFile = new Option<string?>("--token-file") { Description = "Read your user token from this file" };
+        var fingerprint = new Option<string?>("--fingerprint") { Description = "The gateway's certificate fingerprint to pin (from its admin); leave out for a CA-signed certificate" };
+        var command = new Command("login", Options.Describe(
+            "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600).",
+            "jumpgate login https://127.0.0.1:7443 --token jgu_… --fingerprint SHA256:…"))
+        {
+            url, token, tokenFile, fingerprint,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var secret = ReadToken(result.GetValue(token), result.GetValue(tokenFile));
+            var gateway = GatewayEndpoint.Parse(result.GetValue(url)!, result.GetValue(fingerprint));
+            using var api = new GatewayApi(gateway, secret);
+            var me = await api.WhoAmIAsync(cancellationToken);
+            new ClientSettings { Gateway = gateway.ToString(), Fingerprint = gateway.Pinned?.ToString(), Token = secret }.Save();
+            Console.Error.WriteLine($"logged in to {gateway} as {me.User}; settings saved in {ClientSettings.FilePath}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command List()
+    {
+        var json = Options.Json();
+        var command = new Command("ls", Options.Describe(
+            "List the hosts and services you may reach, online or not.",
+            "jumpgate ls",
+            "jumpgate ls --json | jq '.[] | select(.online) | .name'"))
+        {
+            json,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var api = GatewayApi.FromSettings(ClientSettings.Load());
+            var hosts = await api.HostsAsync(cancellationToken);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(hosts, ApiJson.Default.IReadOnlyListHostListing));
+                return 0;
+            }
+            if (hosts.Count == 0)
+            {
+                Console.Error.WriteLine("no hosts yet: no agent has announced one");
+                return 0;
+            }
+            Console.WriteLine($"{"HOST",-24} {"STATUS",-24} {"AGENT",-16} SERVICES");
+            foreach (var host in hosts)
+            {
+                var status = host.Online ? "online" : $"offline ({Durations.Humanize(DateTimeOffset.UtcNow - (host.LastSeen ?? DateTimeOffset.UtcNow))} ago)";
+                var services = string.Join(", ", host.Services.Select(s => s.Http ? s.Name + " (http)" : s.Name));
+                Console.WriteLine($"{host.Name,-24} {status,-24} {string.Join(",", host.Agents),-16} {services}");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command SshConfig()
+    {
+        var command = new Command("ssh-config", Options.Describe(
+            $"Print an OpenSSH config block that sends every host ending in {HostSuffix} through Jumpgate (ProxyCommand `jumpgate proxy %h %p`).",
+            "jumpgate ssh-config >> ~/.ssh/config && ssh node1.jg"));
+        command.SetAction(_ =>
+        {
+            Console.Write($"""
+                # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
+                Host *{HostSuffix}
+                    ProxyCommand {SelfCommand()} proxy %h %p
+                    ServerAliveInterval 15
+                    ServerAliveCountMax 3
+
+                """);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>How to run this very program again from ssh: the apphost if there is one, else `dotnet jumpgate.dll`.</summary>
+    public static string SelfCommand()
+    {
+        var apphost = Path.Combine(AppContext.BaseDirectory, "jumpgate");
+        if (File.Exists(apphost))
+        {
+            return Quote(apphost);
+        }
+        var process = Environment.ProcessPath ?? "dotnet";
+        return Path.GetFileNameWithoutExtension(process) == "dotnet"
+            ? $"{Quote(process)} {Quote(Path.Combine(AppContext.BaseDirectory, "jumpgate.dll"))}"
+            : Quote(process);
+    }
+
+    private static string Quote(string path) => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;
+
+    private static string ReadToken(string? token, string? tokenFile)
+    {
+        var secret = token switch
+        {
+            "-" => Console.In.ReadLine(),
+            not null => token,
+            null when tokenFile is not null => File.ReadAllText(tokenFile),
+            _ => Environment.GetEnvironmentVariable("JUMPGATE_TOKEN"),
+        };
+        secret = secret?.Trim();
+        if (!TokenSecret.TryParse(secret, out var parsed) || parsed.Kind != PrincipalKind.User)
+        {
+            throw new CliException("give your user token (jgu_…, from `jumpgate gateway add-user`) with --token, --token-file or $JUMPGATE_TOKEN");
+        }
+        return secret!;
+    }
+}

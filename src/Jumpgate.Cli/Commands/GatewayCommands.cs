@@ -1,0 +1,180 @@
+using System.CommandLine;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Jumpgate.Cli.Client;
+using Jumpgate.Cli.Logging;
+using Jumpgate.Core.Naming;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+
+namespace Jumpgate.Cli.Commands;
+
+/// <summary><c>jumpgate gateway …</c>: set up and run the public gateway, and manage its agents and users.</summary>
+internal static class GatewayCommands
+{
+    public static Command Create() => new("gateway", "Run the gateway and manage its agents and users")
+    {
+        Init(),
+        Fingerprint(),
+        AddAgent(),
+        AddUser(),
+        ListPrincipals("agents", PrincipalKind.Agent),
+        ListPrincipals("users", PrincipalKind.User),
+        Run(),
+    };
+
+    private static Command Init()
+    {
+        var dir = Options.Dir();
+        var listen = new Option<string>("--listen") { Description = "Address and port of the one HTTPS port", DefaultValueFactory = _ => "127.0.0.1:7443" };
+        var domain = new Option<string>("--domain") { Description = "The gateway's DNS name; HTTP services get its subdomains", DefaultValueFactory = _ => "localhost" };
+        var cert = new Option<string?>("--cert") { Description = "A PEM certificate (e.g. a wildcard one) instead of a self-signed one" };
+        var key = new Option<string?>("--key") { Description = "The PEM key of --cert" };
+        var command = new Command("init", Options.Describe(
+            "Create a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store. Prints the certificate's fingerprint, which agents and users pin.",
+            "jumpgate gateway init --dir ./gw --listen 127.0.0.1:7443 --domain localhost"))
+        {
+            dir, listen, domain, cert, key,
+        };
+        command.SetAction(result =>
+        {
+            if (!GatewayOptions.TryParseEndpoint(result.GetValue(listen)!, out var endpoint))
+            {
+                throw new CliException($"--listen '{result.GetValue(listen)}' is not an address and port such as 127.0.0.1:7443");
+            }
+            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, result.GetValue(cert), result.GetValue(key));
+            Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}; start it with `jumpgate gateway run --dir {result.GetValue(dir)}`");
+            Console.Error.WriteLine("certificate fingerprint (agents and users pin it):");
+            Console.WriteLine(fingerprint);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Fingerprint()
+    {
+        var dir = Options.Dir();
+        var command = new Command("fingerprint", Options.Describe(
+            "Print the SHA-256 fingerprint of the gateway's certificate, and nothing else.",
+            "jumpgate gateway fingerprint --dir ./gw"))
+        {
+            dir,
+        };
+        command.SetAction(result =>
+        {
+            var options = GatewayOptions.Load(result.GetValue(dir)!);
+            using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(options.CertificatePath));
+            Console.WriteLine(Core.Security.Fingerprint.Of(certificate));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command AddAgent()
+    {
+        var dir = Options.Dir();
+        var name = new Argument<string>("name") { Description = "The agent's name, e.g. lab-a" };
+        var hosts = new Option<string>("--hosts") { Description = "Host patterns the agent may serve, e.g. 'node*,lab-pc'", Required = true };
+        var command = new Command("add-agent", Options.Describe(
+            "Add an agent and print its token (only the token, once; it is stored hashed). The agent may serve only hosts that match --hosts.",
+            "jumpgate gateway add-agent lab-a --hosts 'node*,lab-pc' --dir ./gw > lab-a.token"))
+        {
+            name, hosts, dir,
+        };
+        command.SetAction(result =>
+        {
+            var patterns = HostPatterns.Parse(result.GetValue(hosts)!);
+            var token = OpenStore(result.GetValue(dir)!).AddPrincipal(PrincipalKind.Agent, CheckName(result.GetValue(name)!), patterns, DateTimeOffset.UtcNow);
+            Console.WriteLine(token);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command AddUser()
+    {
+        var dir = Options.Dir();
+        var name = new Argument<string>("name") { Description = "The user's name, e.g. researcher" };
+        var command = new Command("add-user", Options.Describe(
+            "Add a user and print their token (only the token, once; it is stored hashed).",
+            "jumpgate gateway add-user researcher --dir ./gw"))
+        {
+            name, dir,
+        };
+        command.SetAction(result =>
+        {
+            var token = OpenStore(result.GetValue(dir)!).AddPrincipal(PrincipalKind.User, CheckName(result.GetValue(name)!), null, DateTimeOffset.UtcNow);
+            Console.WriteLine(token);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ListPrincipals(string noun, PrincipalKind kind)
+    {
+        var dir = Options.Dir();
+        var json = Options.Json();
+        var command = new Command(noun, Options.Describe($"List the gateway's {noun}.", $"jumpgate gateway {noun} --dir ./gw"))
+        {
+            dir, json,
+        };
+        command.SetAction(result =>
+        {
+            var rows = OpenStore(result.GetValue(dir)!).ListPrincipals(kind);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new Dictionary<string, string?>
+                {
+                    ["name"] = r.Name,
+                    ["hosts"] = r.HostPatterns,
+                    ["disabled"] = r.Disabled ? "true" : "false",
+                    ["created"] = r.Created.ToString("O"),
+                }).ToList(), CliJson.Default.ListDictionaryStringString));
+                return 0;
+            }
+            foreach (var row in rows)
+            {
+                Console.WriteLine(kind == PrincipalKind.Agent ? $"{row.Name,-24} {row.HostPatterns}" : row.Name);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Run()
+    {
+        var dir = Options.Dir();
+        var verbose = Options.Verbose();
+        var command = new Command("run", Options.Describe(
+            "Run the gateway until Ctrl-C; then it stops accepting, gives open streams the drain timeout, and exits.",
+            "jumpgate gateway run --dir ./gw"))
+        {
+            dir, verbose,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            await GatewayServer.RunAsync(result.GetValue(dir)!, logging => LoggingSetup.Configure(logging, result.GetValue(verbose)), cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static GatewayStore OpenStore(string directory)
+    {
+        var options = GatewayOptions.Load(directory);
+        var store = new GatewayStore(options.StorePath);
+        store.Initialize();
+        return store;
+    }
+
+    private static string CheckName(string name) => Names.IsValid(name)
+        ? name
+        : throw new CliException($"'{name}' is not a valid name: use {Names.Rule}");
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<Dictionary<string, string?>>))]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true)]
+internal sealed partial class CliJson : System.Text.Json.Serialization.JsonSerializerContext;

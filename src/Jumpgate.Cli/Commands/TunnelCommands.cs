@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using Jumpgate.Cli.Client;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
+
+namespace Jumpgate.Cli.Commands;
+
+/// <summary>Streams through the gateway: `proxy` for OpenSSH's ProxyCommand, `forward` for what ssh -L did.</summary>
+internal static class TunnelCommands
+{
+    public static Command Proxy()
+    {
+        var host = new Argument<string>("host") { Description = $"The host, with or without {ClientCommands.HostSuffix} (ssh's %h)" };
+        var port = new Argument<string>("port") { Description = "The port or service name (ssh's %p; 22 means the ssh service)" };
+        var command = new Command("proxy", Options.Describe(
+            "Join stdin and stdout to a host's service through the gateway. OpenSSH runs it as ProxyCommand; `jumpgate ssh-config` writes that for you.",
+            "ssh -o ProxyCommand='jumpgate proxy %h %p' node1.jg"))
+        {
+            host, port,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var settings = ClientSettings.Load();
+            await using var tunnel = await OpenAsync(settings, StripSuffix(result.GetValue(host)!), result.GetValue(port)!, cancellationToken);
+            // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
+            await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
+            await Splice.RunAsync(terminal, tunnel, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Forward()
+    {
+        var target = new Argument<string>("target") { Description = "HOST:SERVICE, e.g. node1:jupyter" };
+        var local = new Option<string>("--local", "-L") { Description = "Local address and port to listen on", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var command = new Command("forward", Options.Describe(
+            "Listen on a local port and carry every connection to a host's service through the gateway (what ssh -L did), many at once, until Ctrl-C.",
+            "jumpgate forward node1:jupyter --local 127.0.0.1:8888"))
+        {
+            target, local,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var settings = ClientSettings.Load();
+            var (host, service) = SplitTarget(result.GetValue(target)!);
+            if (!IPEndPoint.TryParse(result.GetValue(local)!, out var endpoint))
+            {
+                throw new CliException($"--local '{result.GetValue(local)}' is not an address and port such as 127.0.0.1:8888");
+            }
+            // Fail at once, with the gateway's own words, if the host is offline or unknown.
+            await (await OpenAsync(settings, host, service, cancellationToken)).DisposeAsync();
+            await ForwardAsync(settings, host, service, endpoint, line => Console.Error.WriteLine(line), cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Accepts local connections until cancelled, each carried by its own tunnel connection.</summary>
+    public static async Task ForwardAsync(ClientSettings settings, string host, string service, IPEndPoint endpoint, Action<string> say, CancellationToken cancellationToken, TaskCompletionSource<IPEndPoint>? listening = null)
+    {
+        using var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(endpoint);
+        listener.Listen(512);
+        var bound = (IPEndPoint)listener.LocalEndPoint!;
+        say($"forwarding {bound} -> {host}:{service} through {settings.Gateway}; Ctrl-C to stop");
+        listening?.TrySetResult(bound);
+        var running = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                var client = await listener.AcceptAsync(cancellationToken);
+                client.NoDelay = true;
+                running.RemoveAll(t => t.IsCompleted);
+                running.Add(CarryAsync(settings, host, service, client, say, cancellationToken));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C: stop accepting; connections already carried end with the token.
+        }
+        await Task.WhenAll(running);
+    }
+
+    private static async Task CarryAsync(ClientSettings settings, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
+    {
+        await using var local = new NetworkStream(client, ownsSocket: true);
+        try
+        {
+            await using var tunnel = await OpenAsync(settings, host, service, cancellationToken);
+            await Splice.RunAsync(local, tunnel, cancellationToken);
+        }
+        catch (GatewayException e)
+        {
+            say($"jumpgate: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>Opens one stream to a host's service; throws <see cref="GatewayException"/> with the gateway's reason if it cannot.</summary>
+    public static async Task<Stream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
+    {
+        var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
+        var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service };
+        var (stream, _) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+        return stream;
+    }
+
+    private static string StripSuffix(string host) =>
+        host.EndsWith(ClientCommands.HostSuffix, StringComparison.OrdinalIgnoreCase) ? host[..^ClientCommands.HostSuffix.Length] : host;
+
+    private static (string Host, string Service) SplitTarget(string target)
+    {
+        var colon = target.LastIndexOf(':');
+        return colon > 0 && colon < target.Length - 1
+            ? (StripSuffix(target[..colon]), target[(colon + 1)..])
+            : throw new CliException($"'{target}' is not HOST:SERVICE, e.g. node1:jupyter or node1:22");
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Jumpgate.Cli.Client;
+using Jumpgate.Cli.Commands;
+using Jumpgate.Core.Config;
+using Jumpgate.Core.Protocol;
+
+namespace Jumpgate.Cli;
+
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("""
+            Jumpgate: reach GPU machines in private networks with the tools you already use.
+
+            Examples:
+              jumpgate demo                          # a gateway, an agent and a demo service on this machine
+              jumpgate login https://gw.example.org --token jgu_… --fingerprint SHA256:…
+              jumpgate ssh-config >> ~/.ssh/config && ssh node1.jg
+            """)
+        {
+            GatewayCommands.Create(),
+            AgentCommands.Create(),
+            ClientCommands.Login(),
+            ClientCommands.List(),
+            ClientCommands.SshConfig(),
+            TunnelCommands.Proxy(),
+            TunnelCommands.Forward(),
+            DemoCommand.Create(),
+        };
+        var configuration = new InvocationConfiguration
+        {
+            // Ctrl-C cancels the command's token; the gateway and agent then drain open streams before exiting.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
+            EnableDefaultExceptionHandler = false,
+        };
+        try
+        {
+            return await root.Parse(args).InvokeAsync(configuration);
+        }
+        catch (Exception e) when (e is CliException or ConfigException or GatewayException or InvalidOperationException or FormatException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"jumpgate: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            return 130;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using System.Globalization;
+
+namespace Jumpgate.Core.Config;
+
+/// <summary>Durations as people write them: 500ms, 5s, 2m, 1h, 7d.</summary>
+internal static class Durations
+{
+    public static bool TryParse(string text, out TimeSpan value)
+    {
+        value = default;
+        text = text.Trim();
+        var unitStart = text.Length;
+        while (unitStart > 0 && char.IsAsciiLetter(text[unitStart - 1]))
+        {
+            unitStart--;
+        }
+        if (!double.TryParse(text.AsSpan(0, unitStart), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number) || number < 0)
+        {
+            return false;
+        }
+        TimeSpan? parsed = text[unitStart..] switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(number),
+            "s" => TimeSpan.FromSeconds(number),
+            "m" => TimeSpan.FromMinutes(number),
+            "h" => TimeSpan.FromHours(number),
+            "d" => TimeSpan.FromDays(number),
+            _ => null,
+        };
+        value = parsed ?? default;
+        return parsed is not null;
+    }
+
+    /// <summary>A short human form: 12 s, 3 min, 2 h.</summary>
+    public static string Humanize(TimeSpan span) => span.TotalSeconds switch
+    {
+        < 1 => $"{span.TotalMilliseconds:0} ms",
+        < 120 => $"{span.TotalSeconds:0} s",
+        < 7200 => $"{span.TotalMinutes:0} min",
+        < 172800 => $"{span.TotalHours:0} h",
+        _ => $"{span.TotalDays:0} d",
+    };
+}

@@ -1,0 +1,98 @@
+using System.Text.Json.Serialization;
+
+namespace Jumpgate.Core.Protocol;
+
+/// <summary>What a connection is for; the first frame after the preface says it.</summary>
+internal static class HelloType
+{
+    /// <summary>An agent's one long-lived control connection.</summary>
+    public const string Agent = "agent";
+
+    /// <summary>An idle, authenticated agent connection the gateway hands to the next stream.</summary>
+    public const string Pool = "pool";
+
+    /// <summary>A user's stream to a host's service (what `jumpgate proxy` and `forward` open).</summary>
+    public const string Connect = "connect";
+}
+
+/// <summary>The first frame on every tunnel connection. Which fields matter depends on <see cref="Type"/>.</summary>
+internal sealed record Hello
+{
+    public required string Type { get; init; }
+    public required string Token { get; init; }
+    public string? Version { get; init; }
+
+    /// <summary>pool: the session id the gateway gave the agent's control connection.</summary>
+    public string? Session { get; init; }
+
+    /// <summary>connect: the host and service the user wants.</summary>
+    public string? Host { get; init; }
+    public string? Service { get; init; }
+
+    /// <summary>agent: the hosts this agent serves.</summary>
+    public IReadOnlyList<HostAnnouncement>? Hosts { get; init; }
+}
+
+internal sealed record HostAnnouncement
+{
+    public required string Name { get; init; }
+    public required IReadOnlyList<ServiceAnnouncement> Services { get; init; }
+}
+
+internal sealed record ServiceAnnouncement
+{
+    public required string Name { get; init; }
+    public int Port { get; init; }
+    public bool Http { get; init; }
+}
+
+/// <summary>The gateway's answer to a <see cref="Hello"/>, and the agent's answer to an <see cref="OpenRequest"/>.</summary>
+internal sealed record Reply
+{
+    public bool Ok { get; init; }
+
+    /// <summary>A sentence a person can act on; never names which part of a credential was wrong.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>agent: the name the token belongs to, the session id for pool connections, and the gateway's timings.</summary>
+    public string? Agent { get; init; }
+    public string? Session { get; init; }
+    public int HeartbeatMs { get; init; }
+    public int PoolSize { get; init; }
+
+    /// <summary>agent: hosts the gateway refused, each with the reason.</summary>
+    public IReadOnlyList<string>? Refused { get; init; }
+
+    public static Reply Success { get; } = new() { Ok = true };
+    public static Reply Failure(string error) => new() { Ok = false, Error = error };
+}
+
+/// <summary>Frames on an agent's control connection, both ways.</summary>
+internal sealed record ControlMessage
+{
+    public const string Ping = "ping";
+    public const string Pong = "pong";
+
+    /// <summary>gateway → agent: open <see cref="Count"/> more pool connections now.</summary>
+    public const string Dial = "dial";
+
+    public required string Type { get; init; }
+    public int Count { get; init; }
+}
+
+/// <summary>gateway → agent on a pool connection: splice this connection to a service.</summary>
+internal sealed record OpenRequest
+{
+    public required string Host { get; init; }
+    public required string Service { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
+    RespectRequiredConstructorParameters = true)]
+[JsonSerializable(typeof(Hello))]
+[JsonSerializable(typeof(Reply))]
+[JsonSerializable(typeof(ControlMessage))]
+[JsonSerializable(typeof(OpenRequest))]
+internal sealed partial class ProtocolJson : JsonSerializerContext;

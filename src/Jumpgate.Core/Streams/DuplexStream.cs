@@ -1,0 +1,36 @@
+namespace Jumpgate.Core.Streams;
+
+/// <summary>
+/// Two one-way streams (stdin and stdout) presented as one duplex stream. Reads honour
+/// cancellation even though a console read cannot be interrupted: the blocked read is left
+/// behind, which is fine because the process is about to exit.
+/// </summary>
+internal sealed class DuplexStream(Stream input, Stream output) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>Passes end of stream on by closing the output half, as a socket's shutdown(SHUT_WR) would.</summary>
+    public void CloseOutput() => output.Dispose();
+
+    public override int Read(byte[] buffer, int offset, int count) => input.Read(buffer, offset, count);
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        buffer.IsEmpty ? 0 : await input.ReadAsync(buffer, CancellationToken.None).AsTask().WaitAsync(cancellationToken);
+
+    public override void Write(byte[] buffer, int offset, int count) => output.Write(buffer, offset, count);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        output.WriteAsync(buffer, cancellationToken);
+
+    public override void Flush() => output.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

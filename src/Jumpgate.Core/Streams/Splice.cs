@@ -1,0 +1,203 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+
+namespace Jumpgate.Core.Streams;
+
+/// <summary>
+/// The one routine that joins two connections. Both directions run at once; when one side
+/// reaches end of stream its end is passed on and the other direction carries on; when
+/// either side fails, the other direction is cancelled and awaited before returning.
+/// </summary>
+internal static class Splice
+{
+    /// <summary>Large enough that a bulk transfer makes few syscalls and TLS records stay full (16 KiB each).</summary>
+    public const int BufferSize = 128 * 1024;
+
+    /// <summary>Splices two streams (the agent's and the CLI's legs).</summary>
+    public static Task<SpliceResult> RunAsync(Stream first, Stream second, CancellationToken cancellationToken) =>
+        RunAsync(
+            (ct, count) => PumpAsync(first, second, count, ct),
+            (ct, count) => PumpAsync(second, first, count, ct),
+            cancellationToken);
+
+    /// <summary>Splices two pipes (the gateway's legs, which Kestrel hands over as pipes).</summary>
+    public static Task<SpliceResult> RunAsync(IDuplexPipe first, IDuplexPipe second, CancellationToken cancellationToken) =>
+        RunAsync(
+            (ct, count) => PumpAsync(first.Input, second.Output, count, ct),
+            (ct, count) => PumpAsync(second.Input, first.Output, count, ct),
+            cancellationToken);
+
+    private delegate Task<Failure> Pump(CancellationToken cancellationToken, StrongBox<long> count);
+
+    /// <summary>Who a pump blames when it stops: nobody, its source or its destination.</summary>
+    private readonly record struct Failure(bool Source, bool Destination, Exception? Error)
+    {
+        public static Failure None => default;
+        public bool Any => Source || Destination;
+    }
+
+    private static async Task<SpliceResult> RunAsync(Pump firstToSecond, Pump secondToFirst, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sent = new StrongBox<long>();
+        var received = new StrongBox<long>();
+        var forward = firstToSecond(stop.Token, sent);
+        var backward = secondToFirst(stop.Token, received);
+
+        var first = await Task.WhenAny(forward, backward);
+        var firstFailure = await first;
+        if (firstFailure.Any)
+        {
+            await stop.CancelAsync();
+        }
+        var other = first == forward ? backward : forward;
+        var otherFailure = await other;
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return new SpliceResult(SpliceOutcome.Canceled, sent.Value, received.Value);
+        }
+        // Blame the first failure; a failure caused by our own cancellation afterwards says nothing.
+        var (failure, fromForward) = firstFailure.Any ? (firstFailure, first == forward) : (otherFailure, other == forward);
+        if (!failure.Any)
+        {
+            return new SpliceResult(SpliceOutcome.Completed, sent.Value, received.Value);
+        }
+        // Forward reads the first side and writes the second: a source failure there is the first side's.
+        var firstSideFailed = fromForward ? failure.Source : failure.Destination;
+        return new SpliceResult(firstSideFailed ? SpliceOutcome.FirstFailed : SpliceOutcome.SecondFailed, sent.Value, received.Value, failure.Error);
+    }
+
+    private static async Task<Failure> PumpAsync(Stream source, Stream destination, StrongBox<long> count, CancellationToken cancellationToken)
+    {
+        byte[]? buffer = null;
+        try
+        {
+            while (true)
+            {
+                int read;
+                try
+                {
+                    // A zero-byte read waits for data without holding a buffer, so an idle stream costs no buffer memory.
+#pragma warning disable CA2022 // a zero-byte read returns no data by design
+                    await source.ReadAsync(Memory<byte>.Empty, cancellationToken);
+#pragma warning restore CA2022
+                    buffer ??= ArrayPool<byte>.Shared.Rent(BufferSize);
+                    read = await source.ReadAsync(buffer, cancellationToken);
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
+                {
+                    return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
+                }
+                if (read == 0)
+                {
+                    return await ShutdownWriteAsync(destination);
+                }
+                try
+                {
+                    // Not cancellable midway on purpose: a half-written TLS record would corrupt the stream.
+                    await destination.WriteAsync(buffer.AsMemory(0, read), CancellationToken.None);
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+                {
+                    return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
+                }
+                count.Value += read;
+                if (read < buffer.Length / 4)
+                {
+                    // Hand a mostly idle stream's buffer back so thousands of quiet connections stay cheap.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
+            }
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static async Task<Failure> ShutdownWriteAsync(Stream destination)
+    {
+        try
+        {
+            switch (destination)
+            {
+                case System.Net.Security.SslStream ssl:
+                    // close_notify: the peer's read returns end of stream, and TLS stays intact.
+                    await ssl.ShutdownAsync();
+                    break;
+                case DuplexStream duplex:
+                    duplex.CloseOutput();
+                    break;
+                case System.Net.Sockets.NetworkStream network:
+                    network.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+                    break;
+                default:
+                    await destination.FlushAsync();
+                    break;
+            }
+            return Failure.None;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            return new Failure(false, true, e);
+        }
+    }
+
+    private static async Task<Failure> PumpAsync(PipeReader source, PipeWriter destination, StrongBox<long> count, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await source.ReadAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or System.Net.Sockets.SocketException)
+            {
+                return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
+            }
+            var buffer = result.Buffer;
+            FlushResult flushed = default;
+            try
+            {
+                foreach (var segment in buffer)
+                {
+                    destination.Write(segment.Span);
+                }
+                count.Value += buffer.Length;
+                if (!buffer.IsEmpty)
+                {
+                    // Awaiting the flush is the backpressure: a slow reader on the far side pauses this side's reads.
+                    flushed = await destination.FlushAsync(CancellationToken.None);
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException)
+            {
+                return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
+            }
+            finally
+            {
+                source.AdvanceTo(buffer.End);
+            }
+            if (flushed.IsCompleted)
+            {
+                return new Failure(false, true, null);
+            }
+            if (result.IsCompleted)
+            {
+                await destination.CompleteAsync();
+                return Failure.None;
+            }
+            if (result.IsCanceled)
+            {
+                return Failure.None;
+            }
+        }
+    }
+}

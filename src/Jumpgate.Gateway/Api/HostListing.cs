@@ -1,0 +1,22 @@
+using System.Text.Json.Serialization;
+
+namespace Jumpgate.Gateway.Api;
+
+/// <summary>One host as `jumpgate ls` shows it.</summary>
+internal sealed record HostListing
+{
+    public required string Name { get; init; }
+    public required bool Online { get; init; }
+    public required IReadOnlyList<string> Agents { get; init; }
+    public DateTimeOffset? LastSeen { get; init; }
+    public required IReadOnlyList<ServiceListing> Services { get; init; }
+}
+
+internal sealed record ServiceListing(string Name, bool Http);
+
+internal sealed record WhoAmI(string User, string Gateway, string Domain);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(IReadOnlyList<HostListing>))]
+[JsonSerializable(typeof(WhoAmI))]
+internal sealed partial class ApiJson : JsonSerializerContext;

@@ -1,0 +1,91 @@
+using System.Net;
+using Jumpgate.Core.Config;
+
+namespace Jumpgate.Gateway.Configuration;
+
+/// <summary>The gateway's settings, read from gateway.yaml in the gateway's directory.</summary>
+internal sealed record GatewayOptions
+{
+    public const string FileName = "gateway.yaml";
+
+    /// <summary>Where the one HTTPS port listens. Default 127.0.0.1:7443 so that a first run exposes nothing; use 0.0.0.0:443 in production.</summary>
+    public required IPEndPoint Listen { get; init; }
+
+    /// <summary>The gateway's DNS name; HTTP services are served on its subdomains. Default localhost, since *.localhost resolves to loopback.</summary>
+    public string Domain { get; init; } = "localhost";
+
+    /// <summary>PEM certificate (chain) and key. Default gateway.crt and gateway.key, which `gateway init` writes.</summary>
+    public required string CertificatePath { get; init; }
+    public required string KeyPath { get; init; }
+
+    /// <summary>The SQLite store. Default gateway.db next to gateway.yaml.</summary>
+    public required string StorePath { get; init; }
+
+    /// <summary>How often each side of a control connection pings. Default 2 s: three missed pings (6 s) declare a peer dead, inside the 10 s the product promises.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many idle connections each agent keeps open to the gateway. Default 4: enough for a burst of ssh sessions without a round trip.</summary>
+    public int PoolSize { get; init; } = 4;
+
+    /// <summary>How long open streams may run on after Ctrl-C. Default 5 s.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a new connection may take to finish its tunnel handshake. Default 10 s, like Kestrel's TLS handshake timeout.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public static GatewayOptions Load(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        if (!File.Exists(path))
+        {
+            throw new ConfigException([new ConfigError(path, 0, 0, "(file)", "not found; create it with `jumpgate gateway init --dir " + directory + "`")]);
+        }
+        var file = YamlFile.Load(path);
+        var root = file.Root;
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout");
+
+        IPEndPoint listen = new(IPAddress.Loopback, 7443);
+        var listenText = file.String(root, "listen", "listen", required: true);
+        if (listenText is not null && !TryParseEndpoint(listenText, out listen))
+        {
+            file.Error(YamlFile.Get(root, "listen"), "listen", "expected an address and port such as 127.0.0.1:7443 or [::]:443");
+        }
+        var domain = file.String(root, "domain", "domain") ?? "localhost";
+        if (Uri.CheckHostName(domain) != UriHostNameType.Dns)
+        {
+            file.Error(YamlFile.Get(root, "domain"), "domain", "expected a DNS name such as gw.example.org");
+        }
+        var heartbeat = file.Duration(root, "heartbeat_interval", "heartbeat_interval");
+        if (heartbeat is { } h && (h < TimeSpan.FromMilliseconds(100) || h > TimeSpan.FromSeconds(3)))
+        {
+            file.Error(YamlFile.Get(root, "heartbeat_interval"), "heartbeat_interval", "must be from 100ms to 3s so a dead peer is noticed within 10 s");
+        }
+        var options = new GatewayOptions
+        {
+            Listen = listen,
+            Domain = domain,
+            CertificatePath = file.ResolvePath(file.String(root, "certificate", "certificate") ?? "gateway.crt"),
+            KeyPath = file.ResolvePath(file.String(root, "key", "key") ?? "gateway.key"),
+            StorePath = file.ResolvePath(file.String(root, "store", "store") ?? "gateway.db"),
+            HeartbeatInterval = heartbeat ?? TimeSpan.FromSeconds(2),
+            PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64) ?? 4,
+            DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
+            HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
+        };
+        file.ThrowIfErrors();
+        return options;
+    }
+
+    public static bool TryParseEndpoint(string text, out IPEndPoint endpoint)
+    {
+        if (text.StartsWith("*:", StringComparison.Ordinal))
+        {
+            text = "0.0.0.0" + text[1..];
+        }
+        else if (text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase))
+        {
+            text = "127.0.0.1" + text["localhost".Length..];
+        }
+        return IPEndPoint.TryParse(text, out endpoint!) && text.Contains(':', StringComparison.Ordinal);
+    }
+}

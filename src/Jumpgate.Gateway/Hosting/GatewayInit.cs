@@ -1,0 +1,97 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Store;
+
+namespace Jumpgate.Gateway.Hosting;
+
+/// <summary>Creates a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store.</summary>
+internal static class GatewayInit
+{
+    public static Fingerprint Run(string directory, IPEndPoint listen, string domain, string? certificatePath, string? keyPath)
+    {
+        Directory.CreateDirectory(directory);
+        var config = Path.Combine(directory, GatewayOptions.FileName);
+        if (File.Exists(config))
+        {
+            throw new InvalidOperationException($"{config} already exists; this directory holds a gateway already");
+        }
+        var certificateFile = Path.Combine(directory, "gateway.crt");
+        var keyFile = Path.Combine(directory, "gateway.key");
+        X509Certificate2 certificate;
+        if (certificatePath is not null || keyPath is not null)
+        {
+            if (certificatePath is null || keyPath is null)
+            {
+                throw new ArgumentException("give both --cert and --key, or neither for a self-signed certificate");
+            }
+            certificate = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+            File.Copy(certificatePath, certificateFile);
+            WriteSecret(keyFile, File.ReadAllText(keyPath));
+        }
+        else
+        {
+            certificate = CreateSelfSigned(listen, domain);
+            File.WriteAllText(certificateFile, certificate.ExportCertificatePem());
+            WriteSecret(keyFile, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        }
+
+        var store = new GatewayStore(Path.Combine(directory, "gateway.db"));
+        CreateSecretFile(store.Path);
+        store.Initialize();
+
+        File.WriteAllText(config, $"""
+            # Jumpgate gateway. Paths are relative to this file.
+            listen: {Format(listen)}
+            domain: {domain}
+            certificate: gateway.crt
+            key: gateway.key
+            store: gateway.db
+            # heartbeat_interval: 2s   # a dead agent is noticed after three missed pings
+            # pool_size: 4             # idle connections each agent keeps ready
+            # drain_timeout: 5s        # how long open streams may finish after Ctrl-C
+
+            """);
+        return Fingerprint.Of(certificate);
+    }
+
+    public static string Format(IPEndPoint endpoint) => endpoint.ToString();
+
+    private static X509Certificate2 CreateSelfSigned(IPEndPoint listen, string domain)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={domain}", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName(domain);
+        names.AddDnsName("*." + domain);
+        if (!listen.Address.Equals(IPAddress.Any) && !listen.Address.Equals(IPAddress.IPv6Any))
+        {
+            names.AddIpAddress(listen.Address);
+        }
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var now = DateTimeOffset.UtcNow;
+        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(5));
+    }
+
+    /// <summary>Creates an empty file readable by its owner only, before any secret is written to it.</summary>
+    private static void CreateSecretFile(string path)
+    {
+        using var _ = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+    }
+
+    private static void WriteSecret(string path, string text)
+    {
+        CreateSecretFile(path);
+        File.WriteAllText(path, text);
+    }
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Hosting;
+
+/// <summary>The gateway's log events. Ids are stable; never reuse one.</summary>
+internal static partial class GatewayLog
+{
+    [LoggerMessage(1, LogLevel.Information, "listening on https://{Endpoint} for *.{Domain}; certificate fingerprint {Fingerprint}", EventName = "Listening")]
+    public static partial void Listening(ILogger logger, string endpoint, string domain, string fingerprint);
+
+    [LoggerMessage(2, LogLevel.Information, "agent {Agent} connected from {Remote}; serving {Hosts}", EventName = "AgentConnected")]
+    public static partial void AgentConnected(ILogger logger, string agent, string? remote, string hosts);
+
+    [LoggerMessage(3, LogLevel.Information, "agent {Agent} disconnected: {Reason}", EventName = "AgentDisconnected")]
+    public static partial void AgentDisconnected(ILogger logger, string agent, string reason);
+
+    [LoggerMessage(4, LogLevel.Warning, "refused host {Host} from agent {Agent}: {Reason}", EventName = "AgentHostRefused")]
+    public static partial void AgentHostRefused(ILogger logger, string agent, string host, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "refused {Kind} connection from {Remote}: {Reason}", EventName = "HandshakeRefused")]
+    public static partial void HandshakeRefused(ILogger logger, string kind, string? remote, string reason);
+
+    [LoggerMessage(6, LogLevel.Information, "stream {User} -> {Host}:{Service} via {Agent} from {Remote} opened", EventName = "StreamOpened")]
+    public static partial void StreamOpened(ILogger logger, string user, string host, string service, string agent, string? remote);
+
+    [LoggerMessage(7, LogLevel.Information, "stream {User} -> {Host}:{Service} via {Agent} closed after {Seconds:0.###} s: {Outcome}, {Up} bytes up, {Down} bytes down", EventName = "StreamClosed")]
+    public static partial void StreamClosed(ILogger logger, string user, string host, string service, string agent, double seconds, string outcome, long up, long down);
+
+    [LoggerMessage(8, LogLevel.Information, "stream {User} -> {Host}:{Service} refused: {Reason}", EventName = "StreamRefused")]
+    public static partial void StreamRefused(ILogger logger, string user, string host, string service, string reason);
+
+    [LoggerMessage(9, LogLevel.Debug, "pool connection of agent {Agent} was stale; trying another", EventName = "StalePoolConnection")]
+    public static partial void StalePoolConnection(ILogger logger, string agent);
+
+    [LoggerMessage(10, LogLevel.Information, "stopping: no new connections; open streams have {Seconds:0.#} s to finish", EventName = "Stopping")]
+    public static partial void Stopping(ILogger logger, double seconds);
+}

@@ -1,0 +1,94 @@
+using System.Security.Cryptography.X509Certificates;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Api;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Tunnel;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Hosting;
+
+/// <summary>Builds and runs the gateway: one Kestrel HTTPS endpoint carrying tunnels and HTTP alike.</summary>
+public static class GatewayServer
+{
+    /// <summary>Runs the gateway in <paramref name="directory"/> until <paramref name="cancellationToken"/> fires (Ctrl-C).</summary>
+    public static async Task RunAsync(string directory, Action<ILoggingBuilder> logging, CancellationToken cancellationToken, Action<string>? onListening = null)
+    {
+        var options = GatewayOptions.Load(directory);
+        CheckSecretFile(options.KeyPath);
+        CheckSecretFile(options.StorePath);
+        var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
+        var store = new GatewayStore(options.StorePath);
+        store.Initialize();
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        logging(builder.Logging);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<AgentRegistry>();
+        builder.Services.AddSingleton<ControlChannel>();
+        builder.Services.AddSingleton<StreamBroker>();
+        builder.Services.AddSingleton<TunnelHandler>();
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(options.Listen, listen =>
+            {
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = certificate,
+                    SslProtocols = TlsDefaults.Protocols,
+                    HandshakeTimeout = options.HandshakeTimeout,
+                    OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = TlsDefaults.CipherSuites,
+                });
+                var tunnel = listen.ApplicationServices.GetRequiredService<TunnelHandler>();
+                listen.Use(next => connection => tunnel.OnConnectionAsync(connection, next));
+            });
+        });
+
+        var app = builder.Build();
+        app.MapJumpgateApi();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jumpgate.Gateway");
+        app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));
+
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "";
+        GatewayLog.Listening(logger, address.Replace("https://", "", StringComparison.Ordinal), options.Domain, Fingerprint.Of(certificate).ToString());
+        onListening?.Invoke(address);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C: fall through to the orderly stop.
+        }
+        await app.StopAsync(CancellationToken.None);
+        await app.DisposeAsync();
+    }
+
+    /// <summary>A key or store others can read is a leak waiting to happen: refuse to start and say how to fix it.</summary>
+    private static void CheckSecretFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+        {
+            throw new InvalidOperationException($"{path} can be read by other users (mode {Convert.ToString((int)mode, 8)}); fix it with `chmod 600 {path}`");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System.Security.Cryptography;
+using Jumpgate.Core.Naming;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Tunnel;
+
+/// <summary>
+/// An agent's control connection (registration, heartbeats, requests for more pool
+/// connections) and its pool connections, which wait here until a stream takes them.
+/// </summary>
+internal sealed class ControlChannel(
+    GatewayOptions options,
+    GatewayStore store,
+    AgentRegistry registry,
+    TimeProvider time,
+    ILogger<ControlChannel> logger)
+{
+    public async Task RunAsync(ConnectionContext connection, Hello hello, Principal? agent, CancellationTokenSource handshake)
+    {
+        if (agent is null)
+        {
+            await TunnelHandler.Refuse(connection, TunnelHandler.InvalidToken);
+            return;
+        }
+        var (accepted, refused) = Vet(agent, hello.Hosts ?? []);
+        var session = new AgentSession(agent.Name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), accepted);
+        store.ReplaceHosts(agent.Name, [.. accepted.Values], time.GetUtcNow());
+        registry.Register(session);
+        var reason = "the connection closed";
+        try
+        {
+            await Frame.WriteAsync(connection.Transport.Output, new Reply
+            {
+                Ok = true,
+                Agent = agent.Name,
+                Session = session.Id,
+                HeartbeatMs = (int)options.HeartbeatInterval.TotalMilliseconds,
+                PoolSize = options.PoolSize,
+                Refused = refused.Count > 0 ? refused : null,
+            }, ProtocolJson.Default.Reply, connection.ConnectionClosed);
+            handshake.CancelAfter(Timeout.InfiniteTimeSpan);
+            GatewayLog.AgentConnected(logger, agent.Name, connection.RemoteEndPoint?.ToString(), Describe(accepted.Values));
+            reason = await HeartbeatAsync(connection, session);
+        }
+        catch (Exception e) when (e is IOException or ProtocolException or EndOfStreamException or InvalidOperationException)
+        {
+            reason = e is ProtocolException ? $"protocol error ({e.Message})" : "the connection was lost";
+        }
+        finally
+        {
+            registry.Unregister(session);
+            session.End();
+            store.MarkSeen(agent.Name, time.GetUtcNow());
+            GatewayLog.AgentDisconnected(logger, agent.Name, reason);
+        }
+    }
+
+    public async Task RunPoolAsync(ConnectionContext connection, Hello hello, Principal? agent)
+    {
+        var session = agent is null || hello.Session is null ? null : registry.FindSession(agent.Name, hello.Session);
+        if (session is null)
+        {
+            await TunnelHandler.Refuse(connection, agent is null ? TunnelHandler.InvalidToken : "no such agent session; reconnect the control connection first");
+            return;
+        }
+        await Frame.WriteAsync(connection.Transport.Output, Reply.Success, ProtocolJson.Default.Reply, connection.ConnectionClosed);
+        var pooled = new PooledConnection(connection);
+        if (!session.TryAddIdle(pooled))
+        {
+            return;
+        }
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, session.Ended, ClosingRequested(connection));
+        if (await pooled.WatchWhileIdleAsync(idle.Token))
+        {
+            // A stream owns the connection now; Kestrel must not close it under the stream.
+            await pooled.Released;
+        }
+    }
+
+    /// <summary>Keeps only the hosts the agent's patterns allow, with valid names.</summary>
+    private (Dictionary<string, HostAnnouncement> Accepted, List<string> Refused) Vet(Principal agent, IReadOnlyList<HostAnnouncement> hosts)
+    {
+        var accepted = new Dictionary<string, HostAnnouncement>(StringComparer.Ordinal);
+        var refused = new List<string>();
+        foreach (var host in hosts.Take(4096))
+        {
+            string? reason = null;
+            if (!Names.IsValid(host.Name))
+            {
+                reason = $"'{Truncate(host.Name)}' is not a valid host name ({Names.Rule})";
+            }
+            else if (agent.HostPatterns is not { } patterns || !patterns.Allows(host.Name))
+            {
+                reason = $"agent {agent.Name} is not allowed to serve host {host.Name} (allowed: {agent.HostPatterns?.ToString() ?? "none"})";
+            }
+            else if (host.Services.FirstOrDefault(s => !Names.IsValid(s.Name) || s.Port is < 1 or > 65535) is { } bad)
+            {
+                reason = $"host {host.Name} has an invalid service '{Truncate(bad.Name)}'";
+            }
+            else if (!accepted.TryAdd(host.Name, host))
+            {
+                reason = $"host {host.Name} is announced twice";
+            }
+            if (reason is not null)
+            {
+                GatewayLog.AgentHostRefused(logger, agent.Name, Truncate(host.Name), reason);
+                refused.Add(reason);
+            }
+        }
+        return (accepted, refused);
+    }
+
+    private async Task<string> HeartbeatAsync(ConnectionContext connection, AgentSession session)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, session.Ended, ClosingRequested(connection));
+        var deadline = options.HeartbeatInterval * 3;
+        var lastHeard = time.GetTimestamp();
+        var writer = WriteLoopAsync(connection, session, stop.Token);
+        using var ticker = time.CreateTimer(_ => session.Send(new ControlMessage { Type = ControlMessage.Ping }), null, options.HeartbeatInterval, options.HeartbeatInterval);
+        var input = connection.Transport.Input;
+        try
+        {
+            while (true)
+            {
+                using var silence = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                silence.CancelAfter(deadline - time.GetElapsedTime(lastHeard));
+                ControlMessage message;
+                try
+                {
+                    message = await Frame.ReadAsync(input, ProtocolJson.Default.ControlMessage, silence.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    if (session.Ended.IsCancellationRequested)
+                    {
+                        return "replaced by a newer connection of the same agent";
+                    }
+                    return stop.IsCancellationRequested ? "the gateway is stopping" : $"no heartbeat for {deadline.TotalSeconds:0.#} s";
+                }
+                lastHeard = time.GetTimestamp();
+                if (message.Type == ControlMessage.Ping)
+                {
+                    session.Send(new ControlMessage { Type = ControlMessage.Pong });
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+    }
+
+    private static async Task WriteLoopAsync(ConnectionContext connection, AgentSession session, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var message in session.Outbox.ReadAllAsync(cancellationToken))
+            {
+                // Whole frames only: cancelling a write halfway would corrupt the control stream.
+                await Frame.WriteAsync(connection.Transport.Output, message, ProtocolJson.Default.ControlMessage, CancellationToken.None);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The read loop notices the same failure and reports it.
+        }
+    }
+
+    private static CancellationToken ClosingRequested(ConnectionContext connection) =>
+        connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+
+    private static string Describe(IEnumerable<HostAnnouncement> hosts)
+    {
+        var text = string.Join("; ", hosts.Select(h => $"{h.Name} ({string.Join(", ", h.Services.Select(s => s.Name))})"));
+        return text.Length == 0 ? "no hosts" : text;
+    }
+
+    private static string Truncate(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "…";
+}

@@ -1,0 +1,165 @@
+using Jumpgate.Core.Config;
+using Jumpgate.Core.Naming;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Tunnel;
+
+/// <summary>
+/// A user's stream to a host's service: authorise it, take one of the serving agent's idle
+/// connections, ask the agent to open the service, and splice the two connections.
+/// </summary>
+internal sealed class StreamBroker(
+    GatewayStore store,
+    AgentRegistry registry,
+    TimeProvider time,
+    ILogger<StreamBroker> logger)
+{
+    /// <summary>How long the agent may take to hand over a connection. A live agent with an empty pool needs one round trip.</summary>
+    private static readonly TimeSpan PoolTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the agent may take to reach the service (a TCP connect inside its network).</summary>
+    private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(10);
+
+    public async Task RunAsync(ConnectionContext client, Hello hello, Principal? user)
+    {
+        if (user is null)
+        {
+            await TunnelHandler.Refuse(client, TunnelHandler.InvalidToken);
+            return;
+        }
+        var host = hello.Host ?? "";
+        var service = hello.Service ?? "";
+        var (target, error) = Resolve(host, service);
+        if (target is null)
+        {
+            GatewayLog.StreamRefused(logger, user.Name, host, service, error!);
+            await TunnelHandler.Refuse(client, error!);
+            return;
+        }
+
+        PooledConnection? agent = null;
+        try
+        {
+            (agent, error) = await OpenAsync(target.Value.Session, new OpenRequest { Host = host, Service = target.Value.Service }, client.ConnectionClosed);
+            if (agent is null)
+            {
+                GatewayLog.StreamRefused(logger, user.Name, host, service, error!);
+                await TunnelHandler.Refuse(client, error!);
+                return;
+            }
+            await Frame.WriteAsync(client.Transport.Output, Reply.Success, ProtocolJson.Default.Reply, client.ConnectionClosed);
+            var agentName = target.Value.Session.Agent;
+            GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.RemoteEndPoint?.ToString());
+            var started = time.GetTimestamp();
+            var result = await Splice.RunAsync(client.Transport, agent.Connection.Transport, CancellationToken.None);
+            var outcome = result.Outcome switch
+            {
+                SpliceOutcome.Completed => "closed by both ends",
+                SpliceOutcome.FirstFailed => "the user's side went away",
+                SpliceOutcome.SecondFailed => "the agent's side went away",
+                _ => "cancelled",
+            };
+            GatewayLog.StreamClosed(logger, user.Name, host, target.Value.Service, agentName, time.GetElapsedTime(started).TotalSeconds, outcome, result.FirstToSecond, result.SecondToFirst);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            // The user went away while the stream was being set up; nothing is left to clean but the agent leg.
+        }
+        finally
+        {
+            // Returning lets Kestrel close both connections gracefully, flushing what is still in flight.
+            agent?.Release();
+        }
+    }
+
+    /// <summary>Finds an agent session that serves the host and the service, or says in words why there is none.</summary>
+    private ((AgentSession Session, string Service)? Target, string? Error) Resolve(string host, string service)
+    {
+        if (!Names.IsValid(host))
+        {
+            return (null, $"'{Clip(host)}' is not a valid host name");
+        }
+        var sessions = registry.Serving(host);
+        if (sessions.Count == 0)
+        {
+            var known = store.ListHosts(host);
+            if (known.Count == 0)
+            {
+                return (null, $"unknown host {host}: no agent serves it (`jumpgate ls` lists the hosts you can reach)");
+            }
+            var last = known[0];
+            var ago = Durations.Humanize(time.GetUtcNow() - last.LastSeen);
+            return (null, $"host {host} is offline: agent {last.Agent} last seen {ago} ago");
+        }
+        foreach (var session in sessions)
+        {
+            var services = session.Hosts[host].Services;
+            // `ssh` asks for a port (%p); port 22 means the ssh service, any other port the service declared on it.
+            var match = services.FirstOrDefault(s => s.Name == service)
+                ?? (service == "22" ? services.FirstOrDefault(s => s.Name == "ssh") : null)
+                ?? services.FirstOrDefault(s => s.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) == service);
+            if (match is not null)
+            {
+                return ((session, match.Name), null);
+            }
+        }
+        var offered = string.Join(", ", sessions[0].Hosts[host].Services.Select(s => s.Name));
+        return (null, $"host {host} has no service '{Clip(service)}' (it has: {(offered.Length == 0 ? "none" : offered)})");
+    }
+
+    /// <summary>Asks the agent to open the service on one of its idle connections, trying again if that connection was stale.</summary>
+    private async Task<(PooledConnection? Connection, string? Error)> OpenAsync(AgentSession session, OpenRequest request, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            PooledConnection pooled;
+            try
+            {
+                pooled = await session.TakeAsync(PoolTimeout, cancellationToken);
+            }
+            catch (TimeoutException e)
+            {
+                return (null, e.Message);
+            }
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(OpenTimeout);
+                var transport = pooled.Connection.Transport;
+                await Frame.WriteAsync(transport.Output, request, ProtocolJson.Default.OpenRequest, timeout.Token);
+                var reply = await Frame.ReadAsync(transport.Input, ProtocolJson.Default.Reply, timeout.Token);
+                if (reply.Ok)
+                {
+                    return (pooled, null);
+                }
+                Discard(pooled);
+                return (null, $"agent {session.Agent} could not open {request.Host}:{request.Service}: {reply.Error}");
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                Discard(pooled);
+                return (null, $"agent {session.Agent} did not open {request.Host}:{request.Service} within {OpenTimeout.TotalSeconds:0} s");
+            }
+            catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or InvalidOperationException)
+            {
+                GatewayLog.StalePoolConnection(logger, session.Agent);
+                Discard(pooled);
+            }
+        }
+        return (null, $"agent {session.Agent} is not answering; try again in a few seconds");
+    }
+
+    private static void Discard(PooledConnection pooled)
+    {
+        pooled.Connection.Abort();
+        pooled.Release();
+    }
+
+    private static string Clip(string text) => text.Length <= 64 ? text : text[..64] + "…";
+}

@@ -1,0 +1,119 @@
+using System.Buffers;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Tunnel;
+
+/// <summary>
+/// Kestrel connection middleware that sits after TLS: a connection that opens with the tunnel
+/// preface is handled here; anything else goes on to HTTP untouched. The hello is read with a
+/// size bound (the frame limit) and a time bound (the handshake timeout), so garbage and
+/// half-finished handshakes cost little and disturb nobody else.
+/// </summary>
+internal sealed class TunnelHandler(
+    GatewayOptions options,
+    GatewayStore store,
+    ControlChannel control,
+    StreamBroker broker,
+    TimeProvider time,
+    ILogger<TunnelHandler> logger)
+{
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        handshake.CancelAfter(options.HandshakeTimeout);
+        var remote = connection.RemoteEndPoint?.ToString();
+        Hello hello;
+        try
+        {
+            if (!await HasPrefaceAsync(connection, handshake.Token))
+            {
+                await next(connection);
+                return;
+            }
+            hello = await Frame.ReadAsync(connection.Transport.Input, ProtocolJson.Default.Hello, handshake.Token);
+        }
+        catch (Exception e) when (e is ProtocolException or EndOfStreamException or OperationCanceledException or IOException or InvalidOperationException)
+        {
+            GatewayLog.HandshakeRefused(logger, "tunnel", remote, e is OperationCanceledException ? "no complete hello in time" : e.Message);
+            return;
+        }
+
+        switch (hello.Type)
+        {
+            case HelloType.Agent:
+                await control.RunAsync(connection, hello, Authenticate(hello, PrincipalKind.Agent, remote), handshake);
+                break;
+            case HelloType.Pool:
+                await control.RunPoolAsync(connection, hello, Authenticate(hello, PrincipalKind.Agent, remote));
+                break;
+            case HelloType.Connect:
+                await broker.RunAsync(connection, hello, Authenticate(hello, PrincipalKind.User, remote));
+                break;
+            default:
+                GatewayLog.HandshakeRefused(logger, "tunnel", remote, "unknown hello type");
+                await Refuse(connection, "unknown connection type");
+                break;
+        }
+    }
+
+    private Principal? Authenticate(Hello hello, PrincipalKind kind, string? remote)
+    {
+        var principal = store.Authenticate(hello.Token, kind, time.GetUtcNow());
+        if (principal is null)
+        {
+            GatewayLog.HandshakeRefused(logger, hello.Type, remote, "invalid token");
+        }
+        return principal;
+    }
+
+    /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
+    public const string InvalidToken = "invalid or revoked token";
+
+    public static async Task Refuse(ConnectionContext connection, string error)
+    {
+        try
+        {
+            await Frame.WriteAsync(connection.Transport.Output, Reply.Failure(error), ProtocolJson.Default.Reply, CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            // The peer is already gone; there is nobody left to tell.
+        }
+    }
+
+    /// <summary>Peeks at the first bytes without consuming them, so HTTP sees the connection as it arrived.</summary>
+    private static async Task<bool> HasPrefaceAsync(ConnectionContext connection, CancellationToken cancellationToken)
+    {
+        var input = connection.Transport.Input;
+        var preface = Frame.Preface.ToArray();
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            var length = (int)Math.Min(buffer.Length, preface.Length);
+            var head = buffer.Slice(0, length).ToArray();
+            if (!preface.AsSpan(0, length).SequenceEqual(head))
+            {
+                input.AdvanceTo(buffer.Start);
+                return false;
+            }
+            if (length == preface.Length)
+            {
+                input.AdvanceTo(buffer.GetPosition(length));
+                return true;
+            }
+            if (result.IsCompleted)
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                throw new EndOfStreamException("the connection closed inside the preface");
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+}
