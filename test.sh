@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test: installs the real peers the tests drive (OpenSSH, socat, iproute2) when
+# missing, builds, runs the unit and end-to-end suites, and prints one totals line.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing test peers: ${need[*]}" >&2
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+dotnet build Jumpgate.sln -c Release -nologo -clp:ErrorsOnly
+log=$(mktemp)
+status=0
+dotnet test Jumpgate.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log" || status=$?
+
+# One totals line, summed over the test assemblies.
+awk '
+  /(Passed|Failed)!  *- *Failed:/ {
+    for (i = 1; i <= NF; i++) {
+      gsub(",", "", $(i+1))
+      if ($i == "Failed:") f += $(i+1)
+      if ($i == "Passed:") p += $(i+1)
+      if ($i == "Skipped:") s += $(i+1)
+    }
+  }
+  END { printf "%d passed, %d failed, %d skipped\n", p, f, s }
+' "$log"
+rm -f "$log"
+exit $status

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using Jumpgate.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Jumpgate.EndToEnd.Ssh;
+
+/// <summary>Stock OpenSSH through `jumpgate proxy`: a real sshd behind a real agent and gateway.</summary>
+public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private Sshd _sshd = null!;
+    private Deployment _deployment = null!;
+    private string _sshConfig = "";
+
+    public async Task InitializeAsync()
+    {
+        _sshd = await Sshd.StartAsync(output);
+        _deployment = await Deployment.StartAsync(output);
+        await _deployment.AddAgentAsync("lab-a", "node*,lab-pc");
+        await _deployment.StartAgentAsync("lab-a", $"""
+            node1:
+              address: 127.0.0.1
+              services:
+                ssh: {_sshd.Port}
+            """);
+        _sshConfig = await _deployment.WriteSshConfigAsync(_sshd);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _deployment.DisposeAsync();
+        await _sshd.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SshRunsACommandOnTheHost()
+    {
+        var result = await _deployment.SshAsync(_sshConfig, "node1.jg", "echo", "ok");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("ok", result.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task TwentySessionsAtOnceAllSucceed()
+    {
+        var sessions = Enumerable.Range(0, 20)
+            .Select(i => _deployment.SshAsync(_sshConfig, "node1.jg", "echo", $"session-{i}"))
+            .ToList();
+
+        var results = await Task.WhenAll(sessions);
+
+        for (var i = 0; i < results.Length; i++)
+        {
+            Assert.True(results[i].ExitCode == 0, results[i].ToString());
+            Assert.Equal($"session-{i}", results[i].Stdout.Trim());
+        }
+    }
+
+    [Fact]
+    public async Task ScpCarriesA64MiBFileBothWaysIntact()
+    {
+        var upload = _deployment.Dir.File("upload.bin");
+        var data = new byte[64 * 1024 * 1024];
+        new Random(1234).NextBytes(data);
+        await File.WriteAllBytesAsync(upload, data);
+        var remote = _deployment.Dir.File("remote.bin");
+        var download = _deployment.Dir.File("download.bin");
+
+        var up = await Command.RunAsync("scp", ["-F", _sshConfig, upload, $"node1.jg:{remote}"], Signals.Timeout(120), _deployment.ClientEnvironment, output: output);
+        var down = await Command.RunAsync("scp", ["-F", _sshConfig, $"node1.jg:{remote}", download], Signals.Timeout(120), _deployment.ClientEnvironment, output: output);
+
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.True(down.ExitCode == 0, down.ToString());
+        var expected = SHA256.HashData(data);
+        Assert.Equal(expected, SHA256.HashData(await File.ReadAllBytesAsync(remote)));
+        Assert.Equal(expected, SHA256.HashData(await File.ReadAllBytesAsync(download)));
+    }
+}

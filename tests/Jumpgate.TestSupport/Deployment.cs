@@ -1,0 +1,158 @@
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Jumpgate.TestSupport;
+
+/// <summary>
+/// A whole Jumpgate on loopback, driven through the real `jumpgate` program: a gateway
+/// process, agent processes, and a user's client configuration (its own XDG_CONFIG_HOME)
+/// with an ssh_config that `jumpgate ssh-config` wrote.
+/// </summary>
+public sealed class Deployment : IAsyncDisposable
+{
+    private readonly ITestOutputHelper? _output;
+    private readonly Dictionary<string, ChildProcess> _agents = [];
+
+    private Deployment(ITestOutputHelper? output)
+    {
+        _output = output;
+        Dir = new TempDirectory("jg-deploy");
+        GatewayDir = Dir.File("gw");
+        ClientHome = Dir.File("client");
+        Directory.CreateDirectory(ClientHome);
+    }
+
+    public TempDirectory Dir { get; }
+    public string GatewayDir { get; }
+    public string ClientHome { get; }
+    public ChildProcess? Gateway { get; private set; }
+    public string GatewayUrl { get; private set; } = "";
+    public string Fingerprint { get; private set; } = "";
+    public string UserToken { get; private set; } = "";
+    public IReadOnlyDictionary<string, string> ClientEnvironment => new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = ClientHome };
+
+    /// <summary>Every token this deployment created, so a test can check none of them leaked into a log.</summary>
+    public List<string> Tokens { get; } = [];
+
+    /// <summary>Creates and starts a gateway on a free loopback port and logs a user named researcher in.</summary>
+    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0")
+    {
+        var deployment = new Deployment(output);
+        var init = await deployment.JumpgateAsync("gateway", "init", "--dir", deployment.GatewayDir, "--listen", listen, "--domain", "localhost");
+        deployment.Fingerprint = init.Stdout.Trim();
+        await deployment.StartGatewayAsync();
+        deployment.UserToken = await deployment.AddUserAsync("researcher");
+        var login = await deployment.JumpgateAsync("login", deployment.GatewayUrl, "--token", deployment.UserToken, "--fingerprint", deployment.Fingerprint);
+        if (login.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"login failed: {login}");
+        }
+        return deployment;
+    }
+
+    /// <summary>Starts (or restarts) the gateway process and waits until it listens; the port is kept across restarts.</summary>
+    public async Task StartGatewayAsync()
+    {
+        Gateway = ChildProcess.Start("gateway", Jumpgate.Executable, ["gateway", "run", "--dir", GatewayDir, "--verbose"], _output);
+        var listening = await Gateway.WaitForLineAsync(@"listening on https://(\S+) ", Signals.Timeout(30));
+        GatewayUrl = "https://" + listening.Groups[1].Value;
+        // Pin the port the first start got, so a restart comes back where agents look for it.
+        var config = Path.Combine(GatewayDir, "gateway.yaml");
+        var text = await File.ReadAllTextAsync(config);
+        await File.WriteAllTextAsync(config, Regex.Replace(text, @"(?m)^listen: .*$", "listen: " + listening.Groups[1].Value));
+    }
+
+    public async Task<string> AddUserAsync(string name)
+    {
+        var result = await JumpgateAsync("gateway", "add-user", name, "--dir", GatewayDir);
+        Tokens.Add(result.Stdout.Trim());
+        return result.ExitCode == 0 ? result.Stdout.Trim() : throw new InvalidOperationException(result.ToString());
+    }
+
+    /// <summary>Adds an agent allowed to serve <paramref name="patterns"/> and writes its token file; returns the token file's path.</summary>
+    public async Task<string> AddAgentAsync(string name, string patterns)
+    {
+        var result = await JumpgateAsync("gateway", "add-agent", name, "--hosts", patterns, "--dir", GatewayDir);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(result.ToString());
+        }
+        Tokens.Add(result.Stdout.Trim());
+        var tokenFile = Dir.File($"{name}.token");
+        await File.WriteAllTextAsync(tokenFile, result.Stdout);
+        return tokenFile;
+    }
+
+    /// <summary>Writes agent.yaml for <paramref name="name"/> with the given hosts block and starts the agent; waits until it has connected.</summary>
+    public async Task<ChildProcess> StartAgentAsync(string name, string hostsYaml, string? netns = null, string? gatewayUrl = null, bool waitConnected = true)
+    {
+        var config = Dir.File($"{name}.yaml");
+        if (!File.Exists(config))
+        {
+            var tokenFile = File.Exists(Dir.File($"{name}.token")) ? Dir.File($"{name}.token") : await AddAgentAsync(name, "*");
+            await File.WriteAllTextAsync(config, $"""
+                gateway: {gatewayUrl ?? GatewayUrl}
+                token_file: {tokenFile}
+                fingerprint: {Fingerprint}
+                hosts:
+                {Indent(hostsYaml)}
+                """);
+        }
+        var arguments = new List<string> { "agent", "run", "--config", config, "--verbose" };
+        var agent = netns is null
+            ? ChildProcess.Start($"agent {name}", Jumpgate.Executable, arguments, _output)
+            : ChildProcess.Start($"agent {name}", "ip", ["netns", "exec", netns, Jumpgate.Executable, .. arguments], _output);
+        _agents[name] = agent;
+        if (waitConnected)
+        {
+            await agent.WaitForLineAsync("connected to https://", Signals.Timeout(30));
+        }
+        return agent;
+    }
+
+    public ChildProcess Agent(string name) => _agents[name];
+
+    /// <summary>An ssh_config: what `jumpgate ssh-config` printed, plus the test sshd's key and known_hosts.</summary>
+    public async Task<string> WriteSshConfigAsync(Sshd sshd)
+    {
+        var generated = await JumpgateAsync("ssh-config");
+        var path = Dir.File("ssh_config");
+        await File.WriteAllTextAsync(path, $"""
+            {generated.Stdout}
+            Host *
+                User root
+                IdentityFile {sshd.ClientKey}
+                IdentitiesOnly yes
+                UserKnownHostsFile {Dir.File("known_hosts")}
+                StrictHostKeyChecking accept-new
+                BatchMode yes
+                LogLevel ERROR
+                ConnectTimeout 20
+
+            """);
+        return path;
+    }
+
+    /// <summary>Runs the real ssh client with the client's XDG_CONFIG_HOME, so ProxyCommand finds the login.</summary>
+    public Task<CommandResult> SshAsync(string sshConfig, params string[] arguments) =>
+        Command.RunAsync("ssh", ["-F", sshConfig, .. arguments], Signals.Timeout(60), ClientEnvironment, output: _output);
+
+    public Task<CommandResult> JumpgateAsync(params string[] arguments) =>
+        Command.RunAsync(Jumpgate.Executable, arguments, Signals.Timeout(60), ClientEnvironment, output: _output);
+
+    private static string Indent(string yaml) =>
+        string.Join('\n', yaml.Split('\n').Select(line => "  " + line));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var agent in _agents.Values)
+        {
+            await agent.DisposeAsync();
+        }
+        if (Gateway is not null)
+        {
+            await Gateway.DisposeAsync();
+        }
+        Dir.Dispose();
+    }
+}

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+
+namespace Jumpgate.TestSupport;
+
+/// <summary>
+/// A throw-away OpenSSH server: its own host key, one authorised ed25519 client key, a high
+/// port, and a config that touches nothing of the machine's own sshd. Optionally inside a
+/// network namespace the test made.
+/// </summary>
+public sealed class Sshd : IAsyncDisposable
+{
+    private readonly TempDirectory _dir = new("jg-sshd");
+    private ChildProcess? _process;
+
+    private Sshd()
+    {
+    }
+
+    public string Address { get; private set; } = "127.0.0.1";
+
+    public int Port { get; private set; }
+
+    /// <summary>The private key the test's ssh client logs in with.</summary>
+    public string ClientKey => _dir.File("client_ed25519");
+
+    public string KnownHosts => _dir.File("known_hosts");
+
+    public static string SshdPath => File.Exists("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
+
+    public static async Task<Sshd> StartAsync(ITestOutputHelper? output, string? netns = null, string address = "127.0.0.1")
+    {
+        var sshd = new Sshd { Address = address };
+        await sshd.StartCoreAsync(output, netns);
+        return sshd;
+    }
+
+    private async Task StartCoreAsync(ITestOutputHelper? output, string? netns)
+    {
+        Directory.CreateDirectory("/run/sshd");
+        await KeygenAsync("host_ed25519");
+        await KeygenAsync("client_ed25519");
+        File.Copy(ClientKey + ".pub", _dir.File("authorized_keys"));
+        File.SetUnixFileMode(_dir.File("authorized_keys"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            Port = netns is null ? FreePort() : 22;
+            await File.WriteAllTextAsync(_dir.File("sshd_config"), $"""
+                Port {Port}
+                ListenAddress {Address}
+                HostKey {_dir.File("host_ed25519")}
+                PidFile none
+                AuthorizedKeysFile {_dir.File("authorized_keys")}
+                PubkeyAuthentication yes
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+                PermitRootLogin prohibit-password
+                StrictModes no
+                UsePAM no
+                LogLevel VERBOSE
+                MaxStartups 200
+                MaxSessions 50
+                Subsystem sftp /usr/lib/openssh/sftp-server
+
+                """);
+            var arguments = new List<string> { SshdPath, "-D", "-e", "-f", _dir.File("sshd_config") };
+            if (netns is not null)
+            {
+                arguments.InsertRange(0, ["netns", "exec", netns]);
+            }
+            _process = ChildProcess.Start("sshd", netns is null ? arguments[0] : "ip", netns is null ? arguments[1..] : arguments, output);
+            try
+            {
+                await _process.WaitForLineAsync("Server listening on", Signals.Timeout(10));
+                return;
+            }
+            catch (TimeoutException) when (netns is null && _process.Exited.IsCompleted && attempt < 4)
+            {
+                // Another process took the port between our probe and sshd's bind; pick another.
+                await _process.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task KeygenAsync(string name)
+    {
+        var result = await Command.RunAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "jumpgate-test", "-f", _dir.File(name)], TimeSpan.FromSeconds(30));
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"ssh-keygen failed: {result}");
+        }
+    }
+
+    /// <summary>A port nobody listens on right now (sshd cannot bind port 0 and tell us which it got).</summary>
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+        _dir.Dispose();
+    }
+}
