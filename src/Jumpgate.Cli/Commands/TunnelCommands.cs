@@ -51,7 +51,7 @@ internal static class TunnelCommands
                 throw new CliException($"--local '{result.GetValue(local)}' is not an address and port such as 127.0.0.1:8888");
             }
             // Fail at once, with the gateway's own words, if the host is offline or unknown.
-            await (await OpenAsync(settings, host, service, cancellationToken)).DisposeAsync();
+            await (await OpenAsync(settings, host, service, cancellationToken, probe: true)).DisposeAsync();
             await ForwardAsync(settings, host, service, endpoint, line => Console.Error.WriteLine(line), cancellationToken);
             return 0;
         });
@@ -104,10 +104,10 @@ internal static class TunnelCommands
     }
 
     /// <summary>Opens one stream to a host's service; throws <see cref="GatewayException"/> with the gateway's reason if it cannot.</summary>
-    public static async Task<Stream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
+    public static async Task<Stream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken, bool probe = false)
     {
         var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
-        var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service };
+        var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Probe = probe };
         var (stream, _) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
         return stream;
     }

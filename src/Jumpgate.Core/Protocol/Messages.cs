@@ -29,6 +29,9 @@ internal sealed record Hello
     public string? Host { get; init; }
     public string? Service { get; init; }
 
+    /// <summary>connect: only check that the stream could be opened (host online, service declared), open nothing.</summary>
+    public bool Probe { get; init; }
+
     /// <summary>agent: the hosts this agent serves.</summary>
     public IReadOnlyList<HostAnnouncement>? Hosts { get; init; }
 }

@@ -42,6 +42,11 @@ internal sealed class StreamBroker(
             await TunnelHandler.Refuse(client, error!);
             return;
         }
+        if (hello.Probe)
+        {
+            await Frame.WriteAsync(client.Transport.Output, Reply.Success, ProtocolJson.Default.Reply, client.ConnectionClosed);
+            return;
+        }
 
         PooledConnection? agent = null;
         try
