@@ -19,6 +19,23 @@ public sealed class ChildProcess : IAsyncDisposable
     private readonly string _name;
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Every process the tests started and have not yet stopped, killed when the test run exits whatever happened.</summary>
+    private static readonly HashSet<Process> Running = [];
+
+    static ChildProcess()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            lock (Running)
+            {
+                foreach (var process in Running.Where(p => !p.HasExited))
+                {
+                    _ = kill(process.Id, SIGKILL);
+                }
+            }
+        };
+    }
+
     private ChildProcess(string name, ProcessStartInfo start, ITestOutputHelper? output)
     {
         _name = name;
@@ -54,6 +71,10 @@ public sealed class ChildProcess : IAsyncDisposable
         }
         var child = new ChildProcess(name, start, output);
         child._process.Start();
+        lock (Running)
+        {
+            Running.Add(child._process);
+        }
         child._process.BeginOutputReadLine();
         child._process.BeginErrorReadLine();
         return child;
@@ -158,6 +179,10 @@ public sealed class ChildProcess : IAsyncDisposable
         {
             Signal(SIGKILL);
             await _exited.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        lock (Running)
+        {
+            Running.Remove(_process);
         }
         _process.Dispose();
     }

@@ -38,6 +38,21 @@ public sealed class Deployment : IAsyncDisposable
     public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0")
     {
         var deployment = new Deployment(output);
+        try
+        {
+            await deployment.SetUpAsync(listen);
+        }
+        catch
+        {
+            await deployment.DisposeAsync();
+            throw;
+        }
+        return deployment;
+    }
+
+    private async Task SetUpAsync(string listen)
+    {
+        var deployment = this;
         var init = await deployment.JumpgateAsync("gateway", "init", "--dir", deployment.GatewayDir, "--listen", listen, "--domain", "localhost");
         deployment.Fingerprint = init.Stdout.Trim();
         await deployment.StartGatewayAsync();
@@ -47,14 +62,13 @@ public sealed class Deployment : IAsyncDisposable
         {
             throw new InvalidOperationException($"login failed: {login}");
         }
-        return deployment;
     }
 
     /// <summary>Starts (or restarts) the gateway process and waits until it listens; the port is kept across restarts.</summary>
     public async Task StartGatewayAsync()
     {
         Gateway = ChildProcess.Start("gateway", Jumpgate.Executable, ["gateway", "run", "--dir", GatewayDir, "--verbose"], _output);
-        var listening = await Gateway.WaitForLineAsync(@"listening on https://(\S+) ", Signals.Timeout(30));
+        var listening = await Gateway.WaitForLineAsync(@"listening on https://(\S+) ", Signals.Timeout(60));
         GatewayUrl = "https://" + listening.Groups[1].Value;
         // Pin the port the first start got, so a restart comes back where agents look for it.
         var config = Path.Combine(GatewayDir, "gateway.yaml");
@@ -105,7 +119,7 @@ public sealed class Deployment : IAsyncDisposable
         _agents[name] = agent;
         if (waitConnected)
         {
-            await agent.WaitForLineAsync("connected to https://", Signals.Timeout(30));
+            await agent.WaitForLineAsync("connected to https://", Signals.Timeout(60));
         }
         return agent;
     }

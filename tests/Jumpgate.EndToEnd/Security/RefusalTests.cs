@@ -198,4 +198,27 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
         }
         Assert.False(deadline.IsCancellationRequested, "the gateway kept a garbage connection open");
     }
+
+    [Fact]
+    public async Task AnAgentWithAnUnknownTokenIsRefusedAndKeepsRetrying()
+    {
+        var tokenFile = _deployment.Dir.File("forged.token");
+        await File.WriteAllTextAsync(tokenFile, "jga_0123456789ab_" + new string('A', 43));
+        await File.WriteAllTextAsync(_deployment.Dir.File("forged.yaml"), $"""
+            gateway: {_deployment.GatewayUrl}
+            token_file: {tokenFile}
+            fingerprint: {_deployment.Fingerprint}
+            hosts:
+              node1:
+                address: 127.0.0.1
+                services:
+                  echo: {_echo.Port}
+            """);
+
+        var agent = await _deployment.StartAgentAsync("forged", "", waitConnected: false);
+
+        await agent.WaitForLineAsync("the gateway refused this agent: invalid or revoked token; retrying in", Signals.Timeout(20));
+        await _deployment.Gateway!.WaitForLineAsync("refused agent connection from .*: invalid token", Signals.Timeout(10));
+        Assert.DoesNotContain(agent.Lines, l => l.Contains("connected to", StringComparison.Ordinal));
+    }
 }

@@ -76,4 +76,23 @@ public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLif
         Assert.Equal(expected, SHA256.HashData(await File.ReadAllBytesAsync(remote)));
         Assert.Equal(expected, SHA256.HashData(await File.ReadAllBytesAsync(download)));
     }
+
+    [Fact]
+    public async Task RsyncCopiesADirectoryTreeThroughTheGateway()
+    {
+        var source = Directory.CreateDirectory(_deployment.Dir.File("tree")).FullName;
+        Directory.CreateDirectory(Path.Combine(source, "sub"));
+        for (var i = 0; i < 20; i++)
+        {
+            await File.WriteAllTextAsync(Path.Combine(source, i % 2 == 0 ? "sub" : "", $"file{i}.txt"), $"content {i}\n");
+        }
+        var destination = _deployment.Dir.File("copy");
+
+        var result = await Command.RunAsync("rsync", ["-a", "-e", $"ssh -F {_sshConfig}", source + "/", $"node1.jg:{destination}/"],
+            Signals.Timeout(60), _deployment.ClientEnvironment, output: output);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(20, Directory.EnumerateFiles(destination, "*", SearchOption.AllDirectories).Count());
+        Assert.Equal("content 4\n", await File.ReadAllTextAsync(Path.Combine(destination, "sub", "file4.txt")));
+    }
 }
