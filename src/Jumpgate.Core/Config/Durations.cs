@@ -18,17 +18,21 @@ internal static class Durations
         {
             return false;
         }
-        TimeSpan? parsed = text[unitStart..] switch
+        double? milliseconds = text[unitStart..] switch
         {
-            "ms" => TimeSpan.FromMilliseconds(number),
-            "s" => TimeSpan.FromSeconds(number),
-            "m" => TimeSpan.FromMinutes(number),
-            "h" => TimeSpan.FromHours(number),
-            "d" => TimeSpan.FromDays(number),
+            "ms" => number,
+            "s" => number * 1e3,
+            "m" => number * 60e3,
+            "h" => number * 3600e3,
+            "d" => number * 86400e3,
             _ => null,
         };
-        value = parsed ?? default;
-        return parsed is not null;
+        if (milliseconds is not { } ms || !double.IsFinite(ms) || ms > TimeSpan.MaxValue.TotalMilliseconds)
+        {
+            return false;
+        }
+        value = TimeSpan.FromMilliseconds(ms);
+        return true;
     }
 
     /// <summary>A short human form: 12 s, 3 min, 2 h.</summary>

@@ -58,6 +58,11 @@ internal sealed class YamlFile
         {
             throw new ConfigException([new ConfigError(Path, (int)e.Start.Line, (int)e.Start.Column, "(syntax)", FirstLine(e.Message))]);
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet reports some unbalanced flow collections this way, without a position.
+            throw new ConfigException([new ConfigError(Path, 0, 0, "(syntax)", "malformed YAML (an unclosed [ or {?)")]);
+        }
         return this;
     }
 

@@ -79,7 +79,18 @@ internal static class Frame
         {
             var result = await reader.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
-            if (TryRead(ref buffer, out var payload))
+            bool complete;
+            byte[] payload;
+            try
+            {
+                complete = TryRead(ref buffer, out payload);
+            }
+            catch (ProtocolException)
+            {
+                reader.AdvanceTo(buffer.Start);
+                throw;
+            }
+            if (complete)
             {
                 try
                 {
@@ -100,9 +111,9 @@ internal static class Frame
     }
 
     /// <summary>Takes one whole frame off the front of <paramref name="buffer"/> if it is there.</summary>
-    public static bool TryRead(ref ReadOnlySequence<byte> buffer, out ReadOnlySpan<byte> payload)
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, out byte[] payload)
     {
-        payload = default;
+        payload = [];
         if (buffer.Length < 2)
         {
             return false;

@@ -33,6 +33,11 @@ internal static class GatewayDialer
     public static async Task<SslStream> ConnectTlsAsync(GatewayEndpoint gateway, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        // Idle pool connections can sit for hours; keepalives stop NAT boxes on the way from forgetting them.
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
         try
         {
             await socket.ConnectAsync(gateway.Address.IdnHost, gateway.Address.Port, cancellationToken);

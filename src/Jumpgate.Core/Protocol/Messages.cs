@@ -93,7 +93,8 @@ internal sealed record OpenRequest
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
-    RespectRequiredConstructorParameters = true)]
+    RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(Hello))]
 [JsonSerializable(typeof(Reply))]
 [JsonSerializable(typeof(ControlMessage))]

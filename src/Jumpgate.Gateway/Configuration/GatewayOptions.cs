@@ -86,6 +86,10 @@ internal sealed record GatewayOptions
         {
             text = "127.0.0.1" + text["localhost".Length..];
         }
-        return IPEndPoint.TryParse(text, out endpoint!) && text.Contains(':', StringComparison.Ordinal);
+        // An IPv6 address needs brackets so its port is unambiguous: [::]:443, not :: (which would parse as port 0).
+        var portSeparator = text.StartsWith('[') ? text.IndexOf("]:", StringComparison.Ordinal) : text.IndexOf(':', StringComparison.Ordinal);
+        var singleColon = text.StartsWith('[') || text.IndexOf(':', StringComparison.Ordinal) == text.LastIndexOf(':');
+        endpoint = null!;
+        return portSeparator > 0 && singleColon && IPEndPoint.TryParse(text, out endpoint!);
     }
 }

@@ -92,6 +92,12 @@ internal sealed class ControlChannel(
         foreach (var host in hosts.Take(4096))
         {
             string? reason = null;
+            // JSON cannot promise non-null list elements; a peer may send [null].
+            if (host?.Services is null || host.Services.Any(s => s is null))
+            {
+                refused.Add("a host entry is empty or has an empty service");
+                continue;
+            }
             if (!Names.IsValid(host.Name))
             {
                 reason = $"'{Truncate(host.Name)}' is not a valid host name ({Names.Rule})";

@@ -1,0 +1,140 @@
+using System.Net;
+using Jumpgate.Core.Config;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.TestSupport;
+using Xunit;
+
+namespace Jumpgate.Tests.Config;
+
+public sealed class GatewayOptionsTests : IDisposable
+{
+    private readonly TempDirectory _directory = new("jg-gateway-config");
+
+    private string ConfigPath => _directory.File(GatewayOptions.FileName);
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public void ReadsACompleteFile()
+    {
+        File.WriteAllText(ConfigPath, """
+            listen: 0.0.0.0:443
+            domain: gw.example.org
+            certificate: tls/gateway.crt
+            key: /etc/jumpgate/gateway.key
+            store: state/gateway.db
+            heartbeat_interval: 1s
+            pool_size: 2
+            drain_timeout: 30s
+            handshake_timeout: 5s
+            """);
+
+        var options = GatewayOptions.Load(_directory.Path);
+
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 443), options.Listen);
+        Assert.Equal("gw.example.org", options.Domain);
+        Assert.Equal(_directory.File("tls/gateway.crt"), options.CertificatePath);
+        Assert.Equal("/etc/jumpgate/gateway.key", options.KeyPath);
+        Assert.Equal(_directory.File("state/gateway.db"), options.StorePath);
+        Assert.Equal(TimeSpan.FromSeconds(1), options.HeartbeatInterval);
+        Assert.Equal(2, options.PoolSize);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.DrainTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.HandshakeTimeout);
+    }
+
+    [Fact]
+    public void FillsInDefaultsForWhatIsLeftOut()
+    {
+        File.WriteAllText(ConfigPath, "listen: 127.0.0.1:7443\n");
+
+        var options = GatewayOptions.Load(_directory.Path);
+
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7443), options.Listen);
+        Assert.Equal("localhost", options.Domain);
+        Assert.Equal(_directory.File("gateway.crt"), options.CertificatePath);
+        Assert.Equal(_directory.File("gateway.key"), options.KeyPath);
+        Assert.Equal(_directory.File("gateway.db"), options.StorePath);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.HeartbeatInterval);
+        Assert.Equal(4, options.PoolSize);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:7443", "127.0.0.1", 7443)]
+    [InlineData("localhost:7443", "127.0.0.1", 7443)]
+    [InlineData("*:443", "0.0.0.0", 443)]
+    [InlineData("[::]:443", "::", 443)]
+    [InlineData("[::1]:8443", "::1", 8443)]
+    public void ReadsListenAddressesAsPeopleWriteThem(string text, string address, int port)
+    {
+        Assert.True(GatewayOptions.TryParseEndpoint(text, out var endpoint));
+        Assert.Equal(new IPEndPoint(IPAddress.Parse(address), port), endpoint);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("7443")]
+    [InlineData("127.0.0.1:70000")]
+    [InlineData("gw.example.org:443")]
+    [InlineData("127.0.0.1:abc")]
+    public void ReportsABadListenAddress(string listen)
+    {
+        File.WriteAllText(ConfigPath, $"domain: gw.example.org\nlisten: {listen}\n");
+
+        var error = Assert.Single(Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Errors);
+
+        Assert.Equal(ConfigPath, error.File);
+        Assert.Equal("listen", error.Field);
+        Assert.Equal(2, error.Line);
+        Assert.Contains("127.0.0.1:7443", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReportsAnUnknownKey()
+    {
+        File.WriteAllText(ConfigPath, "listen: 127.0.0.1:7443\nheartbeat: 1s\n");
+
+        var error = Assert.Single(Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Errors);
+
+        Assert.Equal("heartbeat", error.Field);
+        Assert.Equal(2, error.Line);
+        Assert.Contains("heartbeat_interval", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReportsEveryErrorAtOnce()
+    {
+        File.WriteAllText(ConfigPath, """
+            domain: not a domain
+            heartbeat_interval: 10s
+            pool_size: many
+            """);
+
+        var errors = Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Errors;
+
+        Assert.Equal(["domain", "heartbeat_interval", "listen", "pool_size"], errors.Select(e => e.Field).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void AMissingFileSaysHowToCreateIt()
+    {
+        var exception = Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path));
+
+        Assert.Contains("jumpgate gateway init", exception.Message, StringComparison.Ordinal);
+        Assert.Contains(ConfigPath, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("::", false)]
+    [InlineData("::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("[::]:443", true)]
+    [InlineData("[::1]:7443", true)]
+    [InlineData("0.0.0.0:443", true)]
+    [InlineData("*:443", true)]
+    [InlineData("localhost:7443", true)]
+    [InlineData("127.0.0.1", false)]
+    public void ListenAddressesNeedAnUnambiguousPort(string text, bool valid)
+    {
+        Assert.Equal(valid, GatewayOptions.TryParseEndpoint(text, out _));
+    }
+}
