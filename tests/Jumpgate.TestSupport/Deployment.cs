@@ -141,7 +141,7 @@ public sealed class Deployment : IAsyncDisposable
                 StrictHostKeyChecking accept-new
                 BatchMode yes
                 LogLevel ERROR
-                ConnectTimeout 20
+                ConnectTimeout 60
 
             """);
         return path;

@@ -67,11 +67,6 @@ internal static class Frame
         }
     }
 
-    public static async ValueTask WriteAsync<T>(PipeWriter writer, T message, JsonTypeInfo<T> type, CancellationToken cancellationToken)
-    {
-        await writer.WriteAsync(Encode(message, type), cancellationToken);
-    }
-
     /// <summary>Reads one frame from a pipe, consuming exactly its bytes and nothing after it.</summary>
     public static async ValueTask<T> ReadAsync<T>(PipeReader reader, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 
 namespace Jumpgate.Core.Streams;
@@ -14,18 +13,11 @@ internal static class Splice
     /// <summary>Large enough that a bulk transfer makes few syscalls and TLS records stay full (16 KiB each).</summary>
     public const int BufferSize = 128 * 1024;
 
-    /// <summary>Splices two streams (the agent's and the CLI's legs).</summary>
+    /// <summary>Splices two streams: TLS to the gateway and a socket (agent), two TLS legs (gateway), TLS and stdio (CLI).</summary>
     public static Task<SpliceResult> RunAsync(Stream first, Stream second, CancellationToken cancellationToken) =>
         RunAsync(
             (ct, count) => PumpAsync(first, second, count, ct),
             (ct, count) => PumpAsync(second, first, count, ct),
-            cancellationToken);
-
-    /// <summary>Splices two pipes (the gateway's legs, which Kestrel hands over as pipes).</summary>
-    public static Task<SpliceResult> RunAsync(IDuplexPipe first, IDuplexPipe second, CancellationToken cancellationToken) =>
-        RunAsync(
-            (ct, count) => PumpAsync(first.Input, second.Output, count, ct),
-            (ct, count) => PumpAsync(second.Input, first.Output, count, ct),
             cancellationToken);
 
     private delegate Task<Failure> Pump(CancellationToken cancellationToken, StrongBox<long> count);
@@ -146,58 +138,6 @@ internal static class Splice
         catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
             return new Failure(false, true, e);
-        }
-    }
-
-    private static async Task<Failure> PumpAsync(PipeReader source, PipeWriter destination, StrongBox<long> count, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            ReadResult result;
-            try
-            {
-                result = await source.ReadAsync(cancellationToken);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or System.Net.Sockets.SocketException)
-            {
-                return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
-            }
-            var buffer = result.Buffer;
-            FlushResult flushed = default;
-            try
-            {
-                foreach (var segment in buffer)
-                {
-                    destination.Write(segment.Span);
-                }
-                count.Value += buffer.Length;
-                if (!buffer.IsEmpty)
-                {
-                    // Awaiting the flush is the backpressure: a slow reader on the far side pauses this side's reads.
-                    flushed = await destination.FlushAsync(CancellationToken.None);
-                }
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException)
-            {
-                return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
-            }
-            finally
-            {
-                source.AdvanceTo(buffer.End);
-            }
-            if (flushed.IsCompleted)
-            {
-                return new Failure(false, true, null);
-            }
-            if (result.IsCompleted)
-            {
-                await destination.CompleteAsync();
-                return Failure.None;
-            }
-            if (result.IsCanceled)
-            {
-                return Failure.None;
-            }
         }
     }
 }

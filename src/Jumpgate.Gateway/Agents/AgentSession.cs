@@ -77,7 +77,7 @@ internal sealed class AgentSession
                     throw new TimeoutException($"agent {Agent} had no free connection within {timeout.TotalSeconds:0.#} s");
                 }
             }
-            if (_idle.TryDequeue(out var connection) && await connection.TryTakeAsync())
+            if (_idle.TryDequeue(out var connection) && connection.TryTake())
             {
                 return connection;
             }

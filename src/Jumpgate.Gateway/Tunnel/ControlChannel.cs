@@ -5,8 +5,6 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -22,11 +20,11 @@ internal sealed class ControlChannel(
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
-    public async Task RunAsync(ConnectionContext connection, Hello hello, Principal? agent, CancellationTokenSource handshake)
+    public async Task RunAsync(TunnelConnection connection, Hello hello, Principal? agent, CancellationTokenSource handshake)
     {
         if (agent is null)
         {
-            await TunnelHandler.Refuse(connection, TunnelHandler.InvalidToken);
+            await connection.RefuseAsync(TunnelHandler.InvalidToken);
             return;
         }
         var (accepted, refused) = Vet(agent, hello.Hosts ?? []);
@@ -36,7 +34,7 @@ internal sealed class ControlChannel(
         var reason = "the connection closed";
         try
         {
-            await Frame.WriteAsync(connection.Transport.Output, new Reply
+            await connection.ReplyAsync(new Reply
             {
                 Ok = true,
                 Agent = agent.Name,
@@ -44,12 +42,12 @@ internal sealed class ControlChannel(
                 HeartbeatMs = (int)options.HeartbeatInterval.TotalMilliseconds,
                 PoolSize = options.PoolSize,
                 Refused = refused.Count > 0 ? refused : null,
-            }, ProtocolJson.Default.Reply, connection.ConnectionClosed);
+            }, connection.Closed);
             handshake.CancelAfter(Timeout.InfiniteTimeSpan);
-            GatewayLog.AgentConnected(logger, agent.Name, connection.RemoteEndPoint?.ToString(), Describe(accepted.Values));
+            GatewayLog.AgentConnected(logger, agent.Name, connection.Remote, Describe(accepted.Values));
             reason = await HeartbeatAsync(connection, session);
         }
-        catch (Exception e) when (e is IOException or ProtocolException or EndOfStreamException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ProtocolException or EndOfStreamException or InvalidOperationException or ObjectDisposedException)
         {
             reason = e is ProtocolException ? $"protocol error ({e.Message})" : "the connection was lost";
         }
@@ -62,22 +60,22 @@ internal sealed class ControlChannel(
         }
     }
 
-    public async Task RunPoolAsync(ConnectionContext connection, Hello hello, Principal? agent)
+    public async Task RunPoolAsync(TunnelConnection connection, Hello hello, Principal? agent)
     {
         var session = agent is null || hello.Session is null ? null : registry.FindSession(agent.Name, hello.Session);
         if (session is null)
         {
-            await TunnelHandler.Refuse(connection, agent is null ? TunnelHandler.InvalidToken : "no such agent session; reconnect the control connection first");
+            await connection.RefuseAsync(agent is null ? TunnelHandler.InvalidToken : "no such agent session; reconnect the control connection first");
             return;
         }
-        await Frame.WriteAsync(connection.Transport.Output, Reply.Success, ProtocolJson.Default.Reply, connection.ConnectionClosed);
+        await connection.ReplyAsync(Reply.Success, connection.Closed);
         var pooled = new PooledConnection(connection);
         if (!session.TryAddIdle(pooled))
         {
             return;
         }
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, session.Ended, ClosingRequested(connection));
-        if (await pooled.WatchWhileIdleAsync(idle.Token))
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Closed, session.Ended, connection.ClosingRequested);
+        if (await pooled.WaitWhileIdleAsync(idle.Token))
         {
             // A stream owns the connection now; Kestrel must not close it under the stream.
             await pooled.Released;
@@ -123,14 +121,13 @@ internal sealed class ControlChannel(
         return (accepted, refused);
     }
 
-    private async Task<string> HeartbeatAsync(ConnectionContext connection, AgentSession session)
+    private async Task<string> HeartbeatAsync(TunnelConnection connection, AgentSession session)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, session.Ended, ClosingRequested(connection));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Closed, session.Ended, connection.ClosingRequested);
         var deadline = options.HeartbeatInterval * 3;
         var lastHeard = time.GetTimestamp();
         var writer = WriteLoopAsync(connection, session, stop.Token);
         using var ticker = time.CreateTimer(_ => session.Send(new ControlMessage { Type = ControlMessage.Ping }), null, options.HeartbeatInterval, options.HeartbeatInterval);
-        var input = connection.Transport.Input;
         try
         {
             while (true)
@@ -140,7 +137,7 @@ internal sealed class ControlChannel(
                 ControlMessage message;
                 try
                 {
-                    message = await Frame.ReadAsync(input, ProtocolJson.Default.ControlMessage, silence.Token);
+                    message = await Frame.ReadAsync(connection.Stream, ProtocolJson.Default.ControlMessage, silence.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -164,24 +161,21 @@ internal sealed class ControlChannel(
         }
     }
 
-    private static async Task WriteLoopAsync(ConnectionContext connection, AgentSession session, CancellationToken cancellationToken)
+    private static async Task WriteLoopAsync(TunnelConnection connection, AgentSession session, CancellationToken cancellationToken)
     {
         try
         {
             await foreach (var message in session.Outbox.ReadAllAsync(cancellationToken))
             {
                 // Whole frames only: cancelling a write halfway would corrupt the control stream.
-                await Frame.WriteAsync(connection.Transport.Output, message, ProtocolJson.Default.ControlMessage, CancellationToken.None);
+                await Frame.WriteAsync(connection.Stream, message, ProtocolJson.Default.ControlMessage, CancellationToken.None);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or ObjectDisposedException or NotSupportedException)
         {
             // The read loop notices the same failure and reports it.
         }
     }
-
-    private static CancellationToken ClosingRequested(ConnectionContext connection) =>
-        connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
 
     private static string Describe(IEnumerable<HostAnnouncement> hosts)
     {

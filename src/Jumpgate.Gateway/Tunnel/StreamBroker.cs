@@ -5,7 +5,6 @@ using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -26,11 +25,11 @@ internal sealed class StreamBroker(
     /// <summary>How long the agent may take to reach the service (a TCP connect inside its network).</summary>
     private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(10);
 
-    public async Task RunAsync(ConnectionContext client, Hello hello, Principal? user)
+    public async Task RunAsync(TunnelConnection client, Hello hello, Principal? user)
     {
         if (user is null)
         {
-            await TunnelHandler.Refuse(client, TunnelHandler.InvalidToken);
+            await client.RefuseAsync(TunnelHandler.InvalidToken);
             return;
         }
         var host = hello.Host ?? "";
@@ -39,30 +38,30 @@ internal sealed class StreamBroker(
         if (target is null)
         {
             GatewayLog.StreamRefused(logger, user.Name, host, service, error!);
-            await TunnelHandler.Refuse(client, error!);
+            await client.RefuseAsync(error!);
             return;
         }
         if (hello.Probe)
         {
-            await Frame.WriteAsync(client.Transport.Output, Reply.Success, ProtocolJson.Default.Reply, client.ConnectionClosed);
+            await client.ReplyAsync(Reply.Success, client.Closed);
             return;
         }
 
         PooledConnection? agent = null;
         try
         {
-            (agent, error) = await OpenAsync(target.Value.Session, new OpenRequest { Host = host, Service = target.Value.Service }, client.ConnectionClosed);
+            (agent, error) = await OpenAsync(target.Value.Session, new OpenRequest { Host = host, Service = target.Value.Service }, client.Closed);
             if (agent is null)
             {
                 GatewayLog.StreamRefused(logger, user.Name, host, service, error!);
-                await TunnelHandler.Refuse(client, error!);
+                await client.RefuseAsync(error!);
                 return;
             }
-            await Frame.WriteAsync(client.Transport.Output, Reply.Success, ProtocolJson.Default.Reply, client.ConnectionClosed);
+            await client.ReplyAsync(Reply.Success, client.Closed);
             var agentName = target.Value.Session.Agent;
-            GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.RemoteEndPoint?.ToString());
+            GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.Remote);
             var started = time.GetTimestamp();
-            var result = await Splice.RunAsync(client.Transport, agent.Connection.Transport, CancellationToken.None);
+            var result = await Splice.RunAsync(client.Stream, agent.Connection.Stream, CancellationToken.None);
             var outcome = result.Outcome switch
             {
                 SpliceOutcome.Completed => "closed by both ends",
@@ -72,7 +71,7 @@ internal sealed class StreamBroker(
             };
             GatewayLog.StreamClosed(logger, user.Name, host, target.Value.Service, agentName, time.GetElapsedTime(started).TotalSeconds, outcome, result.FirstToSecond, result.SecondToFirst);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException)
         {
             // The user went away while the stream was being set up; nothing is left to clean but the agent leg.
         }
@@ -136,9 +135,9 @@ internal sealed class StreamBroker(
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(OpenTimeout);
-                var transport = pooled.Connection.Transport;
-                await Frame.WriteAsync(transport.Output, request, ProtocolJson.Default.OpenRequest, timeout.Token);
-                var reply = await Frame.ReadAsync(transport.Input, ProtocolJson.Default.Reply, timeout.Token);
+                var agent = pooled.Connection.Stream;
+                await Frame.WriteAsync(agent, request, ProtocolJson.Default.OpenRequest, timeout.Token);
+                var reply = await Frame.ReadAsync(agent, ProtocolJson.Default.Reply, timeout.Token);
                 if (reply.Ok)
                 {
                     return (pooled, null);
@@ -151,7 +150,7 @@ internal sealed class StreamBroker(
                 Discard(pooled);
                 return (null, $"agent {session.Agent} did not open {request.Host}:{request.Service} within {OpenTimeout.TotalSeconds:0} s");
             }
-            catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or InvalidOperationException)
+            catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or InvalidOperationException or ObjectDisposedException)
             {
                 GatewayLog.StalePoolConnection(logger, session.Agent);
                 Discard(pooled);

@@ -5,6 +5,7 @@ using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -44,22 +45,38 @@ internal sealed class TunnelHandler(
             return;
         }
 
+        // From here on the connection is used through its SslStream. The peer waits for our reply
+        // before sending more, so the pipe holds nothing beyond the hello; if it does, the peer broke the protocol.
+        var tls = connection.Features.Get<ISslStreamFeature>()?.SslStream;
+        if (tls is null || connection.Transport.Input.TryRead(out var early) && !AdvanceEmpty(connection, early))
+        {
+            GatewayLog.HandshakeRefused(logger, hello.Type, remote, "sent data before the gateway answered");
+            return;
+        }
+        var tunnel = new TunnelConnection(connection, tls);
         switch (hello.Type)
         {
             case HelloType.Agent:
-                await control.RunAsync(connection, hello, Authenticate(hello, PrincipalKind.Agent, remote), handshake);
+                await control.RunAsync(tunnel, hello, Authenticate(hello, PrincipalKind.Agent, remote), handshake);
                 break;
             case HelloType.Pool:
-                await control.RunPoolAsync(connection, hello, Authenticate(hello, PrincipalKind.Agent, remote));
+                await control.RunPoolAsync(tunnel, hello, Authenticate(hello, PrincipalKind.Agent, remote));
                 break;
             case HelloType.Connect:
-                await broker.RunAsync(connection, hello, Authenticate(hello, PrincipalKind.User, remote));
+                await broker.RunAsync(tunnel, hello, Authenticate(hello, PrincipalKind.User, remote));
                 break;
             default:
                 GatewayLog.HandshakeRefused(logger, "tunnel", remote, "unknown hello type");
-                await Refuse(connection, "unknown connection type");
+                await tunnel.RefuseAsync("unknown connection type");
                 break;
         }
+    }
+
+    /// <summary>Returns a non-blocking read's buffer to the pipe; true if it was empty.</summary>
+    private static bool AdvanceEmpty(ConnectionContext connection, System.IO.Pipelines.ReadResult result)
+    {
+        connection.Transport.Input.AdvanceTo(result.Buffer.Start);
+        return result.Buffer.IsEmpty;
     }
 
     private Principal? Authenticate(Hello hello, PrincipalKind kind, string? remote)
@@ -74,18 +91,6 @@ internal sealed class TunnelHandler(
 
     /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
     public const string InvalidToken = "invalid or revoked token";
-
-    public static async Task Refuse(ConnectionContext connection, string error)
-    {
-        try
-        {
-            await Frame.WriteAsync(connection.Transport.Output, Reply.Failure(error), ProtocolJson.Default.Reply, CancellationToken.None);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
-        {
-            // The peer is already gone; there is nobody left to tell.
-        }
-    }
 
     /// <summary>Peeks at the first bytes without consuming them, so HTTP sees the connection as it arrived.</summary>
     private static async Task<bool> HasPrefaceAsync(ConnectionContext connection, CancellationToken cancellationToken)

@@ -383,7 +383,7 @@ public sealed class FrameTests
     private static async Task<T> RoundTripThroughPipeAsync<T>(T message, JsonTypeInfo<T> type)
     {
         var pipe = new Pipe();
-        await Frame.WriteAsync(pipe.Writer, message, type, CancellationToken.None);
+        await pipe.Writer.WriteAsync(Frame.Encode(message, type));
         return await Frame.ReadAsync(pipe.Reader, type, CancellationToken.None).AsTask().WaitAsync(Timeout);
     }
 
