@@ -52,7 +52,6 @@ internal static class ApiEndpoints
             : null;
     }
 
-    private static IResult Unauthorized() => Results.Json(
-        new Dictionary<string, string> { ["error"] = "invalid or revoked token" },
-        statusCode: StatusCodes.Status401Unauthorized);
+    private static IResult Unauthorized() => Results.Text(
+        "{\"error\":\"invalid or revoked token\"}", "application/json", statusCode: StatusCodes.Status401Unauthorized);
 }
