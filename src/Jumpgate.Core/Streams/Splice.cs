@@ -63,24 +63,32 @@ internal static class Splice
 
     private static async Task<Failure> PumpAsync(Stream source, Stream destination, StrongBox<long> count, CancellationToken cancellationToken)
     {
-        byte[]? buffer = null;
-        try
+        Failure SourceFailed(Exception e) => cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
+
+        while (true)
         {
-            while (true)
+            try
+            {
+                // Wait for data without holding a buffer, so a quiet stream costs no buffer memory.
+#pragma warning disable CA2022 // a zero-byte read returns no data by design
+                await source.ReadAsync(Memory<byte>.Empty, cancellationToken);
+#pragma warning restore CA2022
+            }
+            catch (Exception e) when (IsStreamFailure(e))
+            {
+                return SourceFailed(e);
+            }
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
             {
                 int read;
                 try
                 {
-                    // A zero-byte read waits for data without holding a buffer, so an idle stream costs no buffer memory.
-#pragma warning disable CA2022 // a zero-byte read returns no data by design
-                    await source.ReadAsync(Memory<byte>.Empty, cancellationToken);
-#pragma warning restore CA2022
-                    buffer ??= ArrayPool<byte>.Shared.Rent(BufferSize);
                     read = await source.ReadAsync(buffer, cancellationToken);
                 }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
+                catch (Exception e) when (IsStreamFailure(e))
                 {
-                    return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
+                    return SourceFailed(e);
                 }
                 if (read == 0)
                 {
@@ -91,27 +99,21 @@ internal static class Splice
                     // Not cancellable midway on purpose: a half-written TLS record would corrupt the stream.
                     await destination.WriteAsync(buffer.AsMemory(0, read), CancellationToken.None);
                 }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+                catch (Exception e) when (IsStreamFailure(e) || e is NotSupportedException)
                 {
                     return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
                 }
                 count.Value += read;
-                if (read < buffer.Length / 4)
-                {
-                    // Hand a mostly idle stream's buffer back so thousands of quiet connections stay cheap.
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = null;
-                }
             }
-        }
-        finally
-        {
-            if (buffer is not null)
+            finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }
+
+    private static bool IsStreamFailure(Exception e) =>
+        e is IOException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException;
 
     private static async Task<Failure> ShutdownWriteAsync(Stream destination)
     {
