@@ -141,6 +141,8 @@ internal sealed class AgentConnection : IAsyncDisposable
         // Which counter this connection is in right now: dialing, then idle, then neither once it serves a stream.
         var dialing = true;
         var idle = false;
+        // Return to the caller at once: dialing runs its connect and TLS handshake off the caller's path.
+        await Task.Yield();
         try
         {
             var hello = new Hello { Type = HelloType.Pool, Token = _options.Token, Session = _welcome.Session };
@@ -152,13 +154,13 @@ internal sealed class AgentConnection : IAsyncDisposable
             var request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, cancellationToken);
             Interlocked.Decrement(ref _idle);
             idle = false;
-            // Replace this connection before serving the stream, so the next stream finds one ready.
+            // Serve first: the replacement's connect and TLS handshake must not delay this stream.
+            _streams.Track(ServeAsync(tunnel, request));
+            tunnel = null;
             if (Volatile.Read(ref _idle) + Volatile.Read(ref _dialing) < PoolTarget)
             {
                 Refill(1);
             }
-            _streams.Track(ServeAsync(tunnel, request));
-            tunnel = null;
         }
         catch (Exception e) when (e is GatewayException or IOException or OperationCanceledException or ProtocolException or ObjectDisposedException)
         {

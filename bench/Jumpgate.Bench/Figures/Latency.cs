@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Jumpgate.Bench.Peers;
+using Jumpgate.Bench.Report;
+using Jumpgate.Bench.Support;
+
+namespace Jumpgate.Bench.Figures;
+
+/// <summary>
+/// Figure 2: new-connection latency. Open, send 64 bytes, read the 64 bytes the in-process echo
+/// server sends back (checked), close; one connection at a time; p50 and p99. Paths alternate
+/// round by round; each round is capped in count and in time (ssh -R -N needs ≈ 44 ms a connection).
+/// </summary>
+internal static class Latency
+{
+    private static readonly string[] Names = [PathNames.Direct, PathNames.Socat, PathNames.SshL, PathNames.SshR, PathNames.SshRPty, PathNames.SshJ, PathNames.Jumpgate];
+
+    public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
+    {
+        var paths = Names.Select(n => rig[n]).ToList();
+        var samples = paths.ToDictionary(p => p.Name, _ => new List<double>());
+        var failures = paths.ToDictionary(p => p.Name, _ => 0);
+
+        foreach (var path in paths)
+        {
+            await MeasureAsync(path, plan.LatencyWarmup, TimeSpan.FromSeconds(5), [], () => { });
+        }
+        for (var round = 1; round <= plan.LatencyRounds; round++)
+        {
+            foreach (var path in paths)
+            {
+                var before = samples[path.Name].Count;
+                await MeasureAsync(path, plan.LatencyPerRound, plan.LatencyRoundCap, samples[path.Name], () => failures[path.Name]++);
+                var got = samples[path.Name].Skip(before).ToList();
+                say($"new connection, round {round}/{plan.LatencyRounds}: {path.Name} p50 {Table.F(Stats.Median(got))} ms over {got.Count}");
+            }
+        }
+
+        const string figure = "new connection p50 / p99";
+        string Result(string name)
+        {
+            var all = samples[name];
+            var failed = failures[name] > 0 ? $", **{failures[name]} failed**" : "";
+            return $"{Table.F(Stats.Median(all))} / {Table.F(Stats.Percentile(all, 99))} ms (n = {all.Count}{failed})";
+        }
+        foreach (var path in paths.Where(p => p.Name != PathNames.Jumpgate))
+        {
+            table.Add(new Row(figure, path.Name, Result(path.Name)));
+        }
+        var jg = samples[PathNames.Jumpgate];
+        var sshL = samples[PathNames.SshL];
+        var sshR = samples[PathNames.SshR];
+        var result = Result(PathNames.Jumpgate);
+        table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshL), $"{PathNames.SshL} (p50)", "≤ 1.0 ×", atMost: true, 1.0);
+        table.Check(figure, result, Stats.Percentile(jg, 99) / Stats.Percentile(sshL, 99), $"{PathNames.SshL} (p99)", "≤ 1.0 ×", atMost: true, 1.0);
+        table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshR), $"{PathNames.SshR} (p50)", "≤ 0.05 ×", atMost: true, 0.05);
+
+        // Every client above has closed its connection; a relay that carried the close has closed its own to the echo server.
+        await TestSupport.Signals.UntilAsync(() => Task.FromResult(Ports.EstablishedOn(rig.Echo.Port) == 0), TimeSpan.FromSeconds(2));
+        var leftOpen = Ports.EstablishedOn(rig.Echo.Port);
+        say($"new connection: {leftOpen} connections to the echo server still open 2 s after their clients closed");
+        if (leftOpen > 0)
+        {
+            table.Note($"New connection: {leftOpen} connections to the echo server were still open 2 s after all {samples.Values.Sum(s => s.Count) + (paths.Count * plan.LatencyWarmup)} clients had closed theirs " +
+                "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
+            await rig.Jumpgate.RestartAsync();
+        }
+        table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
+    }
+
+    private static Task MeasureAsync(TunnelPath path, int count, TimeSpan cap, List<double> samples, Action failed) =>
+        // A dedicated thread with blocking sockets: the client adds no thread-pool hops to what it measures,
+        // and does not take a pool thread from the echo server running in this process.
+        Task.Factory.StartNew(() =>
+        {
+            var payload = new byte[64];
+            var back = new byte[64];
+            var clock = Stopwatch.StartNew();
+            var failedInARow = 0;
+            for (var i = 0; i < count && clock.Elapsed < cap && failedInARow < 20; i++)
+            {
+                Random.Shared.NextBytes(payload);
+                var start = Stopwatch.GetTimestamp();
+                var ok = EchoProbe.RoundTrip(path.EchoPort, payload, back);
+                var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (ok)
+                {
+                    samples.Add(elapsed);
+                    failedInARow = 0;
+                }
+                else
+                {
+                    failed();
+                    failedInARow++;
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+}

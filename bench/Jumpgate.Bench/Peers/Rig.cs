@@ -1,0 +1,152 @@
+using Jumpgate.Bench.Support;
+using Jumpgate.TestSupport;
+
+namespace Jumpgate.Bench.Peers;
+
+/// <summary>
+/// Everything a run measures, set up on loopback by the benchmark itself: the services (iperf3,
+/// the in-process echo server, nginx), and every path to them: direct, socat, ssh -L, ssh -R
+/// through a relay sshd, ssh -J through a bastion, and Jumpgate. Every path is checked to carry
+/// bytes unchanged before anything is timed.
+/// </summary>
+internal sealed class Rig : IAsyncDisposable
+{
+    private readonly List<ChildProcess> _processes = [];
+    private readonly List<TunnelPath> _paths = [];
+
+    private Rig(EchoServer echo)
+    {
+        Echo = echo;
+    }
+
+    public EchoServer Echo { get; }
+    /// <summary>One iperf3 server per path: iperf3 -s serves one test at a time, and a relay may still be draining the last one.</summary>
+    private async Task<int> IperfServerAsync()
+    {
+        var port = Ports.Free();
+        var iperf = Start("iperf3 -s", "iperf3", ["-s", "-B", "127.0.0.1", "-p", $"{port}"]);
+        await Ports.WaitListeningAsync(port, "iperf3 -s", iperf, Signals.Timeout(20));
+        return port;
+    }
+    public Nginx? Web { get; private set; }
+    public OpenSsh Ssh { get; private set; } = null!;
+    public JumpgateRig Jumpgate { get; private set; } = null!;
+
+    public IReadOnlyList<TunnelPath> Paths => _paths;
+
+    public TunnelPath this[string name] => _paths.Single(p => p.Name == name);
+
+    public static async Task<Rig> StartAsync(Action<string> say)
+    {
+        var rig = new Rig(new EchoServer());
+        try
+        {
+            await rig.StartPeersAsync(say);
+            return rig;
+        }
+        catch
+        {
+            await rig.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartPeersAsync(Action<string> say)
+    {
+        say("starting services: echo, nginx, one iperf3 -s per path");
+        if (Nginx.Executable is not null)
+        {
+            Web = await Nginx.StartAsync();
+        }
+        _paths.Add(new TunnelPath(PathNames.Direct, Echo.Port, await IperfServerAsync(), Web?.UpstreamPort));
+
+        say("starting socat relays");
+        _paths.Add(new TunnelPath(PathNames.Socat, await SocatAsync(Echo.Port), await SocatAsync(await IperfServerAsync())));
+
+        say("starting sshd: target, relay, bastion, relay2");
+        Ssh = await OpenSsh.StartAsync();
+        foreach (var aes in new[] { false, true })
+        {
+            var iperf = await IperfServerAsync();
+            var (sink, echo) = (Ports.Free(), Ports.Free());
+            await Ssh.TunnelAsync(aes ? "ssh -L aes" : "ssh -L", aes, ["-N", "-L", $"127.0.0.1:{sink}:127.0.0.1:{iperf}", "-L", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "target"], sink, echo);
+            _paths.Add(new TunnelPath(aes ? PathNames.SshLAes : PathNames.SshL, echo, sink));
+        }
+        foreach (var aes in new[] { false, true })
+        {
+            // The agent side dials out to the relay and asks it to listen; clients connect to the relay's port.
+            var iperf = await IperfServerAsync();
+            var (sink, echo) = (Ports.Free(), Ports.Free());
+            await Ssh.TunnelAsync(aes ? "ssh -R aes" : "ssh -R", aes, ["-N", "-R", $"127.0.0.1:{sink}:127.0.0.1:{iperf}", "-R", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "relay"], sink, echo);
+            _paths.Add(new TunnelPath(aes ? PathNames.SshRAes : PathNames.SshR, echo, sink));
+        }
+        {
+            // With a pty, sshd turns Nagle's algorithm off for the whole connection; -N leaves it on.
+            var echo = Ports.Free();
+            await Ssh.TunnelAsync("ssh -R -tt", false, ["-tt", "-R", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "relay", "sleep", "86400"], echo);
+            _paths.Add(new TunnelPath(PathNames.SshRPty, echo, null));
+        }
+        foreach (var aes in new[] { false, true })
+        {
+            var iperf = await IperfServerAsync();
+            var (sink, echo) = (Ports.Free(), Ports.Free());
+            await Ssh.TunnelAsync(aes ? "ssh -J aes" : "ssh -J", aes, ["-N", "-J", "bastion", "-L", $"127.0.0.1:{sink}:127.0.0.1:{iperf}", "-L", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "target"], sink, echo);
+            _paths.Add(new TunnelPath(aes ? PathNames.SshJAes : PathNames.SshJ, echo, sink));
+        }
+
+        say("starting Jumpgate: gateway, agent, jumpgate forward");
+        var services = new Dictionary<string, int> { ["ssh"] = Ssh.Target.Port, ["sink"] = await IperfServerAsync(), ["echo"] = Echo.Port };
+        if (Web is not null)
+        {
+            services["web"] = Web.UpstreamPort;
+        }
+        Jumpgate = await JumpgateRig.StartAsync(services);
+        _paths.Add(new TunnelPath(PathNames.Jumpgate, await Jumpgate.ForwardAsync("echo"), await Jumpgate.ForwardAsync("sink"),
+            Web is null ? null : await Jumpgate.ForwardAsync("web")));
+
+        say("checking that every path echoes 1 MiB unchanged");
+        foreach (var path in _paths)
+        {
+            await EchoProbe.VerifyAsync(path.Name, path.EchoPort, 1 << 20, Signals.Timeout(30));
+        }
+    }
+
+    private async Task<int> SocatAsync(int target)
+    {
+        var port = Ports.Free();
+        var socat = Start("socat", "socat", [$"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{target}"]);
+        await Ports.WaitListeningAsync(port, "socat", socat, Signals.Timeout(20));
+        return port;
+    }
+
+    private ChildProcess Start(string name, string program, IEnumerable<string> arguments)
+    {
+        var process = ChildProcess.Start(name, program, arguments, null);
+        _processes.Add(process);
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Jumpgate is not null)
+        {
+            await Jumpgate.DisposeAsync();
+        }
+        if (Ssh is not null)
+        {
+            await Ssh.DisposeAsync();
+        }
+        foreach (var process in _processes)
+        {
+            // socat forks a child per connection; take the whole tree.
+            var tree = Processes.Tree(process.Id);
+            await process.DisposeAsync();
+            Processes.Kill(tree);
+        }
+        if (Web is not null)
+        {
+            await Web.DisposeAsync();
+        }
+        await Echo.DisposeAsync();
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Globalization;
+using Jumpgate.Bench;
+using Jumpgate.Bench.Figures;
+using Jumpgate.Bench.Peers;
+using Jumpgate.Bench.Report;
+using Jumpgate.Bench.Support;
+using Jumpgate.TestSupport;
+
+// Jumpgate's benchmark against a direct connection, socat, OpenSSH (-L, -R through a relay, -J
+// through a bastion, autossh) and nginx, all set up on loopback by the benchmark itself.
+// `bench/run` builds and runs it; `bench/run --smoke` runs one short iteration of each figure.
+
+var plan = args.Contains("--smoke") ? Plan.Smoke : Plan.Full;
+var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
+// For working on one figure: --only memory,reconnect runs those figures alone.
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',');
+var clock = Stopwatch.StartNew();
+void Say(string line) => Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds,5:0.0}s] {line}");
+
+// Ctrl-C or bench/run's time limit: take down every process this run started (all descendants of this
+// one, by id), so no sshd, gateway or iperf3 outlives it; the normal path disposes them one by one.
+using var onInterrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, StopEverything);
+using var onTerminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, StopEverything);
+void StopEverything(System.Runtime.InteropServices.PosixSignalContext context)
+{
+    context.Cancel = true;
+    Say($"{context.Signal}: stopping every process this run started");
+    Processes.Kill(Processes.Tree(Environment.ProcessId).Where(pid => pid != Environment.ProcessId).Reverse());
+    Environment.Exit(130);
+}
+
+var machine = Machine.Describe();
+Say($"{plan.Name} run on {machine}");
+var table = new Table(plan);
+string defaultCipher;
+await using (var rig = await Rig.StartAsync(Say))
+{
+    defaultCipher = rig.Ssh.DefaultCipher;
+    var figures = new (string Name, Func<Rig, Plan, Table, Action<string>, Task> Run)[]
+    {
+        ("correctness", Correctness.RunAsync),
+        ("bulk", Bulk.RunAsync),
+        ("new connection", Latency.RunAsync),
+        ("`ssh host true`", SshTrue.RunAsync),
+        ("`jumpgate proxy` start-up", ProxyStartup.RunAsync),
+        ("HTTP", Http.RunAsync),
+        // Memory and reconnect restart the gateway, so they come last.
+        ("memory", Memory.RunAsync),
+        ("reconnect", Reconnect.RunAsync),
+    };
+    foreach (var (name, run) in figures.Where(f => only is null || only.Any(o => f.Name.Contains(o, StringComparison.OrdinalIgnoreCase))))
+    {
+        var started = clock.Elapsed;
+        Say($"figure: {name}");
+        try
+        {
+            await run(rig, plan, table, Say);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or System.Net.Sockets.SocketException or KeyNotFoundException or HttpRequestException or System.Text.Json.JsonException)
+        {
+            // One broken figure must not hide the others; the run still fails at the end.
+            Say($"figure {name} failed: {e}");
+            table.Error(name, e);
+        }
+        Say($"figure {name} took {(clock.Elapsed - started).TotalSeconds:0} s");
+    }
+}
+
+table.Note($"OpenSSH rows without a cipher use OpenSSH's default, {defaultCipher}; \"(aes128-gcm)\" rows use {OpenSsh.Aes128Gcm}. Jumpgate uses TLS 1.3 (AES-128-GCM first) on both legs.");
+var markdown = table.ToMarkdown(
+[
+    $"# Jumpgate benchmark ({plan.Name} run)",
+    "",
+    $"- date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC",
+    $"- machine: {machine}",
+    $"- software: {Machine.Software()}",
+    $"- duration: {clock.Elapsed.TotalSeconds:0} s (plus the build)",
+    plan.JudgeTargets ? "- targets: issue 4; ratios are from this run, Jumpgate and its peers alternated" : "- smoke run: one short iteration of each figure; targets are not judged",
+]);
+Console.WriteLine(markdown);
+if (output is not null)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+    await File.WriteAllTextAsync(output, markdown);
+    Say($"wrote {output}");
+}
+return table.Failed ? 1 : 0;
