@@ -36,7 +36,8 @@ internal static class Program
         };
         try
         {
-            return await root.Parse(args).InvokeAsync(configuration);
+            // No @file response files: `jumpgate gateway grant @students …` names a group.
+            return await root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null }).InvokeAsync(configuration);
         }
         catch (Exception e) when (e is CliException or ConfigException or GatewayException or InvalidOperationException or FormatException or ArgumentException or IOException or UnauthorizedAccessException)
         {

@@ -23,6 +23,15 @@ internal static class GatewayCommands
         AddUser(),
         ListPrincipals("agents", PrincipalKind.Agent),
         ListPrincipals("users", PrincipalKind.User),
+        GatewayTokenCommands.Disable(disable: true),
+        GatewayTokenCommands.Disable(disable: false),
+        GatewayTokenCommands.List(),
+        GatewayTokenCommands.Add(),
+        GatewayTokenCommands.Revoke(),
+        GatewayAccessCommands.Grant(),
+        GatewayAccessCommands.Revoke(),
+        GatewayAccessCommands.Rules(),
+        GatewayAuditCommand.Create(),
         Run(),
     };
 
@@ -47,6 +56,7 @@ internal static class GatewayCommands
             }
             var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, result.GetValue(cert), result.GetValue(key));
             Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}; start it with `jumpgate gateway run --dir {result.GetValue(dir)}`");
+            Console.Error.WriteLine("every user may reach every host (the rule @everyone '*'); `jumpgate gateway revoke @everyone '*'` makes access deny-by-default");
             Console.Error.WriteLine("certificate fingerprint (agents and users pin it):");
             Console.WriteLine(fingerprint);
             return 0;
@@ -98,15 +108,22 @@ internal static class GatewayCommands
     {
         var dir = Options.Dir();
         var name = new Argument<string>("name") { Description = "The user's name, e.g. researcher" };
+        var groups = new Option<string[]>("--group") { Description = "A group the user is in (repeatable); rules granted to @group apply to them" };
         var command = new Command("add-user", Options.Describe(
-            "Add a user and print their token (only the token, once; it is stored hashed).",
-            "jumpgate gateway add-user researcher --dir ./gw"))
+            "Add a user and print their token (only the token, once; it is stored hashed). What they may reach is up to the rules (`jumpgate gateway rules`).",
+            "jumpgate gateway add-user researcher --dir ./gw",
+            "jumpgate gateway add-user alice --group students --dir ./gw > alice.token"))
         {
-            name, dir,
+            name, groups, dir,
         };
         command.SetAction(result =>
         {
-            var token = OpenStore(result.GetValue(dir)!).AddPrincipal(PrincipalKind.User, CheckName(result.GetValue(name)!), null, DateTimeOffset.UtcNow);
+            var memberOf = (result.GetValue(groups) ?? []).Select(g => g.TrimStart('@')).Distinct(StringComparer.Ordinal).ToList();
+            if (memberOf.FirstOrDefault(g => !Names.IsValid(g) || g == "everyone") is { } bad)
+            {
+                throw new CliException(bad == "everyone" ? "every user is in @everyone already" : $"'{bad}' is not a valid group name: use {Names.Rule}");
+            }
+            var token = OpenStore(result.GetValue(dir)!).AddPrincipal(PrincipalKind.User, CheckName(result.GetValue(name)!), null, DateTimeOffset.UtcNow, memberOf);
             Console.WriteLine(token);
             return 0;
         });
@@ -132,12 +149,16 @@ internal static class GatewayCommands
                     ["hosts"] = r.HostPatterns,
                     ["disabled"] = r.Disabled ? "true" : "false",
                     ["created"] = r.Created.ToString("O"),
+                    ["groups"] = kind == PrincipalKind.User ? string.Join(",", r.Groups) : null,
                 }).ToList(), CliJson.Default.ListDictionaryStringString));
                 return 0;
             }
             foreach (var row in rows)
             {
-                Console.WriteLine(kind == PrincipalKind.Agent ? $"{row.Name,-24} {row.HostPatterns}" : row.Name);
+                var state = row.Disabled ? " (disabled)" : "";
+                Console.WriteLine(kind == PrincipalKind.Agent
+                    ? $"{row.Name,-24} {row.HostPatterns}{state}"
+                    : $"{row.Name,-24} {string.Join(",", row.Groups.Select(g => "@" + g))}{state}".TrimEnd());
             }
             return 0;
         });
@@ -162,7 +183,7 @@ internal static class GatewayCommands
         return command;
     }
 
-    private static GatewayStore OpenStore(string directory)
+    internal static GatewayStore OpenStore(string directory)
     {
         var options = GatewayOptions.Load(directory);
         var store = new GatewayStore(options.StorePath);

@@ -1,5 +1,6 @@
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
@@ -13,23 +14,28 @@ internal static class ApiEndpoints
 {
     public static void MapJumpgateApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/whoami", (HttpContext http, GatewayStore store, GatewayOptions options, TimeProvider time) =>
-            Authenticate(http, store, time) is { } user
+        app.MapGet("/api/v1/whoami", async (HttpContext http, Authenticator authenticator, GatewayOptions options) =>
+            Authenticate(http, authenticator) is { } user
                 ? Results.Json(new WhoAmI(user.Name, $"https://{http.Request.Host}", options.Domain), ApiJson.Default.WhoAmI)
-                : Unauthorized());
+                : await UnauthorizedAsync(http, authenticator));
 
-        app.MapGet("/api/v1/hosts", (HttpContext http, GatewayStore store, AgentRegistry registry, TimeProvider time) =>
+        app.MapGet("/api/v1/hosts", async (HttpContext http, Authenticator authenticator, GatewayStore store, AgentRegistry registry) =>
         {
-            if (Authenticate(http, store, time) is null)
+            if (Authenticate(http, authenticator) is not { } user)
             {
-                return Unauthorized();
+                return await UnauthorizedAsync(http, authenticator);
             }
+            // Only what the user's rules allow: a host none of whose services they may reach is not listed at all.
+            var policy = store.LoadPolicy(user.Name);
             var listing = store.ListHosts()
+                .Where(h => policy.AllowsHost(h.Name))
                 .GroupBy(h => h.Name)
                 .Select(group =>
                 {
                     var online = registry.Serving(group.Key);
-                    var services = online.Count > 0 ? online[0].Hosts[group.Key].Services : group.First().Services;
+                    var services = (online.Count > 0 ? online[0].Hosts[group.Key].Services : group.First().Services)
+                        .Where(s => policy.Allows(group.Key, s.Name))
+                        .ToList();
                     return new HostListing
                     {
                         Name = group.Key,
@@ -39,19 +45,30 @@ internal static class ApiEndpoints
                         Services = [.. services.Select(s => new ServiceListing(s.Name, s.Http))],
                     };
                 })
+                .Where(h => h.Services.Count > 0)
                 .ToList();
             return Results.Json<IReadOnlyList<HostListing>>(listing, ApiJson.Default.IReadOnlyListHostListing);
         });
     }
 
-    private static Principal? Authenticate(HttpContext http, GatewayStore store, TimeProvider time)
+    private static Principal? Authenticate(HttpContext http, Authenticator authenticator)
     {
         var header = http.Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.Ordinal)
-            ? store.Authenticate(header["Bearer ".Length..].Trim(), PrincipalKind.User, time.GetUtcNow())
-            : null;
+        var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
+        return authenticator.Authenticate(token, PrincipalKind.User, Remote(http));
     }
 
-    private static IResult Unauthorized() => Results.Text(
-        "{\"error\":\"invalid or revoked token\"}", "application/json", statusCode: StatusCodes.Status401Unauthorized);
+    /// <summary>401 with the same words for every credential failure; 429 (after the limiter's delay) for a rate-limited address.</summary>
+    private static async Task<IResult> UnauthorizedAsync(HttpContext http, Authenticator authenticator)
+    {
+        var limited = authenticator.IsLimited(Remote(http));
+        var message = await authenticator.RefusalAsync(Remote(http), http.RequestAborted);
+        return Results.Text(
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, ApiJson.Default.DictionaryStringString),
+            "application/json",
+            statusCode: limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized);
+    }
+
+    private static string? Remote(HttpContext http) =>
+        http.Connection.RemoteIpAddress is { } address ? new System.Net.IPEndPoint(address, http.Connection.RemotePort).ToString() : null;
 }

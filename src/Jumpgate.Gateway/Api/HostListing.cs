@@ -19,4 +19,5 @@ internal sealed record WhoAmI(string User, string Gateway, string Domain);
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(IReadOnlyList<HostListing>))]
 [JsonSerializable(typeof(WhoAmI))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class ApiJson : JsonSerializerContext;

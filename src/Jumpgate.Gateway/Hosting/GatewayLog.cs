@@ -34,4 +34,22 @@ internal static partial class GatewayLog
 
     [LoggerMessage(10, LogLevel.Information, "stopping: no new connections; open streams have {Seconds:0.#} s to finish", EventName = "Stopping")]
     public static partial void Stopping(ILogger logger, double seconds);
+
+    [LoggerMessage(20, LogLevel.Warning, "audit queue full: {Count} events dropped", EventName = "AuditDropped")]
+    public static partial void AuditDropped(ILogger logger, long count);
+
+    [LoggerMessage(21, LogLevel.Error, "could not write {Count} audit events: {Reason}", EventName = "AuditWriteFailed")]
+    public static partial void AuditWriteFailed(ILogger logger, int count, string reason);
+
+    [LoggerMessage(22, LogLevel.Warning, "rate-limiting authentications from {Address}: {Capacity} failures within {Seconds:0} s", EventName = "AuthRateLimited")]
+    public static partial void AuthRateLimited(ILogger logger, string address, int capacity, double seconds);
+
+    [LoggerMessage(23, LogLevel.Information, "closing {What}: {Reason}", EventName = "AccessRevoked")]
+    public static partial void AccessRevoked(ILogger logger, string what, string reason);
+
+    [LoggerMessage(24, LogLevel.Error, "could not re-check live connections against the store: {Reason}", EventName = "AccessCheckFailed")]
+    public static partial void AccessCheckFailed(ILogger logger, string reason);
+
+    [LoggerMessage(25, LogLevel.Information, "stream {User} -> {Host}:{Service} denied: {Reason}", EventName = "StreamDenied")]
+    public static partial void StreamDenied(ILogger logger, string user, string host, string service, string reason);
 }

@@ -2,6 +2,8 @@ using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Api;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Tunnel;
@@ -29,13 +31,21 @@ public static class GatewayServer
         var store = new GatewayStore(options.StorePath);
         store.Initialize();
 
-        var builder = WebApplication.CreateSlimBuilder();
+        // No appsettings.json and no file watching: gateway.yaml is the configuration.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Path.GetFullPath(directory) });
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         logging(builder.Logging);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
+        builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<AuthRateLimiter>();
+        builder.Services.AddSingleton<Authenticator>();
+        builder.Services.AddSingleton<AccessMonitor>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<AccessMonitor>());
         builder.Services.AddSingleton<AgentRegistry>();
         builder.Services.AddSingleton<ControlChannel>();
         builder.Services.AddSingleton<StreamBroker>();

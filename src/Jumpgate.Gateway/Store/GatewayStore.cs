@@ -7,21 +7,26 @@ using Microsoft.Data.Sqlite;
 
 namespace Jumpgate.Gateway.Store;
 
-/// <summary>An authenticated principal: who a token speaks for.</summary>
-internal sealed record Principal(PrincipalKind Kind, string Name, HostPatterns? HostPatterns);
+/// <summary>An authenticated principal: who a token speaks for, and which token (its public id) it presented.</summary>
+internal sealed record Principal(PrincipalKind Kind, string Name, HostPatterns? HostPatterns, string TokenId);
 
 /// <summary>A host as the store remembers it, whether or not its agent is online.</summary>
 internal sealed record KnownHost(string Name, string Agent, IReadOnlyList<ServiceAnnouncement> Services, DateTimeOffset LastSeen);
 
 /// <summary>A user or agent as the admin commands list it.</summary>
-internal sealed record PrincipalRow(string Name, PrincipalKind Kind, string? HostPatterns, bool Disabled, DateTimeOffset Created);
+internal sealed record PrincipalRow(string Name, PrincipalKind Kind, string? HostPatterns, bool Disabled, DateTimeOffset Created)
+{
+    /// <summary>The user's groups (none for agents); every user is also in the implicit group everyone.</summary>
+    public IReadOnlyList<string> Groups { get; init; } = [];
+}
 
 /// <summary>
 /// The gateway's state in one SQLite file next to gateway.yaml: users, agents, their hashed
-/// tokens, and the hosts agents have announced. Admin commands write it from another process
-/// while the gateway runs, so every read goes to the file (WAL mode keeps that cheap).
+/// tokens, and the hosts agents have announced; access rules, groups and the audit trail live in
+/// the other parts of this class. Admin commands write it from another process while the
+/// gateway runs, so every read goes to the file (WAL mode keeps that cheap).
 /// </summary>
-internal sealed class GatewayStore
+internal sealed partial class GatewayStore
 {
     private readonly string _connectionString;
 
@@ -36,6 +41,7 @@ internal sealed class GatewayStore
     public void Initialize()
     {
         using var connection = Open();
+        var fresh = !TableExists(connection, "rules");
         Execute(connection, """
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS principals (
@@ -60,10 +66,12 @@ internal sealed class GatewayStore
                 last_seen TEXT NOT NULL,
                 PRIMARY KEY (name, agent));
             """);
+        InitializeAccess(connection, fresh);
+        InitializeAudit(connection);
     }
 
     /// <summary>Adds a user or agent and returns its first token, which is shown once and never stored.</summary>
-    public TokenSecret AddPrincipal(PrincipalKind kind, string name, HostPatterns? patterns, DateTimeOffset now)
+    public TokenSecret AddPrincipal(PrincipalKind kind, string name, HostPatterns? patterns, DateTimeOffset now, IReadOnlyList<string>? groups = null)
     {
         using var connection = Open();
         using var transaction = connection.BeginTransaction();
@@ -83,6 +91,10 @@ internal sealed class GatewayStore
                 throw new InvalidOperationException($"{KindText(kind)} {name} already exists");
             }
         }
+        foreach (var group in groups ?? [])
+        {
+            AddToGroup(connection, name, group);
+        }
         var token = IssueToken(connection, kind, name, now, expires: null);
         transaction.Commit();
         return token;
@@ -100,6 +112,12 @@ internal sealed class GatewayStore
         {
             rows.Add(new PrincipalRow(reader.GetString(0), kind, reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2) != 0, Parse(reader.GetString(3))));
         }
+        reader.Close();
+        if (kind == PrincipalKind.User)
+        {
+            var groups = GroupsByUser(connection);
+            rows = [.. rows.Select(r => groups.TryGetValue(r.Name, out var g) ? r with { Groups = g } : r)];
+        }
         return rows;
     }
 
@@ -107,8 +125,18 @@ internal sealed class GatewayStore
     /// Finds who a token belongs to. Every failure (unknown id, wrong secret, revoked, expired,
     /// disabled, wrong kind) returns null alike, so a caller cannot tell them apart.
     /// </summary>
-    public Principal? Authenticate(string? presented, PrincipalKind expected, DateTimeOffset now)
+    public Principal? Authenticate(string? presented, PrincipalKind expected, DateTimeOffset now) =>
+        Authenticate(presented, expected, now, out _);
+
+    /// <summary>
+    /// As <see cref="Authenticate(string?, PrincipalKind, DateTimeOffset)"/>; <paramref name="stale"/>
+    /// names the principal when the secret was right but the token is revoked or expired or its
+    /// principal disabled: a stale credential, not a guess. Only the gateway's own bookkeeping
+    /// (rate limit, audit) sees the difference; the peer never does.
+    /// </summary>
+    public Principal? Authenticate(string? presented, PrincipalKind expected, DateTimeOffset now, out string? stale)
     {
+        stale = null;
         if (!TokenSecret.TryParse(presented, out var token) || token.Kind != expected)
         {
             return null;
@@ -131,12 +159,17 @@ internal sealed class GatewayStore
         }
         var matches = TokenSecret.SecretMatches(token, (byte[])reader.GetValue(0));
         var expired = !reader.IsDBNull(1) && Parse(reader.GetString(1)) <= now;
-        if (!matches || expired || reader.GetInt64(2) != 0 || reader.GetInt64(5) != 0)
+        if (!matches)
         {
             return null;
         }
+        if (expired || reader.GetInt64(2) != 0 || reader.GetInt64(5) != 0)
+        {
+            stale = reader.GetString(3);
+            return null;
+        }
         var patterns = reader.IsDBNull(4) ? null : HostPatterns.Parse(reader.GetString(4));
-        return new Principal(expected, reader.GetString(3), patterns);
+        return new Principal(expected, reader.GetString(3), patterns, token.Id);
     }
 
     /// <summary>Records what an agent serves now, forgetting hosts it no longer announces.</summary>
@@ -209,6 +242,14 @@ internal sealed class GatewayStore
         return token;
     }
 
+    private static bool TableExists(SqliteConnection connection, string table)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $name";
+        command.Parameters.AddWithValue("$name", table);
+        return command.ExecuteScalar() is not null;
+    }
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -224,7 +265,7 @@ internal sealed class GatewayStore
         command.ExecuteNonQuery();
     }
 
-    private static string KindText(PrincipalKind kind) => kind == PrincipalKind.User ? "user" : "agent";
+    internal static string KindText(PrincipalKind kind) => kind == PrincipalKind.User ? "user" : "agent";
 
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 

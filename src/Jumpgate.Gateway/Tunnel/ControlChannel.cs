@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
@@ -11,12 +13,17 @@ namespace Jumpgate.Gateway.Tunnel;
 
 /// <summary>
 /// An agent's control connection (registration, heartbeats, requests for more pool
-/// connections) and its pool connections, which wait here until a stream takes them.
+/// connections) and its pool connections, which wait here until a stream takes them. A session
+/// lasts until its connection ends or the access monitor revokes it (agent disabled, token
+/// revoked or expired).
 /// </summary>
 internal sealed class ControlChannel(
     GatewayOptions options,
     GatewayStore store,
     AgentRegistry registry,
+    Authenticator authenticator,
+    AccessMonitor monitor,
+    AuditLog audit,
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
@@ -24,14 +31,20 @@ internal sealed class ControlChannel(
     {
         if (agent is null)
         {
-            await connection.RefuseAsync(TunnelHandler.InvalidToken);
+            await connection.RefuseAsync(await authenticator.RefusalAsync(connection.Remote, connection.Closed));
             return;
         }
         var (accepted, refused) = Vet(agent, hello.Hosts ?? []);
+        foreach (var reason in refused)
+        {
+            audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindAgent, Outcome = "host_refused", Agent = agent.Name, Source = connection.Remote, Reason = reason });
+        }
+        using var grant = monitor.TrackAgent(agent.Name, agent.TokenId);
         var session = new AgentSession(agent.Name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), accepted);
         store.ReplaceHosts(agent.Name, [.. accepted.Values], time.GetUtcNow());
         registry.Register(session);
-        var reason = "the connection closed";
+        var ended = "the connection closed";
+        var connected = time.GetUtcNow();
         try
         {
             await connection.ReplyAsync(new Reply
@@ -45,18 +58,29 @@ internal sealed class ControlChannel(
             }, connection.Closed);
             handshake.CancelAfter(Timeout.InfiniteTimeSpan);
             GatewayLog.AgentConnected(logger, agent.Name, connection.Remote, Describe(accepted.Values));
-            reason = await HeartbeatAsync(connection, session);
+            audit.Write(new AuditEvent { Time = connected, Event = AuditEvent.KindAgent, Outcome = "connected", Agent = agent.Name, Source = connection.Remote, Start = connected, Reason = "serving " + Describe(accepted.Values) });
+            ended = await HeartbeatAsync(connection, session, grant);
         }
         catch (Exception e) when (e is IOException or ProtocolException or EndOfStreamException or InvalidOperationException or ObjectDisposedException)
         {
-            reason = e is ProtocolException ? $"protocol error ({e.Message})" : "the connection was lost";
+            ended = e is ProtocolException ? $"protocol error ({e.Message})" : "the connection was lost";
         }
         finally
         {
             registry.Unregister(session);
             session.End();
             store.MarkSeen(agent.Name, time.GetUtcNow());
-            GatewayLog.AgentDisconnected(logger, agent.Name, reason);
+            GatewayLog.AgentDisconnected(logger, agent.Name, ended);
+            var now = time.GetUtcNow();
+            audit.Write(new AuditEvent
+            {
+                Time = now, Event = AuditEvent.KindAgent, Outcome = grant.Reason is null ? "disconnected" : "revoked",
+                Agent = agent.Name, Source = connection.Remote, Start = connected, End = now, Reason = ended,
+            });
+        }
+        if (grant.Reason is not null)
+        {
+            connection.Abort();
         }
     }
 
@@ -65,7 +89,9 @@ internal sealed class ControlChannel(
         var session = agent is null || hello.Session is null ? null : registry.FindSession(agent.Name, hello.Session);
         if (session is null)
         {
-            await connection.RefuseAsync(agent is null ? TunnelHandler.InvalidToken : "no such agent session; reconnect the control connection first");
+            await connection.RefuseAsync(agent is null
+                ? await authenticator.RefusalAsync(connection.Remote, connection.Closed)
+                : "no such agent session; reconnect the control connection first");
             return;
         }
         await connection.ReplyAsync(Reply.Success, connection.Closed);
@@ -121,9 +147,9 @@ internal sealed class ControlChannel(
         return (accepted, refused);
     }
 
-    private async Task<string> HeartbeatAsync(TunnelConnection connection, AgentSession session)
+    private async Task<string> HeartbeatAsync(TunnelConnection connection, AgentSession session, LiveGrant grant)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Closed, session.Ended, connection.ClosingRequested);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Closed, session.Ended, connection.ClosingRequested, grant.Revoked);
         var deadline = options.HeartbeatInterval * 3;
         var lastHeard = time.GetTimestamp();
         var writer = WriteLoopAsync(connection, session, stop.Token);
@@ -141,6 +167,10 @@ internal sealed class ControlChannel(
                 }
                 catch (OperationCanceledException)
                 {
+                    if (grant.Reason is { } revoked)
+                    {
+                        return "revoked: " + revoked;
+                    }
                     if (session.Ended.IsCancellationRequested)
                     {
                         return "replaced by a newer connection of the same agent";

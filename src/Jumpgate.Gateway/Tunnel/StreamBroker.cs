@@ -3,6 +3,8 @@ using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
@@ -10,12 +12,17 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Gateway.Tunnel;
 
 /// <summary>
-/// A user's stream to a host's service: authorise it, take one of the serving agent's idle
-/// connections, ask the agent to open the service, and splice the two connections.
+/// A user's stream to a host's service: authorise it against the user's rules, take one of the
+/// serving agent's idle connections, ask the agent to open the service, and splice the two
+/// connections until either side ends or the access monitor revokes the stream. Every outcome is
+/// an audit event.
 /// </summary>
 internal sealed class StreamBroker(
     GatewayStore store,
     AgentRegistry registry,
+    Authenticator authenticator,
+    AccessMonitor monitor,
+    AuditLog audit,
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
@@ -29,16 +36,37 @@ internal sealed class StreamBroker(
     {
         if (user is null)
         {
-            await client.RefuseAsync(TunnelHandler.InvalidToken);
+            await client.RefuseAsync(await authenticator.RefusalAsync(client.Remote, client.Closed));
             return;
         }
         var host = hello.Host ?? "";
         var service = hello.Service ?? "";
-        var (target, error) = Resolve(host, service);
+        var stream = new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindStream, Outcome = "refused", User = user.Name, Source = client.Remote, Host = Clip(host), Service = Clip(service) };
+        if (!Names.IsValid(host))
+        {
+            await RefuseAsync(client, stream, $"'{Clip(host)}' is not a valid host name");
+            return;
+        }
+        // The rules are checked before the host is looked up, so a refused user learns nothing about which hosts exist.
+        var policy = store.LoadPolicy(user.Name);
+        if (!policy.AllowsHost(host))
+        {
+            await DenyAsync(client, stream, policy.Refusal(host, service == "22" ? "ssh" : Clip(service)));
+            return;
+        }
+        var (target, error) = Resolve(host, service, policy);
         if (target is null)
         {
-            GatewayLog.StreamRefused(logger, user.Name, host, service, error!);
-            await client.RefuseAsync(error!);
+            // A service the user may not reach is denied whether or not it exists, so its absence tells nothing either.
+            var asked = service == "22" ? "ssh" : Clip(service);
+            await (policy.Allows(host, asked) ? RefuseAsync(client, stream, error!) : DenyAsync(client, stream, policy.Refusal(host, asked)));
+            return;
+        }
+        var agentName = target.Value.Session.Agent;
+        stream = stream with { Service = target.Value.Service, Agent = agentName };
+        if (!policy.Allows(host, target.Value.Service))
+        {
+            await DenyAsync(client, stream, policy.Refusal(host, target.Value.Service));
             return;
         }
         if (hello.Probe)
@@ -53,23 +81,37 @@ internal sealed class StreamBroker(
             (agent, error) = await OpenAsync(target.Value.Session, new OpenRequest { Host = host, Service = target.Value.Service }, client.Closed);
             if (agent is null)
             {
-                GatewayLog.StreamRefused(logger, user.Name, host, service, error!);
-                await client.RefuseAsync(error!);
+                await RefuseAsync(client, stream, error!);
                 return;
             }
+            using var grant = monitor.TrackStream(user.Name, user.TokenId, host, target.Value.Service, agentName);
+            var agentLeg = agent.Connection;
+            // A revoked stream ends now, even with a write stuck on a peer that stopped reading (writes are never cancelled midway).
+            using var abort = grant.Revoked.Register(() =>
+            {
+                client.Abort();
+                agentLeg.Abort();
+            });
             await client.ReplyAsync(Reply.Success, client.Closed);
-            var agentName = target.Value.Session.Agent;
             GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.Remote);
+            var start = time.GetUtcNow();
+            audit.Write(stream with { Time = start, Outcome = "opened", Start = start });
             var started = time.GetTimestamp();
-            var result = await Splice.RunAsync(client.Stream, agent.Connection.Stream, CancellationToken.None);
+            var result = await Splice.RunAsync(client.Stream, agent.Connection.Stream, grant.Revoked);
             var outcome = result.Outcome switch
             {
                 SpliceOutcome.Completed => "closed by both ends",
                 SpliceOutcome.FirstFailed => "the user's side went away",
                 SpliceOutcome.SecondFailed => "the agent's side went away",
-                _ => "cancelled",
+                _ => grant.Reason is { } reason ? "revoked: " + reason : "cancelled",
             };
             GatewayLog.StreamClosed(logger, user.Name, host, target.Value.Service, agentName, time.GetElapsedTime(started).TotalSeconds, outcome, result.FirstToSecond, result.SecondToFirst);
+            var end = time.GetUtcNow();
+            audit.Write(stream with
+            {
+                Time = end, Outcome = grant.Reason is null ? "closed" : "revoked", Start = start, End = end,
+                BytesUp = result.FirstToSecond, BytesDown = result.SecondToFirst, Reason = outcome,
+            });
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException)
         {
@@ -82,8 +124,22 @@ internal sealed class StreamBroker(
         }
     }
 
+    private async Task DenyAsync(TunnelConnection client, AuditEvent stream, string reason)
+    {
+        GatewayLog.StreamDenied(logger, stream.User!, stream.Host!, stream.Service!, reason);
+        audit.Write(stream with { Outcome = "denied", Reason = reason });
+        await client.RefuseAsync(reason);
+    }
+
+    private async Task RefuseAsync(TunnelConnection client, AuditEvent stream, string reason)
+    {
+        GatewayLog.StreamRefused(logger, stream.User!, stream.Host!, stream.Service!, reason);
+        audit.Write(stream with { Outcome = "refused", Reason = reason });
+        await client.RefuseAsync(reason);
+    }
+
     /// <summary>Finds an agent session that serves the host and the service, or says in words why there is none.</summary>
-    private ((AgentSession Session, string Service)? Target, string? Error) Resolve(string host, string service)
+    private ((AgentSession Session, string Service)? Target, string? Error) Resolve(string host, string service, AccessPolicy policy)
     {
         if (!Names.IsValid(host))
         {
@@ -113,7 +169,8 @@ internal sealed class StreamBroker(
                 return ((session, match.Name), null);
             }
         }
-        var offered = string.Join(", ", sessions[0].Hosts[host].Services.Select(s => s.Name));
+        // Only the services the user may reach are named: the others are none of their business.
+        var offered = string.Join(", ", sessions[0].Hosts[host].Services.Where(s => policy.Allows(host, s.Name)).Select(s => s.Name));
         return (null, $"host {host} has no service '{Clip(service)}' (it has: {(offered.Length == 0 ? "none" : offered)})");
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
@@ -18,10 +19,9 @@ namespace Jumpgate.Gateway.Tunnel;
 /// </summary>
 internal sealed class TunnelHandler(
     GatewayOptions options,
-    GatewayStore store,
+    Authenticator authenticator,
     ControlChannel control,
     StreamBroker broker,
-    TimeProvider time,
     ILogger<TunnelHandler> logger)
 {
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
@@ -81,8 +81,9 @@ internal sealed class TunnelHandler(
 
     private Principal? Authenticate(Hello hello, PrincipalKind kind, string? remote)
     {
-        var principal = store.Authenticate(hello.Token, kind, time.GetUtcNow());
-        if (principal is null)
+        var principal = authenticator.Authenticate(hello.Token, kind, remote);
+        // A rate-limited address is logged once, when the limit engages, not for every attempt it floods in.
+        if (principal is null && !authenticator.IsLimited(remote))
         {
             GatewayLog.HandshakeRefused(logger, hello.Type, remote, "invalid token");
         }

@@ -38,7 +38,7 @@ public sealed class GatewayStoreTests : IDisposable
         var principal = _store.Authenticate(token.ToString(), PrincipalKind.User, Now);
 
         Assert.NotNull(principal);
-        Assert.Equal(new Principal(PrincipalKind.User, "alice", null), principal);
+        Assert.Equal(new Principal(PrincipalKind.User, "alice", null, token.Id), principal);
         Assert.Equal(PrincipalKind.User, token.Kind);
     }
 

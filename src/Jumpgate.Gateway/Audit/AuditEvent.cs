@@ -1,0 +1,54 @@
+using System.Text.Json.Serialization;
+
+namespace Jumpgate.Gateway.Audit;
+
+/// <summary>
+/// One audit event, as a line of audit.jsonl and a row of the store's audit table. It never
+/// holds a token or a secret: principals are named, connections are addressed, nothing else.
+/// </summary>
+internal sealed record AuditEvent
+{
+    /// <summary>A stream: outcome opened, closed, revoked (closed by the gateway), denied (rules) or refused (unavailable).</summary>
+    public const string KindStream = "stream";
+
+    /// <summary>An agent's session: outcome connected, disconnected, revoked, or host_refused.</summary>
+    public const string KindAgent = "agent";
+
+    /// <summary>An authentication that failed (outcome failed) or was not attempted because its address is rate-limited (throttled).</summary>
+    public const string KindAuth = "auth";
+
+    public required DateTimeOffset Time { get; init; }
+
+    public required string Event { get; init; }
+
+    public required string Outcome { get; init; }
+
+    public string? User { get; init; }
+
+    public string? Agent { get; init; }
+
+    /// <summary>The peer's address and port.</summary>
+    public string? Source { get; init; }
+
+    public string? Host { get; init; }
+
+    public string? Service { get; init; }
+
+    public DateTimeOffset? Start { get; init; }
+
+    public DateTimeOffset? End { get; init; }
+
+    /// <summary>Bytes from the user to the host.</summary>
+    public long? BytesUp { get; init; }
+
+    /// <summary>Bytes from the host to the user.</summary>
+    public long? BytesDown { get; init; }
+
+    /// <summary>Why, in words: the refusal a peer saw, or how a stream ended.</summary>
+    public string? Reason { get; init; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AuditEvent))]
+[JsonSerializable(typeof(List<AuditEvent>))]
+internal sealed partial class AuditJson : JsonSerializerContext;

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Audit;
+
+/// <summary>
+/// Where audit events go: a bounded queue that one background task drains in batches into
+/// audit.jsonl and the store's audit table, so a stream never waits on a disk. If the queue is
+/// full (a flood faster than the disk), events are counted and the count is logged and audited
+/// instead of the gateway slowing down or growing without bound.
+/// </summary>
+internal sealed class AuditLog : IAsyncDisposable
+{
+    /// <summary>Room for a burst of ten thousand events, about 5 MiB.</summary>
+    private const int Capacity = 10_000;
+
+    /// <summary>At most this many events per store transaction.</summary>
+    private const int BatchSize = 256;
+
+    private readonly Channel<AuditEvent> _queue = Channel.CreateBounded<AuditEvent>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly GatewayStore _store;
+    private readonly AuditFile _file;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AuditLog> _logger;
+    private readonly Task _writer;
+    private long _dropped;
+
+    public AuditLog(GatewayStore store, AuditFile file, TimeProvider time, ILogger<AuditLog> logger)
+    {
+        _store = store;
+        _file = file;
+        _time = time;
+        _logger = logger;
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    public DateTimeOffset Now => _time.GetUtcNow();
+
+    public void Write(AuditEvent audit)
+    {
+        if (!_queue.Writer.TryWrite(audit))
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<AuditEvent>(BatchSize);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < BatchSize && _queue.Reader.TryRead(out var audit))
+            {
+                batch.Add(audit);
+            }
+            if (Interlocked.Exchange(ref _dropped, 0) is var dropped and > 0)
+            {
+                GatewayLog.AuditDropped(_logger, dropped);
+                batch.Add(new AuditEvent { Time = Now, Event = "audit", Outcome = "dropped", Reason = $"{dropped} events dropped: the audit queue was full" });
+            }
+            try
+            {
+                foreach (var audit in batch)
+                {
+                    _file.Append(JsonSerializer.SerializeToUtf8Bytes(audit, AuditJson.Default.AuditEvent));
+                    _file.Append("\n"u8);
+                }
+                _file.Flush();
+                _store.AppendAudit(batch);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // A full disk or a locked store must not stop the gateway; say so and keep going.
+                GatewayLog.AuditWriteFailed(_logger, batch.Count, e.Message);
+            }
+            batch.Clear();
+        }
+    }
+
+    /// <summary>Writes what is queued and stops; the gateway disposes this after its connections have drained.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer;
+        _file.Dispose();
+    }
+}

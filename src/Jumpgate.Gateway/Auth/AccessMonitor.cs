@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Auth;
+
+/// <summary>
+/// Re-checks every live stream and agent session against the store every <see cref="Interval"/>:
+/// a disabled principal, a revoked or expired token, a rule that no longer allows the stream,
+/// or a revoked agent closes it. Admin commands write the store from another process, so polling
+/// is how a change reaches live connections; with a 2 s interval a revocation closes a stream in
+/// at most about 2 s plus one store read per live token.
+/// </summary>
+internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogger<AccessMonitor> logger) : IHostedService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+
+    private readonly ConcurrentDictionary<LiveGrant, byte> _live = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+
+    public int Count => _live.Count;
+
+    public LiveGrant TrackStream(string user, string tokenId, string host, string service, string agent) =>
+        Track(LiveGrant.ForStream(user, tokenId, host, service, agent, Untrack));
+
+    public LiveGrant TrackAgent(string agent, string tokenId) => Track(LiveGrant.ForAgent(agent, tokenId, Untrack));
+
+    /// <summary>One pass over every live grant; each token and each user's rules are read once per pass.</summary>
+    public void Sweep()
+    {
+        var now = time.GetUtcNow();
+        var tokens = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var policies = new Dictionary<string, AccessPolicy>(StringComparer.Ordinal);
+        bool Valid(string id) => tokens.TryGetValue(id, out var valid) ? valid : tokens[id] = store.IsTokenValid(id, now);
+
+        var revokedAgents = new HashSet<string>(StringComparer.Ordinal);
+        var grants = _live.Keys.ToList();
+        foreach (var agent in grants.Where(g => !g.IsStream && g.Reason is null))
+        {
+            if (!Valid(agent.TokenId))
+            {
+                revokedAgents.Add(agent.Agent);
+                Revoke(agent, $"agent {agent.Agent} was disabled or its token was revoked or expired");
+            }
+        }
+        foreach (var stream in grants.Where(g => g.IsStream && g.Reason is null))
+        {
+            var user = stream.User!;
+            if (!Valid(stream.TokenId))
+            {
+                Revoke(stream, $"user {user} was disabled or the token was revoked or expired");
+                continue;
+            }
+            if (!policies.TryGetValue(user, out var policy))
+            {
+                policy = policies[user] = store.LoadPolicy(user);
+            }
+            if (!policy.Allows(stream.Host!, stream.Service!))
+            {
+                Revoke(stream, $"the rules changed: {policy.Refusal(stream.Host!, stream.Service!)}");
+            }
+            else if (revokedAgents.Contains(stream.Agent))
+            {
+                Revoke(stream, $"agent {stream.Agent} was disabled or its token was revoked or expired");
+            }
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = RunAsync(_stop.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync();
+        await _loop;
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                if (_live.IsEmpty)
+                {
+                    continue;
+                }
+                try
+                {
+                    Sweep();
+                }
+                catch (SqliteException e)
+                {
+                    // A busy or damaged store: keep what is open and try again on the next tick.
+                    GatewayLog.AccessCheckFailed(logger, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The gateway is stopping.
+        }
+    }
+
+    private void Revoke(LiveGrant grant, string reason)
+    {
+        GatewayLog.AccessRevoked(logger, grant.IsStream ? $"stream {grant.User} -> {grant.Host}:{grant.Service}" : $"agent {grant.Agent}", reason);
+        grant.Revoke(reason);
+    }
+
+    private LiveGrant Track(LiveGrant grant)
+    {
+        _live[grant] = 0;
+        return grant;
+    }
+
+    private void Untrack(LiveGrant grant) => _live.TryRemove(grant, out _);
+}

@@ -1,0 +1,64 @@
+using Jumpgate.TestSupport;
+using Xunit.Abstractions;
+
+namespace Jumpgate.EndToEnd.Access;
+
+/// <summary>
+/// A gateway with one agent, lab-a, serving node1 (services echo and web) and lab-pc (echo), all
+/// answered by one echo server; and the admin commands run against the gateway's directory.
+/// </summary>
+public sealed class AccessFixture : IAsyncDisposable
+{
+    private AccessFixture(Deployment deployment, EchoServer echo)
+    {
+        Deployment = deployment;
+        Echo = echo;
+    }
+
+    public Deployment Deployment { get; }
+
+    public EchoServer Echo { get; }
+
+    public static async Task<AccessFixture> StartAsync(ITestOutputHelper output)
+    {
+        var echo = new EchoServer();
+        var deployment = await Deployment.StartAsync(output);
+        await deployment.AddAgentAsync("lab-a", "node*,lab-pc");
+        await deployment.StartAgentAsync("lab-a", $"""
+            node1:
+              address: 127.0.0.1
+              services:
+                echo: {echo.Port}
+                web: {echo.Port}
+            lab-pc:
+              address: 127.0.0.1
+              services:
+                echo: {echo.Port}
+            """);
+        return new AccessFixture(deployment, echo);
+    }
+
+    /// <summary>Runs `jumpgate gateway ARGS --dir GW` and insists it succeeds.</summary>
+    public async Task<CommandResult> AdminAsync(params string[] arguments)
+    {
+        var result = await Deployment.JumpgateAsync(["gateway", .. arguments, "--dir", Deployment.GatewayDir]);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"`jumpgate gateway {string.Join(' ', arguments)}` failed: {result}");
+        }
+        return result;
+    }
+
+    /// <summary>Opens a stream to <paramref name="host"/>:<paramref name="service"/> with <paramref name="token"/> (the logged-in user's by default).</summary>
+    public Task<TunnelClient> ConnectAsync(string host, string service, string? token = null, string source = "127.0.0.1") =>
+        TunnelClient.ConnectAsync(Deployment.GatewayUrl, token ?? Deployment.UserToken, host, service, Signals.Timeout(30), source);
+
+    /// <summary>The public id inside a token: jgu_ID_SECRET.</summary>
+    public static string TokenId(string token) => token.Split('_')[1];
+
+    public async ValueTask DisposeAsync()
+    {
+        await Deployment.DisposeAsync();
+        await Echo.DisposeAsync();
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Store;
+using Jumpgate.TestSupport;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit;
+
+namespace Jumpgate.Tests.Audit;
+
+/// <summary>The audit log writes every event to audit.jsonl and to the store's table, and the table answers queries.</summary>
+public sealed class AuditLogTests : IDisposable
+{
+    private static readonly DateTimeOffset Now = new(2025, 11, 23, 10, 0, 0, TimeSpan.Zero);
+
+    private readonly TempDirectory _directory = new("jg-auditlog");
+    private readonly GatewayStore _store;
+
+    public AuditLogTests()
+    {
+        _store = new GatewayStore(_directory.File("gateway.db"));
+        _store.Initialize();
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public async Task EventsReachTheFileAndTheTableAndDisposingWritesWhatIsQueued()
+    {
+        var audit = new AuditLog(_store, new AuditFile(_directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
+        for (var i = 0; i < 1000; i++)
+        {
+            audit.Write(new AuditEvent
+            {
+                Time = Now.AddSeconds(i), Event = AuditEvent.KindStream, Outcome = "closed", User = i % 2 == 0 ? "alice" : "bob",
+                Host = "node1", Service = "ssh", Start = Now, End = Now.AddSeconds(i), BytesUp = i, BytesDown = 2 * i,
+            });
+        }
+
+        await audit.DisposeAsync();
+
+        var lines = await File.ReadAllLinesAsync(_directory.File("audit.jsonl"));
+        Assert.Equal(1000, lines.Length);
+        var last = JsonDocument.Parse(lines[^1]).RootElement;
+        Assert.Equal(999, last.GetProperty("bytes_up").GetInt64());
+        Assert.False(last.TryGetProperty("agent", out _), "null fields are left out");
+        Assert.Equal(1000, _store.QueryAudit(new AuditQuery(Limit: 5000)).Count);
+        var alice = _store.QueryAudit(new AuditQuery(User: "alice", Since: Now.AddSeconds(900)));
+        Assert.Equal(50, alice.Count);
+        Assert.All(alice, e => Assert.Equal("alice", e.User));
+        Assert.Equal(Now.AddSeconds(900), alice[0].Time);
+        Assert.Equal(1800, alice[0].BytesDown);
+        Assert.Equal(3, _store.QueryAudit(new AuditQuery(Limit: 3)).Count);
+        Assert.Equal(Now.AddSeconds(999), _store.QueryAudit(new AuditQuery(Limit: 3))[^1].Time);
+    }
+}

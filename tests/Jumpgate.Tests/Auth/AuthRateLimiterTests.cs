@@ -1,0 +1,102 @@
+using Jumpgate.Gateway.Auth;
+using Xunit;
+
+namespace Jumpgate.Tests.Auth;
+
+/// <summary>The per-address token bucket on a virtual clock.</summary>
+public sealed class AuthRateLimiterTests
+{
+    private readonly ManualTime _time = new();
+    private readonly AuthRateLimiter _limiter;
+
+    public AuthRateLimiterTests() => _limiter = new AuthRateLimiter(_time);
+
+    private bool Fail(string address)
+    {
+        if (!_limiter.TryBegin(address, out _))
+        {
+            return false;
+        }
+        _limiter.Failed(address);
+        return true;
+    }
+
+    [Fact]
+    public void TenFailuresAreAllowedAndTheEleventhAttemptIsRefused()
+    {
+        for (var i = 0; i < AuthRateLimiter.Capacity; i++)
+        {
+            Assert.True(Fail("192.0.2.1"), $"attempt {i + 1} was refused");
+        }
+
+        Assert.False(_limiter.TryBegin("192.0.2.1", out var retryAfter));
+        Assert.Equal(TimeSpan.FromSeconds(6), retryAfter);
+        Assert.True(_limiter.IsLimited("192.0.2.1", out _));
+    }
+
+    [Fact]
+    public void ALimitedAddressGetsOneAttemptEverySixSeconds()
+    {
+        for (var i = 0; i < AuthRateLimiter.Capacity; i++)
+        {
+            Fail("192.0.2.1");
+        }
+        var allowed = 0;
+        // A minute of one attempt every 100 ms: 600 attempts.
+        for (var i = 0; i < 600; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            allowed += Fail("192.0.2.1") ? 1 : 0;
+        }
+
+        Assert.Equal(10, allowed);
+    }
+
+    [Fact]
+    public void OneAddressBeingLimitedDoesNotTouchAnother()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            Fail("192.0.2.1");
+        }
+
+        Assert.False(_limiter.IsLimited("192.0.2.2", out _));
+        Assert.True(_limiter.TryBegin("192.0.2.2", out _));
+    }
+
+    [Fact]
+    public void SuccessesCostNothing()
+    {
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.True(_limiter.TryBegin("192.0.2.1", out _));
+            _limiter.Succeeded("192.0.2.1");
+        }
+
+        Assert.False(_limiter.IsLimited("192.0.2.1", out _));
+    }
+
+    [Fact]
+    public void TheLimitEngagesOncePerEpisode()
+    {
+        var engaged = 0;
+        // A burst that empties the bucket, then a slow trickle that keeps it nearly empty.
+        for (var i = 0; i < 40; i++)
+        {
+            if (_limiter.TryBegin("192.0.2.1", out _) && _limiter.Failed("192.0.2.1"))
+            {
+                engaged++;
+            }
+            _time.Advance(i < AuthRateLimiter.Capacity ? TimeSpan.Zero : TimeSpan.FromSeconds(5));
+        }
+        Assert.Equal(1, engaged);
+
+        _time.Advance(AuthRateLimiter.Window);
+        for (var i = 0; i < AuthRateLimiter.Capacity; i++)
+        {
+            Assert.True(_limiter.TryBegin("192.0.2.1", out _));
+            engaged += _limiter.Failed("192.0.2.1") ? 1 : 0;
+        }
+        Assert.Equal(2, engaged);
+    }
+}
