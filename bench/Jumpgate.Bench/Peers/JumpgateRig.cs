@@ -104,7 +104,7 @@ internal sealed class JumpgateRig : IAsyncDisposable
         var forwarder = ChildProcess.Start($"forward {service}", TestSupport.Jumpgate.Executable,
             ["forward", $"node1:{service}", "--local", "127.0.0.1:0"], null, _deployment.ClientEnvironment);
         _forwarders.Add(forwarder);
-        var line = await forwarder.WaitForLineAsync(@"forwarding 127\.0\.0\.1:(\d+) ->", Signals.Timeout(30));
+        var line = await forwarder.WaitForLineAsync(@"forwarding 127\.0\.0\.1:(\d+) ->", Signals.Timeout(60));
         var port = int.Parse(line.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         _forwards[service] = port;
         return port;

@@ -4,10 +4,15 @@ using Xunit.Abstractions;
 
 namespace Jumpgate.EndToEnd.Benchmark;
 
+/// <summary>The benchmark runs alone: it starts dozens of processes and would only slow the other tests.</summary>
+[CollectionDefinition(nameof(BenchmarkCollection), DisableParallelization = true)]
+public sealed class BenchmarkCollection;
+
 /// <summary>
 /// The benchmark still works: one short iteration of every figure, no thresholds (speed is the
 /// benchmark's business, never a test's). The full run is `bench/run`.
 /// </summary>
+[Collection(nameof(BenchmarkCollection))]
 public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
 {
     [Fact]
