@@ -29,8 +29,4 @@ internal sealed class AgentRegistry
     /// <summary>Sessions serving a host, the one with most idle connections first.</summary>
     public IReadOnlyList<AgentSession> Serving(string host) =>
         _byAgent.Values.Where(s => s.Hosts.ContainsKey(host)).OrderByDescending(s => s.IdleCount).ToList();
-
-    public bool IsOnline(string agent) => _byAgent.ContainsKey(agent);
-
-    public IReadOnlyCollection<AgentSession> Sessions => _byAgent.Values.ToList();
 }

@@ -44,7 +44,7 @@ internal static class GatewayInit
 
         File.WriteAllText(config, $"""
             # Jumpgate gateway. Paths are relative to this file.
-            listen: {Format(listen)}
+            listen: {listen}
             domain: {domain}
             certificate: gateway.crt
             key: gateway.key
@@ -56,8 +56,6 @@ internal static class GatewayInit
             """);
         return Fingerprint.Of(certificate);
     }
-
-    public static string Format(IPEndPoint endpoint) => endpoint.ToString();
 
     private static X509Certificate2 CreateSelfSigned(IPEndPoint listen, string domain)
     {
