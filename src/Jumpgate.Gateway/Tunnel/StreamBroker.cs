@@ -39,6 +39,14 @@ internal sealed class StreamBroker(
             await client.RefuseAsync(await authenticator.RefusalAsync(client.Remote, client.Closed));
             return;
         }
+        if (hello.Host is null && !hello.Probe)
+        {
+            (hello, user) = await StandByAsync(client, hello);
+            if (user is null)
+            {
+                return;
+            }
+        }
         var host = hello.Host ?? "";
         var service = hello.Service ?? "";
         var stream = new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindStream, Outcome = "refused", User = user.Name, Source = client.Remote, Host = Clip(host), Service = Clip(service) };
@@ -121,6 +129,33 @@ internal sealed class StreamBroker(
         {
             // Returning lets Kestrel close both connections gracefully, flushing what is still in flight.
             agent?.Release();
+        }
+    }
+
+    /// <summary>
+    /// A standby connection: the client pays for TCP, TLS and authentication ahead of time, and
+    /// names the host and service (an <see cref="OpenRequest"/> frame) when a stream needs it.
+    /// It waits without a deadline, like an agent's pool connection, and the token is checked
+    /// again when it is used, since it may have been revoked meanwhile.
+    /// </summary>
+    private async Task<(Hello Hello, Principal? User)> StandByAsync(TunnelConnection client, Hello hello)
+    {
+        try
+        {
+            await client.ReplyAsync(Reply.Success, client.Closed);
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(client.Closed, client.ClosingRequested);
+            var request = await Frame.ReadAsync(client.Stream, ProtocolJson.Default.OpenRequest, waiting.Token);
+            var user = authenticator.Authenticate(hello.Token, Core.Security.PrincipalKind.User, client.Remote);
+            if (user is null)
+            {
+                await client.RefuseAsync(await authenticator.RefusalAsync(client.Remote, client.Closed));
+            }
+            return (hello with { Host = request.Host, Service = request.Service }, user);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client closed its spare connection, or the gateway is stopping: nothing was asked of it.
+            return (hello, null);
         }
     }
 

@@ -136,4 +136,28 @@ public sealed class CliTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("Host *.jg", result.Stdout);
         Assert.Matches(@"ProxyCommand \S*jumpgate\S* proxy %h %p", result.Stdout);
     }
+
+    [Fact]
+    public async Task ForwardKeepsWorkingAfterTheGatewayRestarts()
+    {
+        var forward = ChildProcess.Start("forward", TestSupport.Jumpgate.Executable, ["forward", "node1:echo", "--local", "127.0.0.1:0"], output, _deployment.ClientEnvironment);
+        await using var _ = forward;
+        var bound = IPEndPoint.Parse((await forward.WaitForLineAsync(@"forwarding (\S+) ->", Signals.Timeout(30))).Groups[1].Value);
+        Assert.Equal("before"u8.ToArray(), await RoundTripAsync(bound, "before"u8.ToArray()));
+
+        // The forward's spare connections to the gateway die with it; a new stream must not notice.
+        _deployment.Gateway!.Signal(ChildProcess.SIGKILL);
+        await _deployment.Gateway.Exited.WaitAsync(Signals.Timeout(10));
+        await _deployment.StartGatewayAsync();
+        await _deployment.Gateway.WaitForLineAsync("agent lab-a connected", Signals.Timeout(30));
+
+        Assert.Equal("after"u8.ToArray(), await RoundTripAsync(bound, "after"u8.ToArray()));
+    }
+
+    private static async Task<byte[]> RoundTripAsync(IPEndPoint endpoint, byte[] payload)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(endpoint);
+        return await EchoServer.RoundTripAsync(client.GetStream(), payload, Signals.Timeout(30));
+    }
 }
