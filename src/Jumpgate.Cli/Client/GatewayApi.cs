@@ -37,6 +37,10 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
         {
             response = await _http.GetAsync(path, cancellationToken);
         }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"gateway {gateway} did not answer {path} within {_http.Timeout.TotalSeconds:0} s");
+        }
         catch (HttpRequestException e)
         {
             // The TLS layer reports a pin mismatch as an authentication failure; say it in words.
