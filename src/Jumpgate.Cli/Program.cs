@@ -17,12 +17,14 @@ internal static class Program
               jumpgate demo                          # a gateway, an agent and a demo service on this machine
               jumpgate login https://gw.example.org --token jgu_… --fingerprint SHA256:…
               jumpgate ssh-config >> ~/.ssh/config && ssh node1.jg
+              jumpgate open node1 jupyter --browser  # Jupyter in the browser, behind the gateway's sign-in
             """)
         {
             GatewayCommands.Create(),
             AgentCommands.Create(),
             ClientCommands.Login(),
             ClientCommands.List(),
+            ClientCommands.Open(),
             ClientCommands.SshConfig(),
             TunnelCommands.Proxy(),
             TunnelCommands.Forward(),

@@ -7,7 +7,14 @@ using YamlDotNet.RepresentationModel;
 namespace Jumpgate.Agent.Configuration;
 
 /// <summary>A service of a host, as the agent reaches it.</summary>
-internal sealed record ServiceTarget(string Name, int Port, bool Http);
+internal sealed record ServiceTarget(string Name, int Port, bool Http)
+{
+    public string? Subdomain { get; init; }
+    public bool PreserveHost { get; init; }
+
+    /// <summary>The service's own token (from <c>token_file</c>), which the gateway adds to upstream HTTP requests.</summary>
+    public string? Token { get; init; }
+}
 
 /// <summary>A host the agent serves: its address as the agent sees it, and its services.</summary>
 internal sealed record HostTarget(string Name, string Address, IReadOnlyDictionary<string, ServiceTarget> Services);
@@ -39,9 +46,18 @@ internal sealed record AgentOptions
         .. Hosts.Values.Select(h => new HostAnnouncement
         {
             Name = h.Name,
-            Services = [.. h.Services.Values.Select(s => new ServiceAnnouncement { Name = s.Name, Port = s.Port, Http = s.Http })],
+            Services = [.. h.Services.Values.Select(s => new ServiceAnnouncement
+            {
+                Name = s.Name, Port = s.Port, Http = s.Http, Subdomain = s.Subdomain, PreserveHost = s.PreserveHost, Token = s.Token,
+                UpstreamHost = s.Http ? UpstreamHost(h.Address, s.Port) : null,
+            })],
         }),
     ];
+
+    /// <summary>The Host header a service expects: its address and port as the agent reaches it, IPv6 in brackets.</summary>
+    private static string UpstreamHost(string address, int port) =>
+        (System.Net.IPAddress.TryParse(address, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address)
+        + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static AgentOptions Load(string path) => Parse(YamlFile.Load(path));
 
@@ -177,7 +193,7 @@ internal sealed record AgentOptions
             file.Error(value, field, "expected a port number or a mapping such as { port: 8888, http: true }");
             return null;
         }
-        file.RejectUnknown(service, field, "port", "http");
+        file.RejectUnknown(service, field, "port", "http", "subdomain", "preserve_host", "token_file");
         if (YamlFile.Get(service, "port") is null)
         {
             file.Error(service, $"{field}.port", "is required");
@@ -185,6 +201,33 @@ internal sealed record AgentOptions
         }
         var number = file.Int(service, "port", $"{field}.port", 1, 65535);
         var http = file.Bool(service, "http", $"{field}.http") ?? false;
-        return number is { } p ? new ServiceTarget(name, p, http) : null;
+        var subdomain = file.String(service, "subdomain", $"{field}.subdomain");
+        if (subdomain is not null && !Names.IsValid(subdomain))
+        {
+            file.Error(YamlFile.Get(service, "subdomain"), $"{field}.subdomain", $"'{subdomain}' is not a valid DNS label ({Names.Rule})");
+        }
+        var preserveHost = file.Bool(service, "preserve_host", $"{field}.preserve_host") ?? false;
+        string? token = null;
+        if (file.String(service, "token_file", $"{field}.token_file") is { } tokenFile)
+        {
+            var tokenPath = file.ResolvePath(tokenFile);
+            try
+            {
+                token = File.ReadAllText(tokenPath).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                file.Error(YamlFile.Get(service, "token_file"), $"{field}.token_file", $"cannot read {tokenPath}: {e.Message}");
+            }
+            if (token is { Length: 0 } || token?.Any(char.IsControl) == true)
+            {
+                file.Error(YamlFile.Get(service, "token_file"), $"{field}.token_file", $"{tokenPath} must hold the service's token on one line");
+            }
+        }
+        if (!http && (subdomain is not null || preserveHost || token is not null))
+        {
+            file.Error(service, field, "subdomain, preserve_host and token_file apply to HTTP services only; add `http: true`");
+        }
+        return number is { } p ? new ServiceTarget(name, p, http) { Subdomain = subdomain, PreserveHost = preserveHost, Token = token } : null;
     }
 }

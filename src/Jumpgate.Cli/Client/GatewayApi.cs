@@ -30,6 +30,9 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
     public Task<IReadOnlyList<HostListing>> HostsAsync(CancellationToken cancellationToken) =>
         GetAsync("/api/v1/hosts", ApiJson.Default.IReadOnlyListHostListing, cancellationToken);
 
+    public Task<OpenLink> OpenAsync(string host, string service, CancellationToken cancellationToken) =>
+        GetAsync($"/api/v1/open?host={Uri.EscapeDataString(host)}&service={Uri.EscapeDataString(service)}", ApiJson.Default.OpenLink, cancellationToken);
+
     private async Task<T> GetAsync<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
@@ -57,10 +60,25 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
             }
             if (!response.IsSuccessStatusCode)
             {
-                throw new CliException($"gateway {gateway} answered {(int)response.StatusCode} {response.ReasonPhrase} to {path}");
+                // The gateway explains refusals in words ({"error": "..."}); pass them on as they are.
+                var explained = await ErrorOfAsync(response, cancellationToken);
+                throw new CliException(explained ?? $"gateway {gateway} answered {(int)response.StatusCode} {response.ReasonPhrase} to {path}");
             }
             return await response.Content.ReadFromJsonAsync(type, cancellationToken)
                 ?? throw new CliException($"gateway {gateway} sent an empty answer to {path}");
+        }
+    }
+
+    private static async Task<string?> ErrorOfAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var body = await response.Content.ReadFromJsonAsync(ApiJson.Default.DictionaryStringString, cancellationToken);
+            return body?.GetValueOrDefault("error");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or HttpRequestException)
+        {
+            return null;
         }
     }
 

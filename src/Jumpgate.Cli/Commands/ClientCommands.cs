@@ -75,6 +75,41 @@ internal static class ClientCommands
         return command;
     }
 
+    public static Command Open()
+    {
+        var host = new Argument<string>("host") { Description = "The host, as `jumpgate ls` lists it" };
+        var service = new Argument<string>("service") { Description = "An HTTP service of the host (ls marks them (http)), e.g. jupyter" };
+        var browser = new Option<bool>("--browser") { Description = "Open the one-time sign-in link in the default browser (xdg-open, open)" };
+        var json = Options.Json();
+        var command = new Command("open", Options.Describe(
+            "Print an HTTP service's address on the gateway and a one-time link (valid 5 minutes) that signs a browser in on it.",
+            "jumpgate open node1 jupyter",
+            "jumpgate open node1 tensorboard --browser"))
+        {
+            host, service, browser, json,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var api = GatewayApi.FromSettings(ClientSettings.Load());
+            var link = await api.OpenAsync(result.GetValue(host)!, result.GetValue(service)!, cancellationToken);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(link, ApiJson.Default.OpenLink));
+            }
+            else
+            {
+                Console.WriteLine(link.Url);
+                Console.WriteLine($"sign in once (valid {link.ExpiresInSeconds / 60} minutes): {link.SignInUrl}");
+            }
+            if (result.GetValue(browser))
+            {
+                Browser.Open(link.SignInUrl);
+            }
+            return 0;
+        });
+        return command;
+    }
+
     public static Command SshConfig()
     {
         var command = new Command("ssh-config", Options.Describe(

@@ -47,6 +47,22 @@ internal sealed record ServiceAnnouncement
     public required string Name { get; init; }
     public int Port { get; init; }
     public bool Http { get; init; }
+
+    /// <summary>http: a DNS label of the service's own, served instead of (and as well as) <c>service--host</c>.</summary>
+    public string? Subdomain { get; init; }
+
+    /// <summary>http: the Host header the service expects (its address and port as the agent reaches it).</summary>
+    public string? UpstreamHost { get; init; }
+
+    /// <summary>http: pass the browser's Host (and Origin) upstream instead of <see cref="UpstreamHost"/>.</summary>
+    public bool PreserveHost { get; init; }
+
+    /// <summary>
+    /// http: the service's own token (e.g. Jupyter's), which the gateway adds to upstream requests
+    /// so the browser never sees it. Sent over the agent's pinned TLS, kept in the gateway's memory
+    /// only: never stored, listed or logged.
+    /// </summary>
+    public string? Token { get; init; }
 }
 
 /// <summary>The gateway's answer to a <see cref="Hello"/>, and the agent's answer to an <see cref="OpenRequest"/>.</summary>

@@ -26,6 +26,8 @@ internal sealed class AgentRegistry
     public AgentSession? FindSession(string agent, string id) =>
         _byAgent.TryGetValue(agent, out var session) && session.Id == id ? session : null;
 
+    public IReadOnlyCollection<AgentSession> All() => [.. _byAgent.Values];
+
     /// <summary>Sessions serving a host, the one with most idle connections first.</summary>
     public IReadOnlyList<AgentSession> Serving(string host) =>
         _byAgent.Values.Where(s => s.Hosts.ContainsKey(host)).OrderByDescending(s => s.IdleCount).ToList();

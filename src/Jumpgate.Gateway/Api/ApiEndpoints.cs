@@ -49,7 +49,47 @@ internal static class ApiEndpoints
                 .ToList();
             return Results.Json<IReadOnlyList<HostListing>>(listing, ApiJson.Default.IReadOnlyListHostListing);
         });
+
+        app.MapGet("/api/v1/open", OpenAsync);
     }
+
+    /// <summary>
+    /// `jumpgate open HOST SERVICE`: the service's address and a one-time link that signs a
+    /// browser in on it. Refused like a stream would be: rules first, so a refused user learns
+    /// nothing about which hosts exist.
+    /// </summary>
+    private static async Task<IResult> OpenAsync(HttpContext http, string host, string service, Authenticator authenticator, GatewayStore store, Http.ServiceRouter router, Http.SignInEndpoints signIn)
+    {
+        if (Authenticate(http, authenticator) is not { } user)
+        {
+            return await UnauthorizedAsync(http, authenticator);
+        }
+        var policy = store.LoadPolicy(user.Name);
+        if (!Core.Naming.Names.IsValid(host) || !Core.Naming.Names.IsValid(service) || !policy.Allows(host, service))
+        {
+            return Error(StatusCodes.Status403Forbidden, policy.Refusal(host, service));
+        }
+        var known = store.ListHosts(host);
+        if (known.Count == 0)
+        {
+            return Error(StatusCodes.Status404NotFound, $"unknown host {host}: no agent serves it (`jumpgate ls` lists the hosts you can reach)");
+        }
+        if (known.SelectMany(k => k.Services).FirstOrDefault(s => s.Name == service) is not { } announced)
+        {
+            return Error(StatusCodes.Status404NotFound, $"host {host} has no service '{service}'");
+        }
+        if (!announced.Http)
+        {
+            return Error(StatusCodes.Status400BadRequest, $"{host}:{service} is not an HTTP service; use `jumpgate forward {host}:{service}`");
+        }
+        var label = announced.Subdomain ?? Http.ServiceRouter.LabelOf(service, host);
+        return Results.Json(new OpenLink(router.UrlOf(label, http.Request.Host.Value), signIn.MintLink(user, label, http.Request.Host.Value),
+            (int)Http.SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
+    }
+
+    private static IResult Error(int status, string message) => Results.Text(
+        System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, ApiJson.Default.DictionaryStringString),
+        "application/json", statusCode: status);
 
     private static Principal? Authenticate(HttpContext http, Authenticator authenticator)
     {

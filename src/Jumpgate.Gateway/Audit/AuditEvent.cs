@@ -17,6 +17,12 @@ internal sealed record AuditEvent
     /// <summary>An authentication that failed (outcome failed) or was not attempted because its address is rate-limited (throttled).</summary>
     public const string KindAuth = "auth";
 
+    /// <summary>A browser's sign-in: outcome signed_in or failed.</summary>
+    public const string KindSignIn = "signin";
+
+    /// <summary>An HTTP request the gateway refused before it reached the service (outcome denied), or a WebSocket (opened, closed).</summary>
+    public const string KindHttp = "http";
+
     public required DateTimeOffset Time { get; init; }
 
     public required string Event { get; init; }

@@ -33,6 +33,9 @@ internal sealed record GatewayOptions
     /// <summary>How long a new connection may take to finish its tunnel handshake. Default 10 s, like Kestrel's TLS handshake timeout.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The HTTP services' limits (the <c>http:</c> section).</summary>
+    public HttpServiceOptions Http { get; init; } = new();
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -42,7 +45,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout");
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http");
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -71,6 +74,7 @@ internal sealed record GatewayOptions
             PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64) ?? 4,
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
+            Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
         };
         file.ThrowIfErrors();
         return options;
@@ -91,5 +95,34 @@ internal sealed record GatewayOptions
         var singleColon = text.StartsWith('[') || text.IndexOf(':', StringComparison.Ordinal) == text.LastIndexOf(':');
         endpoint = null!;
         return portSeparator > 0 && singleColon && IPEndPoint.TryParse(text, out endpoint!);
+    }
+}
+
+/// <summary>Limits of the HTTP services the gateway proxies, from gateway.yaml's <c>http:</c> section.</summary>
+internal sealed record HttpServiceOptions
+{
+    /// <summary>The largest request body, in MiB; a larger one gets 413. Default 1024 (datasets and checkpoints go through Jupyter's upload).</summary>
+    public long MaxBodyBytes { get; init; } = 1024L << 20;
+
+    /// <summary>How long a client may take to send a request's headers; a slower one gets 408. Default 10 s.</summary>
+    public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a browser stays signed in. Default 12 h: a working day, then sign in again.</summary>
+    public TimeSpan SessionLifetime { get; init; } = TimeSpan.FromHours(12);
+
+    public static HttpServiceOptions Parse(YamlFile file, YamlDotNet.RepresentationModel.YamlMappingNode? section)
+    {
+        if (section is null)
+        {
+            return new HttpServiceOptions();
+        }
+        file.RejectUnknown(section, "http", "max_body_mib", "header_timeout", "session_lifetime");
+        var defaults = new HttpServiceOptions();
+        return new HttpServiceOptions
+        {
+            MaxBodyBytes = (file.Int(section, "max_body_mib", "http.max_body_mib", 1, 1 << 20) ?? 1024) * (1L << 20),
+            HeaderTimeout = file.Duration(section, "header_timeout", "http.header_timeout") ?? defaults.HeaderTimeout,
+            SessionLifetime = file.Duration(section, "session_lifetime", "http.session_lifetime") ?? defaults.SessionLifetime,
+        };
     }
 }

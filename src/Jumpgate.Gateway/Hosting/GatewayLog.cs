@@ -52,4 +52,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(25, LogLevel.Information, "stream {User} -> {Host}:{Service} denied: {Reason}", EventName = "StreamDenied")]
     public static partial void StreamDenied(ILogger logger, string user, string host, string service, string reason);
+
+    [LoggerMessage(30, LogLevel.Information, "http {User} -> {Host}:{Service} denied: {Reason}", EventName = "HttpDenied")]
+    public static partial void HttpDenied(ILogger logger, string user, string host, string service, string reason);
 }

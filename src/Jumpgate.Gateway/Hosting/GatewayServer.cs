@@ -5,6 +5,7 @@ using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Tunnel;
 using Microsoft.AspNetCore.Builder;
@@ -48,11 +49,20 @@ public static class GatewayServer
         builder.Services.AddHostedService(services => services.GetRequiredService<AccessMonitor>());
         builder.Services.AddSingleton<AgentRegistry>();
         builder.Services.AddSingleton<ControlChannel>();
+        builder.Services.AddSingleton<AgentStreams>();
         builder.Services.AddSingleton<StreamBroker>();
         builder.Services.AddSingleton<TunnelHandler>();
+        builder.Services.AddSingleton<ServiceRouter>();
+        builder.Services.AddSingleton<SignInCodes>();
+        builder.Services.AddSingleton<BrowserSessions>();
+        builder.Services.AddSingleton<SignInEndpoints>();
+        builder.Services.AddSingleton<UpstreamConnections>();
+        builder.Services.AddSingleton<HttpProxy>();
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.Limits.RequestHeadersTimeout = options.Http.HeaderTimeout;
+            kestrel.Limits.MaxRequestBodySize = options.Http.MaxBodyBytes;
             kestrel.Listen(options.Listen, listen =>
             {
                 listen.UseHttps(new HttpsConnectionAdapterOptions
@@ -68,6 +78,9 @@ public static class GatewayServer
         });
 
         var app = builder.Build();
+        app.UseWebSockets();
+        var proxy = app.Services.GetRequiredService<HttpProxy>();
+        app.Use(proxy.InvokeAsync);
         app.MapJumpgateApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jumpgate.Gateway");
         app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));

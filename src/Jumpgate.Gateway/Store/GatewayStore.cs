@@ -68,6 +68,7 @@ internal sealed partial class GatewayStore
             """);
         InitializeAccess(connection, fresh);
         InitializeAudit(connection);
+        InitializeSessions(connection);
     }
 
     /// <summary>Adds a user or agent and returns its first token, which is shown once and never stored.</summary>
@@ -172,7 +173,7 @@ internal sealed partial class GatewayStore
         return new Principal(expected, reader.GetString(3), patterns, token.Id);
     }
 
-    /// <summary>Records what an agent serves now, forgetting hosts it no longer announces.</summary>
+    /// <summary>Records what an agent serves now, forgetting hosts it no longer announces. Services' own tokens are never stored.</summary>
     public void ReplaceHosts(string agent, IReadOnlyList<HostAnnouncement> hosts, DateTimeOffset now)
     {
         using var connection = Open();
@@ -189,7 +190,7 @@ internal sealed partial class GatewayStore
             insert.CommandText = "INSERT INTO hosts (name, agent, services, last_seen) VALUES ($name, $agent, $services, $seen)";
             insert.Parameters.AddWithValue("$name", host.Name);
             insert.Parameters.AddWithValue("$agent", agent);
-            insert.Parameters.AddWithValue("$services", JsonSerializer.Serialize(host.Services, StoreJson.Default.IReadOnlyListServiceAnnouncement));
+            insert.Parameters.AddWithValue("$services", JsonSerializer.Serialize<IReadOnlyList<ServiceAnnouncement>>([.. host.Services.Select(s => s with { Token = null })], StoreJson.Default.IReadOnlyListServiceAnnouncement));
             insert.Parameters.AddWithValue("$seen", Format(now));
             insert.ExecuteNonQuery();
         }

@@ -130,7 +130,7 @@ internal sealed class ControlChannel(
             {
                 reason = $"agent {agent.Name} is not allowed to serve host {host.Name} (allowed: {agent.HostPatterns?.ToString() ?? "none"})";
             }
-            else if (host.Services.FirstOrDefault(s => !Names.IsValid(s.Name) || s.Port is < 1 or > 65535) is { } bad)
+            else if (host.Services.FirstOrDefault(s => !IsValidService(s)) is { } bad)
             {
                 reason = $"host {host.Name} has an invalid service '{Truncate(bad.Name)}'";
             }
@@ -146,6 +146,14 @@ internal sealed class ControlChannel(
         }
         return (accepted, refused);
     }
+
+    /// <summary>Names are DNS labels; what goes into upstream HTTP headers must be a plain host:port and a one-line token.</summary>
+    private static bool IsValidService(ServiceAnnouncement service) =>
+        Names.IsValid(service.Name)
+        && service.Port is >= 1 and <= 65535
+        && (service.Subdomain is null || Names.IsValid(service.Subdomain))
+        && (service.UpstreamHost is null || Uri.TryCreate("http://" + service.UpstreamHost + "/", UriKind.Absolute, out var uri) && uri.PathAndQuery == "/" && uri.UserInfo.Length == 0)
+        && (service.Token is null || service.Token.Length is > 0 and <= 4096 && !service.Token.Any(char.IsControl));
 
     private async Task<string> HeartbeatAsync(TunnelConnection connection, AgentSession session, LiveGrant grant)
     {

@@ -20,18 +20,13 @@ namespace Jumpgate.Gateway.Tunnel;
 internal sealed class StreamBroker(
     GatewayStore store,
     AgentRegistry registry,
+    AgentStreams streams,
     Authenticator authenticator,
     AccessMonitor monitor,
     AuditLog audit,
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
-    /// <summary>How long the agent may take to hand over a connection. A live agent with an empty pool needs one round trip.</summary>
-    private static readonly TimeSpan PoolTimeout = TimeSpan.FromSeconds(5);
-
-    /// <summary>How long the agent may take to reach the service (a TCP connect inside its network).</summary>
-    private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(10);
-
     public async Task RunAsync(TunnelConnection client, Hello hello, Principal? user)
     {
         if (user is null)
@@ -86,7 +81,7 @@ internal sealed class StreamBroker(
         PooledConnection? agent = null;
         try
         {
-            (agent, error) = await OpenAsync(target.Value.Session, new OpenRequest { Host = host, Service = target.Value.Service }, client.Closed);
+            (agent, error) = await streams.OpenAsync(target.Value.Session, host, target.Value.Service, client.Closed);
             if (agent is null)
             {
                 await RefuseAsync(client, stream, error!);
@@ -207,54 +202,6 @@ internal sealed class StreamBroker(
         // Only the services the user may reach are named: the others are none of their business.
         var offered = string.Join(", ", sessions[0].Hosts[host].Services.Where(s => policy.Allows(host, s.Name)).Select(s => s.Name));
         return (null, $"host {host} has no service '{Clip(service)}' (it has: {(offered.Length == 0 ? "none" : offered)})");
-    }
-
-    /// <summary>Asks the agent to open the service on one of its idle connections, trying again if that connection was stale.</summary>
-    private async Task<(PooledConnection? Connection, string? Error)> OpenAsync(AgentSession session, OpenRequest request, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; attempt < 3; attempt++)
-        {
-            PooledConnection pooled;
-            try
-            {
-                pooled = await session.TakeAsync(PoolTimeout, cancellationToken);
-            }
-            catch (TimeoutException e)
-            {
-                return (null, e.Message);
-            }
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(OpenTimeout);
-                var agent = pooled.Connection.Stream;
-                await Frame.WriteAsync(agent, request, ProtocolJson.Default.OpenRequest, timeout.Token);
-                var reply = await Frame.ReadAsync(agent, ProtocolJson.Default.Reply, timeout.Token);
-                if (reply.Ok)
-                {
-                    return (pooled, null);
-                }
-                Discard(pooled);
-                return (null, $"agent {session.Agent} could not open {request.Host}:{request.Service}: {reply.Error}");
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                Discard(pooled);
-                return (null, $"agent {session.Agent} did not open {request.Host}:{request.Service} within {OpenTimeout.TotalSeconds:0} s");
-            }
-            catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or InvalidOperationException or ObjectDisposedException)
-            {
-                GatewayLog.StalePoolConnection(logger, session.Agent);
-                Discard(pooled);
-            }
-        }
-        return (null, $"agent {session.Agent} is not answering; try again in a few seconds");
-    }
-
-    private static void Discard(PooledConnection pooled)
-    {
-        pooled.Connection.Abort();
-        pooled.Release();
     }
 
     private static string Clip(string text) => text.Length <= 64 ? text : text[..64] + "…";

@@ -1,0 +1,137 @@
+using System.Net;
+using Jumpgate.Core.Protocol;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+
+namespace Jumpgate.Gateway.Http;
+
+/// <summary>
+/// How a browser's request looks to the service. By default it carries the service's own Host
+/// and a matching Origin (what Jupyter, with remote access off and its Origin check on, accepts),
+/// after the gateway checked the browser's Origin itself; <c>preserve_host</c> passes the
+/// browser's instead. X-Forwarded-For/-Proto/-Host say where it came from either way. The
+/// gateway's cookie and hop-by-hop headers never go upstream.
+/// </summary>
+internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement service)
+{
+    /// <summary>Headers that describe one hop, not the request (RFC 9110 §7.6.1), and ones the gateway sets itself.</summary>
+    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Expect",
+        "Host", "Cookie", "Origin", "Referer", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+        "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+    };
+
+    private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    };
+
+    private readonly string _publicOrigin = $"https://{http.Request.Host}";
+
+    /// <summary>The Host the service sees.</summary>
+    public string UpstreamHost { get; } = service.PreserveHost || service.UpstreamHost is null
+        ? http.Request.Host.Value ?? "localhost"
+        : service.UpstreamHost;
+
+    private string UpstreamOrigin => service.PreserveHost ? _publicOrigin : $"http://{UpstreamHost}";
+
+    /// <summary>The request target exactly as the browser sent it (path and query), so nothing is re-encoded on the way.</summary>
+    public string Target
+    {
+        get
+        {
+            var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
+            return raw is { Length: > 0 } && raw[0] == '/' ? raw : $"{http.Request.Path.ToUriComponent()}{http.Request.QueryString.ToUriComponent()}";
+        }
+    }
+
+    public Uri UpstreamUri(string scheme) => new($"{scheme}://{UpstreamHost}{Target}");
+
+    public HttpRequestMessage ToHttpRequest()
+    {
+        var request = http.Request;
+        var message = new HttpRequestMessage(new HttpMethod(request.Method), UpstreamUri("http"))
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        if (http.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            message.Content = new StreamContent(request.Body, 64 * 1024);
+        }
+        foreach (var (name, value) in Headers())
+        {
+            if (!message.Headers.TryAddWithoutValidation(name, value))
+            {
+                message.Content?.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+        message.Headers.Host = UpstreamHost;
+        return message;
+    }
+
+    /// <summary>Every header the service gets, rewritten as the class comment says.</summary>
+    public IEnumerable<(string Name, string[] Value)> Headers()
+    {
+        var request = http.Request;
+        foreach (var (name, value) in request.Headers)
+        {
+            if (!NotForwarded.Contains(name) && !name.StartsWith(':'))
+            {
+                yield return (name, [.. value.Select(v => v ?? "")]);
+            }
+        }
+        if (FilteredCookies(request.Headers.Cookie) is { Length: > 0 } cookies)
+        {
+            yield return ("Cookie", [cookies]);
+        }
+        if (request.Headers.Origin.ToString() is { Length: > 0 })
+        {
+            yield return ("Origin", [UpstreamOrigin]);
+        }
+        if (request.Headers.Referer.ToString() is { Length: > 0 } referer)
+        {
+            yield return ("Referer", [referer.StartsWith(_publicOrigin + "/", StringComparison.Ordinal) ? UpstreamOrigin + referer[_publicOrigin.Length..] : referer]);
+        }
+        if (service.Token is { } token)
+        {
+            yield return ("Authorization", ["token " + token]);
+        }
+        // The gateway is the edge: what the browser claims in X-Forwarded-* is not passed on.
+        yield return ("X-Forwarded-For", [http.Connection.RemoteIpAddress?.ToString() ?? "unknown"]);
+        yield return ("X-Forwarded-Proto", ["https"]);
+        yield return ("X-Forwarded-Host", [request.Host.Value ?? ""]);
+    }
+
+    public void CopyResponseHeaders(HttpResponseMessage response)
+    {
+        var target = http.Response;
+        target.StatusCode = (int)response.StatusCode;
+        // NonValidated: the values as the service sent them, not re-parsed and re-joined (Server: a b stays one value).
+        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
+        {
+            if (NotReturned.Contains(name))
+            {
+                continue;
+            }
+            target.Headers[name] = name.Equals("Location", StringComparison.OrdinalIgnoreCase)
+                ? new StringValues(values.Select(RewriteLocation).ToArray())
+                : new StringValues(values.ToArray());
+        }
+    }
+
+    /// <summary>A redirect to the service's own address points back at its subdomain.</summary>
+    private string RewriteLocation(string location) =>
+        !service.PreserveHost && location.StartsWith(UpstreamOrigin, StringComparison.OrdinalIgnoreCase)
+            && (location.Length == UpstreamOrigin.Length || location[UpstreamOrigin.Length] is '/' or '?')
+            ? _publicOrigin + location[UpstreamOrigin.Length..]
+            : location;
+
+    /// <summary>The browser's cookies minus the gateway's own, which no service may see.</summary>
+    private static string FilteredCookies(StringValues headers) => string.Join("; ", headers
+        .SelectMany(h => (h ?? "").Split(';'))
+        .Select(c => c.Trim())
+        .Where(c => c.Length > 0 && !c.StartsWith(BrowserSessions.CookieName + "=", StringComparison.Ordinal)));
+}

@@ -1,0 +1,212 @@
+using System.Net;
+using Jumpgate.Core.Config;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Http;
+
+/// <summary>
+/// The HTTP side of the one port: requests for the gateway's own domain go to its pages and API;
+/// requests for a service subdomain are checked (bad framing, Origin, session, rules) and then
+/// forwarded through the serving agent, streaming both ways, with WebSockets relayed. Nothing a
+/// check refuses ever reaches the service.
+/// </summary>
+internal sealed class HttpProxy(
+    ServiceRouter router,
+    BrowserSessions sessions,
+    SignInEndpoints signIn,
+    GatewayStore store,
+    UpstreamConnections upstream,
+    AccessMonitor monitor,
+    AuditLog audit,
+    GatewayOptions options,
+    TimeProvider time,
+    ILogger<HttpProxy> logger)
+{
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        switch (router.Classify(http.Request.Host.Value, out var label))
+        {
+            case HostKind.Gateway:
+                if (!await signIn.TryHandleGatewayAsync(http))
+                {
+                    await next(http);
+                }
+                return;
+            case HostKind.Foreign:
+                await Pages.ErrorAsync(http, StatusCodes.Status421MisdirectedRequest, "Not served here",
+                    $"this gateway serves {router.Domain} and its subdomains, not {http.Request.Host.Host}");
+                return;
+            default:
+                await ServiceAsync(http, label);
+                return;
+        }
+    }
+
+    private async Task ServiceAsync(HttpContext http, string label)
+    {
+        var request = http.Request;
+        var path = request.Path.Value ?? "/";
+        if (path.StartsWith(SignInEndpoints.ReservedPrefix, StringComparison.Ordinal))
+        {
+            await (path == SignInEndpoints.CallbackPath
+                ? signIn.CallbackAsync(http, label)
+                : Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "Not found", $"{path} is reserved for the gateway"));
+            return;
+        }
+        if (FramingError(request) is { } framing)
+        {
+            await Pages.ErrorAsync(http, framing.Status, "Bad request", framing.Reason);
+            return;
+        }
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length > 0 && origin != $"https://{request.Host}")
+        {
+            // Another site, or another service's subdomain (same site, so SameSite=Lax would still send the cookie).
+            await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Cross-origin request refused", $"a request from {origin} may not use this service");
+            return;
+        }
+        if (sessions.Find(http) is not { } session)
+        {
+            await SignInFirstAsync(http);
+            return;
+        }
+        if (router.Resolve(label) is not { } target)
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "No such service", $"no HTTP service is served at {label}.{router.Domain}");
+            return;
+        }
+        var policy = store.LoadPolicy(session.User);
+        if (!policy.Allows(target.Host, target.Service))
+        {
+            var refusal = policy.Refusal(target.Host, target.Service);
+            GatewayLog.HttpDenied(logger, session.User, target.Host, target.Service, refusal);
+            audit.Write(new AuditEvent
+            {
+                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "denied", User = session.User, Source = SignInEndpoints.Remote(http),
+                Host = target.Host, Service = target.Service, Reason = refusal,
+            });
+            await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Not allowed", refusal);
+            return;
+        }
+        if (target.Online.Count == 0)
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status503ServiceUnavailable, "Service offline", Offline(target));
+            return;
+        }
+        // A browser sticks to one replica, so its kernels and sessions stay where they were made.
+        var (agentSession, announcement) = target.Online[(int)((uint)StableHash(session.Id) % (uint)target.Online.Count)];
+        using var grant = monitor.TrackStream(session.User, session.TokenId, target.Host, target.Service, agentSession.Agent);
+        using var revoked = grant.Revoked.Register(http.Abort);
+        var invoker = upstream.For(agentSession, target.Host, target.Service);
+        var forward = new ForwardedRequest(http, announcement);
+        if (http.WebSockets.IsWebSocketRequest)
+        {
+            await WebSocketRelay.RunAsync(http, invoker, forward, new AuditEvent
+            {
+                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "opened", User = session.User, Source = SignInEndpoints.Remote(http),
+                Host = target.Host, Service = target.Service, Agent = agentSession.Agent,
+            }, audit, time);
+            return;
+        }
+        await ForwardAsync(http, invoker, forward, agentSession.Agent);
+    }
+
+    private async Task ForwardAsync(HttpContext http, HttpMessageInvoker invoker, ForwardedRequest forward, string agent)
+    {
+        using var message = forward.ToHttpRequest();
+        HttpResponseMessage response;
+        try
+        {
+            response = await invoker.SendAsync(message, http.RequestAborted);
+        }
+        catch (HttpRequestException e)
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status502BadGateway, "Service unreachable", $"agent {agent} could not reach the service: {e.Message}");
+            return;
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+        using (response)
+        {
+            forward.CopyResponseHeaders(response);
+            http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+            try
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(http.RequestAborted);
+                // Each read is written (and so flushed) at once: streamed responses reach the browser as they are made.
+                await body.CopyToAsync(http.Response.Body, 64 * 1024, http.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException)
+            {
+                // Either end went away mid-body; the other end must see a broken response, not a short one that looks whole.
+                http.Abort();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Framing that request smuggling is made of, refused before anything is forwarded: both a
+    /// length and chunking, or a declared body over the limit (which Kestrel would only find out
+    /// while the body is already streaming to the service).
+    /// </summary>
+    private (int Status, string Reason)? FramingError(HttpRequest request)
+    {
+        // Kestrel honours Transfer-Encoding and moves a conflicting Content-Length to X-Content-Length; either way, both were sent.
+        if (request.Headers.TransferEncoding.Count > 0 && (request.Headers.ContentLength is not null || request.Headers.ContainsKey("X-Content-Length")))
+        {
+            return (StatusCodes.Status400BadRequest, "a request may not carry both Content-Length and Transfer-Encoding");
+        }
+        if (request.ContentLength > options.Http.MaxBodyBytes)
+        {
+            return (StatusCodes.Status413PayloadTooLarge, $"the body is larger than this gateway's limit of {options.Http.MaxBodyBytes >> 20} MiB (http.max_body_mib)");
+        }
+        return null;
+    }
+
+    private async Task SignInFirstAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var navigation = (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && !http.WebSockets.IsWebSocketRequest
+            && (request.Headers["Sec-Fetch-Mode"] == "navigate" || request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal));
+        if (navigation)
+        {
+            http.Response.Headers.CacheControl = "no-store";
+            http.Response.Redirect(signIn.SignInUrl(http, $"https://{request.Host}{request.Path}{request.QueryString}"));
+            return;
+        }
+        http.Response.Headers.WWWAuthenticate = "Cookie realm=\"jumpgate\"";
+        await Pages.ErrorAsync(http, StatusCodes.Status401Unauthorized, "Sign in first", $"sign in at {router.GatewayUrl(request.Host.Value)}/signin");
+    }
+
+    private string Offline(ServiceTarget target)
+    {
+        var known = store.ListHosts(target.Host);
+        if (known.Count == 0)
+        {
+            return $"unknown host {target.Host}: no agent serves it";
+        }
+        var last = known[0];
+        return $"host {target.Host} is offline: agent {last.Agent} last seen {Durations.Humanize(time.GetUtcNow() - last.LastSeen)} ago";
+    }
+
+    private static int StableHash(string text)
+    {
+        var hash = 17;
+        foreach (var c in text)
+        {
+            hash = unchecked(hash * 31 + c);
+        }
+        return hash;
+    }
+}

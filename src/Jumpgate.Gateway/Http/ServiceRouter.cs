@@ -1,0 +1,112 @@
+using System.Net;
+using Jumpgate.Core.Naming;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Store;
+
+namespace Jumpgate.Gateway.Http;
+
+/// <summary>What a request's Host names: the gateway itself, one service's subdomain, or something the gateway does not serve.</summary>
+internal enum HostKind
+{
+    Gateway,
+    Service,
+    Foreign,
+}
+
+/// <summary>A service subdomain resolved to a host and service, with the agents serving it now (none when it is offline).</summary>
+internal sealed record ServiceTarget(string Label, string Host, string Service, IReadOnlyList<(AgentSession Session, ServiceAnnouncement Announcement)> Online);
+
+/// <summary>
+/// Maps a request's Host to a service. Each HTTP service is one DNS label under the gateway's
+/// domain, so one wildcard certificate covers them all: <c>service--host.domain</c> (names never
+/// contain a double dash), or the label the agent declared with <c>subdomain:</c>.
+/// </summary>
+internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry registry, GatewayStore store)
+{
+    public const string Separator = "--";
+
+    public string Domain => options.Domain;
+
+    /// <summary>Classifies a Host header (port ignored); for a service subdomain, <paramref name="label"/> is its label.</summary>
+    public HostKind Classify(string? hostHeader, out string label)
+    {
+        label = "";
+        var host = StripPort(hostHeader ?? "").TrimEnd('.').ToLowerInvariant();
+        if (host.Length == 0 || host == options.Domain || IPAddress.TryParse(host.Trim('[', ']'), out _))
+        {
+            return HostKind.Gateway;
+        }
+        var suffix = "." + options.Domain;
+        if (host.EndsWith(suffix, StringComparison.Ordinal) && host.Length > suffix.Length)
+        {
+            label = host[..^suffix.Length];
+            return label.Contains('.', StringComparison.Ordinal) ? HostKind.Foreign : HostKind.Service;
+        }
+        return HostKind.Foreign;
+    }
+
+    /// <summary>The host and service a label names, whether or not it is online; null when it names nothing the gateway knows.</summary>
+    public ServiceTarget? Resolve(string label)
+    {
+        var online = registry.All()
+            .SelectMany(session => session.Hosts.Values.SelectMany(host => host.Services
+                .Where(s => s.Http && (s.Subdomain == label || LabelOf(s.Name, host.Name) == label))
+                .Select(s => (Session: session, Host: host.Name, Announcement: s))))
+            .ToList();
+        if (online.Count > 0)
+        {
+            // Replicas serve the same host and service; a label claimed for two different ones goes to the first agent by name.
+            var first = online.OrderBy(o => o.Session.Agent, StringComparer.Ordinal).First();
+            var replicas = online.Where(o => o.Host == first.Host && o.Announcement.Name == first.Announcement.Name)
+                .OrderBy(o => o.Session.Agent, StringComparer.Ordinal)
+                .Select(o => (o.Session, o.Announcement))
+                .ToList();
+            return new ServiceTarget(label, first.Host, first.Announcement.Name, replicas);
+        }
+        foreach (var known in store.ListHosts())
+        {
+            if (known.Services.FirstOrDefault(s => s.Http && (s.Subdomain == label || LabelOf(s.Name, known.Name) == label)) is { } service)
+            {
+                return new ServiceTarget(label, known.Name, service.Name, []);
+            }
+        }
+        // Not known at all: still answer with what the label would mean, so the refusal can name it.
+        var separator = label.IndexOf(Separator, StringComparison.Ordinal);
+        if (separator > 0 && Names.IsValid(label[..separator]) && Names.IsValid(label[(separator + 2)..]))
+        {
+            return new ServiceTarget(label, label[(separator + 2)..], label[..separator], []);
+        }
+        return null;
+    }
+
+    public static string LabelOf(string service, string host) => service + Separator + host;
+
+    /// <summary>The public address of a service: its subdomain, on the port the gateway was reached on.</summary>
+    public string UrlOf(string label, string? gatewayHostHeader)
+    {
+        var port = PortOf(gatewayHostHeader);
+        return $"https://{label}.{options.Domain}{(port is null ? "" : ":" + port)}/";
+    }
+
+    /// <summary>The gateway's own address as the browser should see it: its domain, on the port of the request.</summary>
+    public string GatewayUrl(string? hostHeader)
+    {
+        var port = PortOf(hostHeader);
+        return $"https://{options.Domain}{(port is null ? "" : ":" + port)}";
+    }
+
+    private static string? PortOf(string? hostHeader)
+    {
+        var host = hostHeader ?? "";
+        var colon = host.LastIndexOf(':');
+        return colon > 0 && colon > host.LastIndexOf(']') && host[(colon + 1)..] is { Length: > 0 } port && port != "443" ? port : null;
+    }
+
+    private static string StripPort(string host)
+    {
+        var colon = host.LastIndexOf(':');
+        return colon > 0 && colon > host.LastIndexOf(']') ? host[..colon] : host;
+    }
+}

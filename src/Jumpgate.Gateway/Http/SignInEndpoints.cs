@@ -1,0 +1,170 @@
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Http;
+
+namespace Jumpgate.Gateway.Http;
+
+/// <summary>
+/// Signing a browser in. On the gateway's own domain: the sign-in form, sign-out and a home page
+/// listing the user's HTTP services. A service subdomain gets its own session through a
+/// one-time code: the gateway's domain mints it for a signed-in browser (or `jumpgate open`
+/// for a user token) and the subdomain's <see cref="CallbackPath"/> redeems it for a cookie.
+/// </summary>
+internal sealed class SignInEndpoints(
+    ServiceRouter router,
+    BrowserSessions sessions,
+    SignInCodes codes,
+    Authenticator authenticator,
+    GatewayStore store,
+    AgentRegistry registry,
+    AuditLog audit,
+    TimeProvider time)
+{
+    /// <summary>Paths under this prefix on a service subdomain are the gateway's, never forwarded.</summary>
+    public const string ReservedPrefix = "/_jumpgate/";
+
+    public const string CallbackPath = ReservedPrefix + "signin";
+
+    /// <summary>A code for a redirect is used within a second or two; one printed by `jumpgate open` waits for a click.</summary>
+    public static readonly TimeSpan RedirectCodeLifetime = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan LinkCodeLifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>Requests to the gateway's own domain: true if handled here.</summary>
+    public async Task<bool> TryHandleGatewayAsync(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "/";
+        var method = http.Request.Method;
+        switch (path)
+        {
+            case "/" when HttpMethods.IsGet(method) || HttpMethods.IsHead(method):
+                await HomeAsync(http);
+                return true;
+            case "/signin" when HttpMethods.IsGet(method) || HttpMethods.IsHead(method):
+                await SignInPageAsync(http);
+                return true;
+            case "/signin" when HttpMethods.IsPost(method):
+                await SignInAsync(http);
+                return true;
+            case "/signout" when HttpMethods.IsPost(method):
+                if (!SameOrigin(http))
+                {
+                    await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Refused", "a sign-out from another site");
+                    return true;
+                }
+                sessions.SignOut(http);
+                http.Response.Redirect("/signin");
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A service subdomain's <see cref="CallbackPath"/>: redeem the code, set this subdomain's cookie, go where the user was going.</summary>
+    public async Task CallbackAsync(HttpContext http, string label)
+    {
+        var next = SafeLocalPath(http.Request.Query["next"].ToString());
+        var grant = codes.Redeem(http.Request.Query["code"].ToString(), label);
+        if (grant is null)
+        {
+            // Used, expired or foreign: start again from the sign-in page, which mints a fresh code if the browser is signed in there.
+            http.Response.Redirect(SignInUrl(http, $"https://{http.Request.Host}{next}"));
+            return;
+        }
+        sessions.SignIn(http, grant.User, grant.TokenId);
+        audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = Remote(http), Reason = $"one-time code for {label}" });
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Redirect(next);
+        await Task.CompletedTask;
+    }
+
+    /// <summary>Where a browser without a session on a service subdomain is sent: the gateway's sign-in page, coming back to <paramref name="to"/>.</summary>
+    public string SignInUrl(HttpContext http, string to) =>
+        $"{router.GatewayUrl(http.Request.Host.Value)}/signin?to={Uri.EscapeDataString(to)}";
+
+    /// <summary>A one-time link that signs a browser in on a service's subdomain (what `jumpgate open` prints).</summary>
+    public string MintLink(Principal user, string label, string? hostHeader, string next = "/")
+    {
+        var code = codes.Mint(user.Name, user.TokenId, label, LinkCodeLifetime);
+        return $"{router.UrlOf(label, hostHeader).TrimEnd('/')}{CallbackPath}?code={code}&next={Uri.EscapeDataString(next)}";
+    }
+
+    private async Task HomeAsync(HttpContext http)
+    {
+        if (sessions.Find(http) is not { } session)
+        {
+            http.Response.Redirect("/signin");
+            return;
+        }
+        var policy = store.LoadPolicy(session.User);
+        var services = registry.All()
+            .SelectMany(s => s.Hosts.Values.SelectMany(h => h.Services.Where(x => x.Http && policy.Allows(h.Name, x.Name)).Select(x => (Host: h.Name, Service: x))))
+            .DistinctBy(x => (x.Host, x.Service.Name))
+            .OrderBy(x => x.Host, StringComparer.Ordinal).ThenBy(x => x.Service.Name, StringComparer.Ordinal)
+            .Select(x => ($"{x.Host} {x.Service.Name}", router.UrlOf(x.Service.Subdomain ?? ServiceRouter.LabelOf(x.Service.Name, x.Host), http.Request.Host.Value)));
+        await Pages.WriteAsync(http, StatusCodes.Status200OK, Pages.Home(session.User, services));
+    }
+
+    private async Task SignInPageAsync(HttpContext http)
+    {
+        var to = http.Request.Query["to"].ToString();
+        if (sessions.Find(http) is { } session)
+        {
+            http.Response.Redirect(ContinueTo(http, session.User, session.TokenId, to));
+            return;
+        }
+        await Pages.WriteAsync(http, StatusCodes.Status200OK, Pages.SignIn(to, error: null));
+    }
+
+    private async Task SignInAsync(HttpContext http)
+    {
+        if (!SameOrigin(http) || !http.Request.HasFormContentType)
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Refused", "a sign-in form posted from another site");
+            return;
+        }
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var to = form["to"].ToString();
+        var remote = Remote(http);
+        var user = authenticator.Authenticate(form["token"].ToString().Trim(), PrincipalKind.User, remote);
+        if (user is null)
+        {
+            var limited = authenticator.IsLimited(remote);
+            var message = await authenticator.RefusalAsync(remote, http.RequestAborted);
+            audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "failed", Source = remote, Reason = message });
+            await Pages.WriteAsync(http, limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, Pages.SignIn(to, message));
+            return;
+        }
+        sessions.SignIn(http, user.Name, user.TokenId);
+        audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = user.Name, Source = remote, Reason = "user token" });
+        // 303: the browser follows with a GET, so a reload does not post the token again.
+        http.Response.StatusCode = StatusCodes.Status303SeeOther;
+        http.Response.Headers.Location = ContinueTo(http, user.Name, user.TokenId, to);
+    }
+
+    /// <summary>After a sign-in: on to the service the browser came from (through a one-time code), or home.</summary>
+    private string ContinueTo(HttpContext http, string user, string tokenId, string to)
+    {
+        if (!Uri.TryCreate(to, UriKind.Absolute, out var target) || target.Scheme != Uri.UriSchemeHttps
+            || router.Classify(target.Authority, out var label) != HostKind.Service)
+        {
+            // Anything else would make the gateway an open redirect.
+            return "/";
+        }
+        var code = codes.Mint(user, tokenId, label, RedirectCodeLifetime);
+        return $"https://{target.Authority}{CallbackPath}?code={code}&next={Uri.EscapeDataString(SafeLocalPath(target.PathAndQuery))}";
+    }
+
+    /// <summary>A path on the same site: "/x", never "//host" or "/\host", which browsers read as another site.</summary>
+    private static string SafeLocalPath(string path) =>
+        path.StartsWith('/') && !path.StartsWith("//", StringComparison.Ordinal) && !path.StartsWith("/\\", StringComparison.Ordinal) ? path : "/";
+
+    /// <summary>A form post must come from the gateway's own pages: browsers send Origin with every POST.</summary>
+    private static bool SameOrigin(HttpContext http) =>
+        http.Request.Headers.Origin.ToString() is var origin && (origin.Length == 0 || origin == $"https://{http.Request.Host}");
+
+    internal static string? Remote(HttpContext http) =>
+        http.Connection.RemoteIpAddress is { } address ? new System.Net.IPEndPoint(address, http.Connection.RemotePort).ToString() : null;
+}
