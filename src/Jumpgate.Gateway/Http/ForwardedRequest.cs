@@ -78,7 +78,9 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
         var request = http.Request;
         foreach (var (name, value) in request.Headers)
         {
-            if (!NotForwarded.Contains(name) && !name.StartsWith(':'))
+            // With the agent holding the service's token, the gateway's Authorization replaces the browser's.
+            var replaced = service.Token is not null && name.Equals("Authorization", StringComparison.OrdinalIgnoreCase);
+            if (!NotForwarded.Contains(name) && !name.StartsWith(':') && !replaced)
             {
                 yield return (name, [.. value.Select(v => v ?? "")]);
             }

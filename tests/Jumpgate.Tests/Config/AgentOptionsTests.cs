@@ -319,6 +319,51 @@ public sealed class AgentOptionsTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ReadsAnHttpServicesOwnSubdomainHostModeAndToken()
+    {
+        File.WriteAllText(_directory.File("jupyter.token"), "s3cret-jupyter-token\n");
+        var options = Parse(Valid.Replace("jupyter: { port: 8888, http: true }",
+            "jupyter: { port: 8888, http: true, subdomain: notebooks, preserve_host: true, token_file: jupyter.token }", StringComparison.Ordinal));
+
+        var jupyter = options.Hosts["node1"].Services["jupyter"];
+        Assert.Equal("notebooks", jupyter.Subdomain);
+        Assert.True(jupyter.PreserveHost);
+        Assert.Equal("s3cret-jupyter-token", jupyter.Token);
+        var announced = Assert.Single(Assert.Single(options.Announcement(), h => h.Name == "node1").Services, s => s.Name == "jupyter");
+        Assert.Equal("10.0.1.50:8888", announced.UpstreamHost);
+        Assert.Equal("s3cret-jupyter-token", announced.Token);
+    }
+
+    [Fact]
+    public void ReportsAServiceTokenFileThatCannotBeRead()
+    {
+        var error = Assert.Single(Errors(Valid.Replace("http: true }", "http: true, token_file: missing.token }", StringComparison.Ordinal)));
+
+        AssertAt(error, 9, "hosts.node1.services.jupyter.token_file");
+        Assert.Contains("missing.token", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("subdomain: Notebooks")]
+    [InlineData("subdomain: a.b")]
+    [InlineData("subdomain: a--b")]
+    public void ReportsASubdomainThatIsNotOneDnsLabel(string setting)
+    {
+        var error = Assert.Single(Errors(Valid.Replace("http: true }", $"http: true, {setting} }}", StringComparison.Ordinal)));
+
+        AssertAt(error, 9, "hosts.node1.services.jupyter.subdomain");
+    }
+
+    [Fact]
+    public void ReportsHttpSettingsOnAServiceThatIsNotHttp()
+    {
+        var error = Assert.Single(Errors(Valid.Replace("http: true }", "http: false, subdomain: notebooks }", StringComparison.Ordinal)));
+
+        Assert.Equal("hosts.node1.services.jupyter", error.Field);
+        Assert.Contains("http: true", error.Message, StringComparison.Ordinal);
+    }
+
     private AgentOptions Parse(string text) => AgentOptions.Parse(YamlFile.FromText(ConfigPath, text));
 
     private IReadOnlyList<ConfigError> Errors(string text) => Assert.Throws<ConfigException>(() => Parse(text)).Errors;
