@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs the real peers the tests drive (OpenSSH, socat, iproute2) when
-# missing, builds, runs the unit and end-to-end suites, and prints one totals line.
+# Runs every test: installs the real peers the tests drive (OpenSSH, socat, iproute2, Jupyter,
+# Chromium) when missing, builds, runs the unit and end-to-end suites, and prints one totals line.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,6 +11,12 @@ command -v scp >/dev/null 2>&1 || need+=(openssh-client)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# Debian's Jupyter and Python live under /usr/bin; the python3 first on PATH may be another build
+# that does not see them, so these are checked (and later called) by full path.
+[ -x /usr/bin/jupyter-notebook ] || [ -x /usr/bin/jupyter ] || need+=(jupyter-notebook)
+/usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need+=(python3-ipykernel)
+/usr/bin/python3 -c 'import websocket' >/dev/null 2>&1 || need+=(python3-websocket)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
