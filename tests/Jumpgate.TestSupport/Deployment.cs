@@ -35,12 +35,15 @@ public sealed class Deployment : IAsyncDisposable
     public List<string> Tokens { get; } = [];
 
     /// <summary>Creates and starts a gateway on a free loopback port and logs a user named researcher in.</summary>
-    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0")
+    /// <param name="output">Where the processes' output goes.</param>
+    /// <param name="listen">The gateway's address; port 0 picks a free one.</param>
+    /// <param name="gatewayYaml">Settings appended to gateway.yaml before the gateway first starts.</param>
+    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null)
     {
         var deployment = new Deployment(output);
         try
         {
-            await deployment.SetUpAsync(listen);
+            await deployment.SetUpAsync(listen, gatewayYaml);
         }
         catch
         {
@@ -50,11 +53,15 @@ public sealed class Deployment : IAsyncDisposable
         return deployment;
     }
 
-    private async Task SetUpAsync(string listen)
+    private async Task SetUpAsync(string listen, string? gatewayYaml)
     {
         var deployment = this;
         var init = await deployment.JumpgateAsync("gateway", "init", "--dir", deployment.GatewayDir, "--listen", listen, "--domain", "localhost");
         deployment.Fingerprint = init.Stdout.Trim();
+        if (gatewayYaml is not null)
+        {
+            await File.AppendAllTextAsync(Path.Combine(GatewayDir, "gateway.yaml"), "\n" + gatewayYaml + "\n");
+        }
         await deployment.StartGatewayAsync();
         deployment.UserToken = await deployment.AddUserAsync("researcher");
         var login = await deployment.JumpgateAsync("login", deployment.GatewayUrl, "--token", deployment.UserToken, "--fingerprint", deployment.Fingerprint);
