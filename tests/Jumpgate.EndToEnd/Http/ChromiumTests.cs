@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Jumpgate.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
@@ -31,8 +29,8 @@ public sealed class ChromiumTests(ITestOutputHelper output)
     [Fact]
     public async Task ReachesLocalhostSubdomainsTrustingExactlyTheGivenCertificate()
     {
-        using var certificate = SelfSigned("gw.localhost", "*.gw.localhost");
-        using var stranger = SelfSigned("gw.localhost", "*.gw.localhost");
+        using var certificate = SelfSignedCertificate.Create("gw.localhost", "*.gw.localhost");
+        using var stranger = SelfSignedCertificate.Create("gw.localhost", "*.gw.localhost");
         await using var upstream = await HttpUpstream.StartAsync(certificate);
         using var pem = new TempDirectory("jg-cert");
         await File.WriteAllTextAsync(pem.File("gateway.crt"), certificate.ExportCertificatePem());
@@ -51,18 +49,5 @@ public sealed class ChromiumTests(ITestOutputHelper output)
         Assert.DoesNotContain("\"Host\"", refused, StringComparison.Ordinal);
         // Only the trusting browser's two loads got past TLS.
         Assert.Equal(2, upstream.Requests.Count(r => r.PathAndQuery == "/headers"));
-    }
-
-    private static X509Certificate2 SelfSigned(string subject, params string[] names)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={subject}", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        foreach (var name in names)
-        {
-            san.AddDnsName(name);
-        }
-        request.CertificateExtensions.Add(san.Build());
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 }
