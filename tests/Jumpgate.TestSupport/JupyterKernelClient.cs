@@ -33,15 +33,16 @@ public sealed class JupyterKernelClient : IDisposable
     /// <param name="baseUri">Jupyter's root, e.g. <c>http://127.0.0.1:8888/</c> or <c>https://jupyter--node1.gw.localhost:5443/</c>.</param>
     /// <param name="handler">
     /// The handler to send through (the caller keeps ownership): where a test trusts the gateway's
-    /// self-signed certificate. The WebSocket goes through it too. Null: a plain <see cref="SocketsHttpHandler"/>
-    /// that follows no redirects, so a redirect to a login page surfaces as a 302.
+    /// self-signed certificate (see <see cref="LoopbackHttpHandler"/>). The WebSocket goes through it too.
+    /// Null: <see cref="LoopbackHttpHandler.Create"/>'s default, which follows no redirects, so a
+    /// redirect to a login page surfaces as a 302.
     /// </param>
     public JupyterKernelClient(Uri baseUri, HttpMessageHandler? handler = null)
     {
         ArgumentNullException.ThrowIfNull(baseUri);
         _baseUri = baseUri.AbsoluteUri.EndsWith('/') ? baseUri : new Uri(baseUri.AbsoluteUri + "/");
         var owned = handler is null;
-        handler ??= new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false };
+        handler ??= LoopbackHttpHandler.Create();
         _invoker = new HttpMessageInvoker(handler, disposeHandler: owned);
         _http = new HttpClient(handler, disposeHandler: false) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
     }

@@ -111,6 +111,29 @@ public sealed class HttpUpstreamTests : IAsyncLifetime
         Assert.Equal("bye", socket.CloseStatusDescription);
     }
 
+    [Fact]
+    public async Task WebSocketToALocalhostSubdomainOverHttpsGoesThroughTheCallersHandler()
+    {
+        // The shape a gateway test uses: its own handler trusts one self-signed certificate and dials
+        // loopback for a *.localhost name, and the WebSocket handshake goes through that handler.
+        using var certificate = SelfSignedCertificate.Create("gw.localhost", "*.gw.localhost");
+        await using var https = await HttpUpstream.StartAsync(certificate);
+        using var handler = LoopbackHttpHandler.Create(trusted: certificate);
+        using var invoker = new HttpMessageInvoker(handler);
+        using var cancel = new CancellationTokenSource(Signals.Timeout(30));
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Origin", "https://jupyter--node1.gw.localhost");
+        socket.Options.SetRequestHeader("Cookie", "jumpgate_session=abc");
+
+        await socket.ConnectAsync(new Uri($"wss://jupyter--node1.gw.localhost:{https.Port}/ws"), invoker, cancel.Token);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("over tls"), WebSocketMessageType.Text, endOfMessage: true, cancel.Token);
+        var echoed = await ReceiveMessageAsync(socket, cancel.Token);
+
+        Assert.Equal("over tls", Encoding.UTF8.GetString(echoed.Payload));
+        var handshake = Assert.Single(https.Requests);
+        Assert.Equal(("https://jupyter--node1.gw.localhost", "jumpgate_session=abc"), (handshake.Headers["Origin"], handshake.Headers["Cookie"]));
+    }
+
     private static async Task<(WebSocketMessageType Type, byte[] Payload)> ReceiveMessageAsync(WebSocket socket, CancellationToken cancellationToken)
     {
         var buffer = new byte[8192];
