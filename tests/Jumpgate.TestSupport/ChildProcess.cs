@@ -17,6 +17,7 @@ public sealed class ChildProcess : IAsyncDisposable
     private readonly List<(Regex Pattern, TaskCompletionSource<Match> Signal)> _waiters = [];
     private readonly ITestOutputHelper? _output;
     private readonly string _name;
+    private int _disposed;
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Every process the tests started and have not yet stopped, killed when the test run exits whatever happened.</summary>
@@ -175,6 +176,11 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A test may stop a process itself and its fixture dispose it again.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         if (!_process.HasExited)
         {
             Signal(SIGKILL);

@@ -1,0 +1,109 @@
+using System.Net;
+using Jumpgate.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Jumpgate.EndToEnd.Http;
+
+/// <summary>
+/// Debian's Jupyter, started as people start it (loopback, its own token, XSRF and Origin checks
+/// on), behind an agent that holds Jupyter's token; reached on its subdomain through the gateway.
+/// </summary>
+public sealed class JupyterThroughGatewayTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Label = "jupyter--node1";
+
+    private JupyterServer _jupyter = null!;
+    private Deployment _deployment = null!;
+    private GatewayBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        _jupyter = await JupyterServer.StartAsync(output);
+        _deployment = await Deployment.StartAsync(output);
+        var tokenFile = _deployment.Dir.File("jupyter.token");
+        await File.WriteAllTextAsync(tokenFile, _jupyter.Token);
+        await _deployment.AddAgentAsync("lab-a", "node*");
+        await _deployment.StartAgentAsync("lab-a", $$"""
+            node1:
+              address: 127.0.0.1
+              services:
+                jupyter: { port: {{_jupyter.Port}}, http: true, token_file: {{tokenFile}} }
+            """);
+        _browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _browser.Dispose();
+        await _deployment.DisposeAsync();
+        await _jupyter.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ASignedInUserRunsCodeInAKernelOverItsWebSocket()
+    {
+        var (landing, _) = await _browser.FollowAsync(await OpenLinkAsync("/tree"));
+        using (landing)
+        {
+            Assert.Equal(HttpStatusCode.OK, landing.StatusCode);
+        }
+        using var kernels = new JupyterKernelClient(_browser.ServiceUri(Label), _browser.Handler)
+        {
+            Origin = _browser.ServiceUri(Label).GetLeftPart(UriPartial.Authority),
+        };
+
+        var result = await kernels.RunAsync("6*7");
+
+        Assert.Equal("42", result);
+        Assert.True(_jupyter.SawRequest("/channels"), "the kernel's WebSocket never reached Jupyter");
+    }
+
+    [Fact]
+    public async Task UnauthenticatedAndUnauthorisedRequestsNeverReachJupyter()
+    {
+        using var anonymous = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
+        using var unsigned = await anonymous.Client.GetAsync(anonymous.ServiceUri(Label, "/api/kernels?unsigned-probe"));
+
+        await _deployment.JumpgateAsync("gateway", "revoke", "@everyone", "*", "--dir", _deployment.GatewayDir);
+        await _deployment.JumpgateAsync("gateway", "grant", "researcher", "lab-pc", "--dir", _deployment.GatewayDir);
+        using var form = new FormUrlEncodedContent([new("token", _deployment.UserToken), new("to", anonymous.ServiceUri(Label, "/api/kernels?refused-probe").AbsoluteUri)]);
+        using var signedIn = await anonymous.Client.PostAsync(anonymous.GatewayUri("/signin"), form);
+        var (refused, _) = await anonymous.FollowAsync(new Uri(anonymous.GatewayUri(), signedIn.Headers.Location!));
+        using (refused)
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+        // A marker request Jupyter logs after anything sent before it: nothing refused can be still on its way.
+        await _jupyter.SyncLogAsync();
+
+        Assert.Equal(HttpStatusCode.Unauthorized, unsigned.StatusCode);
+        Assert.False(_jupyter.SawRequest("unsigned-probe"), "an unauthenticated request reached Jupyter");
+        Assert.False(_jupyter.SawRequest("refused-probe"), "a request the rules refuse reached Jupyter");
+    }
+
+    [Fact]
+    public async Task ChromiumSignsInAndShowsJupytersTreePage()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_jupyter.RootDir, "through-the-gateway.ipynb"),
+            """{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}""");
+        using var chromium = new Chromium(output, Chromium.SpkiHash(Path.Combine(_deployment.GatewayDir, "gateway.crt")));
+
+        var dom = await chromium.DumpDomAsync(await OpenLinkAsync("/tree"));
+        // The same profile keeps the subdomain's session cookie: the screenshot needs no second sign-in.
+        var screenshot = await chromium.ScreenshotAsync(_browser.ServiceUri(Label, "/tree"), "jupyter-through-gateway.png", 1280, 800);
+
+        Assert.Contains("id=\"notebook_list\"", dom, StringComparison.Ordinal);
+        Assert.Contains("through-the-gateway.ipynb", dom, StringComparison.Ordinal);
+        Assert.True(new FileInfo(screenshot).Length > 1000, screenshot);
+    }
+
+    private async Task<Uri> OpenLinkAsync(string next)
+    {
+        var result = await _deployment.JumpgateAsync("open", "node1", "jupyter", "--json");
+        Assert.Equal(0, result.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        var link = json.RootElement.GetProperty("sign_in_url").GetString()!;
+        return new Uri(link.Replace("next=%2F", "next=" + Uri.EscapeDataString(next), StringComparison.Ordinal));
+    }
+}
