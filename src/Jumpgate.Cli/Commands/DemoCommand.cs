@@ -94,6 +94,8 @@ internal static class DemoCommand
         var bound = await forwarding.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var page = await http.GetStringAsync($"http://{bound}/", cancellationToken);
+        using var api = GatewayApi.FromSettings(settings);
+        var browser = await api.OpenAsync("demo", "web", cancellationToken);
 
         Console.Error.WriteLine($"""
 
@@ -102,6 +104,8 @@ internal static class DemoCommand
               agent     serves host 'demo': web (http){(sshd ? ", ssh (this machine's sshd)" : "")}
               forward   http://{bound}/ -> demo:web through the gateway and the agent
               check     GET http://{bound}/ answered: {page.Trim()}
+              browser   {browser.Url} (behind the gateway's sign-in; self-signed certificate)
+                        one-time sign-in link, 5 minutes: {browser.SignInUrl}
 
             Try, in another terminal:
               curl http://{bound}/
