@@ -9,8 +9,9 @@ namespace Jumpgate.Bench.Figures;
 
 /// <summary>
 /// Figure 6: requests/s and p99 latency with wrk for a small page: direct to the upstream, through
-/// nginx as a reverse proxy, and through Jumpgate. Jumpgate's subdomain HTTP proxy is not built yet
-/// (issue 3), so its row says so; the TCP path through `jumpgate forward` is measured for reference.
+/// nginx as a reverse proxy, and through Jumpgate's subdomain (HTTPS to the gateway with a signed-in
+/// session, as a browser; the gateway's HTTP/1.1 pool through the agent to the same upstream). The
+/// TCP path through `jumpgate forward` is measured for reference.
 /// </summary>
 internal static partial class Http
 {
@@ -18,7 +19,8 @@ internal static partial class Http
     private const string Proxy = "nginx reverse proxy";
     private const string Forward = "Jumpgate forward (TCP, reference only)";
     private const string Figure = "HTTP small page, req/s · p99";
-    private const string Subdomain = "n/a (HTTP proxy not built yet)";
+    private const string Subdomain = "Jumpgate subdomain (HTTPS, signed in)";
+    private const string Target = "≥ 0.7 × nginx req/s, p99 ≤ 1.5 × nginx";
 
     public static string? WrkPath => File.Exists("/usr/bin/wrk") ? "/usr/bin/wrk" : null;
 
@@ -27,48 +29,66 @@ internal static partial class Http
         if (rig.Web is null || WrkPath is null)
         {
             table.Add(new Row(Figure, "peers", $"n/a ({(rig.Web is null ? "nginx" : "wrk")} is not installed)"));
-            table.Add(new Row(Figure, PathNames.Jumpgate, Subdomain, "", "≥ 0.7 × nginx req/s, p99 ≤ 1.5 × nginx", "n/a"));
+            table.Add(new Row(Figure, PathNames.Jumpgate, "n/a", "", Target, "n/a"));
             return;
         }
-        var targets = new List<(string Name, int Port)> { (Direct, rig.Web.UpstreamPort), (Proxy, rig.Web.ProxyPort) };
+        var targets = new List<WrkTarget> { new(Direct, $"http://127.0.0.1:{rig.Web.UpstreamPort}/"), new(Proxy, $"http://127.0.0.1:{rig.Web.ProxyPort}/") };
+        var (gatewayPort, host, cookie) = await rig.Jumpgate.BrowserSessionAsync();
+        targets.Add(new(Subdomain, $"https://127.0.0.1:{gatewayPort}/", ["-H", $"Host: {host}", "-H", $"Cookie: {cookie}"]));
         if (rig[PathNames.Jumpgate].WebPort is { } forward)
         {
-            targets.Add((Forward, forward));
+            targets.Add(new(Forward, $"http://127.0.0.1:{forward}/"));
         }
+        // Each path must serve the upstream's page before it is measured.
         using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+        using (var browser = new GatewayBrowser(rig.Jumpgate.Deployment.GatewayUrl, rig.Jumpgate.Deployment.Fingerprint))
         {
-            foreach (var (name, port) in targets)
+            browser.Cookies.SetCookies(new Uri($"https://{host}/"), cookie.Replace("; ", ",", StringComparison.Ordinal));
+            foreach (var target in targets)
             {
-                var body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/"));
+                var body = target.Name == Subdomain
+                    ? await browser.Client.GetStringAsync(new Uri($"https://{host}/"))
+                    : await http.GetStringAsync(new Uri(target.Url));
                 if (body.TrimEnd('\n') != Nginx.Page.TrimEnd('\n'))
                 {
-                    throw new InvalidOperationException($"{name} served an unexpected page: {body}");
+                    throw new InvalidOperationException($"{target.Name} served an unexpected page: {body}");
                 }
             }
         }
         var results = targets.ToDictionary(t => t.Name, _ => new List<(double Rps, double P99)>());
         for (var round = 1; round <= plan.HttpRounds; round++)
         {
-            foreach (var (name, port) in targets)
+            foreach (var target in targets)
             {
-                var measured = await WrkAsync(name, port, plan.HttpSeconds);
+                var name = target.Name;
+                var measured = await WrkAsync(target, plan.HttpSeconds);
                 results[name].Add(measured);
                 say($"http round {round}/{plan.HttpRounds}: {name} {measured.Rps:0} req/s, p99 {Table.F(measured.P99)} ms");
             }
         }
         string Result(string name) =>
             $"{Stats.Median([.. results[name].Select(r => r.Rps)]):0} req/s · p99 {Table.F(Stats.Median([.. results[name].Select(r => r.P99)]))} ms";
-        foreach (var (name, _) in targets)
+        foreach (var target in targets.Where(t => t.Name != Subdomain))
         {
-            table.Add(new Row(Figure, name, Result(name)));
+            table.Add(new Row(Figure, target.Name, Result(target.Name)));
         }
-        table.Add(new Row(Figure, PathNames.Jumpgate, Subdomain, "", "≥ 0.7 × nginx req/s, p99 ≤ 1.5 × nginx", "n/a"));
+        var rps = Stats.Median([.. results[Subdomain].Select(r => r.Rps)]) / Stats.Median([.. results[Proxy].Select(r => r.Rps)]);
+        var p99 = Stats.Median([.. results[Subdomain].Select(r => r.P99)]) / Stats.Median([.. results[Proxy].Select(r => r.P99)]);
+        table.Add(new Row(Figure, PathNames.Jumpgate, Result(Subdomain), $"{rps:0.00} × nginx req/s, p99 {p99:0.00} × nginx", Target,
+            rps >= 0.7 && p99 <= 1.5 ? "met" : "not met"));
         table.Note($"HTTP: wrk -t1 -c16 -d{plan.HttpSeconds}s --latency, {plan.HttpRounds} round(s), medians; nginx 1 worker for the upstream and 1 for the proxy, keep-alive to the upstream.");
     }
 
-    private static async Task<(double Rps, double P99)> WrkAsync(string name, int port, int seconds)
+    /// <summary>What wrk loads: a URL and extra headers (the subdomain's Host and session cookie).</summary>
+    private sealed record WrkTarget(string Name, string Url, IReadOnlyList<string>? ExtraArguments = null)
     {
-        var result = await Command.RunAsync(WrkPath!, ["-t1", "-c16", $"-d{seconds}s", "--latency", $"http://127.0.0.1:{port}/"], TimeSpan.FromSeconds(seconds + 30));
+        public IReadOnlyList<string> Headers => ExtraArguments ?? [];
+    }
+
+    private static async Task<(double Rps, double P99)> WrkAsync(WrkTarget target, int seconds)
+    {
+        var name = target.Name;
+        var result = await Command.RunAsync(WrkPath!, ["-t1", "-c16", $"-d{seconds}s", "--latency", .. target.Headers, target.Url], TimeSpan.FromSeconds(seconds + 30));
         var rps = RequestsPerSecond().Match(result.Stdout);
         var p99 = Percentile99().Match(result.Stdout);
         if (result.ExitCode != 0 || !rps.Success || !p99.Success || result.Stdout.Contains("Non-2xx", StringComparison.Ordinal) || result.Stdout.Contains("Socket errors", StringComparison.Ordinal))

@@ -34,6 +34,9 @@ internal sealed class JumpgateRig : IAsyncDisposable
 
     public IReadOnlyList<int> ForwarderPids => [.. _forwarders.Select(f => f.Id)];
 
+    /// <summary>The service declared `http: true`, so the gateway also serves it on its subdomain.</summary>
+    public const string HttpService = "web";
+
     /// <summary>Starts a gateway, logs a user in, and starts an agent serving node1 with the given services (name → port on 127.0.0.1).</summary>
     public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services)
     {
@@ -50,7 +53,7 @@ internal sealed class JumpgateRig : IAsyncDisposable
                   node1:
                     address: 127.0.0.1
                     services:
-                {string.Join('\n', services.Select(s => $"      {s.Key}: {s.Value}"))}
+                {string.Join('\n', services.Select(s => s.Key == HttpService ? $"      {s.Key}: {{ port: {s.Value}, http: true }}" : $"      {s.Key}: {s.Value}"))}
 
                 """);
             var rig = new JumpgateRig(deployment, config);
@@ -108,6 +111,28 @@ internal sealed class JumpgateRig : IAsyncDisposable
         var port = int.Parse(line.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         _forwards[service] = port;
         return port;
+    }
+
+    /// <summary>
+    /// What wrk needs to load the web service's subdomain like a signed-in browser: the gateway's
+    /// port, the Host header and the session cookie (from `jumpgate open`'s one-time link).
+    /// </summary>
+    public async Task<(int Port, string Host, string Cookie)> BrowserSessionAsync()
+    {
+        var open = await _deployment.JumpgateAsync("open", "node1", HttpService, "--json");
+        if (open.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"jumpgate open failed: {open}");
+        }
+        using var json = System.Text.Json.JsonDocument.Parse(open.Stdout);
+        var link = new Uri(json.RootElement.GetProperty("sign_in_url").GetString()!);
+        using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
+        var (response, _) = await browser.FollowAsync(link);
+        using (response)
+        {
+            response.EnsureSuccessStatusCode();
+        }
+        return (browser.Port, link.Authority, browser.CookieHeader(link));
     }
 
     public async ValueTask DisposeAsync()
