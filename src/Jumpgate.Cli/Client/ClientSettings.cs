@@ -44,11 +44,14 @@ internal sealed record ClientSettings
     }
 
     /// <summary>Writes the settings readable by their owner only (mode 0600), replacing the file atomically.</summary>
-    public void Save()
+    public void Save() => WritePrivate(FilePath, stream => JsonSerializer.Serialize(stream, this, ClientJson.Default.ClientSettings));
+
+    /// <summary>Writes a file that holds a token: under <see cref="Directory"/> (0700), mode 0600 from its creation, replaced atomically.</summary>
+    internal static void WritePrivate(string path, Action<Stream> write)
     {
         System.IO.Directory.CreateDirectory(Directory);
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var temporary = FilePath + ".tmp";
+        var temporary = path + ".tmp";
         File.Delete(temporary);
         using (var stream = new FileStream(temporary, new FileStreamOptions
         {
@@ -57,12 +60,13 @@ internal sealed record ClientSettings
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         }))
         {
-            JsonSerializer.Serialize(stream, this, ClientJson.Default.ClientSettings);
+            write(stream);
         }
-        File.Move(temporary, FilePath, overwrite: true);
+        File.Move(temporary, path, overwrite: true);
     }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(ClientSettings))]
+[JsonSerializable(typeof(AdminSettings))]
 internal sealed partial class ClientJson : JsonSerializerContext;

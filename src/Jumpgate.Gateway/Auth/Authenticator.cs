@@ -42,7 +42,7 @@ internal sealed class Authenticator(GatewayStore store, AuthRateLimiter limiter,
             audit.Write(new AuditEvent
             {
                 Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
-                User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null,
+                User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null, Admin = kind == PrincipalKind.Admin ? stale : null,
                 Reason = $"a revoked or expired token, or a disabled {GatewayStore.KindText(kind)}",
             });
         }

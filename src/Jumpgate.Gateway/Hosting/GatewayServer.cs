@@ -69,6 +69,7 @@ public static class GatewayServer
 
         var app = builder.Build();
         app.MapJumpgateApi();
+        app.MapJumpgateAdminApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jumpgate.Gateway");
         app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));
 

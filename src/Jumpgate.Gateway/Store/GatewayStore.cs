@@ -46,7 +46,7 @@ internal sealed partial class GatewayStore
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS principals (
                 name TEXT NOT NULL,
-                kind TEXT NOT NULL CHECK (kind IN ('user', 'agent')),
+                kind TEXT NOT NULL CHECK (kind IN ('user', 'agent', 'admin')),
                 host_patterns TEXT,
                 disabled INTEGER NOT NULL DEFAULT 0,
                 created TEXT NOT NULL,
@@ -66,6 +66,7 @@ internal sealed partial class GatewayStore
                 last_seen TEXT NOT NULL,
                 PRIMARY KEY (name, agent));
             """);
+        AllowAdminKind(connection);
         InitializeAccess(connection, fresh);
         InitializeAudit(connection);
     }
@@ -265,7 +266,53 @@ internal sealed partial class GatewayStore
         command.ExecuteNonQuery();
     }
 
-    internal static string KindText(PrincipalKind kind) => kind == PrincipalKind.User ? "user" : "agent";
+    internal static string KindText(PrincipalKind kind) => kind switch
+    {
+        PrincipalKind.User => "user",
+        PrincipalKind.Agent => "agent",
+        _ => "admin",
+    };
+
+    /// <summary>The kind named by its text (user, agent, admin); false for anything else.</summary>
+    internal static bool TryParseKind(string? text, out PrincipalKind kind)
+    {
+        (var known, kind) = text switch
+        {
+            "user" => (true, PrincipalKind.User),
+            "agent" => (true, PrincipalKind.Agent),
+            "admin" => (true, PrincipalKind.Admin),
+            _ => (false, PrincipalKind.User),
+        };
+        return known;
+    }
+
+    /// <summary>
+    /// A store made before admins existed has a CHECK that allows only users and agents; SQLite
+    /// cannot alter a CHECK, so the table is rebuilt once, inside a transaction, rows kept.
+    /// </summary>
+    private static void AllowAdminKind(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'principals'";
+        if (command.ExecuteScalar() is not string sql || sql.Contains("'admin'", StringComparison.Ordinal))
+        {
+            return;
+        }
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, """
+            CREATE TABLE principals_new (
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('user', 'agent', 'admin')),
+                host_patterns TEXT,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created TEXT NOT NULL,
+                PRIMARY KEY (kind, name));
+            INSERT INTO principals_new (name, kind, host_patterns, disabled, created) SELECT name, kind, host_patterns, disabled, created FROM principals;
+            DROP TABLE principals;
+            ALTER TABLE principals_new RENAME TO principals;
+            """);
+        transaction.Commit();
+    }
 
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
