@@ -34,13 +34,16 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>Every token this deployment created, so a test can check none of them leaked into a log.</summary>
     public List<string> Tokens { get; } = [];
 
-    /// <summary>Creates and starts a gateway on a free loopback port and logs a user named researcher in.</summary>
-    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0")
+    /// <summary>
+    /// Creates and starts a gateway on a free loopback port and logs a user named researcher in;
+    /// <paramref name="gatewayYaml"/> is appended to the gateway.yaml that init wrote (e.g. a short handshake_timeout).
+    /// </summary>
+    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null)
     {
         var deployment = new Deployment(output);
         try
         {
-            await deployment.SetUpAsync(listen);
+            await deployment.SetUpAsync(listen, gatewayYaml);
         }
         catch
         {
@@ -50,11 +53,15 @@ public sealed class Deployment : IAsyncDisposable
         return deployment;
     }
 
-    private async Task SetUpAsync(string listen)
+    private async Task SetUpAsync(string listen, string? gatewayYaml)
     {
         var deployment = this;
         var init = await deployment.JumpgateAsync("gateway", "init", "--dir", deployment.GatewayDir, "--listen", listen, "--domain", "localhost");
         deployment.Fingerprint = init.Stdout.Trim();
+        if (gatewayYaml is not null)
+        {
+            await File.AppendAllTextAsync(Path.Combine(GatewayDir, "gateway.yaml"), "\n" + gatewayYaml + "\n");
+        }
         await deployment.StartGatewayAsync();
         deployment.UserToken = await deployment.AddUserAsync("researcher");
         var login = await deployment.JumpgateAsync("login", deployment.GatewayUrl, "--token", deployment.UserToken, "--fingerprint", deployment.Fingerprint);

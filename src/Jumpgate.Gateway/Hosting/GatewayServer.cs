@@ -38,6 +38,7 @@ public static class GatewayServer
         logging(builder.Logging);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(options.Access);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
