@@ -174,6 +174,8 @@ public sealed class Deployment : IAsyncDisposable
         {
             await Gateway.DisposeAsync();
         }
+        // After the gateway is gone, so its store and audit files are complete.
+        RunLog.KeepGatewayFiles(GatewayDir);
         Dir.Dispose();
     }
 }
