@@ -14,23 +14,9 @@ internal sealed record AdminSettings
 
     public static string FilePath => Path.Combine(ClientSettings.Directory, "admin.json");
 
-    public static AdminSettings Load()
-    {
-        var path = FilePath;
-        if (!File.Exists(path))
-        {
-            throw new CliException($"no admin login ({path} does not exist); run `jumpgate admin login https://GATEWAY --token-file ADMIN.token --fingerprint FINGERPRINT` first, or give --dir to work on a gateway's store directly");
-        }
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), ClientJson.Default.AdminSettings)
-                ?? throw new CliException($"{path} is empty; run `jumpgate admin login` again");
-        }
-        catch (JsonException e)
-        {
-            throw new CliException($"{path} is not valid ({e.Message}); run `jumpgate admin login` again");
-        }
-    }
+    public static AdminSettings Load() => ClientSettings.ReadSaved(
+        FilePath, ClientJson.Default.AdminSettings, "jumpgate admin login", "no admin login",
+        "run `jumpgate admin login https://GATEWAY --token-file ADMIN.token --fingerprint FINGERPRINT` first, or give --dir to work on a gateway's store directly");
 
     /// <summary>Owner-only (0600), replaced atomically, like the user's login.</summary>
     public void Save() => ClientSettings.WritePrivate(FilePath, stream => JsonSerializer.Serialize(stream, this, ClientJson.Default.AdminSettings));

@@ -25,21 +25,24 @@ internal sealed record ClientSettings
 
     public static string FilePath => Path.Combine(Directory, "config.json");
 
-    public static ClientSettings Load()
+    public static ClientSettings Load() => ReadSaved(
+        FilePath, ClientJson.Default.ClientSettings, "jumpgate login", "not logged in", "run `jumpgate login https://GATEWAY --token TOKEN --fingerprint FINGERPRINT` first");
+
+    /// <summary>Reads what a login command saved; <paramref name="missing"/> and <paramref name="fix"/> say what to do when there is nothing.</summary>
+    internal static T ReadSaved<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string login, string missing, string fix)
     {
-        var path = FilePath;
         if (!File.Exists(path))
         {
-            throw new CliException($"not logged in ({path} does not exist); run `jumpgate login https://GATEWAY --token TOKEN --fingerprint FINGERPRINT` first");
+            throw new CliException($"{missing} ({path} does not exist); {fix}");
         }
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), ClientJson.Default.ClientSettings)
-                ?? throw new CliException($"{path} is empty; run `jumpgate login` again");
+            return JsonSerializer.Deserialize(File.ReadAllText(path), type)
+                ?? throw new CliException($"{path} is empty; run `{login}` again");
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not valid ({e.Message}); run `jumpgate login` again");
+            throw new CliException($"{path} is not valid ({e.Message}); run `{login}` again");
         }
     }
 

@@ -44,13 +44,7 @@ internal sealed partial class GatewayStore
         var fresh = !TableExists(connection, "rules");
         Execute(connection, """
             PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS principals (
-                name TEXT NOT NULL,
-                kind TEXT NOT NULL CHECK (kind IN ('user', 'agent', 'admin')),
-                host_patterns TEXT,
-                disabled INTEGER NOT NULL DEFAULT 0,
-                created TEXT NOT NULL,
-                PRIMARY KEY (kind, name));
+            """ + PrincipalsTable("principals") + """
             CREATE TABLE IF NOT EXISTS tokens (
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
@@ -286,6 +280,17 @@ internal sealed partial class GatewayStore
         return known;
     }
 
+    private static string PrincipalsTable(string name) => $"""
+        CREATE TABLE IF NOT EXISTS {name} (
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('user', 'agent', 'admin')),
+            host_patterns TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            PRIMARY KEY (kind, name));
+
+        """;
+
     /// <summary>
     /// A store made before admins existed has a CHECK that allows only users and agents; SQLite
     /// cannot alter a CHECK, so the table is rebuilt once, inside a transaction, rows kept.
@@ -299,14 +304,7 @@ internal sealed partial class GatewayStore
             return;
         }
         using var transaction = connection.BeginTransaction();
-        Execute(connection, """
-            CREATE TABLE principals_new (
-                name TEXT NOT NULL,
-                kind TEXT NOT NULL CHECK (kind IN ('user', 'agent', 'admin')),
-                host_patterns TEXT,
-                disabled INTEGER NOT NULL DEFAULT 0,
-                created TEXT NOT NULL,
-                PRIMARY KEY (kind, name));
+        Execute(connection, PrincipalsTable("principals_new") + """
             INSERT INTO principals_new (name, kind, host_patterns, disabled, created) SELECT name, kind, host_patterns, disabled, created FROM principals;
             DROP TABLE principals;
             ALTER TABLE principals_new RENAME TO principals;
