@@ -27,7 +27,14 @@ fi
 dotnet build Jumpgate.sln -c Release -nologo -clp:ErrorsOnly
 log=$(mktemp)
 status=0
+# Every process the tests start logs here, and every token they issue is recorded by the hash of its
+# secret, so one check after the tests can look for every token in every log, audit file and store.
+run=$(mktemp -d /tmp/jumpgate-test-run.XXXXXX)
+export JUMPGATE_TEST_RUN="$run"
 dotnet test Jumpgate.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log" || status=$?
+leak=0
+dotnet tests/Jumpgate.LeakCheck/bin/Release/net10.0/Jumpgate.LeakCheck.dll "$run" 2>&1 | tee -a "$log" || leak=$?
+if [ "$leak" -eq 0 ]; then rm -rf "$run"; else status=1; fi
 
 # One totals line, summed over the test assemblies.
 awk '
@@ -39,7 +46,9 @@ awk '
       if ($i == "Skipped:") s += $(i+1)
     }
   }
-  END { printf "%d passed, %d failed, %d skipped\n", p, f, s }
+  /^token leak check: (passed|no tokens)/ { leak = "no token leaked" }
+  /^token leak check: FAILED/ { leak = "TOKENS LEAKED (see above)" }
+  END { printf "%d passed, %d failed, %d skipped; %s\n", p, f, s, leak == "" ? "leak check did not run" : leak }
 ' "$log"
 rm -f "$log"
 exit $status

@@ -22,6 +22,7 @@ internal static class Program
         {
             GatewayCommands.Create(),
             AgentCommands.Create(),
+            AdminCommands.Create(),
             ClientCommands.Login(),
             ClientCommands.List(),
             ClientCommands.Open(),

@@ -20,6 +20,9 @@ public sealed class ChildProcess : IAsyncDisposable
     private int _disposed;
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Every line, also kept for the suite-wide token leak check (null when no run is recorded).</summary>
+    private StreamWriter? _log;
+
     /// <summary>Every process the tests started and have not yet stopped, killed when the test run exits whatever happened.</summary>
     private static readonly HashSet<Process> Running = [];
 
@@ -41,6 +44,7 @@ public sealed class ChildProcess : IAsyncDisposable
     {
         _name = name;
         _output = output;
+        _log = RunLog.Create(name);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
@@ -162,6 +166,7 @@ public sealed class ChildProcess : IAsyncDisposable
         }
         lock (_gate)
         {
+            _log?.WriteLine(line);
             _lines.Add(line);
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
@@ -191,6 +196,12 @@ public sealed class ChildProcess : IAsyncDisposable
             Running.Remove(_process);
         }
         _process.Dispose();
+        lock (_gate)
+        {
+            // Lines that still trickle in after this are only kept in memory.
+            _log?.Dispose();
+            _log = null;
+        }
     }
 }
 
@@ -240,6 +251,7 @@ public static class Command
             throw new TimeoutException($"{fileName} {string.Join(' ', start.ArgumentList)} did not finish within {timeout.TotalSeconds:0} s; stderr: {await stderr}");
         }
         var result = new CommandResult(process.ExitCode, await stdout, await stderr);
+        RunLog.Command(fileName, start.ArgumentList, result);
         output?.WriteLine($"$ {Path.GetFileName(fileName)} {string.Join(' ', start.ArgumentList)}\n{result}");
         return result;
     }

@@ -34,10 +34,10 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>Every token this deployment created, so a test can check none of them leaked into a log.</summary>
     public List<string> Tokens { get; } = [];
 
-    /// <summary>Creates and starts a gateway on a free loopback port and logs a user named researcher in.</summary>
-    /// <param name="output">Where the processes' output goes.</param>
-    /// <param name="listen">The gateway's address; port 0 picks a free one.</param>
-    /// <param name="gatewayYaml">Settings appended to gateway.yaml before the gateway first starts.</param>
+    /// <summary>
+    /// Creates and starts a gateway on a free loopback port and logs a user named researcher in;
+    /// <paramref name="gatewayYaml"/> is appended to the gateway.yaml that init wrote (e.g. a short handshake_timeout).
+    /// </summary>
     public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null)
     {
         var deployment = new Deployment(output);
@@ -174,6 +174,8 @@ public sealed class Deployment : IAsyncDisposable
         {
             await Gateway.DisposeAsync();
         }
+        // After the gateway is gone, so its store and audit files are complete.
+        RunLog.KeepGatewayFiles(GatewayDir);
         Dir.Dispose();
     }
 }

@@ -25,30 +25,36 @@ internal sealed record ClientSettings
 
     public static string FilePath => Path.Combine(Directory, "config.json");
 
-    public static ClientSettings Load()
+    public static ClientSettings Load() => ReadSaved(
+        FilePath, ClientJson.Default.ClientSettings, "jumpgate login", "not logged in", "run `jumpgate login https://GATEWAY --token TOKEN --fingerprint FINGERPRINT` first");
+
+    /// <summary>Reads what a login command saved; <paramref name="missing"/> and <paramref name="fix"/> say what to do when there is nothing.</summary>
+    internal static T ReadSaved<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string login, string missing, string fix)
     {
-        var path = FilePath;
         if (!File.Exists(path))
         {
-            throw new CliException($"not logged in ({path} does not exist); run `jumpgate login https://GATEWAY --token TOKEN --fingerprint FINGERPRINT` first");
+            throw new CliException($"{missing} ({path} does not exist); {fix}");
         }
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), ClientJson.Default.ClientSettings)
-                ?? throw new CliException($"{path} is empty; run `jumpgate login` again");
+            return JsonSerializer.Deserialize(File.ReadAllText(path), type)
+                ?? throw new CliException($"{path} is empty; run `{login}` again");
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not valid ({e.Message}); run `jumpgate login` again");
+            throw new CliException($"{path} is not valid ({e.Message}); run `{login}` again");
         }
     }
 
     /// <summary>Writes the settings readable by their owner only (mode 0600), replacing the file atomically.</summary>
-    public void Save()
+    public void Save() => WritePrivate(FilePath, stream => JsonSerializer.Serialize(stream, this, ClientJson.Default.ClientSettings));
+
+    /// <summary>Writes a file that holds a token: under <see cref="Directory"/> (0700), mode 0600 from its creation, replaced atomically.</summary>
+    internal static void WritePrivate(string path, Action<Stream> write)
     {
         System.IO.Directory.CreateDirectory(Directory);
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var temporary = FilePath + ".tmp";
+        var temporary = path + ".tmp";
         File.Delete(temporary);
         using (var stream = new FileStream(temporary, new FileStreamOptions
         {
@@ -57,12 +63,13 @@ internal sealed record ClientSettings
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         }))
         {
-            JsonSerializer.Serialize(stream, this, ClientJson.Default.ClientSettings);
+            write(stream);
         }
-        File.Move(temporary, FilePath, overwrite: true);
+        File.Move(temporary, path, overwrite: true);
     }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(ClientSettings))]
+[JsonSerializable(typeof(AdminSettings))]
 internal sealed partial class ClientJson : JsonSerializerContext;

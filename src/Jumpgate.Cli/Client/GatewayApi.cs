@@ -1,13 +1,14 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json.Serialization.Metadata;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Client;
 
-/// <summary>The gateway's JSON API over a pinned TLS connection.</summary>
+/// <summary>The gateway's JSON API (the user's and the admin's) over a pinned TLS connection.</summary>
 internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDisposable
 {
     private readonly HttpClient _http = new(new SocketsHttpHandler
@@ -33,12 +34,23 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
     public Task<OpenLink> OpenAsync(string host, string service, CancellationToken cancellationToken) =>
         GetAsync($"/api/v1/open?host={Uri.EscapeDataString(host)}&service={Uri.EscapeDataString(service)}", ApiJson.Default.OpenLink, cancellationToken);
 
-    private async Task<T> GetAsync<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    public GatewayEndpoint Gateway => gateway;
+
+    private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        (await SendAsync(HttpMethod.Get, path, null, type, cancellationToken))!;
+
+    /// <summary>
+    /// Sends a request and reads the answer as <paramref name="type"/> (null for 204 No Content).
+    /// A refusal becomes a <see cref="CliException"/> in words: the gateway's own error for a
+    /// bad request, the same "invalid or revoked token" for every credential failure.
+    /// </summary>
+    public async Task<T?> SendAsync<T>(HttpMethod method, string path, HttpContent? body, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
         try
         {
-            response = await _http.GetAsync(path, cancellationToken);
+            using var request = new HttpRequestMessage(method, path) { Content = body };
+            response = await _http.SendAsync(request, cancellationToken);
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -60,24 +72,38 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
             }
             if (!response.IsSuccessStatusCode)
             {
-                // The gateway explains refusals in words ({"error": "..."}); pass them on as they are.
-                var explained = await ErrorOfAsync(response, cancellationToken);
-                throw new CliException(explained ?? $"gateway {gateway} answered {(int)response.StatusCode} {response.ReasonPhrase} to {path}");
+                var error = await ErrorOfAsync(response, cancellationToken);
+                throw new CliException(error is null
+                    ? $"gateway {gateway} answered {(int)response.StatusCode} {response.ReasonPhrase} to {path}"
+                    : response.StatusCode == HttpStatusCode.BadRequest ? error : $"gateway {gateway}: {error}");
             }
-            return await response.Content.ReadFromJsonAsync(type, cancellationToken)
-                ?? throw new CliException($"gateway {gateway} sent an empty answer to {path}");
+            if (response.StatusCode == HttpStatusCode.NoContent)
+            {
+                return default;
+            }
+            try
+            {
+                return await response.Content.ReadFromJsonAsync(type, cancellationToken)
+                    ?? throw new CliException($"gateway {gateway} sent an empty answer to {path}");
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                throw new CliException($"gateway {gateway} sent an answer to {path} that is not the JSON expected; is it a Jumpgate gateway of this version?");
+            }
         }
     }
 
+    /// <summary>The <c>error</c> of a JSON refusal, or null when the answer is something else.</summary>
     private static async Task<string?> ErrorOfAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try
         {
             var body = await response.Content.ReadFromJsonAsync(ApiJson.Default.DictionaryStringString, cancellationToken);
-            return body?.GetValueOrDefault("error");
+            return body is not null && body.TryGetValue("error", out var error) ? error : null;
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or HttpRequestException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException)
         {
+            // Not our JSON (a proxy's error page): the status line says enough.
             return null;
         }
     }

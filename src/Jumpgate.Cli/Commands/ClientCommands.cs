@@ -146,19 +146,23 @@ internal static class ClientCommands
 
     private static string Quote(string path) => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;
 
-    private static string ReadToken(string? token, string? tokenFile)
+    private static string ReadToken(string? token, string? tokenFile) =>
+        ReadToken(token, tokenFile, PrincipalKind.User, "JUMPGATE_TOKEN", "your user token (jgu_…, from `jumpgate gateway add-user`)");
+
+    /// <summary>A token from --token (- for stdin), --token-file or an environment variable, checked to be of <paramref name="kind"/>.</summary>
+    internal static string ReadToken(string? token, string? tokenFile, PrincipalKind kind, string variable, string what)
     {
         var secret = token switch
         {
             "-" => Console.In.ReadLine(),
             not null => token,
             null when tokenFile is not null => File.ReadAllText(tokenFile),
-            _ => Environment.GetEnvironmentVariable("JUMPGATE_TOKEN"),
+            _ => Environment.GetEnvironmentVariable(variable),
         };
         secret = secret?.Trim();
-        if (!TokenSecret.TryParse(secret, out var parsed) || parsed.Kind != PrincipalKind.User)
+        if (!TokenSecret.TryParse(secret, out var parsed) || parsed.Kind != kind)
         {
-            throw new CliException("give your user token (jgu_…, from `jumpgate gateway add-user`) with --token, --token-file or $JUMPGATE_TOKEN");
+            throw new CliException($"give {what} with --token, --token-file or ${variable}");
         }
         return secret!;
     }

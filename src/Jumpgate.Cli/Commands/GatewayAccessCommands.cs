@@ -1,25 +1,22 @@
 using System.CommandLine;
 using System.Text.Json;
-using Jumpgate.Cli.Client;
-using Jumpgate.Core.Naming;
-using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Auth;
-using Jumpgate.Gateway.Store;
+using Jumpgate.Cli.Admin;
+using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Commands;
 
-/// <summary><c>jumpgate gateway grant|revoke|rules</c>: who may reach which hosts and services.</summary>
+/// <summary><c>jumpgate gateway grant|revoke|rules|group</c>: who may reach which hosts and services.</summary>
 internal static class GatewayAccessCommands
 {
     public static Command Grant() => RuleCommand(
         "grant",
         "Let a user or a group reach the hosts that match a pattern: every service, or only those named with --service. Takes effect at once, without a restart.",
         ["jumpgate gateway grant @students 'node*' --service ssh --service jupyter --dir ./gw", "jumpgate gateway grant researcher lab-pc --dir ./gw"],
-        (store, rule) =>
+        async (admin, rule, cancellationToken) =>
         {
-            if (!store.Grant(rule, DateTimeOffset.UtcNow))
+            if (await admin.GrantAsync(rule, cancellationToken) is { Changed: false, Message: { } message })
             {
-                Console.Error.WriteLine($"{rule.Subject} may reach '{rule.Hosts}' ({rule.DescribeServices()}) already");
+                Console.Error.WriteLine(message);
             }
         });
 
@@ -27,24 +24,25 @@ internal static class GatewayAccessCommands
         "revoke",
         "Remove a rule given to grant (the same arguments; without --service, the rule for every service of that pattern). Open streams it no longer allows close within a few seconds. Revoking @everyone '*' makes access deny-by-default.",
         ["jumpgate gateway revoke @everyone '*' --dir ./gw", "jumpgate gateway revoke @students 'node*' --service jupyter --dir ./gw"],
-        (store, rule) => store.Revoke(rule));
+        (admin, rule, cancellationToken) => admin.RevokeAsync(rule, cancellationToken));
 
     public static Command Rules()
     {
-        var dir = Options.Dir();
         var json = Options.Json();
-        var command = new Command("rules", Options.Describe(
+        var command = new Command("rules", AdminTarget.Describe(
             "List who may reach what. A user may reach a host's service if a rule for them, one of their groups, or @everyone allows it; nothing else is reachable.",
             "jumpgate gateway rules --dir ./gw"))
         {
-            dir, json,
+            json,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var rules = GatewayCommands.OpenStore(result.GetValue(dir)!).ListRules();
+            using var admin = target.Open(result);
+            var rules = await admin.RulesAsync(cancellationToken);
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize([.. rules.Select(r => new RuleView(r.Subject, r.Hosts.ToString(), r.Services))], AdminJson.Default.ListRuleView));
+                Console.WriteLine(JsonSerializer.Serialize([.. rules], AdminJson.Default.ListRuleView));
                 return 0;
             }
             if (rules.Count == 0)
@@ -62,50 +60,56 @@ internal static class GatewayAccessCommands
         return command;
     }
 
-    private static Command RuleCommand(string name, string what, string[] examples, Action<GatewayStore, AccessRule> apply)
+    /// <summary><c>jumpgate gateway group add|remove USER GROUP...</c>: change a user's groups after add-user.</summary>
+    public static Command Group() => new("group", "Put a user into groups or take them out; rules on those groups apply to their open streams within a few seconds")
     {
-        var dir = Options.Dir();
-        var subject = new Argument<string>("subject") { Description = "A user's name, or @group (@everyone is every user)" };
-        var hosts = new Argument<string>("host-pattern") { Description = "Hosts by glob, e.g. 'node*' or 'node*,lab-pc' (quote it from the shell)" };
-        var services = new Option<string[]>("--service") { Description = "A service the rule allows (repeatable); every service when left out", AllowMultipleArgumentsPerToken = false };
-        var command = new Command(name, Options.Describe(what, examples))
+        GroupChange(add: true),
+        GroupChange(add: false),
+    };
+
+    private static Command GroupChange(bool add)
+    {
+        var user = new Argument<string>("user") { Description = "The user's name" };
+        var groups = new Argument<string[]>("group") { Description = "One or more groups, with or without @", Arity = ArgumentArity.OneOrMore };
+        var verb = add ? "add" : "remove";
+        var command = new Command(verb, AdminTarget.Describe(
+            add
+                ? "Put a user into one or more groups: rules granted to those groups apply to them at once, and to their open streams within the access re-check interval."
+                : "Take a user out of one or more groups: open streams that only those groups' rules allowed close within the access re-check interval.",
+            $"jumpgate gateway group {verb} alice students --dir ./gw"))
         {
-            subject, hosts, services, dir,
+            user, groups,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var store = GatewayCommands.OpenStore(result.GetValue(dir)!);
-            var rule = Parse(store, result.GetValue(subject)!, result.GetValue(hosts)!, result.GetValue(services) ?? [], requireUser: name == "grant");
-            apply(store, rule);
+            using var admin = target.Open(result);
+            var change = await admin.ChangeGroupsAsync(result.GetValue(user)!, result.GetValue(groups) ?? [], add, cancellationToken);
+            if (change.Message is { } message)
+            {
+                Console.Error.WriteLine(message);
+            }
             return 0;
         });
         return command;
     }
 
-    private static AccessRule Parse(GatewayStore store, string subject, string hosts, IReadOnlyList<string> services, bool requireUser)
+    private static Command RuleCommand(string name, string what, string[] examples, Func<IGatewayAdmin, RuleRequest, CancellationToken, Task> apply)
     {
-        if (subject.StartsWith('@'))
+        var subject = new Argument<string>("subject") { Description = "A user's name, or @group (@everyone is every user)" };
+        var hosts = new Argument<string>("host-pattern") { Description = "Hosts by glob, e.g. 'node*' or 'node*,lab-pc' (quote it from the shell)" };
+        var services = new Option<string[]>("--service") { Description = "A service the rule allows (repeatable); every service when left out", AllowMultipleArgumentsPerToken = false };
+        var command = new Command(name, AdminTarget.Describe(what, examples))
         {
-            if (!Names.IsValid(subject[1..]))
-            {
-                throw new CliException($"'{subject}' is not a valid group: use @ and {Names.Rule}");
-            }
-        }
-        else if (!Names.IsValid(subject))
+            subject, hosts, services,
+        };
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            throw new CliException($"'{subject}' is not a valid user name: use {Names.Rule}, or @group");
-        }
-        else if (requireUser && !store.PrincipalExists(PrincipalKind.User, subject))
-        {
-            throw new CliException($"there is no user {subject} (add one with `jumpgate gateway add-user {subject}`, or give a group as @name)");
-        }
-        if (services.FirstOrDefault(s => !Names.IsValid(s)) is { } bad)
-        {
-            throw new CliException($"'{bad}' is not a valid service name: use {Names.Rule}");
-        }
-        return new AccessRule(subject, HostPatterns.Parse(hosts), [.. services.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]);
+            using var admin = target.Open(result);
+            await apply(admin, new RuleRequest(result.GetValue(subject)!, result.GetValue(hosts)!, result.GetValue(services) ?? []), cancellationToken);
+            return 0;
+        });
+        return command;
     }
 }
-
-/// <summary>A rule as <c>gateway rules --json</c> prints it; an empty services list means every service.</summary>
-internal sealed record RuleView(string Subject, string Hosts, IReadOnlyList<string> Services);

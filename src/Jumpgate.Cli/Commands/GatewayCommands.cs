@@ -8,7 +8,7 @@ using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
-using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Commands;
 
@@ -21,8 +21,11 @@ internal static class GatewayCommands
         Fingerprint(),
         AddAgent(),
         AddUser(),
+        AddAdmin(),
         ListPrincipals("agents", PrincipalKind.Agent),
         ListPrincipals("users", PrincipalKind.User),
+        ListPrincipals("admins", PrincipalKind.Admin),
+        GatewayAccessCommands.Group(),
         GatewayTokenCommands.Disable(disable: true),
         GatewayTokenCommands.Disable(disable: false),
         GatewayTokenCommands.List(),
@@ -85,20 +88,20 @@ internal static class GatewayCommands
 
     private static Command AddAgent()
     {
-        var dir = Options.Dir();
         var name = new Argument<string>("name") { Description = "The agent's name, e.g. lab-a" };
         var hosts = new Option<string>("--hosts") { Description = "Host patterns the agent may serve, e.g. 'node*,lab-pc'", Required = true };
-        var command = new Command("add-agent", Options.Describe(
+        var command = new Command("add-agent", AdminTarget.Describe(
             "Add an agent and print its token (only the token, once; it is stored hashed). The agent may serve only hosts that match --hosts.",
             "jumpgate gateway add-agent lab-a --hosts 'node*,lab-pc' --dir ./gw > lab-a.token"))
         {
-            name, hosts, dir,
+            name, hosts,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var patterns = HostPatterns.Parse(result.GetValue(hosts)!);
-            var token = OpenStore(result.GetValue(dir)!).AddPrincipal(PrincipalKind.Agent, CheckName(result.GetValue(name)!), patterns, DateTimeOffset.UtcNow);
-            Console.WriteLine(token);
+            using var admin = target.Open(result);
+            var issued = await admin.AddAsync(PrincipalKind.Agent, new AddPrincipalRequest(result.GetValue(name)!, Hosts: result.GetValue(hosts)), cancellationToken);
+            Console.WriteLine(issued.Token);
             return 0;
         });
         return command;
@@ -106,25 +109,40 @@ internal static class GatewayCommands
 
     private static Command AddUser()
     {
-        var dir = Options.Dir();
         var name = new Argument<string>("name") { Description = "The user's name, e.g. researcher" };
         var groups = new Option<string[]>("--group") { Description = "A group the user is in (repeatable); rules granted to @group apply to them" };
-        var command = new Command("add-user", Options.Describe(
-            "Add a user and print their token (only the token, once; it is stored hashed). What they may reach is up to the rules (`jumpgate gateway rules`).",
+        var command = new Command("add-user", AdminTarget.Describe(
+            "Add a user and print their token (only the token, once; it is stored hashed). What they may reach is up to the rules (`jumpgate gateway rules`); `jumpgate gateway group add|remove` changes their groups later.",
             "jumpgate gateway add-user researcher --dir ./gw",
             "jumpgate gateway add-user alice --group students --dir ./gw > alice.token"))
         {
-            name, groups, dir,
+            name, groups,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var memberOf = (result.GetValue(groups) ?? []).Select(g => g.TrimStart('@')).Distinct(StringComparer.Ordinal).ToList();
-            if (memberOf.FirstOrDefault(g => !Names.IsValid(g) || g == "everyone") is { } bad)
-            {
-                throw new CliException(bad == "everyone" ? "every user is in @everyone already" : $"'{bad}' is not a valid group name: use {Names.Rule}");
-            }
-            var token = OpenStore(result.GetValue(dir)!).AddPrincipal(PrincipalKind.User, CheckName(result.GetValue(name)!), null, DateTimeOffset.UtcNow, memberOf);
-            Console.WriteLine(token);
+            using var admin = target.Open(result);
+            var issued = await admin.AddAsync(PrincipalKind.User, new AddPrincipalRequest(result.GetValue(name)!, Groups: result.GetValue(groups) ?? []), cancellationToken);
+            Console.WriteLine(issued.Token);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command AddAdmin()
+    {
+        var name = new Argument<string>("name") { Description = "The admin's name, e.g. alice" };
+        var command = new Command("add-admin", AdminTarget.Describe(
+            "Add an admin and print their admin token (jgx_…, only the token, once; it is stored hashed). An admin token opens the gateway's admin API (`jumpgate admin login`, then --remote) and nothing else: it reaches no host.",
+            "jumpgate gateway add-admin alice --dir ./gw > alice-admin.token"))
+        {
+            name,
+        };
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var admin = target.Open(result);
+            Console.WriteLine((await admin.AddAsync(PrincipalKind.Admin, new AddPrincipalRequest(result.GetValue(name)!), cancellationToken)).Token);
             return 0;
         });
         return command;
@@ -132,33 +150,32 @@ internal static class GatewayCommands
 
     private static Command ListPrincipals(string noun, PrincipalKind kind)
     {
-        var dir = Options.Dir();
         var json = Options.Json();
-        var command = new Command(noun, Options.Describe($"List the gateway's {noun}.", $"jumpgate gateway {noun} --dir ./gw"))
+        var command = new Command(noun, AdminTarget.Describe(
+            kind == PrincipalKind.User ? "List the gateway's users and their groups." : $"List the gateway's {noun}.",
+            $"jumpgate gateway {noun} --dir ./gw"))
         {
-            dir, json,
+            json,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var rows = OpenStore(result.GetValue(dir)!).ListPrincipals(kind);
+            using var admin = target.Open(result);
+            var rows = await admin.ListAsync(kind, cancellationToken);
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new Dictionary<string, string?>
-                {
-                    ["name"] = r.Name,
-                    ["hosts"] = r.HostPatterns,
-                    ["disabled"] = r.Disabled ? "true" : "false",
-                    ["created"] = r.Created.ToString("O"),
-                    ["groups"] = kind == PrincipalKind.User ? string.Join(",", r.Groups) : null,
-                }).ToList(), CliJson.Default.ListDictionaryStringString));
+                Console.WriteLine(JsonSerializer.Serialize([.. rows], AdminJson.Default.ListPrincipalView));
                 return 0;
             }
             foreach (var row in rows)
             {
                 var state = row.Disabled ? " (disabled)" : "";
-                Console.WriteLine(kind == PrincipalKind.Agent
-                    ? $"{row.Name,-24} {row.HostPatterns}{state}"
-                    : $"{row.Name,-24} {string.Join(",", row.Groups.Select(g => "@" + g))}{state}".TrimEnd());
+                Console.WriteLine(kind switch
+                {
+                    PrincipalKind.Agent => $"{row.Name,-24} {row.Hosts}{state}",
+                    PrincipalKind.User => $"{row.Name,-24} {string.Join(",", row.Groups.Select(g => "@" + g))}{state}".TrimEnd(),
+                    _ => $"{row.Name}{state}",
+                });
             }
             return 0;
         });
@@ -183,19 +200,4 @@ internal static class GatewayCommands
         return command;
     }
 
-    internal static GatewayStore OpenStore(string directory)
-    {
-        var options = GatewayOptions.Load(directory);
-        var store = new GatewayStore(options.StorePath);
-        store.Initialize();
-        return store;
-    }
-
-    private static string CheckName(string name) => Names.IsValid(name)
-        ? name
-        : throw new CliException($"'{name}' is not a valid name: use {Names.Rule}");
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(List<Dictionary<string, string?>>))]
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true)]
-internal sealed partial class CliJson : System.Text.Json.Serialization.JsonSerializerContext;

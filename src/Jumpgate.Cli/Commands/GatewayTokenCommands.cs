@@ -1,31 +1,31 @@
 using System.CommandLine;
 using System.Text.Json;
-using Jumpgate.Cli.Client;
-using Jumpgate.Core.Config;
-using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Admin;
+using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Commands;
 
-/// <summary><c>jumpgate gateway disable|enable|tokens|token-add|token-revoke</c>: the lifecycle of users, agents and their tokens.</summary>
+/// <summary><c>jumpgate gateway disable|enable|tokens|token-add|token-revoke</c>: the lifecycle of users, agents, admins and their tokens.</summary>
 internal static class GatewayTokenCommands
 {
     public static Command Disable(bool disable)
     {
-        var dir = Options.Dir();
         var kind = KindArgument();
-        var name = new Argument<string>("name") { Description = "The user's or agent's name" };
+        var name = new Argument<string>("name") { Description = "The user's, agent's or admin's name" };
         var verb = disable ? "disable" : "enable";
-        var command = new Command(verb, Options.Describe(
+        var command = new Command(verb, AdminTarget.Describe(
             disable
-                ? "Disable a user or an agent: none of its tokens authenticates any more, and its open streams (or an agent's session) close within a few seconds."
-                : "Enable a disabled user or agent again; its tokens that are neither revoked nor expired work again.",
+                ? "Disable a user, an agent or an admin: none of its tokens authenticates any more, and its open streams (or an agent's session) close within a few seconds."
+                : "Enable a disabled user, agent or admin again; its tokens that are neither revoked nor expired work again.",
             $"jumpgate gateway {verb} user researcher --dir ./gw"))
         {
-            kind, name, dir,
+            kind, name,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            GatewayCommands.OpenStore(result.GetValue(dir)!).SetDisabled(ParseKind(result.GetValue(kind)!), result.GetValue(name)!, disable);
+            using var admin = target.Open(result);
+            await admin.SetDisabledAsync(AdminActions.ParseKind(result.GetValue(kind)), result.GetValue(name)!, disable, cancellationToken);
             return 0;
         });
         return command;
@@ -33,20 +33,21 @@ internal static class GatewayTokenCommands
 
     public static Command List()
     {
-        var dir = Options.Dir();
         var json = Options.Json();
-        var command = new Command("tokens", Options.Describe(
+        var command = new Command("tokens", AdminTarget.Describe(
             "List every token: its public id, whose it is, when it was made, when it expires and whether it is revoked. Secrets are never shown (the store holds only their hashes).",
             "jumpgate gateway tokens --dir ./gw"))
         {
-            dir, json,
+            json,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var tokens = GatewayCommands.OpenStore(result.GetValue(dir)!).ListTokens();
+            using var admin = target.Open(result);
+            var tokens = await admin.TokensAsync(cancellationToken);
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize([.. tokens.Select(t => new TokenView(t.Id, Kind(t.Kind), t.Principal, t.Created, t.Expires, t.Revoked))], AdminJson.Default.ListTokenView));
+                Console.WriteLine(JsonSerializer.Serialize([.. tokens], AdminJson.Default.ListTokenView));
                 return 0;
             }
             Console.WriteLine($"{"ID",-14} {"KIND",-6} {"PRINCIPAL",-20} {"CREATED",-20} {"EXPIRES",-20} STATE");
@@ -54,7 +55,7 @@ internal static class GatewayTokenCommands
             foreach (var t in tokens)
             {
                 var state = t.Revoked ? "revoked" : t.Expires <= now ? "expired" : "active";
-                Console.WriteLine($"{t.Id,-14} {Kind(t.Kind),-6} {t.Principal,-20} {t.Created:yyyy-MM-dd HH:mm:ss}  {(t.Expires is { } e ? e.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "never"),-20} {state}");
+                Console.WriteLine($"{t.Id,-14} {t.Kind,-6} {t.Principal,-20} {t.Created:yyyy-MM-dd HH:mm:ss}  {(t.Expires is { } e ? e.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "never"),-20} {state}");
             }
             return 0;
         });
@@ -63,30 +64,21 @@ internal static class GatewayTokenCommands
 
     public static Command Add()
     {
-        var dir = Options.Dir();
         var kind = KindArgument();
-        var name = new Argument<string>("name") { Description = "The user's or agent's name" };
+        var name = new Argument<string>("name") { Description = "The user's, agent's or admin's name" };
         var expires = new Option<string?>("--expires") { Description = "How long the token lives, e.g. 12h or 30d; forever when left out" };
-        var command = new Command("token-add", Options.Describe(
-            "Issue one more token for a user or an agent and print it (only the token, once; it is stored hashed). Rotate a token by adding a new one and revoking the old one.",
+        var command = new Command("token-add", AdminTarget.Describe(
+            "Issue one more token for a user, an agent or an admin and print it (only the token, once; it is stored hashed). Rotate a token by adding a new one and revoking the old one.",
             "jumpgate gateway token-add user researcher --expires 30d --dir ./gw > researcher.token"))
         {
-            kind, name, expires, dir,
+            kind, name, expires,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var now = DateTimeOffset.UtcNow;
-            DateTimeOffset? until = null;
-            if (result.GetValue(expires) is { } text)
-            {
-                if (!Durations.TryParse(text, out var span) || span <= TimeSpan.Zero)
-                {
-                    throw new CliException($"--expires '{text}' is not a duration such as 12h or 30d");
-                }
-                until = now + span;
-            }
-            var token = GatewayCommands.OpenStore(result.GetValue(dir)!).AddToken(ParseKind(result.GetValue(kind)!), result.GetValue(name)!, now, until);
-            Console.WriteLine(token);
+            using var admin = target.Open(result);
+            var issued = await admin.AddTokenAsync(new AddTokenRequest(result.GetValue(kind)!, result.GetValue(name)!, result.GetValue(expires)), cancellationToken);
+            Console.WriteLine(issued.Token);
             return 0;
         });
         return command;
@@ -94,34 +86,23 @@ internal static class GatewayTokenCommands
 
     public static Command Revoke()
     {
-        var dir = Options.Dir();
         var id = new Argument<string>("id") { Description = "The token's public id, as `jumpgate gateway tokens` lists it" };
-        var command = new Command("token-revoke", Options.Describe(
+        var command = new Command("token-revoke", AdminTarget.Describe(
             "Revoke one token: it stops authenticating at once, and connections it opened close within a few seconds.",
             "jumpgate gateway token-revoke 3f9a0c12d4e5 --dir ./gw"))
         {
-            id, dir,
+            id,
         };
-        command.SetAction(result =>
+        var target = AdminTarget.AddTo(command);
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var row = GatewayCommands.OpenStore(result.GetValue(dir)!).RevokeToken(result.GetValue(id)!);
-            Console.Error.WriteLine($"revoked token {row.Id} of {Kind(row.Kind)} {row.Principal}");
+            using var admin = target.Open(result);
+            var row = await admin.RevokeTokenAsync(result.GetValue(id)!, cancellationToken);
+            Console.Error.WriteLine($"revoked token {row.Id} of {row.Kind} {row.Principal}");
             return 0;
         });
         return command;
     }
 
-    private static Argument<string> KindArgument() => new("kind") { Description = "user or agent" };
-
-    private static PrincipalKind ParseKind(string text) => text switch
-    {
-        "user" => PrincipalKind.User,
-        "agent" => PrincipalKind.Agent,
-        _ => throw new CliException($"'{text}' is neither user nor agent"),
-    };
-
-    private static string Kind(PrincipalKind kind) => kind == PrincipalKind.User ? "user" : "agent";
+    private static Argument<string> KindArgument() => new("kind") { Description = "user, agent or admin" };
 }
-
-/// <summary>A token as <c>gateway tokens --json</c> prints it: never its secret.</summary>
-internal sealed record TokenView(string Id, string Kind, string Principal, DateTimeOffset Created, DateTimeOffset? Expires, bool Revoked);

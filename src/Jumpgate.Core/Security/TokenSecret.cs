@@ -7,15 +7,21 @@ internal enum PrincipalKind
 {
     User,
     Agent,
+
+    /// <summary>Manages the gateway through its admin API, and nothing else: it opens no stream and serves no host.</summary>
+    Admin,
 }
 
 /// <summary>
-/// A bearer token: <c>jgu_</c> or <c>jga_</c>, a public 12-hex-digit id the store looks up, <c>_</c>, and a
+/// A bearer token: <c>jgu_</c> (user), <c>jga_</c> (agent) or <c>jgx_</c> (admin), a public 12-hex-digit id the store looks up, <c>_</c>, and a
 /// 256-bit secret of which only a SHA-256 hash is stored. The secret is random, so a plain
 /// hash is enough: there is nothing to brute-force that a slow hash would protect.
 /// </summary>
 internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
 {
+    private const string UserPrefix = "jgu_";
+    private const string AgentPrefix = "jga_";
+    private const string AdminPrefix = "jgx_";
     private const int IdBytes = 6;
     private const int SecretBytes = 32;
 
@@ -33,17 +39,19 @@ internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
             return false;
         }
         PrincipalKind kind;
-        if (text.StartsWith("jgu_", StringComparison.Ordinal))
+        switch (text[..4])
         {
-            kind = PrincipalKind.User;
-        }
-        else if (text.StartsWith("jga_", StringComparison.Ordinal))
-        {
-            kind = PrincipalKind.Agent;
-        }
-        else
-        {
-            return false;
+            case UserPrefix:
+                kind = PrincipalKind.User;
+                break;
+            case AgentPrefix:
+                kind = PrincipalKind.Agent;
+                break;
+            case AdminPrefix:
+                kind = PrincipalKind.Admin;
+                break;
+            default:
+                return false;
         }
         var rest = text.AsSpan(4);
         var separator = rest.IndexOf('_');
@@ -65,7 +73,7 @@ internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
     public static bool SecretMatches(TokenSecret presented, byte[] storedHash) =>
         CryptographicOperations.FixedTimeEquals(presented.SecretHash(), storedHash);
 
-    public override string ToString() => $"{(Kind == PrincipalKind.User ? "jgu" : "jga")}_{Id}_{Secret}";
+    public override string ToString() => $"{Kind switch { PrincipalKind.User => UserPrefix, PrincipalKind.Agent => AgentPrefix, _ => AdminPrefix }}{Id}_{Secret}";
 
     private static bool IsHex(char c) => c is >= '0' and <= '9' or >= 'a' and <= 'f';
 

@@ -91,15 +91,15 @@ internal static class ApiEndpoints
         System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, ApiJson.Default.DictionaryStringString),
         "application/json", statusCode: status);
 
-    private static Principal? Authenticate(HttpContext http, Authenticator authenticator)
+    internal static Principal? Authenticate(HttpContext http, Authenticator authenticator, PrincipalKind kind = PrincipalKind.User)
     {
         var header = http.Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
-        return authenticator.Authenticate(token, PrincipalKind.User, Remote(http));
+        return authenticator.Authenticate(token, kind, Remote(http));
     }
 
     /// <summary>401 with the same words for every credential failure; 429 (after the limiter's delay) for a rate-limited address.</summary>
-    private static async Task<IResult> UnauthorizedAsync(HttpContext http, Authenticator authenticator)
+    internal static async Task<IResult> UnauthorizedAsync(HttpContext http, Authenticator authenticator)
     {
         var limited = authenticator.IsLimited(Remote(http));
         var message = await authenticator.RefusalAsync(Remote(http), http.RequestAborted);
@@ -109,6 +109,6 @@ internal static class ApiEndpoints
             statusCode: limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized);
     }
 
-    private static string? Remote(HttpContext http) =>
+    internal static string? Remote(HttpContext http) =>
         http.Connection.RemoteIpAddress is { } address ? new System.Net.IPEndPoint(address, http.Connection.RemotePort).ToString() : null;
 }

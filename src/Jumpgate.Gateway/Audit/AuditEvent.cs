@@ -23,6 +23,9 @@ internal sealed record AuditEvent
     /// <summary>An HTTP request the gateway refused before it reached the service (outcome denied), or a WebSocket (opened, closed).</summary>
     public const string KindHttp = "http";
 
+    /// <summary>A change an admin made (outcome names it: grant, token_revoke, …), through the API or on the store directly.</summary>
+    public const string KindAdmin = "admin";
+
     public required DateTimeOffset Time { get; init; }
 
     public required string Event { get; init; }
@@ -32,6 +35,9 @@ internal sealed record AuditEvent
     public string? User { get; init; }
 
     public string? Agent { get; init; }
+
+    /// <summary>The admin who made a change, or tried to: an admin's name, or local:OSUSER for a command run on the store itself.</summary>
+    public string? Admin { get; init; }
 
     /// <summary>The peer's address and port.</summary>
     public string? Source { get; init; }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
 using Microsoft.Data.Sqlite;
@@ -8,15 +9,16 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Gateway.Auth;
 
 /// <summary>
-/// Re-checks every live stream and agent session against the store every <see cref="Interval"/>:
+/// Re-checks every live stream and agent session against the store every <see cref="Interval"/>
+/// (<c>access.recheck_interval</c> in gateway.yaml, 2 s by default):
 /// a disabled principal, a revoked or expired token, a rule that no longer allows the stream,
 /// or a revoked agent closes it. Admin commands write the store from another process, so polling
 /// is how a change reaches live connections; with a 2 s interval a revocation closes a stream in
 /// at most about 2 s plus one store read per live token.
 /// </summary>
-internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogger<AccessMonitor> logger) : IHostedService
+internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogger<AccessMonitor> logger, AccessOptions access) : IHostedService
 {
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+    public TimeSpan Interval { get; } = access.RecheckInterval;
 
     private readonly ConcurrentDictionary<LiveGrant, byte> _live = new();
     private readonly CancellationTokenSource _stop = new();

@@ -1,20 +1,26 @@
 using System.Collections.Concurrent;
+using Jumpgate.Gateway.Configuration;
 
 namespace Jumpgate.Gateway.Auth;
 
 /// <summary>
 /// A token bucket per source address for failed authentications: each failure takes a token;
-/// tokens come back at <see cref="Capacity"/> per <see cref="Window"/>. An address whose bucket
-/// is empty is limited: its attempts are refused before the store is read. So a guessing loop
-/// gets <see cref="Capacity"/> guesses at once and then one every Window / Capacity (10 a
-/// minute), whatever it sends, while other addresses are not touched. Successes cost nothing.
+/// one comes back every <see cref="Interval"/>, up to <see cref="Capacity"/>. An address whose
+/// bucket is empty is limited: its attempts are refused before the store is read. So a guessing
+/// loop gets <see cref="Capacity"/> guesses at once and then one every Interval (by default 10,
+/// then one every 6 s), whatever it sends, while other addresses are not touched. Successes cost
+/// nothing. Both numbers come from gateway.yaml's <c>access:</c> section.
 /// </summary>
-internal sealed class AuthRateLimiter(TimeProvider time)
+internal sealed class AuthRateLimiter(TimeProvider time, AccessOptions access)
 {
-    /// <summary>Ten failures: a person mistyping or an agent with a stale token retrying a few times never reaches it.</summary>
-    public const int Capacity = 10;
+    /// <summary>How many failures an address may make at once (<c>access.auth_failure_burst</c>).</summary>
+    public int Capacity { get; } = access.AuthFailureBurst;
 
-    public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    /// <summary>How often a limited address gets one more attempt (<c>access.auth_failure_interval</c>).</summary>
+    public TimeSpan Interval { get; } = access.AuthFailureInterval;
+
+    /// <summary>How long an empty bucket takes to fill again.</summary>
+    public TimeSpan Window => Interval * Capacity;
 
     /// <summary>Addresses remembered at most; beyond it, full buckets (addresses that stopped failing) are forgotten.</summary>
     private const int MaxAddresses = 100_000;
@@ -97,13 +103,13 @@ internal sealed class AuthRateLimiter(TimeProvider time)
         }
     }
 
-    private static TimeSpan RetryAfter(Bucket bucket) => TimeSpan.FromTicks((long)((1 - bucket.Tokens) * (Window.Ticks / (double)Capacity)));
+    private TimeSpan RetryAfter(Bucket bucket) => TimeSpan.FromTicks((long)((1 - bucket.Tokens) * Interval.Ticks));
 
     private void Refill(Bucket bucket)
     {
         var now = time.GetTimestamp();
         var elapsed = time.GetElapsedTime(bucket.Updated, now);
-        bucket.Tokens = Math.Min(Capacity, bucket.Tokens + elapsed / Window * Capacity);
+        bucket.Tokens = Math.Min(Capacity, bucket.Tokens + elapsed / Interval);
         bucket.Updated = now;
         if (bucket.Tokens >= Capacity)
         {

@@ -42,7 +42,7 @@ internal sealed class Authenticator(GatewayStore store, AuthRateLimiter limiter,
             audit.Write(new AuditEvent
             {
                 Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
-                User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null,
+                User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null, Admin = kind == PrincipalKind.Admin ? stale : null,
                 Reason = $"a revoked or expired token, or a disabled {GatewayStore.KindText(kind)}",
             });
         }
@@ -52,11 +52,11 @@ internal sealed class Authenticator(GatewayStore store, AuthRateLimiter limiter,
             audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {GatewayStore.KindText(kind)} token" });
             if (engaged)
             {
-                GatewayLog.AuthRateLimited(logger, address, AuthRateLimiter.Capacity, AuthRateLimiter.Window.TotalSeconds);
+                GatewayLog.AuthRateLimited(logger, address, limiter.Capacity, limiter.Window.TotalSeconds);
                 audit.Write(new AuditEvent
                 {
                     Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "throttled", Source = address,
-                    Reason = $"{AuthRateLimiter.Capacity} failed authentications within {AuthRateLimiter.Window.TotalSeconds:0} s; from now on this address gets one attempt every {AuthRateLimiter.Window.TotalSeconds / AuthRateLimiter.Capacity:0} s",
+                    Reason = $"{limiter.Capacity} failed authentications within {limiter.Window.TotalSeconds:0.###} s; from now on this address gets one attempt every {limiter.Interval.TotalSeconds:0.###} s",
                 });
             }
         }

@@ -36,6 +36,9 @@ internal sealed record GatewayOptions
     /// <summary>The HTTP services' limits (the <c>http:</c> section).</summary>
     public HttpServiceOptions Http { get; init; } = new();
 
+    /// <summary>The <c>access:</c> section: re-check and rate-limit intervals (<see cref="AccessOptions"/>).</summary>
+    public AccessOptions Access { get; init; } = new();
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -45,7 +48,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http");
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -75,6 +78,7 @@ internal sealed record GatewayOptions
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
             Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
+            Access = AccessOptions.Parse(file, root),
         };
         file.ThrowIfErrors();
         return options;

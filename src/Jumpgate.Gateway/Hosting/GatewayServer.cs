@@ -39,6 +39,7 @@ public static class GatewayServer
         logging(builder.Logging);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(options.Access);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
@@ -82,6 +83,7 @@ public static class GatewayServer
         var proxy = app.Services.GetRequiredService<HttpProxy>();
         app.Use(proxy.InvokeAsync);
         app.MapJumpgateApi();
+        app.MapJumpgateAdminApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jumpgate.Gateway");
         app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));
 

@@ -93,6 +93,27 @@ internal sealed partial class GatewayStore
         transaction.Commit();
     }
 
+    /// <summary>Takes a user out of groups; returns the groups they were in and are no longer.</summary>
+    public IReadOnlyList<string> RemoveFromGroups(string user, IReadOnlyList<string> groups)
+    {
+        using var connection = Open();
+        using var transaction = connection.BeginTransaction();
+        var removed = new List<string>();
+        foreach (var group in groups)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM user_groups WHERE user = $user AND grp = $group";
+            command.Parameters.AddWithValue("$user", user);
+            command.Parameters.AddWithValue("$group", group);
+            if (command.ExecuteNonQuery() > 0)
+            {
+                removed.Add(group);
+            }
+        }
+        transaction.Commit();
+        return removed;
+    }
+
     public bool PrincipalExists(Core.Security.PrincipalKind kind, string name)
     {
         using var connection = Open();

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace Jumpgate.Gateway.Store;
 
 /// <summary>What `jumpgate gateway audit` asks for: every filter is optional.</summary>
-internal sealed record AuditQuery(string? User = null, string? Host = null, DateTimeOffset? Since = null, int Limit = 1000);
+internal sealed record AuditQuery(string? User = null, string? Host = null, DateTimeOffset? Since = null, int Limit = 1000, string? Event = null);
 
 /// <summary>The audit table: the same events as audit.jsonl, queryable, bounded to the newest <see cref="MaxAuditRows"/>.</summary>
 internal sealed partial class GatewayStore
@@ -12,7 +12,19 @@ internal sealed partial class GatewayStore
     /// <summary>A million events (a few hundred MiB at most); older ones remain in the rotated audit.jsonl files until those rotate out.</summary>
     public const long MaxAuditRows = 1_000_000;
 
-    private static void InitializeAudit(SqliteConnection connection) => Execute(connection, """
+    private static void InitializeAudit(SqliteConnection connection)
+    {
+        CreateAudit(connection);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM pragma_table_info('audit') WHERE name = 'admin'";
+        if (command.ExecuteScalar() is null)
+        {
+            // A store made before admin events existed.
+            Execute(connection, "ALTER TABLE audit ADD COLUMN admin TEXT");
+        }
+    }
+
+    private static void CreateAudit(SqliteConnection connection) => Execute(connection, """
         CREATE TABLE IF NOT EXISTS audit (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             time TEXT NOT NULL,
@@ -27,7 +39,8 @@ internal sealed partial class GatewayStore
             end TEXT,
             bytes_up INTEGER,
             bytes_down INTEGER,
-            reason TEXT);
+            reason TEXT,
+            admin TEXT);
         CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
         """);
 
@@ -37,15 +50,15 @@ internal sealed partial class GatewayStore
         using var transaction = connection.BeginTransaction();
         using var command = connection.CreateCommand();
         command.CommandText = """
-            INSERT INTO audit (time, event, outcome, user, agent, source, host, service, start, end, bytes_up, bytes_down, reason)
-            VALUES ($time, $event, $outcome, $user, $agent, $source, $host, $service, $start, $end, $up, $down, $reason)
+            INSERT INTO audit (time, event, outcome, user, agent, source, host, service, start, end, bytes_up, bytes_down, reason, admin)
+            VALUES ($time, $event, $outcome, $user, $agent, $source, $host, $service, $start, $end, $up, $down, $reason, $admin)
             """;
-        var parameters = new[] { "$time", "$event", "$outcome", "$user", "$agent", "$source", "$host", "$service", "$start", "$end", "$up", "$down", "$reason" }
+        var parameters = new[] { "$time", "$event", "$outcome", "$user", "$agent", "$source", "$host", "$service", "$start", "$end", "$up", "$down", "$reason", "$admin" }
             .Select(name => command.Parameters.Add(name, SqliteType.Text)).ToArray();
         foreach (var e in events)
         {
             object?[] values = [Format(e.Time), e.Event, e.Outcome, e.User, e.Agent, e.Source, e.Host, e.Service,
-                e.Start is { } start ? Format(start) : null, e.End is { } end ? Format(end) : null, e.BytesUp, e.BytesDown, e.Reason];
+                e.Start is { } start ? Format(start) : null, e.End is { } end ? Format(end) : null, e.BytesUp, e.BytesDown, e.Reason, e.Admin];
             for (var i = 0; i < values.Length; i++)
             {
                 parameters[i].Value = values[i] ?? DBNull.Value;
@@ -78,13 +91,18 @@ internal sealed partial class GatewayStore
             where.Add("host = $host");
             command.Parameters.AddWithValue("$host", query.Host);
         }
+        if (query.Event is not null)
+        {
+            where.Add("event = $event");
+            command.Parameters.AddWithValue("$event", query.Event);
+        }
         if (query.Since is { } since)
         {
             where.Add("time >= $since");
             command.Parameters.AddWithValue("$since", Format(since));
         }
         command.CommandText = $"""
-            SELECT time, event, outcome, user, agent, source, host, service, start, end, bytes_up, bytes_down, reason FROM (
+            SELECT time, event, outcome, user, agent, source, host, service, start, end, bytes_up, bytes_down, reason, admin FROM (
                 SELECT * FROM audit {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
                 ORDER BY id DESC LIMIT $limit)
             ORDER BY id
@@ -109,6 +127,7 @@ internal sealed partial class GatewayStore
                 BytesUp = reader.IsDBNull(10) ? null : reader.GetInt64(10),
                 BytesDown = reader.IsDBNull(11) ? null : reader.GetInt64(11),
                 Reason = Text(reader, 12),
+                Admin = Text(reader, 13),
             });
         }
         return events;

@@ -59,7 +59,7 @@ internal sealed partial class GatewayStore
         {
             rows.Add(new TokenRow(
                 reader.GetString(0),
-                reader.GetString(1) == "user" ? PrincipalKind.User : PrincipalKind.Agent,
+                TryParseKind(reader.GetString(1), out var kind) ? kind : PrincipalKind.User,
                 reader.GetString(2),
                 Parse(reader.GetString(3)),
                 reader.IsDBNull(4) ? null : Parse(reader.GetString(4)),

@@ -44,13 +44,7 @@ internal sealed partial class GatewayStore
         var fresh = !TableExists(connection, "rules");
         Execute(connection, """
             PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS principals (
-                name TEXT NOT NULL,
-                kind TEXT NOT NULL CHECK (kind IN ('user', 'agent')),
-                host_patterns TEXT,
-                disabled INTEGER NOT NULL DEFAULT 0,
-                created TEXT NOT NULL,
-                PRIMARY KEY (kind, name));
+            """ + PrincipalsTable("principals") + """
             CREATE TABLE IF NOT EXISTS tokens (
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
@@ -66,6 +60,7 @@ internal sealed partial class GatewayStore
                 last_seen TEXT NOT NULL,
                 PRIMARY KEY (name, agent));
             """);
+        AllowAdminKind(connection);
         InitializeAccess(connection, fresh);
         InitializeAudit(connection);
         InitializeSessions(connection);
@@ -266,7 +261,57 @@ internal sealed partial class GatewayStore
         command.ExecuteNonQuery();
     }
 
-    internal static string KindText(PrincipalKind kind) => kind == PrincipalKind.User ? "user" : "agent";
+    internal static string KindText(PrincipalKind kind) => kind switch
+    {
+        PrincipalKind.User => "user",
+        PrincipalKind.Agent => "agent",
+        _ => "admin",
+    };
+
+    /// <summary>The kind named by its text (user, agent, admin); false for anything else.</summary>
+    internal static bool TryParseKind(string? text, out PrincipalKind kind)
+    {
+        (var known, kind) = text switch
+        {
+            "user" => (true, PrincipalKind.User),
+            "agent" => (true, PrincipalKind.Agent),
+            "admin" => (true, PrincipalKind.Admin),
+            _ => (false, PrincipalKind.User),
+        };
+        return known;
+    }
+
+    private static string PrincipalsTable(string name) => $"""
+        CREATE TABLE IF NOT EXISTS {name} (
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('user', 'agent', 'admin')),
+            host_patterns TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            PRIMARY KEY (kind, name));
+
+        """;
+
+    /// <summary>
+    /// A store made before admins existed has a CHECK that allows only users and agents; SQLite
+    /// cannot alter a CHECK, so the table is rebuilt once, inside a transaction, rows kept.
+    /// </summary>
+    private static void AllowAdminKind(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'principals'";
+        if (command.ExecuteScalar() is not string sql || sql.Contains("'admin'", StringComparison.Ordinal))
+        {
+            return;
+        }
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, PrincipalsTable("principals_new") + """
+            INSERT INTO principals_new (name, kind, host_patterns, disabled, created) SELECT name, kind, host_patterns, disabled, created FROM principals;
+            DROP TABLE principals;
+            ALTER TABLE principals_new RENAME TO principals;
+            """);
+        transaction.Commit();
+    }
 
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 

@@ -19,10 +19,10 @@ public sealed class AccessFixture : IAsyncDisposable
 
     public EchoServer Echo { get; }
 
-    public static async Task<AccessFixture> StartAsync(ITestOutputHelper output)
+    public static async Task<AccessFixture> StartAsync(ITestOutputHelper output, string? gatewayYaml = null)
     {
         var echo = new EchoServer();
-        var deployment = await Deployment.StartAsync(output);
+        var deployment = await Deployment.StartAsync(output, gatewayYaml: gatewayYaml);
         await deployment.AddAgentAsync("lab-a", "node*,lab-pc");
         await deployment.StartAgentAsync("lab-a", $"""
             node1:

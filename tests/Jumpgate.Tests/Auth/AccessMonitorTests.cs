@@ -21,7 +21,7 @@ public sealed class AccessMonitorTests : IDisposable
     {
         _store = new GatewayStore(_directory.File("gateway.db"));
         _store.Initialize();
-        _monitor = new AccessMonitor(_store, _time, NullLogger<AccessMonitor>.Instance);
+        _monitor = new AccessMonitor(_store, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
     }
 
     public void Dispose()

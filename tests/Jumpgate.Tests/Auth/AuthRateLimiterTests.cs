@@ -9,7 +9,7 @@ public sealed class AuthRateLimiterTests
     private readonly ManualTime _time = new();
     private readonly AuthRateLimiter _limiter;
 
-    public AuthRateLimiterTests() => _limiter = new AuthRateLimiter(_time);
+    public AuthRateLimiterTests() => _limiter = new AuthRateLimiter(_time, new Gateway.Configuration.AccessOptions());
 
     private bool Fail(string address)
     {
@@ -24,7 +24,7 @@ public sealed class AuthRateLimiterTests
     [Fact]
     public void TenFailuresAreAllowedAndTheEleventhAttemptIsRefused()
     {
-        for (var i = 0; i < AuthRateLimiter.Capacity; i++)
+        for (var i = 0; i < _limiter.Capacity; i++)
         {
             Assert.True(Fail("192.0.2.1"), $"attempt {i + 1} was refused");
         }
@@ -37,7 +37,7 @@ public sealed class AuthRateLimiterTests
     [Fact]
     public void ALimitedAddressGetsOneAttemptEverySixSeconds()
     {
-        for (var i = 0; i < AuthRateLimiter.Capacity; i++)
+        for (var i = 0; i < _limiter.Capacity; i++)
         {
             Fail("192.0.2.1");
         }
@@ -87,16 +87,35 @@ public sealed class AuthRateLimiterTests
             {
                 engaged++;
             }
-            _time.Advance(i < AuthRateLimiter.Capacity ? TimeSpan.Zero : TimeSpan.FromSeconds(5));
+            _time.Advance(i < _limiter.Capacity ? TimeSpan.Zero : TimeSpan.FromSeconds(5));
         }
         Assert.Equal(1, engaged);
 
-        _time.Advance(AuthRateLimiter.Window);
-        for (var i = 0; i < AuthRateLimiter.Capacity; i++)
+        _time.Advance(_limiter.Window);
+        for (var i = 0; i < _limiter.Capacity; i++)
         {
             Assert.True(_limiter.TryBegin("192.0.2.1", out _));
             engaged += _limiter.Failed("192.0.2.1") ? 1 : 0;
         }
         Assert.Equal(2, engaged);
+    }
+
+    [Fact]
+    public void TheBurstAndIntervalComeFromTheConfiguration()
+    {
+        var limiter = new AuthRateLimiter(_time, new Gateway.Configuration.AccessOptions { AuthFailureBurst = 3, AuthFailureInterval = TimeSpan.FromSeconds(30) });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(limiter.TryBegin("192.0.2.9", out _));
+            limiter.Failed("192.0.2.9");
+        }
+        Assert.False(limiter.TryBegin("192.0.2.9", out var retryAfter));
+        Assert.Equal(TimeSpan.FromSeconds(30), retryAfter);
+
+        _time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(limiter.TryBegin("192.0.2.9", out _));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(limiter.TryBegin("192.0.2.9", out _));
+        Assert.Equal(TimeSpan.FromSeconds(90), limiter.Window);
     }
 }

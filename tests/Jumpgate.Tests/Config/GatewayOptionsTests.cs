@@ -115,6 +115,58 @@ public sealed class GatewayOptionsTests : IDisposable
     }
 
     [Fact]
+    public void ReadsTheAccessIntervals()
+    {
+        File.WriteAllText(ConfigPath, """
+            listen: 127.0.0.1:7443
+            access:
+              recheck_interval: 500ms
+              auth_failure_burst: 3
+              auth_failure_interval: 30s
+            """);
+
+        var access = GatewayOptions.Load(_directory.Path).Access;
+
+        Assert.Equal(TimeSpan.FromMilliseconds(500), access.RecheckInterval);
+        Assert.Equal(3, access.AuthFailureBurst);
+        Assert.Equal(TimeSpan.FromSeconds(30), access.AuthFailureInterval);
+        Assert.Equal(new Gateway.Configuration.AccessOptions(), GatewayOptions.Load(WriteMinimal()).Access);
+    }
+
+    [Fact]
+    public void ReportsBadAccessSettingsWithFileLineColumnAndField()
+    {
+        File.WriteAllText(ConfigPath, """
+            listen: 127.0.0.1:7443
+            access:
+              recheck_interval: 5h
+              auth_failure_burst: 0
+              auth_failure_interval: soon
+              recheck: 1s
+            """);
+
+        var errors = Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Errors.OrderBy(e => e.Line).ToList();
+
+        Assert.Equal(["access.recheck_interval", "access.auth_failure_burst", "access.auth_failure_interval", "access.recheck"], errors.Select(e => e.Field));
+        Assert.Equal([3, 4, 5, 6], errors.Select(e => e.Line));
+        Assert.All(errors, e => Assert.Equal(ConfigPath, e.File));
+        // Values are reported where the value starts (after "  key: "), the unknown key where the key starts.
+        Assert.Equal([21, 23, 26, 3], errors.Select(e => e.Column));
+        Assert.Contains("from 100ms to 1m", errors[0].Message, StringComparison.Ordinal);
+        Assert.Contains("from 1 to 100000", errors[1].Message, StringComparison.Ordinal);
+        Assert.Contains("known: recheck_interval", errors[3].Message, StringComparison.Ordinal);
+        Assert.Contains($"{ConfigPath}:3:", Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Message, StringComparison.Ordinal);
+    }
+
+    private string WriteMinimal()
+    {
+        var other = _directory.File("minimal");
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, GatewayOptions.FileName), "listen: 127.0.0.1:7443\n");
+        return other;
+    }
+
+    [Fact]
     public void AMissingFileSaysHowToCreateIt()
     {
         var exception = Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path));

@@ -9,11 +9,11 @@ public sealed class TokenSecretTests
     private const string Secret = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO-_"; // 43 base64url characters
 
     [Theory]
-    [InlineData(false, "jgu_")]
-    [InlineData(true, "jga_")]
-    public void ACreatedTokenParsesBackToItself(bool agent, string prefix)
+    [InlineData(PrincipalKind.User, "jgu_")]
+    [InlineData(PrincipalKind.Agent, "jga_")]
+    [InlineData(PrincipalKind.Admin, "jgx_")]
+    internal void ACreatedTokenParsesBackToItself(PrincipalKind kind, string prefix)
     {
-        var kind = agent ? PrincipalKind.Agent : PrincipalKind.User;
         var token = TokenSecret.Create(kind);
         var text = token.ToString();
 
@@ -51,7 +51,7 @@ public sealed class TokenSecretTests
         null,
         "",
         "jgu_",
-        "jgx_" + Id + "_" + Secret,
+        "jgz_" + Id + "_" + Secret,
         "JGU_" + Id + "_" + Secret,
         "jg_" + Id + "_" + Secret,
         "jgu" + Id + "_" + Secret,

@@ -1,0 +1,35 @@
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Api;
+using Jumpgate.Gateway.Audit;
+
+namespace Jumpgate.Cli.Admin;
+
+/// <summary>
+/// Where an admin command acts: on the gateway's store file (<see cref="LocalAdmin"/>, `--dir`) or
+/// through the gateway's admin API with an admin token (<see cref="RemoteAdmin"/>, `--remote`).
+/// Both run the same checks and write the same audit event, so a command prints the same either way.
+/// </summary>
+internal interface IGatewayAdmin : IDisposable
+{
+    Task<IReadOnlyList<PrincipalView>> ListAsync(PrincipalKind kind, CancellationToken cancellationToken);
+
+    Task<IssuedToken> AddAsync(PrincipalKind kind, AddPrincipalRequest request, CancellationToken cancellationToken);
+
+    Task SetDisabledAsync(PrincipalKind kind, string name, bool disabled, CancellationToken cancellationToken);
+
+    Task<ChangeResult> ChangeGroupsAsync(string user, IReadOnlyList<string> groups, bool add, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TokenView>> TokensAsync(CancellationToken cancellationToken);
+
+    Task<IssuedToken> AddTokenAsync(AddTokenRequest request, CancellationToken cancellationToken);
+
+    Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RuleView>> RulesAsync(CancellationToken cancellationToken);
+
+    Task<ChangeResult> GrantAsync(RuleRequest rule, CancellationToken cancellationToken);
+
+    Task RevokeAsync(RuleRequest rule, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken);
+}

@@ -1,0 +1,65 @@
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Admin;
+using Jumpgate.Gateway.Api;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Store;
+
+namespace Jumpgate.Cli.Admin;
+
+/// <summary>
+/// Admin commands on the gateway's own store (`--dir`): whoever can read and write the store file
+/// is an admin already, so there is no token to check. The actor in the audit trail is
+/// local:OSUSER. Its events go to the store's audit table only: audit.jsonl belongs to the running
+/// gateway, whose buffered writer appends at its own offset and would overwrite a line another
+/// process appended (measured: .NET's FileMode.Append writes at the position it tracks).
+/// </summary>
+internal sealed class LocalAdmin : IGatewayAdmin
+{
+    private readonly AdminActions _actions;
+
+    public LocalAdmin(string directory)
+    {
+        var options = GatewayOptions.Load(directory);
+        var store = new GatewayStore(options.StorePath);
+        store.Initialize();
+        _actions = new AdminActions(store, "local:" + Environment.UserName, source: null, audit => store.AppendAudit([audit]), TimeProvider.System);
+    }
+
+    public Task<IReadOnlyList<PrincipalView>> ListAsync(PrincipalKind kind, CancellationToken cancellationToken) => Task.FromResult(_actions.List(kind));
+
+    public Task<IssuedToken> AddAsync(PrincipalKind kind, AddPrincipalRequest request, CancellationToken cancellationToken) => Task.FromResult(_actions.Add(kind, request));
+
+    public Task SetDisabledAsync(PrincipalKind kind, string name, bool disabled, CancellationToken cancellationToken)
+    {
+        _actions.SetDisabled(kind, name, disabled);
+        return Task.CompletedTask;
+    }
+
+    public Task<ChangeResult> ChangeGroupsAsync(string user, IReadOnlyList<string> groups, bool add, CancellationToken cancellationToken) =>
+        Task.FromResult(_actions.ChangeGroups(user, groups, add));
+
+    public Task<IReadOnlyList<TokenView>> TokensAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Tokens());
+
+    public Task<IssuedToken> AddTokenAsync(AddTokenRequest request, CancellationToken cancellationToken) => Task.FromResult(_actions.AddToken(request));
+
+    public Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken) => Task.FromResult(_actions.RevokeToken(id));
+
+    public Task<IReadOnlyList<RuleView>> RulesAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Rules());
+
+    public Task<ChangeResult> GrantAsync(RuleRequest rule, CancellationToken cancellationToken) => Task.FromResult(_actions.Grant(rule));
+
+    public Task RevokeAsync(RuleRequest rule, CancellationToken cancellationToken)
+    {
+        _actions.Revoke(rule);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken) =>
+        Task.FromResult(_actions.Audit(user, host, since, limit, kind));
+
+    public void Dispose()
+    {
+        // The store opens a connection per call; nothing is held between commands.
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net.Http.Json;
+using Jumpgate.Cli.Client;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Api;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Store;
+
+namespace Jumpgate.Cli.Admin;
+
+/// <summary>Admin commands through the gateway's admin API, with the admin token and pinned certificate `jumpgate admin login` saved.</summary>
+internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
+{
+    private const string Prefix = AdminEndpoints.Prefix;
+
+    public static RemoteAdmin FromSettings(AdminSettings settings) =>
+        new(new GatewayApi(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token));
+
+    public async Task<AdminWhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/whoami", null, AdminJson.Default.AdminWhoAmI, cancellationToken))!;
+
+    public async Task<IReadOnlyList<PrincipalView>> ListAsync(PrincipalKind kind, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/{Plural(kind)}", null, AdminJson.Default.ListPrincipalView, cancellationToken))!;
+
+    public async Task<IssuedToken> AddAsync(PrincipalKind kind, AddPrincipalRequest request, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/{Plural(kind)}", JsonContent.Create(request, AdminJson.Default.AddPrincipalRequest), AdminJson.Default.IssuedToken, cancellationToken))!;
+
+    public Task SetDisabledAsync(PrincipalKind kind, string name, bool disabled, CancellationToken cancellationToken) =>
+        api.SendAsync(HttpMethod.Post, $"{Prefix}/{Plural(kind)}/{Uri.EscapeDataString(name)}/{(disabled ? "disable" : "enable")}", null, AdminJson.Default.ChangeResult, cancellationToken);
+
+    public async Task<ChangeResult> ChangeGroupsAsync(string user, IReadOnlyList<string> groups, bool add, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/users/{Uri.EscapeDataString(user)}/groups/{(add ? "add" : "remove")}",
+            JsonContent.Create(new GroupsRequest(groups), AdminJson.Default.GroupsRequest), AdminJson.Default.ChangeResult, cancellationToken))!;
+
+    public async Task<IReadOnlyList<TokenView>> TokensAsync(CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/tokens", null, AdminJson.Default.ListTokenView, cancellationToken))!;
+
+    public async Task<IssuedToken> AddTokenAsync(AddTokenRequest request, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/tokens", JsonContent.Create(request, AdminJson.Default.AddTokenRequest), AdminJson.Default.IssuedToken, cancellationToken))!;
+
+    public async Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/tokens/{Uri.EscapeDataString(id)}/revoke", null, AdminJson.Default.TokenView, cancellationToken))!;
+
+    public async Task<IReadOnlyList<RuleView>> RulesAsync(CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/rules", null, AdminJson.Default.ListRuleView, cancellationToken))!;
+
+    public async Task<ChangeResult> GrantAsync(RuleRequest rule, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/rules/grant", JsonContent.Create(rule, AdminJson.Default.RuleRequest), AdminJson.Default.ChangeResult, cancellationToken))!;
+
+    public Task RevokeAsync(RuleRequest rule, CancellationToken cancellationToken) =>
+        api.SendAsync(HttpMethod.Post, $"{Prefix}/rules/revoke", JsonContent.Create(rule, AdminJson.Default.RuleRequest), AdminJson.Default.ChangeResult, cancellationToken);
+
+    public async Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken)
+    {
+        var query = new List<string> { $"limit={limit}" };
+        foreach (var (name, value) in new[] { ("user", user), ("host", host), ("since", since), ("event", kind) })
+        {
+            if (value is not null)
+            {
+                query.Add($"{name}={Uri.EscapeDataString(value)}");
+            }
+        }
+        return (await api.SendAsync(HttpMethod.Get, $"{Prefix}/audit?{string.Join('&', query)}", null, AdminJson.Default.ListAuditEvent, cancellationToken))!;
+    }
+
+    private static string Plural(PrincipalKind kind) => GatewayStore.KindText(kind) + "s";
+
+    public void Dispose() => api.Dispose();
+}

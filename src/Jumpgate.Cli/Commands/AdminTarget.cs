@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Jumpgate.Cli.Admin;
+using Jumpgate.Cli.Client;
+
+namespace Jumpgate.Cli.Commands;
+
+/// <summary>
+/// The two options every admin command takes: <c>--dir DIR</c> acts on the store of the gateway
+/// in DIR (on the gateway's machine); <c>--remote</c> acts through the admin API of the gateway
+/// that `jumpgate admin login` saved, with its admin token.
+/// </summary>
+internal sealed class AdminTarget
+{
+    private readonly Option<string> _dir = Options.Dir();
+
+    private readonly Option<bool> _remote = new("--remote")
+    {
+        Description = "Act through the admin API of the gateway saved by `jumpgate admin login`, instead of on the store in --dir",
+    };
+
+    public static AdminTarget AddTo(Command command)
+    {
+        var target = new AdminTarget();
+        command.Options.Add(target._dir);
+        command.Options.Add(target._remote);
+        return target;
+    }
+
+    public IGatewayAdmin Open(ParseResult result)
+    {
+        if (!result.GetValue(_remote))
+        {
+            return new LocalAdmin(result.GetValue(_dir)!);
+        }
+        if (result.GetResult(_dir) is { Implicit: false })
+        {
+            throw new CliException("give --dir (the store on this machine) or --remote (the gateway `jumpgate admin login` saved), not both");
+        }
+        return RemoteAdmin.FromSettings(AdminSettings.Load());
+    }
+
+    /// <summary>A command's examples plus the remote form of the first one.</summary>
+    public static string Describe(string what, params string[] examples) =>
+        Options.Describe(what, [.. examples, examples[0].Replace(" --dir ./gw", " --remote", StringComparison.Ordinal)]);
+}

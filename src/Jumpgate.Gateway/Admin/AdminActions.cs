@@ -1,0 +1,210 @@
+using Jumpgate.Core.Config;
+using Jumpgate.Core.Naming;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Api;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Store;
+
+namespace Jumpgate.Gateway.Admin;
+
+/// <summary>
+/// Everything an admin can do to the store, checked and audited in one place, whether it comes
+/// through the admin API (the actor is the admin token's owner) or from `jumpgate gateway … --dir`
+/// on the gateway's own machine (the actor is local:OSUSER). Bad input throws
+/// <see cref="InvalidOperationException"/> with words meant for the admin; every change is one
+/// audit event naming who did what. Reads are not audited: they change nothing.
+/// </summary>
+internal sealed class AdminActions(GatewayStore store, string actor, string? source, Action<AuditEvent> audit, TimeProvider time)
+{
+    public IReadOnlyList<PrincipalView> List(PrincipalKind kind) =>
+        [.. store.ListPrincipals(kind).Select(r => new PrincipalView(r.Name, GatewayStore.KindText(kind), r.HostPatterns, r.Disabled, r.Created, r.Groups))];
+
+    /// <summary>Adds a user, agent or admin and returns its first token (shown once, stored hashed).</summary>
+    public IssuedToken Add(PrincipalKind kind, AddPrincipalRequest request)
+    {
+        var name = CheckName(request.Name, GatewayStore.KindText(kind));
+        HostPatterns? patterns = null;
+        if (kind == PrincipalKind.Agent)
+        {
+            patterns = HostPatterns.Parse(request.Hosts ?? throw new InvalidOperationException($"give the host patterns agent {name} may serve, e.g. --hosts 'node*,lab-pc'"));
+        }
+        else if (request.Hosts is not null)
+        {
+            throw new InvalidOperationException($"only agents have host patterns; what a {GatewayStore.KindText(kind)} may reach is up to the rules");
+        }
+        var groups = kind == PrincipalKind.User ? CheckGroups(request.Groups ?? []) : [];
+        if (kind != PrincipalKind.User && request.Groups is { Count: > 0 })
+        {
+            throw new InvalidOperationException("only users are in groups");
+        }
+        var token = store.AddPrincipal(kind, name, patterns, time.GetUtcNow(), groups);
+        Record($"add_{GatewayStore.KindText(kind)}", kind, name,
+            kind == PrincipalKind.Agent ? $"added agent {name} for hosts '{patterns}'"
+            : groups.Count > 0 ? $"added user {name} in {string.Join(", ", groups.Select(g => "@" + g))}"
+            : $"added {GatewayStore.KindText(kind)} {name}");
+        return new IssuedToken(token.ToString());
+    }
+
+    public void SetDisabled(PrincipalKind kind, string name, bool disabled)
+    {
+        store.SetDisabled(kind, name, disabled);
+        var verb = disabled ? "disable" : "enable";
+        Record(verb, kind, name, $"{verb}d {GatewayStore.KindText(kind)} {name}");
+    }
+
+    public IReadOnlyList<TokenView> Tokens() => [.. store.ListTokens().Select(View)];
+
+    public IssuedToken AddToken(AddTokenRequest request)
+    {
+        var kind = ParseKind(request.Kind);
+        var now = time.GetUtcNow();
+        DateTimeOffset? expires = null;
+        if (request.Expires is { } text)
+        {
+            if (!Durations.TryParse(text, out var span) || span <= TimeSpan.Zero)
+            {
+                throw new InvalidOperationException($"--expires '{text}' is not a duration such as 12h or 30d");
+            }
+            expires = now + span;
+        }
+        var token = store.AddToken(kind, request.Name, now, expires);
+        // The public id names the token in the trail (as `gateway tokens` does); the secret never appears.
+        Record("token_add", kind, request.Name, $"issued token {token.Id} to {GatewayStore.KindText(kind)} {request.Name}{(expires is { } e ? $", expiring {e:yyyy-MM-dd HH:mm:ss}Z" : "")}");
+        return new IssuedToken(token.ToString());
+    }
+
+    public TokenView RevokeToken(string id)
+    {
+        var row = store.RevokeToken(id);
+        Record("token_revoke", row.Kind, row.Principal, $"revoked token {row.Id} of {GatewayStore.KindText(row.Kind)} {row.Principal}");
+        return View(row);
+    }
+
+    public IReadOnlyList<RuleView> Rules() => [.. store.ListRules().Select(r => new RuleView(r.Subject, r.Hosts.ToString(), r.Services))];
+
+    /// <summary>Adds a rule; granting what is granted already changes nothing and says so.</summary>
+    public ChangeResult Grant(RuleRequest request)
+    {
+        var rule = ParseRule(request, requireUser: true);
+        if (!store.Grant(rule, time.GetUtcNow()))
+        {
+            return new ChangeResult(false, $"{rule.Subject} may reach '{rule.Hosts}' ({rule.DescribeServices()}) already");
+        }
+        Record("grant", rule, $"granted {rule.Subject} '{rule.Hosts}' ({rule.DescribeServices()})");
+        return new ChangeResult(true);
+    }
+
+    public void Revoke(RuleRequest request)
+    {
+        var rule = ParseRule(request, requireUser: false);
+        store.Revoke(rule);
+        Record("revoke", rule, $"revoked {rule.Subject} '{rule.Hosts}' ({rule.DescribeServices()})");
+    }
+
+    /// <summary>Puts a user into groups, or takes them out; rules on those groups apply to live streams within the re-check interval.</summary>
+    public ChangeResult ChangeGroups(string user, IReadOnlyList<string> groups, bool add)
+    {
+        var checkedGroups = CheckGroups(groups);
+        if (checkedGroups.Count == 0)
+        {
+            throw new InvalidOperationException("give at least one group");
+        }
+        if (!store.PrincipalExists(PrincipalKind.User, user))
+        {
+            throw new InvalidOperationException($"there is no user {user} (`jumpgate gateway users` lists them)");
+        }
+        var before = store.ListPrincipals(PrincipalKind.User).Single(u => u.Name == user).Groups;
+        IReadOnlyList<string> changed;
+        if (add)
+        {
+            changed = [.. checkedGroups.Except(before, StringComparer.Ordinal)];
+            store.AddToGroups(user, changed);
+        }
+        else
+        {
+            changed = store.RemoveFromGroups(user, checkedGroups);
+        }
+        var unchanged = checkedGroups.Except(changed, StringComparer.Ordinal).Select(g => "@" + g).ToList();
+        if (changed.Count > 0)
+        {
+            var list = string.Join(", ", changed.Select(g => "@" + g));
+            Record(add ? "group_add" : "group_remove", PrincipalKind.User, user, add ? $"put user {user} in {list}" : $"took user {user} out of {list}");
+        }
+        return new ChangeResult(changed.Count > 0, unchanged.Count == 0 ? null
+            : add ? $"{user} is in {string.Join(", ", unchanged)} already" : $"{user} is not in {string.Join(", ", unchanged)}");
+    }
+
+    /// <summary>The newest matching events, oldest first; <paramref name="since"/> is a duration such as 1h.</summary>
+    public IReadOnlyList<AuditEvent> Audit(string? user, string? host, string? since, int limit, string? kind)
+    {
+        DateTimeOffset? from = null;
+        if (since is not null)
+        {
+            if (!Durations.TryParse(since, out var span))
+            {
+                throw new InvalidOperationException($"--since '{since}' is not a duration such as 15m, 1h or 7d");
+            }
+            from = time.GetUtcNow() - span;
+        }
+        return store.QueryAudit(new AuditQuery(user, host, from, Math.Clamp(limit, 1, 100_000), kind));
+    }
+
+    public static PrincipalKind ParseKind(string? text) => GatewayStore.TryParseKind(text, out var kind)
+        ? kind
+        : throw new InvalidOperationException($"'{text}' is none of user, agent or admin");
+
+    private static TokenView View(TokenRow t) => new(t.Id, GatewayStore.KindText(t.Kind), t.Principal, t.Created, t.Expires, t.Revoked);
+
+    private AccessRule ParseRule(RuleRequest request, bool requireUser)
+    {
+        var subject = request.Subject ?? "";
+        if (subject.StartsWith('@'))
+        {
+            if (!Names.IsValid(subject[1..]))
+            {
+                throw new InvalidOperationException($"'{subject}' is not a valid group: use @ and {Names.Rule}");
+            }
+        }
+        else if (!Names.IsValid(subject))
+        {
+            throw new InvalidOperationException($"'{subject}' is not a valid user name: use {Names.Rule}, or @group");
+        }
+        else if (requireUser && !store.PrincipalExists(PrincipalKind.User, subject))
+        {
+            throw new InvalidOperationException($"there is no user {subject} (add one with `jumpgate gateway add-user {subject}`, or give a group as @name)");
+        }
+        var services = request.Services ?? [];
+        if (services.FirstOrDefault(s => !Names.IsValid(s)) is { } bad)
+        {
+            throw new InvalidOperationException($"'{bad}' is not a valid service name: use {Names.Rule}");
+        }
+        return new AccessRule(subject, HostPatterns.Parse(request.Hosts ?? ""), [.. services.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]);
+    }
+
+    private static List<string> CheckGroups(IReadOnlyList<string> groups)
+    {
+        var names = groups.Select(g => g.TrimStart('@')).Distinct(StringComparer.Ordinal).ToList();
+        if (names.FirstOrDefault(g => !Names.IsValid(g) || g == "everyone") is { } bad)
+        {
+            throw new InvalidOperationException(bad == "everyone" ? "every user is in @everyone already" : $"'{bad}' is not a valid group name: use {Names.Rule}");
+        }
+        return names;
+    }
+
+    private static string CheckName(string? name, string kind) => Names.IsValid(name)
+        ? name!
+        : throw new InvalidOperationException($"'{name}' is not a valid {kind} name: use {Names.Rule}");
+
+    private void Record(string action, PrincipalKind kind, string name, string what) => audit(new AuditEvent
+    {
+        Time = time.GetUtcNow(), Event = AuditEvent.KindAdmin, Outcome = action, Admin = actor, Source = source,
+        User = kind == PrincipalKind.User ? name : null, Agent = kind == PrincipalKind.Agent ? name : null, Reason = what,
+    });
+
+    private void Record(string action, AccessRule rule, string what) => audit(new AuditEvent
+    {
+        Time = time.GetUtcNow(), Event = AuditEvent.KindAdmin, Outcome = action, Admin = actor, Source = source,
+        User = rule.Subject.StartsWith('@') ? null : rule.Subject, Reason = what,
+    });
+}

@@ -1,0 +1,48 @@
+using System.Text.Json.Serialization;
+using Jumpgate.Gateway.Audit;
+
+namespace Jumpgate.Gateway.Api;
+
+/// <summary>A user, agent or admin as the admin API and `gateway users|agents|admins --json` show it.</summary>
+internal sealed record PrincipalView(string Name, string Kind, string? Hosts, bool Disabled, DateTimeOffset Created, IReadOnlyList<string> Groups);
+
+/// <summary>A token as the admin API lists it: never its secret, which the store does not have.</summary>
+internal sealed record TokenView(string Id, string Kind, string Principal, DateTimeOffset Created, DateTimeOffset? Expires, bool Revoked);
+
+/// <summary>A rule; an empty services list means every service.</summary>
+internal sealed record RuleView(string Subject, string Hosts, IReadOnlyList<string> Services);
+
+/// <summary>A new token, shown once: the answer to adding a principal or a token.</summary>
+internal sealed record IssuedToken(string Token);
+
+/// <summary>Adds a user (with groups), an agent (with host patterns) or an admin.</summary>
+internal sealed record AddPrincipalRequest(string Name, string? Hosts = null, IReadOnlyList<string>? Groups = null);
+
+/// <summary>Issues one more token; <see cref="Expires"/> is a duration such as 30d, forever when null.</summary>
+internal sealed record AddTokenRequest(string Kind, string Name, string? Expires = null);
+
+/// <summary>What grant and revoke take: the same arguments as the commands.</summary>
+internal sealed record RuleRequest(string Subject, string Hosts, IReadOnlyList<string>? Services = null);
+
+internal sealed record GroupsRequest(IReadOnlyList<string> Groups);
+
+/// <summary>Whether a change changed anything, and if not, why in words ("already granted").</summary>
+internal sealed record ChangeResult(bool Changed, string? Message = null);
+
+internal sealed record AdminWhoAmI(string Admin, string Gateway);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(List<PrincipalView>))]
+[JsonSerializable(typeof(List<TokenView>))]
+[JsonSerializable(typeof(TokenView))]
+[JsonSerializable(typeof(List<RuleView>))]
+[JsonSerializable(typeof(IssuedToken))]
+[JsonSerializable(typeof(AddPrincipalRequest))]
+[JsonSerializable(typeof(AddTokenRequest))]
+[JsonSerializable(typeof(RuleRequest))]
+[JsonSerializable(typeof(GroupsRequest))]
+[JsonSerializable(typeof(ChangeResult))]
+[JsonSerializable(typeof(AdminWhoAmI))]
+[JsonSerializable(typeof(List<AuditEvent>))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class AdminJson : JsonSerializerContext;

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Admin;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Jumpgate.Gateway.Api;
+
+/// <summary>
+/// The admin API under <see cref="Prefix"/>: what `jumpgate gateway … --remote` and the dashboard
+/// use. Every request, including one for a path that does not exist, must carry an admin token
+/// (<c>jgx_…</c>); anything else (a user's or an agent's token, a revoked admin's, garbage, none)
+/// gets the user API's answer: 401 with the same words, or 429 once its address is limited, and
+/// counts against the address like any failed authentication. Changes are audited by
+/// <see cref="AdminActions"/> with the admin's name and address.
+/// </summary>
+internal static class AdminEndpoints
+{
+    public const string Prefix = "/api/v1/admin";
+
+    private static readonly string[] Kinds = ["user", "agent", "admin"];
+
+    public static void MapJumpgateAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup(Prefix);
+        admin.AddEndpointFilter(AuthorizeAsync);
+
+        admin.MapGet("/whoami", (HttpContext http) =>
+            Results.Json(new AdminWhoAmI(Caller(http).Name, $"https://{http.Request.Host}"), AdminJson.Default.AdminWhoAmI));
+
+        foreach (var text in Kinds)
+        {
+            var kind = AdminActions.ParseKind(text);
+            admin.MapGet($"/{text}s", (HttpContext http) => Results.Json([.. Actions(http).List(kind)], AdminJson.Default.ListPrincipalView));
+            admin.MapPost($"/{text}s", async (HttpContext http, CancellationToken cancellationToken) =>
+                Results.Json(Actions(http).Add(kind, await BodyAsync(http, AdminJson.Default.AddPrincipalRequest, cancellationToken)), AdminJson.Default.IssuedToken));
+            admin.MapPost($"/{text}s/{{name}}/disable", (HttpContext http, string name) => Done(() => Actions(http).SetDisabled(kind, name, disabled: true)));
+            admin.MapPost($"/{text}s/{{name}}/enable", (HttpContext http, string name) => Done(() => Actions(http).SetDisabled(kind, name, disabled: false)));
+        }
+        admin.MapPost("/users/{name}/groups/add", async (HttpContext http, string name, CancellationToken cancellationToken) =>
+            Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: true), AdminJson.Default.ChangeResult));
+        admin.MapPost("/users/{name}/groups/remove", async (HttpContext http, string name, CancellationToken cancellationToken) =>
+            Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: false), AdminJson.Default.ChangeResult));
+
+        admin.MapGet("/tokens", (HttpContext http) => Results.Json([.. Actions(http).Tokens()], AdminJson.Default.ListTokenView));
+        admin.MapPost("/tokens", async (HttpContext http, CancellationToken cancellationToken) =>
+            Results.Json(Actions(http).AddToken(await BodyAsync(http, AdminJson.Default.AddTokenRequest, cancellationToken)), AdminJson.Default.IssuedToken));
+        admin.MapPost("/tokens/{id}/revoke", (HttpContext http, string id) => Results.Json(Actions(http).RevokeToken(id), AdminJson.Default.TokenView));
+
+        admin.MapGet("/rules", (HttpContext http) => Results.Json([.. Actions(http).Rules()], AdminJson.Default.ListRuleView));
+        admin.MapPost("/rules/grant", async (HttpContext http, CancellationToken cancellationToken) =>
+            Results.Json(Actions(http).Grant(await BodyAsync(http, AdminJson.Default.RuleRequest, cancellationToken)), AdminJson.Default.ChangeResult));
+        admin.MapPost("/rules/revoke", async (HttpContext http, CancellationToken cancellationToken) =>
+        {
+            var rule = await BodyAsync(http, AdminJson.Default.RuleRequest, cancellationToken);
+            return Done(() => Actions(http).Revoke(rule));
+        });
+
+        admin.MapGet("/audit", (HttpContext http, string? user, string? host, string? since, int? limit, string? @event) =>
+            Results.Json([.. Actions(http).Audit(user, host, since, limit ?? 1000, @event)], AdminJson.Default.ListAuditEvent));
+
+        // After authentication, so a caller without an admin token cannot even learn which paths exist.
+        admin.Map("/{**rest}", () => Error(StatusCodes.Status404NotFound, "no such admin endpoint"));
+    }
+
+    /// <summary>Authenticates the admin before any endpoint runs, and turns an admin's bad input into a 400 in words.</summary>
+    private static async ValueTask<object?> AuthorizeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var authenticator = http.RequestServices.GetRequiredService<Authenticator>();
+        if (ApiEndpoints.Authenticate(http, authenticator, PrincipalKind.Admin) is not { } principal)
+        {
+            return await ApiEndpoints.UnauthorizedAsync(http, authenticator);
+        }
+        http.Items[typeof(Principal)] = principal;
+        try
+        {
+            return await next(context);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)
+        {
+            // Only an authenticated admin gets here; the words are the store's and the checks', never a secret.
+            return Error(StatusCodes.Status400BadRequest, e is JsonException ? "the request body is not the JSON this endpoint takes" : e.Message);
+        }
+    }
+
+    private static Principal Caller(HttpContext http) => (Principal)http.Items[typeof(Principal)]!;
+
+    private static AdminActions Actions(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var audit = services.GetRequiredService<AuditLog>();
+        return new AdminActions(services.GetRequiredService<GatewayStore>(), Caller(http).Name, ApiEndpoints.Remote(http), audit.Write, services.GetRequiredService<TimeProvider>());
+    }
+
+    /// <remarks>
+    /// Every async handler takes a CancellationToken besides the HttpContext: a lambda of HttpContext
+    /// alone returning a Task would bind as a RequestDelegate, and its result would be dropped.
+    /// </remarks>
+    private static async Task<T> BodyAsync<T>(HttpContext http, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        await http.Request.ReadFromJsonAsync(type, cancellationToken) ?? throw new InvalidOperationException("the request has no body");
+
+    private static IResult Done(Action action)
+    {
+        action();
+        return Results.NoContent();
+    }
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new Dictionary<string, string> { ["error"] = message }, AdminJson.Default.DictionaryStringString, statusCode: status);
+}
