@@ -60,6 +60,39 @@ public sealed class JupyterThroughGatewayTests(ITestOutputHelper output) : IAsyn
     }
 
     [Fact]
+    public async Task AJupyterTerminalRunsACommandOverItsWebSocket()
+    {
+        var (landing, _) = await _browser.FollowAsync(await OpenLinkAsync("/tree"));
+        landing.Dispose();
+        var origin = _browser.ServiceUri(Label).GetLeftPart(UriPartial.Authority);
+        using var create = new HttpRequestMessage(HttpMethod.Post, _browser.ServiceUri(Label, "/api/terminals"));
+        create.Headers.TryAddWithoutValidation("Origin", origin);
+        using var created = await _browser.Client.SendAsync(create);
+        created.EnsureSuccessStatusCode();
+        using var json = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        var name = json.RootElement.GetProperty("name").GetString()!;
+
+        using var terminal = new System.Net.WebSockets.ClientWebSocket();
+        terminal.Options.SetRequestHeader("Origin", origin);
+        using var invoker = new HttpMessageInvoker(_browser.Handler, disposeHandler: false);
+        using var deadline = new CancellationTokenSource(Signals.Timeout(60));
+        await terminal.ConnectAsync(new UriBuilder(_browser.ServiceUri(Label, $"/terminals/websocket/{name}")) { Scheme = "wss" }.Uri, invoker, deadline.Token);
+        // terminado's protocol: JSON arrays, ["stdin", text] in and ["stdout", text] out.
+        await terminal.SendAsync(System.Text.Encoding.UTF8.GetBytes("[\"stdin\", \"echo jumpgate-$((6*7))\\r\"]"), System.Net.WebSockets.WebSocketMessageType.Text, true, deadline.Token);
+        var screen = new System.Text.StringBuilder();
+        var buffer = new byte[64 * 1024];
+        while (!screen.ToString().Contains("jumpgate-42", StringComparison.Ordinal))
+        {
+            var received = await terminal.ReceiveAsync(buffer, deadline.Token);
+            Assert.NotEqual(System.Net.WebSockets.WebSocketMessageType.Close, received.MessageType);
+            screen.Append(System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count));
+        }
+
+        Assert.Contains("jumpgate-42", screen.ToString(), StringComparison.Ordinal);
+        Assert.True(_jupyter.SawRequest($"/terminals/websocket/{name}"), "the terminal's WebSocket never reached Jupyter");
+    }
+
+    [Fact]
     public async Task UnauthenticatedAndUnauthorisedRequestsNeverReachJupyter()
     {
         using var anonymous = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
