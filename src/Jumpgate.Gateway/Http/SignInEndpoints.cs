@@ -63,7 +63,7 @@ internal sealed class SignInEndpoints(
     }
 
     /// <summary>A service subdomain's <see cref="CallbackPath"/>: redeem the code, set this subdomain's cookie, go where the user was going.</summary>
-    public async Task CallbackAsync(HttpContext http, string label)
+    public Task CallbackAsync(HttpContext http, string label)
     {
         var next = SafeLocalPath(http.Request.Query["next"].ToString());
         var grant = codes.Redeem(http.Request.Query["code"].ToString(), label);
@@ -71,13 +71,13 @@ internal sealed class SignInEndpoints(
         {
             // Used, expired or foreign: start again from the sign-in page, which mints a fresh code if the browser is signed in there.
             http.Response.Redirect(SignInUrl(http, $"https://{http.Request.Host}{next}"));
-            return;
+            return Task.CompletedTask;
         }
         sessions.SignIn(http, grant.User, grant.TokenId);
         audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = Remote(http), Reason = $"one-time code for {label}" });
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Redirect(next);
-        await Task.CompletedTask;
+        return Task.CompletedTask;
     }
 
     /// <summary>Where a browser without a session on a service subdomain is sent: the gateway's sign-in page, coming back to <paramref name="to"/>.</summary>

@@ -203,6 +203,28 @@ public sealed class HttpServiceTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AWebSocketOverHttp2ExtendedConnectIsRelayedToo()
+    {
+        await _fixture.SignInAsync();
+        using var socket = new ClientWebSocket();
+        // As Chromium does when the gateway offers HTTP/2: RFC 8441's extended CONNECT instead of an Upgrade.
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.SetRequestHeader("Origin", Browser.ServiceUri(HttpFixture.Label).GetLeftPart(UriPartial.Authority));
+        using var invoker = new HttpMessageInvoker(Browser.Handler, disposeHandler: false);
+        using var deadline = new CancellationTokenSource(Signals.Timeout(30));
+        await socket.ConnectAsync(new UriBuilder(Browser.ServiceUri(HttpFixture.Label, "/ws")) { Scheme = "wss" }.Uri, invoker, deadline.Token);
+
+        await socket.SendAsync(Encoding.UTF8.GetBytes("over h2"), WebSocketMessageType.Text, true, deadline.Token);
+        var (echoed, type) = await ReceiveMessageAsync(socket);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", deadline.Token);
+
+        Assert.Equal(WebSocketMessageType.Text, type);
+        Assert.Equal("over h2", Encoding.UTF8.GetString(echoed));
+        Assert.True(_fixture.Upstream.SawRequest("/ws"));
+    }
+
+    [Fact]
     public async Task AWebSocketFromAnotherOriginIsRefusedBeforeTheService()
     {
         await _fixture.SignInAsync();
