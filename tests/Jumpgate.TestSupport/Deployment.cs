@@ -158,6 +158,22 @@ public sealed class Deployment : IAsyncDisposable
     public Task<CommandResult> SshAsync(string sshConfig, params string[] arguments) =>
         Command.RunAsync("ssh", ["-F", sshConfig, .. arguments], Signals.Timeout(60), ClientEnvironment, output: _output);
 
+    /// <summary>
+    /// `jumpgate open HOST SERVICE --json` as the logged-in user: the one-time link that signs a
+    /// browser in on the service's subdomain, landing on <paramref name="next"/> (the service's root by default).
+    /// </summary>
+    public async Task<Uri> OpenLinkAsync(string host, string service, string next = "/")
+    {
+        var result = await JumpgateAsync("open", host, service, "--json");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"jumpgate open failed: {result}");
+        }
+        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        var link = json.RootElement.GetProperty("sign_in_url").GetString()!;
+        return new Uri(link.Replace("next=%2F", "next=" + Uri.EscapeDataString(next), StringComparison.Ordinal));
+    }
+
     public Task<CommandResult> JumpgateAsync(params string[] arguments) =>
         Command.RunAsync(Jumpgate.Executable, arguments, Signals.Timeout(60), ClientEnvironment, output: _output);
 

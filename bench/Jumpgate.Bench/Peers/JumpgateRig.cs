@@ -119,13 +119,7 @@ internal sealed class JumpgateRig : IAsyncDisposable
     /// </summary>
     public async Task<(int Port, string Host, string Cookie)> BrowserSessionAsync()
     {
-        var open = await _deployment.JumpgateAsync("open", "node1", HttpService, "--json");
-        if (open.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"jumpgate open failed: {open}");
-        }
-        using var json = System.Text.Json.JsonDocument.Parse(open.Stdout);
-        var link = new Uri(json.RootElement.GetProperty("sign_in_url").GetString()!);
+        var link = await _deployment.OpenLinkAsync("node1", HttpService);
         using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
         var (response, _) = await browser.FollowAsync(link);
         using (response)

@@ -44,5 +44,4 @@ internal sealed record AdminWhoAmI(string Admin, string Gateway);
 [JsonSerializable(typeof(ChangeResult))]
 [JsonSerializable(typeof(AdminWhoAmI))]
 [JsonSerializable(typeof(List<AuditEvent>))]
-[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class AdminJson : JsonSerializerContext;

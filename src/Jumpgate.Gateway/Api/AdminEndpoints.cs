@@ -66,7 +66,7 @@ internal static class AdminEndpoints
             Results.Json([.. Actions(http).Audit(user, host, since, limit ?? 1000, @event)], AdminJson.Default.ListAuditEvent));
 
         // After authentication, so a caller without an admin token cannot even learn which paths exist.
-        admin.Map("/{**rest}", () => Error(StatusCodes.Status404NotFound, "no such admin endpoint"));
+        admin.Map("/{**rest}", () => ApiEndpoints.Error(StatusCodes.Status404NotFound, "no such admin endpoint"));
     }
 
     /// <summary>Authenticates the admin before any endpoint runs, and turns an admin's bad input into a 400 in words.</summary>
@@ -86,7 +86,7 @@ internal static class AdminEndpoints
         catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)
         {
             // Only an authenticated admin gets here; the words are the store's and the checks', never a secret.
-            return Error(StatusCodes.Status400BadRequest, e is JsonException ? "the request body is not the JSON this endpoint takes" : e.Message);
+            return ApiEndpoints.Error(StatusCodes.Status400BadRequest, e is JsonException ? "the request body is not the JSON this endpoint takes" : e.Message);
         }
     }
 
@@ -112,6 +112,4 @@ internal static class AdminEndpoints
         return Results.NoContent();
     }
 
-    private static IResult Error(int status, string message) =>
-        Results.Json(new Dictionary<string, string> { ["error"] = message }, AdminJson.Default.DictionaryStringString, statusCode: status);
 }

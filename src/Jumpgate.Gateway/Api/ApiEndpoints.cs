@@ -87,9 +87,9 @@ internal static class ApiEndpoints
             (int)Http.SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
     }
 
-    private static IResult Error(int status, string message) => Results.Text(
-        System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, ApiJson.Default.DictionaryStringString),
-        "application/json", statusCode: status);
+    /// <summary>A refusal in words, as every API answers one: <c>{"error": "..."}</c>.</summary>
+    internal static IResult Error(int status, string message) =>
+        Results.Json(new Dictionary<string, string> { ["error"] = message }, ApiJson.Default.DictionaryStringString, statusCode: status);
 
     internal static Principal? Authenticate(HttpContext http, Authenticator authenticator, PrincipalKind kind = PrincipalKind.User)
     {
@@ -103,10 +103,7 @@ internal static class ApiEndpoints
     {
         var limited = authenticator.IsLimited(Remote(http));
         var message = await authenticator.RefusalAsync(Remote(http), http.RequestAborted);
-        return Results.Text(
-            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }, ApiJson.Default.DictionaryStringString),
-            "application/json",
-            statusCode: limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized);
+        return Error(limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, message);
     }
 
     internal static string? Remote(HttpContext http) =>

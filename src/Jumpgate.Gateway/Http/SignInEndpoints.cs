@@ -1,5 +1,6 @@
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Store;
@@ -74,7 +75,7 @@ internal sealed class SignInEndpoints(
             return Task.CompletedTask;
         }
         sessions.SignIn(http, grant.User, grant.TokenId);
-        audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = Remote(http), Reason = $"one-time code for {label}" });
+        audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = ApiEndpoints.Remote(http), Reason = $"one-time code for {label}" });
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Redirect(next);
         return Task.CompletedTask;
@@ -127,7 +128,7 @@ internal sealed class SignInEndpoints(
         }
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var to = form["to"].ToString();
-        var remote = Remote(http);
+        var remote = ApiEndpoints.Remote(http);
         var user = authenticator.Authenticate(form["token"].ToString().Trim(), PrincipalKind.User, remote);
         if (user is null)
         {
@@ -164,7 +165,4 @@ internal sealed class SignInEndpoints(
     /// <summary>A form post must come from the gateway's own pages: browsers send Origin with every POST.</summary>
     private static bool SameOrigin(HttpContext http) =>
         http.Request.Headers.Origin.ToString() is var origin && (origin.Length == 0 || origin == $"https://{http.Request.Host}");
-
-    internal static string? Remote(HttpContext http) =>
-        http.Connection.RemoteIpAddress is { } address ? new System.Net.IPEndPoint(address, http.Connection.RemotePort).ToString() : null;
 }

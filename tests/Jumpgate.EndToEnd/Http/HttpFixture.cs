@@ -1,7 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using Jumpgate.TestSupport;
 using Xunit.Abstractions;
 
@@ -48,19 +47,8 @@ public sealed class HttpFixture : IAsyncDisposable
         return new HttpFixture(deployment, upstream, outsider);
     }
 
-    /// <summary>`jumpgate open HOST SERVICE --json` as the logged-in user: the one-time sign-in link, landing on <paramref name="next"/>.</summary>
-    public async Task<Uri> OpenLinkAsync(string host = "node1", string service = "web", string next = "/headers?signed-in")
-    {
-        var result = await Deployment.JumpgateAsync("open", host, service, "--json");
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException(result.ToString());
-        }
-        using var json = JsonDocument.Parse(result.Stdout);
-        var link = json.RootElement.GetProperty("sign_in_url").GetString()!;
-        // The link lands on the service's root; the upstream answers only its own paths.
-        return new Uri(link.Replace("next=%2F", "next=" + Uri.EscapeDataString(next), StringComparison.Ordinal));
-    }
+    /// <summary>The one-time sign-in link for node1's web service, landing on a page the upstream answers.</summary>
+    public Task<Uri> OpenLinkAsync() => Deployment.OpenLinkAsync("node1", "web", "/headers?signed-in");
 
     /// <summary>Signs <see cref="Browser"/> in on the web service through a one-time link; returns the service's answer.</summary>
     public async Task SignInAsync()

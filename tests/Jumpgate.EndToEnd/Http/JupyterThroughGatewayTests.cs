@@ -131,12 +131,5 @@ public sealed class JupyterThroughGatewayTests(ITestOutputHelper output) : IAsyn
         Assert.True(new FileInfo(screenshot).Length > 1000, screenshot);
     }
 
-    private async Task<Uri> OpenLinkAsync(string next)
-    {
-        var result = await _deployment.JumpgateAsync("open", "node1", "jupyter", "--json");
-        Assert.Equal(0, result.ExitCode);
-        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
-        var link = json.RootElement.GetProperty("sign_in_url").GetString()!;
-        return new Uri(link.Replace("next=%2F", "next=" + Uri.EscapeDataString(next), StringComparison.Ordinal));
-    }
+    private Task<Uri> OpenLinkAsync(string next) => _deployment.OpenLinkAsync("node1", "jupyter", next);
 }

@@ -6,6 +6,7 @@ using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;
 using Jumpgate.Tests.Auth;
 using Microsoft.Data.Sqlite;
+using Jumpgate.Tests.Store;
 using Xunit;
 
 namespace Jumpgate.Tests.Admin;
@@ -13,24 +14,17 @@ namespace Jumpgate.Tests.Admin;
 /// <summary>The admin actions the API and the local commands share: checks, effects on the store, and one audit event per change.</summary>
 public sealed class AdminActionsTests : IDisposable
 {
-    private readonly TempDirectory _directory = new("jg-admin");
-    private readonly GatewayStore _store;
+    private readonly TempStore _temp = new("jg-admin");
     private readonly ManualTime _time = new();
     private readonly List<AuditEvent> _audit = [];
     private readonly AdminActions _actions;
 
     public AdminActionsTests()
     {
-        _store = new GatewayStore(_directory.File("gateway.db"));
-        _store.Initialize();
-        _actions = new AdminActions(_store, "boss", "10.0.0.9:5000", _audit.Add, _time);
+        _actions = new AdminActions(_temp.Store, "boss", "10.0.0.9:5000", _audit.Add, _time);
     }
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        _directory.Dispose();
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void AnAddedAdminAuthenticatesOnlyAsAnAdmin()
@@ -38,9 +32,9 @@ public sealed class AdminActionsTests : IDisposable
         var token = _actions.Add(PrincipalKind.Admin, new AddPrincipalRequest("alice")).Token;
 
         Assert.StartsWith("jgx_", token, StringComparison.Ordinal);
-        Assert.Equal("alice", _store.Authenticate(token, PrincipalKind.Admin, _time.GetUtcNow())?.Name);
-        Assert.Null(_store.Authenticate(token, PrincipalKind.User, _time.GetUtcNow()));
-        Assert.Null(_store.Authenticate(token, PrincipalKind.Agent, _time.GetUtcNow()));
+        Assert.Equal("alice", _temp.Store.Authenticate(token, PrincipalKind.Admin, _time.GetUtcNow())?.Name);
+        Assert.Null(_temp.Store.Authenticate(token, PrincipalKind.User, _time.GetUtcNow()));
+        Assert.Null(_temp.Store.Authenticate(token, PrincipalKind.Agent, _time.GetUtcNow()));
         Assert.Equal(["alice"], _actions.List(PrincipalKind.Admin).Select(a => a.Name));
     }
 
@@ -78,17 +72,17 @@ public sealed class AdminActionsTests : IDisposable
     {
         _actions.Add(PrincipalKind.User, new AddPrincipalRequest("carol"));
         _actions.Grant(new RuleRequest("@gpu", "node1", ["ssh"]));
-        _store.Revoke(new Gateway.Auth.AccessRule("@everyone", Core.Naming.HostPatterns.Parse("*"), []));
-        Assert.False(_store.LoadPolicy("carol").Allows("node1", "ssh"));
+        _temp.Store.Revoke(new Gateway.Auth.AccessRule("@everyone", Core.Naming.HostPatterns.Parse("*"), []));
+        Assert.False(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
 
         var added = _actions.ChangeGroups("carol", ["gpu", "@staff"], add: true);
         Assert.True(added.Changed);
         Assert.Equal(["gpu", "staff"], _actions.List(PrincipalKind.User).Single().Groups);
-        Assert.True(_store.LoadPolicy("carol").Allows("node1", "ssh"));
+        Assert.True(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
         Assert.Equal("carol is in @gpu already", _actions.ChangeGroups("carol", ["gpu"], add: true).Message);
 
         _actions.ChangeGroups("carol", ["gpu"], add: false);
-        Assert.False(_store.LoadPolicy("carol").Allows("node1", "ssh"));
+        Assert.False(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
         Assert.Equal("carol is not in @gpu", _actions.ChangeGroups("carol", ["gpu"], add: false).Message);
     }
 
@@ -110,7 +104,7 @@ public sealed class AdminActionsTests : IDisposable
     [Fact]
     public void AStoreMadeBeforeAdminsExistedIsMigratedWithItsRowsKept()
     {
-        var path = _directory.File("old.db");
+        var path = _temp.Directory.File("old.db");
         using (var connection = new SqliteConnection($"Data Source={path}"))
         {
             connection.Open();

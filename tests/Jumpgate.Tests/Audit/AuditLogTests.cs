@@ -4,6 +4,7 @@ using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
+using Jumpgate.Tests.Store;
 using Xunit;
 
 namespace Jumpgate.Tests.Audit;
@@ -13,25 +14,15 @@ public sealed class AuditLogTests : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2025, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
-    private readonly TempDirectory _directory = new("jg-auditlog");
-    private readonly GatewayStore _store;
+    private readonly TempStore _temp = new("jg-auditlog");
 
-    public AuditLogTests()
-    {
-        _store = new GatewayStore(_directory.File("gateway.db"));
-        _store.Initialize();
-    }
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        _directory.Dispose();
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public async Task EventsReachTheFileAndTheTableAndDisposingWritesWhatIsQueued()
     {
-        var audit = new AuditLog(_store, new AuditFile(_directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
+        var audit = new AuditLog(_temp.Store, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
         for (var i = 0; i < 1000; i++)
         {
             audit.Write(new AuditEvent
@@ -43,18 +34,18 @@ public sealed class AuditLogTests : IDisposable
 
         await audit.DisposeAsync();
 
-        var lines = await File.ReadAllLinesAsync(_directory.File("audit.jsonl"));
+        var lines = await File.ReadAllLinesAsync(_temp.Directory.File("audit.jsonl"));
         Assert.Equal(1000, lines.Length);
         var last = JsonDocument.Parse(lines[^1]).RootElement;
         Assert.Equal(999, last.GetProperty("bytes_up").GetInt64());
         Assert.False(last.TryGetProperty("agent", out _), "null fields are left out");
-        Assert.Equal(1000, _store.QueryAudit(new AuditQuery(Limit: 5000)).Count);
-        var alice = _store.QueryAudit(new AuditQuery(User: "alice", Since: Now.AddSeconds(900)));
+        Assert.Equal(1000, _temp.Store.QueryAudit(new AuditQuery(Limit: 5000)).Count);
+        var alice = _temp.Store.QueryAudit(new AuditQuery(User: "alice", Since: Now.AddSeconds(900)));
         Assert.Equal(50, alice.Count);
         Assert.All(alice, e => Assert.Equal("alice", e.User));
         Assert.Equal(Now.AddSeconds(900), alice[0].Time);
         Assert.Equal(1800, alice[0].BytesDown);
-        Assert.Equal(3, _store.QueryAudit(new AuditQuery(Limit: 3)).Count);
-        Assert.Equal(Now.AddSeconds(999), _store.QueryAudit(new AuditQuery(Limit: 3))[^1].Time);
+        Assert.Equal(3, _temp.Store.QueryAudit(new AuditQuery(Limit: 3)).Count);
+        Assert.Equal(Now.AddSeconds(999), _temp.Store.QueryAudit(new AuditQuery(Limit: 3))[^1].Time);
     }
 }

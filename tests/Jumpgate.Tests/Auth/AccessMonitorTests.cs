@@ -5,6 +5,7 @@ using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
+using Jumpgate.Tests.Store;
 using Xunit;
 
 namespace Jumpgate.Tests.Auth;
@@ -12,28 +13,21 @@ namespace Jumpgate.Tests.Auth;
 /// <summary>One sweep of the access monitor over live grants, against a real store.</summary>
 public sealed class AccessMonitorTests : IDisposable
 {
-    private readonly TempDirectory _directory = new("jg-monitor");
+    private readonly TempStore _temp = new("jg-monitor");
     private readonly ManualTime _time = new();
-    private readonly GatewayStore _store;
     private readonly AccessMonitor _monitor;
 
     public AccessMonitorTests()
     {
-        _store = new GatewayStore(_directory.File("gateway.db"));
-        _store.Initialize();
-        _monitor = new AccessMonitor(_store, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
+        _monitor = new AccessMonitor(_temp.Store, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
     }
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        _directory.Dispose();
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void AStreamStillAllowedStaysOpen()
     {
-        var token = _store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
         using var stream = _monitor.TrackStream("alice", token.Id, "node1", "ssh", "lab-a");
 
         _monitor.Sweep();
@@ -45,12 +39,12 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void ARuleChangeClosesOnlyTheStreamsItNoLongerAllows()
     {
-        var token = _store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
-        _store.Grant(new AccessRule("alice", HostPatterns.Parse("node1"), ["ssh"]), _time.GetUtcNow());
+        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        _temp.Store.Grant(new AccessRule("alice", HostPatterns.Parse("node1"), ["ssh"]), _time.GetUtcNow());
         using var ssh = _monitor.TrackStream("alice", token.Id, "node1", "ssh", "lab-a");
         using var jupyter = _monitor.TrackStream("alice", token.Id, "node1", "jupyter", "lab-a");
 
-        _store.Revoke(new AccessRule("@everyone", HostPatterns.Parse("*"), []));
+        _temp.Store.Revoke(new AccessRule("@everyone", HostPatterns.Parse("*"), []));
         _monitor.Sweep();
 
         Assert.False(ssh.Revoked.IsCancellationRequested);
@@ -61,16 +55,16 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void AnExpiredTokenClosesItsStreamsAndARevokedAgentItsSessionAndStreams()
     {
-        _store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
-        var shortLived = _store.AddToken(PrincipalKind.User, "alice", _time.GetUtcNow(), _time.GetUtcNow().AddSeconds(10));
-        var longLived = _store.AddToken(PrincipalKind.User, "alice", _time.GetUtcNow(), null);
-        var agentToken = _store.AddPrincipal(PrincipalKind.Agent, "lab-b", HostPatterns.Parse("*"), _time.GetUtcNow());
+        _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        var shortLived = _temp.Store.AddToken(PrincipalKind.User, "alice", _time.GetUtcNow(), _time.GetUtcNow().AddSeconds(10));
+        var longLived = _temp.Store.AddToken(PrincipalKind.User, "alice", _time.GetUtcNow(), null);
+        var agentToken = _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-b", HostPatterns.Parse("*"), _time.GetUtcNow());
         using var expiring = _monitor.TrackStream("alice", shortLived.Id, "node1", "ssh", "lab-a");
         using var viaAgent = _monitor.TrackStream("alice", longLived.Id, "node2", "ssh", "lab-b");
         using var agent = _monitor.TrackAgent("lab-b", agentToken.Id);
 
         _time.Advance(TimeSpan.FromSeconds(11));
-        _store.SetDisabled(PrincipalKind.Agent, "lab-b", true);
+        _temp.Store.SetDisabled(PrincipalKind.Agent, "lab-b", true);
         _monitor.Sweep();
 
         Assert.Equal("user alice was disabled or the token was revoked or expired", expiring.Reason);
@@ -81,7 +75,7 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void ADisposedGrantIsNoLongerChecked()
     {
-        var token = _store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
         var stream = _monitor.TrackStream("alice", token.Id, "node1", "ssh", "lab-a");
 
         stream.Dispose();

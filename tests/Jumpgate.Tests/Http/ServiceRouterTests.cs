@@ -2,8 +2,7 @@ using System.Net;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
-using Jumpgate.Gateway.Store;
-using Jumpgate.TestSupport;
+using Jumpgate.Tests.Store;
 using Xunit;
 
 namespace Jumpgate.Tests.Http;
@@ -11,7 +10,7 @@ namespace Jumpgate.Tests.Http;
 /// <summary>Which requests are the gateway's own, which name a service, and which are not for this gateway at all.</summary>
 public sealed class ServiceRouterTests : IDisposable
 {
-    private readonly TempDirectory _directory = new("jg-router");
+    private readonly TempStore _temp = new("jg-router");
     private readonly ServiceRouter _router;
 
     public ServiceRouterTests()
@@ -19,14 +18,12 @@ public sealed class ServiceRouterTests : IDisposable
         var options = new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 7443), Domain = "gw.example.org",
-            CertificatePath = "", KeyPath = "", StorePath = _directory.File("gateway.db"),
+            CertificatePath = "", KeyPath = "", StorePath = _temp.Store.Path,
         };
-        var store = new GatewayStore(options.StorePath);
-        store.Initialize();
-        _router = new ServiceRouter(options, new AgentRegistry(), store);
+        _router = new ServiceRouter(options, new AgentRegistry(), _temp.Store);
     }
 
-    public void Dispose() => _directory.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     [Theory]
     [InlineData("gw.example.org", "Gateway", "")]

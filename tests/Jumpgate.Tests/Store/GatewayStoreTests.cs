@@ -14,28 +14,17 @@ public sealed class GatewayStoreTests : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2025, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
-    private readonly TempDirectory _directory = new("jg-store");
-    private readonly GatewayStore _store;
+    private readonly TempStore _temp = new("jg-store");
 
-    public GatewayStoreTests()
-    {
-        _store = new GatewayStore(_directory.File("gateway.db"));
-        _store.Initialize();
-    }
 
-    public void Dispose()
-    {
-        // Pooled connections keep the file open; let go of them before the directory goes.
-        SqliteConnection.ClearAllPools();
-        _directory.Dispose();
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void AUsersTokenAuthenticatesAsThatUser()
     {
-        var token = _store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
+        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
 
-        var principal = _store.Authenticate(token.ToString(), PrincipalKind.User, Now);
+        var principal = _temp.Store.Authenticate(token.ToString(), PrincipalKind.User, Now);
 
         Assert.NotNull(principal);
         Assert.Equal(new Principal(PrincipalKind.User, "alice", null, token.Id), principal);
@@ -45,9 +34,9 @@ public sealed class GatewayStoreTests : IDisposable
     [Fact]
     public void AnAgentsTokenAuthenticatesWithItsHostPatterns()
     {
-        var token = _store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
+        var token = _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
 
-        var principal = _store.Authenticate(token.ToString(), PrincipalKind.Agent, Now);
+        var principal = _temp.Store.Authenticate(token.ToString(), PrincipalKind.Agent, Now);
 
         Assert.NotNull(principal);
         Assert.Equal("lab-a", principal.Name);
@@ -59,59 +48,59 @@ public sealed class GatewayStoreTests : IDisposable
     [Fact]
     public void ATokenOfOneKindNeverPassesForTheOther()
     {
-        var agent = _store.AddPrincipal(PrincipalKind.Agent, "shared-name", HostPatterns.Parse("*"), Now);
-        var user = _store.AddPrincipal(PrincipalKind.User, "shared-name", null, Now);
+        var agent = _temp.Store.AddPrincipal(PrincipalKind.Agent, "shared-name", HostPatterns.Parse("*"), Now);
+        var user = _temp.Store.AddPrincipal(PrincipalKind.User, "shared-name", null, Now);
 
-        Assert.Null(_store.Authenticate(agent.ToString(), PrincipalKind.User, Now));
-        Assert.Null(_store.Authenticate(user.ToString(), PrincipalKind.Agent, Now));
+        Assert.Null(_temp.Store.Authenticate(agent.ToString(), PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate(user.ToString(), PrincipalKind.Agent, Now));
 
         // Relabelled: the agent's id and secret presented with the user prefix.
         var relabelled = agent with { Kind = PrincipalKind.User };
-        Assert.Null(_store.Authenticate(relabelled.ToString(), PrincipalKind.User, Now));
-        Assert.Null(_store.Authenticate(relabelled.ToString(), PrincipalKind.Agent, Now));
+        Assert.Null(_temp.Store.Authenticate(relabelled.ToString(), PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate(relabelled.ToString(), PrincipalKind.Agent, Now));
     }
 
     [Fact]
     public void ARightIdWithAWrongSecretIsRefused()
     {
-        var token = _store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
+        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
         var guessed = token with { Secret = TokenSecret.Create(PrincipalKind.User).Secret };
 
-        Assert.Null(_store.Authenticate(guessed.ToString(), PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate(guessed.ToString(), PrincipalKind.User, Now));
     }
 
     [Fact]
     public void AnUnknownOrMalformedTokenIsRefused()
     {
-        _store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
+        _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
 
-        Assert.Null(_store.Authenticate(TokenSecret.Create(PrincipalKind.User).ToString(), PrincipalKind.User, Now));
-        Assert.Null(_store.Authenticate(null, PrincipalKind.User, Now));
-        Assert.Null(_store.Authenticate("", PrincipalKind.User, Now));
-        Assert.Null(_store.Authenticate("jgu_' OR 1=1 --", PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate(TokenSecret.Create(PrincipalKind.User).ToString(), PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate(null, PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate("", PrincipalKind.User, Now));
+        Assert.Null(_temp.Store.Authenticate("jgu_' OR 1=1 --", PrincipalKind.User, Now));
     }
 
     [Fact]
     public void ASecondPrincipalWithTheSameNameIsRefused()
     {
-        _store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*"), Now);
+        _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*"), Now);
 
-        var error = Assert.Throws<InvalidOperationException>(() => _store.AddPrincipal(PrincipalKind.Agent, "lab-a", null, Now));
+        var error = Assert.Throws<InvalidOperationException>(() => _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-a", null, Now));
 
         Assert.Contains("lab-a", error.Message, StringComparison.Ordinal);
         Assert.Contains("already exists", error.Message, StringComparison.Ordinal);
-        Assert.Single(_store.ListPrincipals(PrincipalKind.Agent));
+        Assert.Single(_temp.Store.ListPrincipals(PrincipalKind.Agent));
     }
 
     [Fact]
     public void ListsPrincipalsOfOneKind()
     {
-        _store.AddPrincipal(PrincipalKind.User, "bob", null, Now);
-        _store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
-        _store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
+        _temp.Store.AddPrincipal(PrincipalKind.User, "bob", null, Now);
+        _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
+        _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
 
-        var users = _store.ListPrincipals(PrincipalKind.User);
-        var agents = _store.ListPrincipals(PrincipalKind.Agent);
+        var users = _temp.Store.ListPrincipals(PrincipalKind.User);
+        var agents = _temp.Store.ListPrincipals(PrincipalKind.Agent);
 
         Assert.Equal(["alice", "bob"], users.Select(u => u.Name));
         Assert.All(users, u => Assert.False(u.Disabled));
@@ -123,56 +112,56 @@ public sealed class GatewayStoreTests : IDisposable
     {
         var jupyter = new ServiceAnnouncement { Name = "jupyter", Port = 8888, Http = true };
         var ssh = new ServiceAnnouncement { Name = "ssh", Port = 22 };
-        _store.ReplaceHosts("lab-a", [Host("node1", ssh, jupyter), Host("node2", ssh)], Now);
-        _store.ReplaceHosts("lab-b", [Host("node1", ssh)], Now);
+        _temp.Store.ReplaceHosts("lab-a", [Host("node1", ssh, jupyter), Host("node2", ssh)], Now);
+        _temp.Store.ReplaceHosts("lab-b", [Host("node1", ssh)], Now);
 
-        var all = _store.ListHosts();
+        var all = _temp.Store.ListHosts();
 
         Assert.Equal([("node1", "lab-a"), ("node1", "lab-b"), ("node2", "lab-a")], all.Select(h => (h.Name, h.Agent)));
         var node1 = all[0];
         Assert.Equal([ssh, jupyter], node1.Services);
         Assert.Equal(Now, node1.LastSeen);
-        Assert.Equal(["lab-a", "lab-b"], _store.ListHosts("node1").Select(h => h.Agent).Order(StringComparer.Ordinal));
-        Assert.Empty(_store.ListHosts("node9"));
+        Assert.Equal(["lab-a", "lab-b"], _temp.Store.ListHosts("node1").Select(h => h.Agent).Order(StringComparer.Ordinal));
+        Assert.Empty(_temp.Store.ListHosts("node9"));
     }
 
     [Fact]
     public void ReplacingHostsForgetsTheOnesNoLongerAnnounced()
     {
         var ssh = new ServiceAnnouncement { Name = "ssh", Port = 22 };
-        _store.ReplaceHosts("lab-a", [Host("node1", ssh), Host("node2", ssh)], Now);
-        _store.ReplaceHosts("lab-b", [Host("gpu1", ssh)], Now);
+        _temp.Store.ReplaceHosts("lab-a", [Host("node1", ssh), Host("node2", ssh)], Now);
+        _temp.Store.ReplaceHosts("lab-b", [Host("gpu1", ssh)], Now);
 
-        _store.ReplaceHosts("lab-a", [Host("node2", ssh)], Now.AddMinutes(1));
+        _temp.Store.ReplaceHosts("lab-a", [Host("node2", ssh)], Now.AddMinutes(1));
 
-        Assert.Equal([("gpu1", "lab-b"), ("node2", "lab-a")], _store.ListHosts().Select(h => (h.Name, h.Agent)));
+        Assert.Equal([("gpu1", "lab-b"), ("node2", "lab-a")], _temp.Store.ListHosts().Select(h => (h.Name, h.Agent)));
 
-        _store.ReplaceHosts("lab-a", [], Now.AddMinutes(2));
-        Assert.Equal(["gpu1"], _store.ListHosts().Select(h => h.Name));
+        _temp.Store.ReplaceHosts("lab-a", [], Now.AddMinutes(2));
+        Assert.Equal(["gpu1"], _temp.Store.ListHosts().Select(h => h.Name));
     }
 
     [Fact]
     public void MarkSeenMovesOnlyThatAgentsHosts()
     {
         var ssh = new ServiceAnnouncement { Name = "ssh", Port = 22 };
-        _store.ReplaceHosts("lab-a", [Host("node1", ssh)], Now);
-        _store.ReplaceHosts("lab-b", [Host("gpu1", ssh)], Now);
+        _temp.Store.ReplaceHosts("lab-a", [Host("node1", ssh)], Now);
+        _temp.Store.ReplaceHosts("lab-b", [Host("gpu1", ssh)], Now);
         var later = Now.AddHours(3).AddTicks(1234567);
 
-        _store.MarkSeen("lab-a", later);
+        _temp.Store.MarkSeen("lab-a", later);
 
-        Assert.Equal(later, Assert.Single(_store.ListHosts("node1")).LastSeen);
-        Assert.Equal(Now, Assert.Single(_store.ListHosts("gpu1")).LastSeen);
+        Assert.Equal(later, Assert.Single(_temp.Store.ListHosts("node1")).LastSeen);
+        Assert.Equal(Now, Assert.Single(_temp.Store.ListHosts("gpu1")).LastSeen);
     }
 
     [Fact]
     public void SurvivesReopeningTheFile()
     {
-        var token = _store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
-        _store.ReplaceHosts("lab-a", [Host("node1", new ServiceAnnouncement { Name = "ssh", Port = 22 })], Now);
+        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, Now);
+        _temp.Store.ReplaceHosts("lab-a", [Host("node1", new ServiceAnnouncement { Name = "ssh", Port = 22 })], Now);
         SqliteConnection.ClearAllPools();
 
-        var reopened = new GatewayStore(_store.Path);
+        var reopened = new GatewayStore(_temp.Store.Path);
         reopened.Initialize();
 
         Assert.Equal("alice", reopened.Authenticate(token.ToString(), PrincipalKind.User, Now)?.Name);
@@ -182,8 +171,8 @@ public sealed class GatewayStoreTests : IDisposable
     [Fact]
     public void TheDatabaseNeverHoldsATokensSecret()
     {
-        var user = _store.AddPrincipal(PrincipalKind.User, "alice-the-admin", null, Now);
-        var agent = _store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("*"), Now);
+        var user = _temp.Store.AddPrincipal(PrincipalKind.User, "alice-the-admin", null, Now);
+        var agent = _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("*"), Now);
 
         // Every file SQLite keeps (the database, its write-ahead log, the shared memory index), both while open and after closing.
         var open = ReadAllFiles();
@@ -205,7 +194,7 @@ public sealed class GatewayStoreTests : IDisposable
 
     private byte[] ReadAllFiles() =>
     [
-        .. Directory.GetFiles(_directory.Path).SelectMany(path =>
+        .. Directory.GetFiles(_temp.Directory.Path).SelectMany(path =>
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var copy = new MemoryStream();
