@@ -78,6 +78,8 @@ public static class GatewayServer
             });
         });
 
+        // After UseKestrel, whose own registration this replaces (the last one wins).
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         var app = builder.Build();
         app.UseWebSockets();
         var proxy = app.Services.GetRequiredService<HttpProxy>();
