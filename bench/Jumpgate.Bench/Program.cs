@@ -15,6 +15,7 @@ var plan = args.Contains("--smoke") ? Plan.Smoke : Plan.Full;
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
 // For working on one figure: --only memory,reconnect runs those figures alone.
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',');
+var native = args.SkipWhile(a => a != "--native").Skip(1).FirstOrDefault() is { } nativePath ? Path.GetFullPath(nativePath) : null;
 var clock = Stopwatch.StartNew();
 void Say(string line) => Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds,5:0.0}s] {line}");
 
@@ -34,7 +35,7 @@ var machine = Machine.Describe();
 Say($"{plan.Name} run on {machine}");
 var table = new Table(plan);
 string defaultCipher;
-await using (var rig = await Rig.StartAsync(Say))
+await using (var rig = await Rig.StartAsync(Say, native))
 {
     defaultCipher = rig.Ssh.DefaultCipher;
     var figures = new (string Name, Func<Rig, Plan, Table, Action<string>, Task> Run)[]

@@ -134,9 +134,10 @@ public sealed class Deployment : IAsyncDisposable
     public ChildProcess Agent(string name) => _agents[name];
 
     /// <summary>An ssh_config: what `jumpgate ssh-config` printed, plus the test sshd's key and known_hosts.</summary>
-    public async Task<string> WriteSshConfigAsync(Sshd sshd)
+    public async Task<string> WriteSshConfigAsync(Sshd sshd, string? jumpgate = null)
     {
-        var generated = await JumpgateAsync("ssh-config");
+        // `ssh-config` names the program that printed it as ProxyCommand.
+        var generated = await Command.RunAsync(jumpgate ?? Jumpgate.Executable, ["ssh-config"], Signals.Timeout(60), ClientEnvironment, output: _output);
         var path = Dir.File("ssh_config");
         await File.WriteAllTextAsync(path, $"""
             {generated.Stdout}

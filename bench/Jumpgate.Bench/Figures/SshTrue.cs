@@ -18,7 +18,8 @@ internal static class SshTrue
 
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
-        var jumpgateConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target);
+        // ProxyCommand runs `jumpgate` as installed for users: the Native AOT binary when bench/run built one.
+        var jumpgateConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate);
         var sshConfig = rig.Ssh.Config(aes: false);
         var runs = new (string Name, string[] Arguments, IReadOnlyDictionary<string, string>? Environment)[]
         {
@@ -60,6 +61,6 @@ internal static class SshTrue
         table.Check(figure, Result(PathNames.Jumpgate), Stats.Median(times[PathNames.Jumpgate]) / Stats.Median(times[Bastion]), "ssh -J", "≤ 1.0 ×", atMost: true, 1.0);
         var floor = Stats.Median(times[Direct]);
         table.Note($"`ssh host true`: the direct row is the floor every way pays (the target's sshd and the login shell: on a machine where root's ~/.bashrc runs `pyenv init`, that alone is most of a second). " +
-            $"What the hop adds over it: Jumpgate +{Table.F(Stats.Median(times[PathNames.Jumpgate]) - floor)} ms, ssh -J +{Table.F(Stats.Median(times[Bastion]) - floor)} ms. Default cipher, no ControlMaster, {plan.SshTrueRuns} runs each, alternated.");
+            $"What the hop adds over it: Jumpgate +{Table.F(Stats.Median(times[PathNames.Jumpgate]) - floor)} ms, ssh -J +{Table.F(Stats.Median(times[Bastion]) - floor)} ms. Default cipher, no ControlMaster, {plan.SshTrueRuns} runs each, alternated; ProxyCommand runs the {(rig.NativeJumpgate is null ? "JIT build" : "Native AOT binary")} of `jumpgate`.");
     }
 }

@@ -20,6 +20,9 @@ internal sealed class Rig : IAsyncDisposable
     }
 
     public EchoServer Echo { get; }
+
+    /// <summary>The Native AOT `jumpgate` that bench/run publishes for the full run (what the README installs for users), or null.</summary>
+    public string? NativeJumpgate { get; init; }
     /// <summary>One iperf3 server per path: iperf3 -s serves one test at a time, and a relay may still be draining the last one.</summary>
     private async Task<int> IperfServerAsync()
     {
@@ -36,9 +39,9 @@ internal sealed class Rig : IAsyncDisposable
 
     public TunnelPath this[string name] => _paths.Single(p => p.Name == name);
 
-    public static async Task<Rig> StartAsync(Action<string> say)
+    public static async Task<Rig> StartAsync(Action<string> say, string? nativeJumpgate)
     {
-        var rig = new Rig(new EchoServer());
+        var rig = new Rig(new EchoServer()) { NativeJumpgate = nativeJumpgate };
         try
         {
             await rig.StartPeersAsync(say);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Jumpgate.Cli.Client;
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
 using Jumpgate.Core.Streams;
 
 namespace Jumpgate.Cli.Commands;
@@ -23,6 +24,10 @@ internal static class TunnelCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             var settings = ClientSettings.Load();
+            if (settings.Fingerprint is not null)
+            {
+                TlsDefaults.SkipSystemTrustStore();
+            }
             await using var tunnel = await OpenAsync(settings, StripSuffix(result.GetValue(host)!), result.GetValue(port)!, cancellationToken);
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());

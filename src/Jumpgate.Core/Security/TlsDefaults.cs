@@ -27,6 +27,23 @@ internal static class TlsDefaults
         TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ]);
 
+    /// <summary>
+    /// For a short-lived process whose only TLS peer is a pinned gateway (`jumpgate proxy`, which
+    /// every ssh starts): .NET builds a chain before it asks the pin, and reading the system's CA
+    /// bundle for that cost 50–60 ms before the first byte. A pinned certificate is judged by its
+    /// fingerprint alone, so this process's OpenSSL is pointed at no CA locations. Only this
+    /// process's environment changes; it starts no programs.
+    /// </summary>
+    public static void SkipSystemTrustStore()
+    {
+        // OpenSSL reads the C environment, which Environment.SetEnvironmentVariable does not change on Unix.
+        _ = SetNativeEnvironment("SSL_CERT_FILE", "/dev/null", 1);
+        _ = SetNativeEnvironment("SSL_CERT_DIR", "/dev/null", 1);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetNativeEnvironment(string name, string value, int overwrite);
+
     /// <summary>Client options that pin the gateway's certificate when a fingerprint is given, and validate it normally otherwise.</summary>
     public static SslClientAuthenticationOptions ClientOptions(string targetHost, Fingerprint? pinned, Action<string>? onMismatch = null)
     {
