@@ -1,6 +1,7 @@
 using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Tunnel;
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Agent.Hosting;
@@ -24,8 +25,15 @@ public sealed class AgentRunner
     }
 
     /// <summary>Loads agent.yaml and runs until <paramref name="cancellationToken"/> fires (Ctrl-C).</summary>
-    public static Task RunAsync(string configPath, ILogger logger, CancellationToken cancellationToken) =>
-        new AgentRunner(AgentOptions.Load(configPath), TimeProvider.System, logger).RunAsync(cancellationToken);
+    public static Task RunAsync(string configPath, ILogger logger, CancellationToken cancellationToken)
+    {
+        var options = AgentOptions.Load(configPath);
+        if (options.Gateway.Pinned is not null)
+        {
+            TlsDefaults.SkipSystemTrustStore();
+        }
+        return new AgentRunner(options, TimeProvider.System, logger).RunAsync(cancellationToken);
+    }
 
     internal async Task RunAsync(CancellationToken cancellationToken)
     {

@@ -50,6 +50,10 @@ internal static class TunnelCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             var settings = ClientSettings.Load();
+            if (settings.Fingerprint is not null)
+            {
+                TlsDefaults.SkipSystemTrustStore();
+            }
             var (host, service) = SplitTarget(result.GetValue(target)!);
             if (!IPEndPoint.TryParse(result.GetValue(local)!, out var endpoint))
             {
