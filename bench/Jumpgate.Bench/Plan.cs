@@ -38,6 +38,9 @@ internal sealed record Plan
     public required int HttpSeconds { get; init; }
     public required int HttpRounds { get; init; }
 
+    /// <summary>An unmeasured wrk run per path before the rounds (JIT, connection pools).</summary>
+    public required int HttpWarmupSeconds { get; init; }
+
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";
 
@@ -59,6 +62,7 @@ internal sealed record Plan
         ReconnectRuns = 2,
         HttpSeconds = 3,
         HttpRounds = 2,
+        HttpWarmupSeconds = 3,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
@@ -79,5 +83,6 @@ internal sealed record Plan
         ReconnectRuns = 1,
         HttpSeconds = 1,
         HttpRounds = 1,
+        HttpWarmupSeconds = 1,
     };
 }
