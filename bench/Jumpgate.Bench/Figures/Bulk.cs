@@ -54,6 +54,11 @@ internal static class Bulk
                 table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 3.0 ×", atMost: false, 3.0);
             }
         }
+        var chain = Stats.Median(results[1][PathNames.SocatChain]);
+        var chainRatio = chain / Stats.Median(results[1][PathNames.SshR]);
+        table.Note($"Bulk ceiling: Jumpgate's bytes cross three processes (forward, gateway, agent). Three plain socat relays chained, with 128 KiB copies and no crypto, moved {Table.F(chain)} Gbit/s for one stream = " +
+            $"{Table.F(chainRatio)} × ssh -R -N" + (chainRatio < 2.0 ? ": in this run no relay of that shape could reach 2 × ssh -R, whatever it does about TLS" : "") +
+            $". Jumpgate = {Table.F(Stats.Median(results[1][PathNames.Jumpgate]) / chain)} × that ceiling.");
         table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max).");
     }
 
