@@ -71,6 +71,7 @@ public static class GatewayServer
                     ServerCertificate = certificate,
                     SslProtocols = TlsDefaults.Protocols,
                     HandshakeTimeout = options.HandshakeTimeout,
+                    OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = TlsDefaults.CipherSuites,
                 });
                 var tunnel = listen.ApplicationServices.GetRequiredService<TunnelHandler>();
                 listen.Use(next => connection => tunnel.OnConnectionAsync(connection, next));
