@@ -137,7 +137,7 @@ public sealed class Deployment : IAsyncDisposable
     public async Task<string> WriteSshConfigAsync(Sshd sshd, string? jumpgate = null)
     {
         // `ssh-config` names the program that printed it as ProxyCommand.
-        var generated = await Command.RunAsync(jumpgate ?? Jumpgate.Executable, ["ssh-config"], Signals.Timeout(60), ClientEnvironment, output: _output);
+        var generated = await RunAsClientAsync(jumpgate ?? Jumpgate.Executable, "ssh-config");
         var path = Dir.File("ssh_config");
         await File.WriteAllTextAsync(path, $"""
             {generated.Stdout}
@@ -175,8 +175,10 @@ public sealed class Deployment : IAsyncDisposable
         return new Uri(link.Replace("next=%2F", "next=" + Uri.EscapeDataString(next), StringComparison.Ordinal));
     }
 
-    public Task<CommandResult> JumpgateAsync(params string[] arguments) =>
-        Command.RunAsync(Jumpgate.Executable, arguments, Signals.Timeout(60), ClientEnvironment, output: _output);
+    public Task<CommandResult> JumpgateAsync(params string[] arguments) => RunAsClientAsync(Jumpgate.Executable, arguments);
+
+    private Task<CommandResult> RunAsClientAsync(string program, params string[] arguments) =>
+        Command.RunAsync(program, arguments, Signals.Timeout(60), ClientEnvironment, output: _output);
 
     private static string Indent(string yaml) =>
         string.Join('\n', yaml.Split('\n').Select(line => "  " + line));

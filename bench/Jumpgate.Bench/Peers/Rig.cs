@@ -23,6 +23,7 @@ internal sealed class Rig : IAsyncDisposable
 
     /// <summary>The Native AOT `jumpgate` that bench/run publishes for the full run (what the README installs for users), or null.</summary>
     public string? NativeJumpgate { get; init; }
+
     /// <summary>One iperf3 server per path: iperf3 -s serves one test at a time, and a relay may still be draining the last one.</summary>
     private async Task<int> IperfServerAsync()
     {

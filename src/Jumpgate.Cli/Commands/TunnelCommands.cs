@@ -23,11 +23,7 @@ internal static class TunnelCommands
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var settings = ClientSettings.Load();
-            if (settings.Fingerprint is not null)
-            {
-                TlsDefaults.SkipSystemTrustStore();
-            }
+            var settings = LoadTunnelSettings();
             await using var tunnel = await OpenAsync(settings, StripSuffix(result.GetValue(host)!), result.GetValue(port)!, cancellationToken);
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
@@ -49,11 +45,7 @@ internal static class TunnelCommands
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var settings = ClientSettings.Load();
-            if (settings.Fingerprint is not null)
-            {
-                TlsDefaults.SkipSystemTrustStore();
-            }
+            var settings = LoadTunnelSettings();
             var (host, service) = SplitTarget(result.GetValue(target)!);
             if (!IPEndPoint.TryParse(result.GetValue(local)!, out var endpoint))
             {
@@ -65,6 +57,17 @@ internal static class TunnelCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The login, for a process whose only TLS peer is the gateway: a pinned one needs no system CA store.</summary>
+    private static ClientSettings LoadTunnelSettings()
+    {
+        var settings = ClientSettings.Load();
+        if (settings.Fingerprint is not null)
+        {
+            TlsDefaults.SkipSystemTrustStore();
+        }
+        return settings;
     }
 
     /// <summary>Accepts local connections until cancelled, each carried by its own tunnel connection.</summary>
