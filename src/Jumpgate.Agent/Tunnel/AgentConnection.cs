@@ -8,14 +8,14 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Agent.Tunnel;
 
 /// <summary>
-/// One registration with the gateway: the control connection with its heartbeats, and the pool
-/// of idle connections the gateway hands to new streams. Ends when the control connection does;
-/// streams already running are not part of it and carry on.
+/// One registration with the gateway: the control connection with its heartbeats, and the trunks,
+/// the connections on which the gateway opens streams. Ends when the control connection does;
+/// the trunks then carry the streams they have to their end and close.
 /// </summary>
 internal sealed class AgentConnection : IAsyncDisposable
 {
-    /// <summary>The agent never holds more idle connections than this, whatever the gateway asks.</summary>
-    private const int MaxIdle = 64;
+    /// <summary>The agent never keeps more trunks than this, whatever the gateway asks.</summary>
+    private const int MaxTrunks = 16;
 
     private readonly AgentOptions _options;
     private readonly SslStream _control;
@@ -25,9 +25,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _ended = new();
-    private readonly List<Task> _dials = [];
-    private int _idle;
-    private int _dialing;
+    private readonly List<Trunk> _trunks = [];
 
     private AgentConnection(AgentOptions options, SslStream control, Reply welcome, StreamTracker streams, TimeProvider time, ILogger logger)
     {
@@ -41,7 +39,7 @@ internal sealed class AgentConnection : IAsyncDisposable
 
     public string Agent => _welcome.Agent ?? "?";
 
-    private int PoolTarget => _options.PoolSize ?? _welcome.PoolSize;
+    private int TrunkCount => Math.Clamp(_options.PoolSize ?? _welcome.PoolSize, 1, MaxTrunks);
 
     public static async Task<AgentConnection> ConnectAsync(AgentOptions options, StreamTracker streams, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
@@ -67,7 +65,10 @@ internal sealed class AgentConnection : IAsyncDisposable
         var interval = TimeSpan.FromMilliseconds(Math.Max(100, _welcome.HeartbeatMs));
         var deadline = interval * 3;
         using var ticker = _time.CreateTimer(_ => _ = SendAsync(new ControlMessage { Type = ControlMessage.Ping }), null, interval, interval);
-        Refill(Math.Max(0, PoolTarget));
+        for (var i = 0; i < TrunkCount; i++)
+        {
+            _ = KeepTrunkAsync(_ended.Token);
+        }
         var lastHeard = _time.GetTimestamp();
         try
         {
@@ -77,14 +78,9 @@ internal sealed class AgentConnection : IAsyncDisposable
                 silence.CancelAfter(deadline - _time.GetElapsedTime(lastHeard));
                 var message = await Frame.ReadAsync(_control, ProtocolJson.Default.ControlMessage, silence.Token);
                 lastHeard = _time.GetTimestamp();
-                switch (message.Type)
+                if (message.Type == ControlMessage.Ping)
                 {
-                    case ControlMessage.Ping:
-                        await SendAsync(new ControlMessage { Type = ControlMessage.Pong });
-                        break;
-                    case ControlMessage.Dial:
-                        Refill(Math.Clamp(message.Count, 1, MaxIdle));
-                        break;
+                    await SendAsync(new ControlMessage { Type = ControlMessage.Pong });
                 }
             }
         }
@@ -120,72 +116,72 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Dials up to <paramref name="count"/> more pool connections, never past <see cref="MaxIdle"/>.</summary>
-    private void Refill(int count)
+    /// <summary>Keeps one trunk connected while the session lasts, redialling it if it drops.</summary>
+    private async Task KeepTrunkAsync(CancellationToken cancellationToken)
     {
-        lock (_dials)
-        {
-            for (var i = 0; i < count && Volatile.Read(ref _idle) + Volatile.Read(ref _dialing) < MaxIdle && !_ended.IsCancellationRequested; i++)
-            {
-                Interlocked.Increment(ref _dialing);
-                _dials.RemoveAll(t => t.IsCompleted);
-                _dials.Add(PoolConnectionAsync(_ended.Token));
-            }
-        }
-    }
-
-    /// <summary>One pool connection: dial, wait idle for an open request, then carry that stream.</summary>
-    private async Task PoolConnectionAsync(CancellationToken cancellationToken)
-    {
-        SslStream? tunnel = null;
-        // Which counter this connection is in right now: dialing, then idle, then neither once it serves a stream.
-        var dialing = true;
-        var idle = false;
-        // Return to the caller at once: dialing runs its connect and TLS handshake off the caller's path.
+        // Return to the caller at once: the connect and TLS handshake run off its path.
         await Task.Yield();
-        try
+        var backoff = new Backoff(TimeSpan.FromSeconds(2));
+        while (!cancellationToken.IsCancellationRequested)
         {
-            var hello = new Hello { Type = HelloType.Pool, Token = _options.Token, Session = _welcome.Session };
-            (tunnel, _) = await GatewayDialer.HandshakeAsync(_options.Gateway, hello, cancellationToken);
-            Interlocked.Decrement(ref _dialing);
-            dialing = false;
-            Interlocked.Increment(ref _idle);
-            idle = true;
-            var request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, cancellationToken);
-            Interlocked.Decrement(ref _idle);
-            idle = false;
-            // Serve first: the replacement's connect and TLS handshake must not delay this stream.
-            _streams.Track(ServeAsync(tunnel, request));
-            tunnel = null;
-            if (Volatile.Read(ref _idle) + Volatile.Read(ref _dialing) < PoolTarget)
+            try
             {
-                Refill(1);
+                var hello = new Hello { Type = HelloType.AgentTrunk, Token = _options.Token, Session = _welcome.Session };
+                var (tls, _) = await GatewayDialer.HandshakeAsync(_options.Gateway, hello, cancellationToken);
+                var trunk = new Trunk(tls, opener: false, accept: stream =>
+                {
+                    _streams.Track(ServeAsync(stream));
+                    return Task.CompletedTask;
+                });
+                lock (_trunks)
+                {
+                    _trunks.Add(trunk);
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        trunk.Drain();
+                    }
+                }
+                backoff.Reset();
+                // Not cancelled with the session: a trunk drains (DisposeAsync) so its streams finish.
+                await trunk.RunAsync(CancellationToken.None);
+                lock (_trunks)
+                {
+                    _trunks.Remove(trunk);
+                }
             }
-        }
-        catch (Exception e) when (e is GatewayException or IOException or OperationCanceledException or ProtocolException or ObjectDisposedException)
-        {
-            // A pool connection that fails is simply not there; the control connection decides whether the session lives.
-        }
-        finally
-        {
-            if (dialing)
+            catch (GatewayException e) when (e.Refused)
             {
-                Interlocked.Decrement(ref _dialing);
+                // The session is gone (the gateway restarted or replaced it): the control connection notices and reconnects.
+                return;
             }
-            if (idle)
+            catch (Exception e) when (e is GatewayException or IOException or OperationCanceledException or ProtocolException or ObjectDisposedException)
             {
-                Interlocked.Decrement(ref _idle);
+                // Unreachable for now; try again below unless the session is over.
             }
-            if (tunnel is not null)
+            try
             {
-                await tunnel.DisposeAsync();
+                await Task.Delay(backoff.Next(), _time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }
 
-    private async Task ServeAsync(SslStream tunnel, OpenRequest request)
+    /// <summary>One stream the gateway opened: read which service it is for, connect, and splice until either end is done.</summary>
+    private async Task ServeAsync(TrunkStream tunnel)
     {
         await using var _ = tunnel;
+        OpenRequest request;
+        try
+        {
+            request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, _streams.Aborted);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException)
+        {
+            return;
+        }
         var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, _streams.Aborted);
         if (target is null)
         {
@@ -205,7 +201,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> TryWriteAsync(SslStream tunnel, Reply reply)
+    private static async Task<bool> TryWriteAsync(Stream tunnel, Reply reply)
     {
         try
         {
@@ -218,16 +214,20 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the registration. The trunks are not waited for: each finishes the streams it carries
+    /// (the runner's drain bounds that on stop) and then closes, while the agent reconnects.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _ended.CancelAsync();
         await _control.DisposeAsync();
-        Task[] dials;
-        lock (_dials)
+        lock (_trunks)
         {
-            dials = [.. _dials];
+            foreach (var trunk in _trunks)
+            {
+                trunk.Drain();
+            }
         }
-        await Task.WhenAll(dials);
-        _ended.Dispose();
     }
 }

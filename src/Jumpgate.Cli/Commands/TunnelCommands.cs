@@ -80,7 +80,7 @@ internal static class TunnelCommands
         say($"forwarding {bound} -> {host}:{service} through {settings.Gateway}; Ctrl-C to stop");
         listening?.TrySetResult(bound);
         var running = new List<Task>();
-        await using var standby = new StandbyConnections(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token);
+        await using var trunk = new GatewayTrunk(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token);
         try
         {
             while (true)
@@ -88,7 +88,7 @@ internal static class TunnelCommands
                 var client = await listener.AcceptAsync(cancellationToken);
                 client.NoDelay = true;
                 running.RemoveAll(t => t.IsCompleted);
-                running.Add(CarryAsync(standby, host, service, client, say, cancellationToken));
+                running.Add(CarryAsync(trunk, host, service, client, say, cancellationToken));
             }
         }
         catch (OperationCanceledException)
@@ -98,12 +98,12 @@ internal static class TunnelCommands
         await Task.WhenAll(running);
     }
 
-    private static async Task CarryAsync(StandbyConnections standby, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
+    private static async Task CarryAsync(GatewayTrunk trunk, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
     {
         await using var local = new NetworkStream(client, ownsSocket: true);
         try
         {
-            await using var tunnel = await standby.OpenAsync(host, service, cancellationToken);
+            await using var tunnel = await trunk.OpenAsync(host, service, cancellationToken);
             await Splice.RunAsync(local, tunnel, cancellationToken);
         }
         catch (GatewayException e)

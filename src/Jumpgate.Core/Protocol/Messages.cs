@@ -8,11 +8,14 @@ internal static class HelloType
     /// <summary>An agent's one long-lived control connection.</summary>
     public const string Agent = "agent";
 
-    /// <summary>An idle, authenticated agent connection the gateway hands to the next stream.</summary>
-    public const string Pool = "pool";
+    /// <summary>An agent's connection that carries many streams, each opened by the gateway (docs/protocol.md, "Trunks").</summary>
+    public const string AgentTrunk = "agent-trunk";
 
-    /// <summary>A user's stream to a host's service (what `jumpgate proxy` and `forward` open).</summary>
+    /// <summary>One user's stream to a host's service (what `jumpgate proxy` opens).</summary>
     public const string Connect = "connect";
+
+    /// <summary>A user's connection that carries many streams, each opened by the user (what `jumpgate forward` keeps).</summary>
+    public const string UserTrunk = "user-trunk";
 }
 
 /// <summary>The first frame on every tunnel connection. Which fields matter depends on <see cref="Type"/>.</summary>
@@ -22,7 +25,7 @@ internal sealed record Hello
     public required string Token { get; init; }
     public string? Version { get; init; }
 
-    /// <summary>pool: the session id the gateway gave the agent's control connection.</summary>
+    /// <summary>agent-trunk: the session id the gateway gave the agent's control connection.</summary>
     public string? Session { get; init; }
 
     /// <summary>connect: the host and service the user wants.</summary>
@@ -73,7 +76,7 @@ internal sealed record Reply
     /// <summary>A sentence a person can act on; never names which part of a credential was wrong.</summary>
     public string? Error { get; init; }
 
-    /// <summary>agent: the name the token belongs to, the session id for pool connections, and the gateway's timings.</summary>
+    /// <summary>agent: the name the token belongs to, the session id for its trunks, how many trunks to keep, and the gateway's timings.</summary>
     public string? Agent { get; init; }
     public string? Session { get; init; }
     public int HeartbeatMs { get; init; }
@@ -92,14 +95,10 @@ internal sealed record ControlMessage
     public const string Ping = "ping";
     public const string Pong = "pong";
 
-    /// <summary>gateway → agent: open <see cref="Count"/> more pool connections now.</summary>
-    public const string Dial = "dial";
-
     public required string Type { get; init; }
-    public int Count { get; init; }
 }
 
-/// <summary>gateway → agent on a pool connection: splice this connection to a service.</summary>
+/// <summary>The first frame of every trunk stream: which host's service to join it to (user → gateway, gateway → agent).</summary>
 internal sealed record OpenRequest
 {
     public required string Host { get; init; }

@@ -125,6 +125,9 @@ internal static class Splice
                     // close_notify: the peer's read returns end of stream, and TLS stays intact.
                     await ssl.ShutdownAsync();
                     break;
+                case TrunkStream trunk:
+                    await trunk.CloseOutputAsync();
+                    break;
                 case DuplexStream duplex:
                     duplex.CloseOutput();
                     break;

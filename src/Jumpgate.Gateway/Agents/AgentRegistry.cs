@@ -28,7 +28,7 @@ internal sealed class AgentRegistry
 
     public IReadOnlyCollection<AgentSession> All() => [.. _byAgent.Values];
 
-    /// <summary>Sessions serving a host, the one with most idle connections first.</summary>
+    /// <summary>Sessions serving a host, those with a trunk ready first.</summary>
     public IReadOnlyList<AgentSession> Serving(string host) =>
-        _byAgent.Values.Where(s => s.Hosts.ContainsKey(host)).OrderByDescending(s => s.IdleCount).ToList();
+        _byAgent.Values.Where(s => s.Hosts.ContainsKey(host)).OrderByDescending(s => s.OpenTrunks).ToList();
 }

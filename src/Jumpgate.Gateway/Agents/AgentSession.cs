@@ -1,20 +1,22 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
 
 namespace Jumpgate.Gateway.Agents;
 
 /// <summary>
-/// One connected agent: what it serves, its control connection's outbox and its pool of idle
-/// connections. Lives from the agent's registration until its control connection ends.
+/// One connected agent: what it serves, its control connection's outbox and its trunks, the
+/// connections that carry its streams. Lives from the agent's registration until its control
+/// connection ends.
 /// </summary>
 internal sealed class AgentSession
 {
-    /// <summary>More idle connections than this from one agent are refused: the pool is a convenience, not a queue.</summary>
-    public const int MaxIdle = 256;
+    /// <summary>More trunks than this from one agent are refused.</summary>
+    public const int MaxTrunks = 64;
 
-    private readonly ConcurrentQueue<PooledConnection> _idle = new();
-    private readonly SemaphoreSlim _idleCount = new(0, MaxIdle);
+    private readonly Lock _gate = new();
+    private readonly List<Trunk> _trunks = [];
+    private TaskCompletionSource _trunkAdded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<ControlMessage> _outbox = Channel.CreateBounded<ControlMessage>(new BoundedChannelOptions(1024) { SingleReader = true });
     private readonly CancellationTokenSource _ended = new();
 
@@ -27,68 +29,95 @@ internal sealed class AgentSession
 
     public string Agent { get; }
 
-    /// <summary>A random id; pool connections present it with the agent's token to join this session.</summary>
+    /// <summary>A random id; trunks present it with the agent's token to join this session.</summary>
     public string Id { get; }
 
     public IReadOnlyDictionary<string, HostAnnouncement> Hosts { get; }
 
     public ChannelReader<ControlMessage> Outbox => _outbox.Reader;
 
-    /// <summary>Cancelled when the session ends; its pool connections close with it.</summary>
+    /// <summary>Cancelled when the session ends; its trunks take no new streams from then on.</summary>
     public CancellationToken Ended => _ended.Token;
 
-    public int IdleCount => _idle.Count;
-
-    public bool TryAddIdle(PooledConnection connection)
+    /// <summary>Trunks that take new streams now.</summary>
+    public int OpenTrunks
     {
-        if (_ended.IsCancellationRequested || _idle.Count >= MaxIdle)
+        get
         {
-            return false;
+            lock (_gate)
+            {
+                return _trunks.Count(t => t.IsOpen);
+            }
         }
-        _idle.Enqueue(connection);
-        _idleCount.Release();
-        return true;
+    }
+
+    public bool TryAddTrunk(Trunk trunk)
+    {
+        lock (_gate)
+        {
+            if (_ended.IsCancellationRequested || _trunks.Count >= MaxTrunks)
+            {
+                return false;
+            }
+            _trunks.Add(trunk);
+            _trunkAdded.TrySetResult();
+            _trunkAdded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            return true;
+        }
+    }
+
+    public void RemoveTrunk(Trunk trunk)
+    {
+        lock (_gate)
+        {
+            _trunks.Remove(trunk);
+        }
     }
 
     /// <summary>
-    /// Takes an idle connection, asking the agent for more when none is left. Dead connections
-    /// found on the way are skipped. Throws <see cref="TimeoutException"/> if the agent sends none in time.
+    /// The open trunk carrying the fewest streams, waiting for the agent to connect one if it has
+    /// none (it dials them as soon as it registers). Throws <see cref="TimeoutException"/> if none comes in time.
     /// </summary>
-    public async Task<PooledConnection> TakeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<Trunk> TakeTrunkAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Ended);
         deadline.CancelAfter(timeout);
-        var asked = false;
         while (true)
         {
-            if (!_idleCount.Wait(0, CancellationToken.None))
+            Task added;
+            lock (_gate)
             {
-                if (!asked)
+                var best = _trunks.Where(t => t.IsOpen).MinBy(t => t.StreamCount);
+                if (best is not null)
                 {
-                    _outbox.Writer.TryWrite(new ControlMessage { Type = ControlMessage.Dial, Count = 1 });
-                    asked = true;
+                    return best;
                 }
-                try
-                {
-                    await _idleCount.WaitAsync(deadline.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"agent {Agent} had no free connection within {timeout.TotalSeconds:0.#} s");
-                }
+                added = _trunkAdded.Task;
             }
-            if (_idle.TryDequeue(out var connection) && connection.TryTake())
+            try
             {
-                return connection;
+                await added.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"agent {Agent} had no connection to carry the stream within {timeout.TotalSeconds:0.#} s");
             }
         }
     }
 
     public bool Send(ControlMessage message) => _outbox.Writer.TryWrite(message);
 
+    /// <summary>Ends the session: its trunks finish the streams they carry and then close.</summary>
     public void End()
     {
         _outbox.Writer.TryComplete();
         _ended.Cancel();
+        lock (_gate)
+        {
+            foreach (var trunk in _trunks)
+            {
+                trunk.Drain();
+            }
+        }
     }
 }

@@ -29,8 +29,8 @@ internal static partial class GatewayLog
     [LoggerMessage(8, LogLevel.Information, "stream {User} -> {Host}:{Service} refused: {Reason}", EventName = "StreamRefused")]
     public static partial void StreamRefused(ILogger logger, string user, string host, string service, string reason);
 
-    [LoggerMessage(9, LogLevel.Debug, "pool connection of agent {Agent} was stale; trying another", EventName = "StalePoolConnection")]
-    public static partial void StalePoolConnection(ILogger logger, string agent);
+    [LoggerMessage(9, LogLevel.Debug, "a trunk of agent {Agent} failed while a stream opened; trying another", EventName = "StaleTrunk")]
+    public static partial void StaleTrunk(ILogger logger, string agent);
 
     [LoggerMessage(10, LogLevel.Information, "stopping: no new connections; open streams have {Seconds:0.#} s to finish", EventName = "Stopping")]
     public static partial void Stopping(ILogger logger, double seconds);

@@ -25,8 +25,9 @@ internal sealed class UpstreamConnections(AgentStreams streams) : IDisposable
         {
             ConnectCallback = async (_, cancellationToken) =>
             {
-                var (pooled, error) = await streams.OpenAsync(session, host, service, cancellationToken);
-                return pooled is null ? throw new HttpRequestException(error) : new AgentLegStream(pooled);
+                // Disposing the stream (the HTTP connection is done) resets it; the agent hangs up on the service.
+                var (stream, error) = await streams.OpenAsync(session, host, service, cancellationToken);
+                return stream ?? throw new HttpRequestException(error);
             },
             UseProxy = false,
             UseCookies = false,
@@ -61,52 +62,5 @@ internal sealed class UpstreamConnections(AgentStreams streams) : IDisposable
             pool.Dispose();
         }
         _pools.Clear();
-    }
-
-    /// <summary>The agent leg of one upstream HTTP connection; closing it gives the pooled connection back for Kestrel to close.</summary>
-    private sealed class AgentLegStream(PooledConnection pooled) : Stream
-    {
-        private readonly Stream _inner = pooled.Connection.Stream;
-        private int _disposed;
-
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            _inner.ReadAsync(buffer, cancellationToken);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            _inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override void Write(byte[] buffer, int offset, int count) => _inner.Write(buffer, offset, count);
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-            _inner.WriteAsync(buffer, cancellationToken);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            _inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush() => _inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                // The HTTP connection is done (closed by either end, or idle too long): the agent sees the close and hangs up on the service.
-                AgentStreams.Discard(pooled);
-            }
-            base.Dispose(disposing);
-        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
@@ -12,8 +13,8 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Gateway.Tunnel;
 
 /// <summary>
-/// An agent's control connection (registration, heartbeats, requests for more pool
-/// connections) and its pool connections, which wait here until a stream takes them. A session
+/// An agent's control connection (registration, heartbeats) and its trunks, the connections
+/// that carry its streams. A session
 /// lasts until its connection ends or the access monitor revokes it (agent disabled, token
 /// revoked or expired).
 /// </summary>
@@ -84,7 +85,11 @@ internal sealed class ControlChannel(
         }
     }
 
-    public async Task RunPoolAsync(TunnelConnection connection, Hello hello, Principal? agent)
+    /// <summary>
+    /// One of the agent's trunks: the gateway opens streams on it until the session ends or the
+    /// gateway stops; then it carries the streams it has to their end and closes.
+    /// </summary>
+    public async Task RunTrunkAsync(TunnelConnection connection, Hello hello, Principal? agent)
     {
         var session = agent is null || hello.Session is null ? null : registry.FindSession(agent.Name, hello.Session);
         if (session is null)
@@ -95,16 +100,19 @@ internal sealed class ControlChannel(
             return;
         }
         await connection.ReplyAsync(Reply.Success, connection.Closed);
-        var pooled = new PooledConnection(connection);
-        if (!session.TryAddIdle(pooled))
+        var trunk = new Trunk(connection.Stream, opener: true);
+        if (!session.TryAddTrunk(trunk))
         {
             return;
         }
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.Closed, session.Ended, connection.ClosingRequested);
-        if (await pooled.WaitWhileIdleAsync(idle.Token))
+        try
         {
-            // A stream owns the connection now; Kestrel must not close it under the stream.
-            await pooled.Released;
+            using var stopping = connection.ClosingRequested.Register(trunk.Drain);
+            await trunk.RunAsync(connection.Closed);
+        }
+        finally
+        {
+            session.RemoveTrunk(trunk);
         }
     }
 

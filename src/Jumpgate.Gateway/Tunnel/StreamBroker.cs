@@ -34,14 +34,6 @@ internal sealed class StreamBroker(
             await client.RefuseAsync(await authenticator.RefusalAsync(client.Remote, client.Closed));
             return;
         }
-        if (hello.Host is null && !hello.Probe)
-        {
-            (hello, user) = await StandByAsync(client, hello);
-            if (user is null)
-            {
-                return;
-            }
-        }
         var host = hello.Host ?? "";
         var service = hello.Service ?? "";
         var stream = new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindStream, Outcome = "refused", User = user.Name, Source = client.Remote, Host = Clip(host), Service = Clip(service) };
@@ -78,17 +70,16 @@ internal sealed class StreamBroker(
             return;
         }
 
-        PooledConnection? agent = null;
+        TrunkStream? agentLeg = null;
         try
         {
-            (agent, error) = await streams.OpenAsync(target.Value.Session, host, target.Value.Service, client.Closed);
-            if (agent is null)
+            (agentLeg, error) = await streams.OpenAsync(target.Value.Session, host, target.Value.Service, client.Closed);
+            if (agentLeg is null)
             {
                 await RefuseAsync(client, stream, error!);
                 return;
             }
             using var grant = monitor.TrackStream(user.Name, user.TokenId, host, target.Value.Service, agentName);
-            var agentLeg = agent.Connection;
             // A revoked stream ends now, even with a write stuck on a peer that stopped reading (writes are never cancelled midway).
             using var abort = grant.Revoked.Register(() =>
             {
@@ -100,7 +91,7 @@ internal sealed class StreamBroker(
             var start = time.GetUtcNow();
             audit.Write(stream with { Time = start, Outcome = "opened", Start = start });
             var started = time.GetTimestamp();
-            var result = await Splice.RunAsync(client.Stream, agent.Connection.Stream, grant.Revoked);
+            var result = await Splice.RunAsync(client.Stream, agentLeg, grant.Revoked);
             var outcome = result.Outcome switch
             {
                 SpliceOutcome.Completed => "closed by both ends",
@@ -122,37 +113,58 @@ internal sealed class StreamBroker(
         }
         finally
         {
-            // Returning lets Kestrel close both connections gracefully, flushing what is still in flight.
-            agent?.Release();
+            // A stream that ended cleanly is already closed both ways; anything else is reset, so the agent hangs up on the service.
+            if (agentLeg is not null)
+            {
+                await agentLeg.DisposeAsync();
+            }
         }
     }
 
     /// <summary>
-    /// A standby connection: the client pays for TCP, TLS and authentication ahead of time, and
-    /// names the host and service (an <see cref="OpenRequest"/> frame) when a stream needs it.
-    /// It waits without a deadline, like an agent's pool connection, and the token is checked
-    /// again when it is used, since it may have been revoked meanwhile.
+    /// A user's trunk (what `jumpgate forward` keeps): every stream on it opens with an
+    /// <see cref="OpenRequest"/> and is then handled as a connection of its own would be. The
+    /// token is checked again for each stream, since it may have been revoked meanwhile.
     /// </summary>
-    private async Task<(Hello Hello, Principal? User)> StandByAsync(TunnelConnection client, Hello hello)
+    public async Task RunTrunkAsync(TunnelConnection connection, Hello hello, Principal? user)
     {
+        if (user is null)
+        {
+            await connection.RefuseAsync(await authenticator.RefusalAsync(connection.Remote, connection.Closed));
+            return;
+        }
+        await connection.ReplyAsync(Reply.Success, connection.Closed);
+        Trunk? trunk = null;
+        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunTrunkStreamAsync(stream, trunk!, connection, hello));
+        using var stopping = connection.ClosingRequested.Register(trunk.Drain);
+        await trunk.RunAsync(connection.Closed);
+    }
+
+    private async Task RunTrunkStreamAsync(TrunkStream stream, Trunk trunk, TunnelConnection connection, Hello hello)
+    {
+        await using var _ = stream;
+        var client = new TunnelConnection(stream, connection.Remote, trunk.Closed, connection.ClosingRequested, stream.Abort);
         try
         {
-            await client.ReplyAsync(Reply.Success, client.Closed);
-            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(client.Closed, client.ClosingRequested);
-            var request = await Frame.ReadAsync(client.Stream, ProtocolJson.Default.OpenRequest, waiting.Token);
-            var user = authenticator.Authenticate(hello.Token, Core.Security.PrincipalKind.User, client.Remote);
-            if (user is null)
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(trunk.Closed);
+            waiting.CancelAfter(OpenRequestTimeout);
+            var request = await Frame.ReadAsync(stream, ProtocolJson.Default.OpenRequest, waiting.Token);
+            if (connection.ClosingRequested.IsCancellationRequested)
             {
-                await client.RefuseAsync(await authenticator.RefusalAsync(client.Remote, client.Closed));
+                await client.RefuseAsync("the gateway is stopping; try again in a moment");
+                return;
             }
-            return (hello with { Host = request.Host, Service = request.Service }, user);
+            var user = authenticator.Authenticate(hello.Token, Core.Security.PrincipalKind.User, connection.Remote);
+            await RunAsync(client, hello with { Host = request.Host, Service = request.Service }, user);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException or ObjectDisposedException)
         {
-            // The client closed its spare connection, or the gateway is stopping: nothing was asked of it.
-            return (hello, null);
+            // The stream was reset or its request never came whole; nothing was asked of the gateway.
         }
     }
+
+    /// <summary>How long a new trunk stream may take to say what it wants (it sends that with its first frame).</summary>
+    private static readonly TimeSpan OpenRequestTimeout = TimeSpan.FromSeconds(10);
 
     private async Task DenyAsync(TunnelConnection client, AuditEvent stream, string reason)
     {

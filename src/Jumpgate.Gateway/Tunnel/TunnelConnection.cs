@@ -1,4 +1,3 @@
-using System.Net.Security;
 using Jumpgate.Core.Protocol;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -6,25 +5,30 @@ using Microsoft.AspNetCore.Connections.Features;
 namespace Jumpgate.Gateway.Tunnel;
 
 /// <summary>
-/// A tunnel connection after its hello: Kestrel's connection for its lifetime and address, and
-/// the connection's own <see cref="SslStream"/> for every byte after the hello. Kestrel's pipe
-/// over TLS moves data in 4 KiB segments (one TLS record and one send each); writing to the
-/// SslStream in large chunks fills 16 KiB records instead, which the benchmark showed is faster.
+/// A tunnel connection after its hello, or one stream on a user's trunk: the bytes, where they
+/// come from, when they end, and how to cut them. A connection is used through its own
+/// <see cref="System.Net.Security.SslStream"/>, not Kestrel's pipe: the pipe over TLS moves data
+/// in 4 KiB segments (one TLS record and one send each); writing to the SslStream in large
+/// chunks fills 16 KiB records instead, which the benchmark showed is faster.
 /// </summary>
-internal sealed class TunnelConnection(ConnectionContext context, SslStream stream)
+internal sealed class TunnelConnection(Stream stream, string? remote, CancellationToken closed, CancellationToken closingRequested, Action abort)
 {
-    public ConnectionContext Context { get; } = context;
+    public static TunnelConnection Of(ConnectionContext context, Stream tls) => new(
+        tls,
+        context.RemoteEndPoint?.ToString(),
+        context.ConnectionClosed,
+        context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None,
+        context.Abort);
 
-    public SslStream Stream { get; } = stream;
+    public Stream Stream { get; } = stream;
 
-    public string? Remote => Context.RemoteEndPoint?.ToString();
+    public string? Remote { get; } = remote;
 
     /// <summary>Fires when the peer closes the connection.</summary>
-    public CancellationToken Closed => Context.ConnectionClosed;
+    public CancellationToken Closed { get; } = closed;
 
     /// <summary>Fires when the gateway is stopping and asks idle connections to close.</summary>
-    public CancellationToken ClosingRequested =>
-        Context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+    public CancellationToken ClosingRequested { get; } = closingRequested;
 
     public ValueTask ReplyAsync(Reply reply, CancellationToken cancellationToken) =>
         Frame.WriteAsync(Stream, reply, ProtocolJson.Default.Reply, cancellationToken);
@@ -42,5 +46,5 @@ internal sealed class TunnelConnection(ConnectionContext context, SslStream stre
         }
     }
 
-    public void Abort() => Context.Abort();
+    public void Abort() => abort();
 }

@@ -53,17 +53,20 @@ internal sealed class TunnelHandler(
             GatewayLog.HandshakeRefused(logger, hello.Type, remote, "sent data before the gateway answered");
             return;
         }
-        var tunnel = new TunnelConnection(connection, tls);
+        var tunnel = TunnelConnection.Of(connection, tls);
         switch (hello.Type)
         {
             case HelloType.Agent:
                 await control.RunAsync(tunnel, hello, Authenticate(hello, PrincipalKind.Agent, remote), handshake);
                 break;
-            case HelloType.Pool:
-                await control.RunPoolAsync(tunnel, hello, Authenticate(hello, PrincipalKind.Agent, remote));
+            case HelloType.AgentTrunk:
+                await control.RunTrunkAsync(tunnel, hello, Authenticate(hello, PrincipalKind.Agent, remote));
                 break;
             case HelloType.Connect:
                 await broker.RunAsync(tunnel, hello, Authenticate(hello, PrincipalKind.User, remote));
+                break;
+            case HelloType.UserTrunk:
+                await broker.RunTrunkAsync(tunnel, hello, Authenticate(hello, PrincipalKind.User, remote));
                 break;
             default:
                 GatewayLog.HandshakeRefused(logger, "tunnel", remote, "unknown hello type");

@@ -38,9 +38,9 @@ public sealed class FrameTests
         Service = "ssh",
     };
 
-    internal static Hello PoolHello() => new()
+    internal static Hello TrunkHello() => new()
     {
-        Type = HelloType.Pool,
+        Type = HelloType.AgentTrunk,
         Token = TokenSecret.Create(PrincipalKind.Agent).ToString(),
         Session = "0123456789abcdef0123456789abcdef",
     };
@@ -58,7 +58,7 @@ public sealed class FrameTests
     [Fact]
     public async Task HelloSurvivesARoundTripThroughAStream()
     {
-        foreach (var hello in new[] { AgentHello(), ConnectHello(), PoolHello() })
+        foreach (var hello in new[] { AgentHello(), ConnectHello(), TrunkHello() })
         {
             var read = await RoundTripThroughStreamAsync(hello, ProtocolJson.Default.Hello);
             AssertSameHello(hello, read);
@@ -68,7 +68,7 @@ public sealed class FrameTests
     [Fact]
     public async Task HelloSurvivesARoundTripThroughAPipe()
     {
-        foreach (var hello in new[] { AgentHello(), ConnectHello(), PoolHello() })
+        foreach (var hello in new[] { AgentHello(), ConnectHello(), TrunkHello() })
         {
             var read = await RoundTripThroughPipeAsync(hello, ProtocolJson.Default.Hello);
             AssertSameHello(hello, read);
@@ -100,7 +100,6 @@ public sealed class FrameTests
         {
             new ControlMessage { Type = ControlMessage.Ping },
             new ControlMessage { Type = ControlMessage.Pong },
-            new ControlMessage { Type = ControlMessage.Dial, Count = 3 },
         };
         foreach (var message in messages)
         {
@@ -120,10 +119,10 @@ public sealed class FrameTests
     [Fact]
     public void WritesALengthPrefixAndSnakeCaseJson()
     {
-        var frame = Frame.Encode(new ControlMessage { Type = ControlMessage.Dial, Count = 2 }, ProtocolJson.Default.ControlMessage);
+        var frame = Frame.Encode(new OpenRequest { Host = "node1", Service = "ssh" }, ProtocolJson.Default.OpenRequest);
 
         Assert.Equal(frame.Length - 2, BinaryPrimitives.ReadUInt16BigEndian(frame));
-        Assert.Equal("""{"type":"dial","count":2}""", Encoding.UTF8.GetString(frame, 2, frame.Length - 2));
+        Assert.Equal("""{"host":"node1","service":"ssh"}""", Encoding.UTF8.GetString(frame, 2, frame.Length - 2));
     }
 
     [Fact]
@@ -312,7 +311,7 @@ public sealed class FrameTests
     [Fact]
     public async Task TheStreamReaderConsumesExactlyOneFrameAndLeavesTheRest()
     {
-        var frame = Frame.Encode(PoolHello(), ProtocolJson.Default.Hello);
+        var frame = Frame.Encode(TrunkHello(), ProtocolJson.Default.Hello);
         var tail = "raw bytes after the handshake"u8.ToArray();
         using var stream = new MemoryStream([.. frame, .. tail]);
 

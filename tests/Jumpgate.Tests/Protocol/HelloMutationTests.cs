@@ -43,7 +43,7 @@ public sealed class HelloMutationTests(ITestOutputHelper output)
             {
                 FrameTests.AgentHello() with { Token = "jga_0123456789ab_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO-_" },
                 FrameTests.ConnectHello() with { Token = "jgu_ba9876543210_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG" },
-                FrameTests.PoolHello() with { Token = "jga_00112233aabb_ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj" },
+                FrameTests.TrunkHello() with { Token = "jga_00112233aabb_ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj" },
             }
             .Select(hello => Frame.Encode(hello, ProtocolJson.Default.Hello))
             .ToArray();

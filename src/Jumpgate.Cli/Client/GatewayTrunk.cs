@@ -1,0 +1,81 @@
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
+
+namespace Jumpgate.Cli.Client;
+
+/// <summary>
+/// One connection to the gateway that carries every stream `forward` opens, so a new stream
+/// costs one round trip and no handshake (what the agent's trunks do on the other leg). A trunk
+/// found closed (the gateway restarted) is replaced by a fresh dial on the next stream.
+/// </summary>
+internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _dialing = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Trunk? _trunk;
+
+    /// <summary>Opens a stream to <paramref name="host"/>:<paramref name="service"/>; throws <see cref="GatewayException"/> with the gateway's reason.</summary>
+    public async Task<Stream> OpenAsync(string host, string service, CancellationToken cancellationToken)
+    {
+        var request = new OpenRequest { Host = host, Service = service };
+        for (var attempt = 0; ; attempt++)
+        {
+            var trunk = await CurrentAsync(cancellationToken);
+            var stream = trunk.Open();
+            try
+            {
+                await Frame.WriteAsync(stream, request, ProtocolJson.Default.OpenRequest, cancellationToken);
+                var reply = await Frame.ReadAsync(stream, ProtocolJson.Default.Reply, cancellationToken);
+                if (reply.Ok)
+                {
+                    return stream;
+                }
+                await stream.DisposeAsync();
+                throw new GatewayException(reply.Error ?? "the gateway refused the connection", refused: true);
+            }
+            catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or ObjectDisposedException)
+            {
+                await stream.DisposeAsync();
+                // A trunk that died since it was dialled (the gateway restarted) gets one fresh dial.
+                if (attempt > 0)
+                {
+                    throw new GatewayException($"gateway {gateway} closed the connection while the stream opened", inner: e);
+                }
+                trunk.Close();
+            }
+        }
+    }
+
+    /// <summary>The open trunk, dialled now if there is none.</summary>
+    private async Task<Trunk> CurrentAsync(CancellationToken cancellationToken)
+    {
+        if (_trunk is { IsOpen: true } open)
+        {
+            return open;
+        }
+        await _dialing.WaitAsync(cancellationToken);
+        try
+        {
+            if (_trunk is { IsOpen: true } dialled)
+            {
+                return dialled;
+            }
+            var hello = new Hello { Type = HelloType.UserTrunk, Token = token };
+            var (tls, _) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+            var trunk = new Trunk(tls, opener: true);
+            _ = trunk.RunAsync(_stop.Token);
+            _trunk = trunk;
+            return trunk;
+        }
+        finally
+        {
+            _dialing.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _trunk?.Close();
+    }
+}

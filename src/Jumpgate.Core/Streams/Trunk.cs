@@ -1,0 +1,269 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+
+namespace Jumpgate.Core.Streams;
+
+/// <summary>
+/// Many streams over one connection (docs/protocol.md, "Trunks"). A stream costs a frame
+/// instead of a TLS handshake, and an idle stream costs a few hundred bytes instead of a TLS
+/// connection. Each frame is an 8-byte header (type, 24-bit length, 32-bit stream id) and its
+/// payload. Only one side opens streams (the opener: `forward` towards the gateway, the gateway
+/// towards an agent); the first Data frame with a new, higher id opens one on the other side.
+/// Every stream has its own credit window each way, so a stream whose reader stalls holds back
+/// only itself, and the reader loop never waits on a write, so two trunks cannot deadlock.
+/// </summary>
+internal sealed class Trunk
+{
+    public const int HeaderSize = 8;
+
+    /// <summary>Four 16 KiB TLS records per frame: few frames per bulk transfer, little buffered per stream.</summary>
+    public const int MaxPayload = 64 * 1024;
+
+    /// <summary>What a sender may have unacknowledged per stream: enough to keep one stream at full speed on loopback.</summary>
+    public const int Window = 512 * 1024;
+
+    private readonly Stream _transport;
+    private readonly bool _opener;
+    private readonly Func<TrunkStream, Task>? _accept;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<uint, TrunkStream> _streams = new();
+    private readonly CancellationTokenSource _closed = new();
+    private int _lastId;
+    private volatile bool _draining;
+    private int _closing;
+
+    /// <param name="transport">The connection, after its hello; the trunk owns it from here on.</param>
+    /// <param name="opener">Whether this side opens streams; the other side accepts them.</param>
+    /// <param name="accept">The acceptor's handler for each new stream; it runs off the reader loop and owns the stream.</param>
+    public Trunk(Stream transport, bool opener, Func<TrunkStream, Task>? accept = null)
+    {
+        _transport = transport;
+        _opener = opener;
+        _accept = accept;
+    }
+
+    /// <summary>Cancelled when the connection is gone; every stream on it is reset then.</summary>
+    public CancellationToken Closed => _closed.Token;
+
+    /// <summary>True while new streams may be opened here.</summary>
+    public bool IsOpen => !_closed.IsCancellationRequested && !_draining;
+
+    public int StreamCount => _streams.Count;
+
+    /// <summary>Opens a stream (opener side only). Its first write opens it on the other side.</summary>
+    public TrunkStream Open()
+    {
+        if (!_opener)
+        {
+            throw new InvalidOperationException("only the opening side of a trunk opens streams");
+        }
+        var stream = new TrunkStream(this, (uint)Interlocked.Increment(ref _lastId));
+        _streams[stream.Id] = stream;
+        if (_closed.IsCancellationRequested)
+        {
+            stream.OnReset();
+        }
+        return stream;
+    }
+
+    /// <summary>No new streams; the connection closes once the last stream on it ends.</summary>
+    public void Drain()
+    {
+        _draining = true;
+        if (_streams.IsEmpty)
+        {
+            Close();
+        }
+    }
+
+    /// <summary>Reads frames until the connection ends or <paramref name="cancellationToken"/> fires, then resets every stream.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
+        var buffer = new byte[2 * (HeaderSize + MaxPayload)];
+        int start = 0, end = 0;
+        try
+        {
+            while (true)
+            {
+                // Take every whole frame in the buffer, then read more behind what is left.
+                while (end - start >= HeaderSize)
+                {
+                    var header = buffer.AsSpan(start, HeaderSize);
+                    var length = header[1] << 16 | header[2] << 8 | header[3];
+                    if (length > MaxPayload)
+                    {
+                        throw new InvalidDataException($"trunk frame of {length} bytes exceeds {MaxPayload}");
+                    }
+                    if (end - start < HeaderSize + length)
+                    {
+                        break;
+                    }
+                    Dispatch((FrameType)header[0], BinaryPrimitives.ReadUInt32BigEndian(header[4..]), buffer.AsSpan(start + HeaderSize, length));
+                    start += HeaderSize + length;
+                }
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (buffer.Length - end < HeaderSize + MaxPayload)
+                {
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    (start, end) = (0, end - start);
+                }
+                var read = await _transport.ReadAsync(buffer.AsMemory(end), stop.Token);
+                if (read == 0)
+                {
+                    return;
+                }
+                end += read;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        {
+            // The connection ended or its peer broke the protocol; either way every stream on it is over.
+        }
+        finally
+        {
+            Close();
+            try
+            {
+                await _transport.DisposeAsync();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
+            {
+                // Already broken; closing it is all that was left to do.
+            }
+        }
+    }
+
+    private void Dispatch(FrameType type, uint id, ReadOnlySpan<byte> payload)
+    {
+        if (!_streams.TryGetValue(id, out var stream))
+        {
+            // A new stream opens with data; anything else for an unknown id belongs to a stream already gone.
+            if (_opener || type != FrameType.Data || id <= (uint)_lastId)
+            {
+                return;
+            }
+            _lastId = (int)id;
+            stream = new TrunkStream(this, id);
+            _streams[id] = stream;
+            stream.Deliver(payload);
+            _ = Task.Run(() => _accept!(stream));
+            return;
+        }
+        switch (type)
+        {
+            case FrameType.Data:
+                if (!stream.Deliver(payload))
+                {
+                    throw new InvalidDataException("the peer sent past a stream's window");
+                }
+                break;
+            case FrameType.Fin:
+                stream.OnFin();
+                break;
+            case FrameType.Reset:
+                stream.OnReset();
+                break;
+            case FrameType.Credit when payload.Length == 4:
+                stream.OnCredit(BinaryPrimitives.ReadInt32BigEndian(payload));
+                break;
+            default:
+                throw new InvalidDataException($"unknown trunk frame type {(byte)type}");
+        }
+    }
+
+    /// <summary>Writes one whole frame; a failure closes the trunk, since a half-written frame would corrupt it.</summary>
+    internal async ValueTask WriteFrameAsync(FrameType type, uint id, ReadOnlyMemory<byte> payload)
+    {
+        var frame = ArrayPool<byte>.Shared.Rent(HeaderSize + payload.Length);
+        try
+        {
+            frame[0] = (byte)type;
+            frame[1] = (byte)(payload.Length >> 16);
+            frame[2] = (byte)(payload.Length >> 8);
+            frame[3] = (byte)payload.Length;
+            BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), id);
+            payload.Span.CopyTo(frame.AsSpan(HeaderSize));
+            await _writeLock.WaitAsync(CancellationToken.None);
+            try
+            {
+                if (_closed.IsCancellationRequested)
+                {
+                    throw new IOException("the trunk connection is closed");
+                }
+                await _transport.WriteAsync(frame.AsMemory(0, HeaderSize + payload.Length), CancellationToken.None);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+        catch (Exception e) when (e is not IOException)
+        {
+            Close();
+            throw new IOException("the trunk connection failed", e);
+        }
+        catch (IOException)
+        {
+            Close();
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    /// <summary>For frames nobody waits on (resets, credit): a failure already closes the trunk.</summary>
+    internal async void Post(FrameType type, uint id, int value = 0)
+    {
+        var payload = new byte[type == FrameType.Credit ? 4 : 0];
+        if (type == FrameType.Credit)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(payload, value);
+        }
+        try
+        {
+            await WriteFrameAsync(type, id, payload);
+        }
+        catch (IOException)
+        {
+            // The trunk is closed and every stream on it reset.
+        }
+    }
+
+    internal void Remove(TrunkStream stream)
+    {
+        if (_streams.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream)) && _draining && _streams.IsEmpty)
+        {
+            Close();
+        }
+    }
+
+    /// <summary>Resets every stream and stops the reader, which then closes the connection.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+        _closed.Cancel();
+        foreach (var stream in _streams.Values)
+        {
+            stream.OnReset();
+        }
+        _streams.Clear();
+    }
+
+    internal enum FrameType : byte
+    {
+        Data = 1,
+        Fin = 2,
+        Reset = 3,
+        Credit = 4,
+    }
+}

@@ -1,0 +1,296 @@
+using System.Buffers;
+using FrameType = Jumpgate.Core.Streams.Trunk.FrameType;
+
+namespace Jumpgate.Core.Streams;
+
+/// <summary>
+/// One stream on a <see cref="Trunk"/>, used like a socket: read until end of stream,
+/// <see cref="CloseOutputAsync"/> to send end of stream, <see cref="Abort"/> (or dispose before
+/// both ends are done) to reset it. Data that arrives waits here until it is read, never more
+/// than the window; reading it gives the sender credit to send more. One reader and one writer
+/// at a time, as with a socket.
+/// </summary>
+internal sealed class TrunkStream : Stream
+{
+    private readonly Trunk _trunk;
+    private readonly Lock _gate = new();
+    private readonly Queue<(byte[] Array, int Count)> _received = new();
+    private int _headOffset;
+    private int _buffered;
+    private int _consumed;
+    private int _credit = Trunk.Window;
+    private bool _finReceived;
+    private bool _finSent;
+    private bool _reset;
+    private TaskCompletionSource? _readable;
+    private TaskCompletionSource? _writable;
+
+    internal TrunkStream(Trunk trunk, uint id)
+    {
+        _trunk = trunk;
+        Id = id;
+    }
+
+    public uint Id { get; }
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>
+    /// Copies what has arrived into <paramref name="buffer"/>, waiting if nothing has. Returns 0 at
+    /// end of stream; a zero-length buffer waits for data without taking it (as a socket's does).
+    /// </summary>
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            Task wait;
+            var credit = 0;
+            var copied = 0;
+            lock (_gate)
+            {
+                if (_received.Count > 0)
+                {
+                    if (buffer.IsEmpty)
+                    {
+                        return 0;
+                    }
+                    while (copied < buffer.Length && _received.TryPeek(out var chunk))
+                    {
+                        var take = Math.Min(chunk.Count - _headOffset, buffer.Length - copied);
+                        chunk.Array.AsSpan(_headOffset, take).CopyTo(buffer.Span[copied..]);
+                        copied += take;
+                        _headOffset += take;
+                        if (_headOffset == chunk.Count)
+                        {
+                            _received.Dequeue();
+                            _headOffset = 0;
+                            ArrayPool<byte>.Shared.Return(chunk.Array);
+                        }
+                    }
+                    _buffered -= copied;
+                    _consumed += copied;
+                    // Credit in batches (a quarter window), not per read: fewer frames, same throughput.
+                    if (_consumed >= Trunk.Window / 4 && !_finReceived && !_reset)
+                    {
+                        credit = _consumed;
+                        _consumed = 0;
+                    }
+                }
+                else if (_reset)
+                {
+                    throw new IOException("the stream was reset");
+                }
+                else if (_finReceived)
+                {
+                    return 0;
+                }
+                else
+                {
+                    wait = (_readable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                    goto Wait;
+                }
+            }
+            if (credit > 0)
+            {
+                _trunk.Post(FrameType.Credit, Id, credit);
+            }
+            return copied;
+        Wait:
+            await wait.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Sends <paramref name="buffer"/> in frames as the peer's credit allows. Only waiting for credit is cancellable.</summary>
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            Task? wait = null;
+            int take;
+            lock (_gate)
+            {
+                if (_reset)
+                {
+                    throw new IOException("the stream was reset");
+                }
+                if (_finSent)
+                {
+                    throw new InvalidOperationException("the stream's output is closed");
+                }
+                take = Math.Min(Math.Min(_credit, Trunk.MaxPayload), buffer.Length);
+                if (take > 0)
+                {
+                    _credit -= take;
+                }
+                else
+                {
+                    wait = (_writable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+            }
+            if (wait is not null)
+            {
+                await wait.WaitAsync(cancellationToken);
+                continue;
+            }
+            await _trunk.WriteFrameAsync(FrameType.Data, Id, buffer[..take]);
+            buffer = buffer[take..];
+        }
+    }
+
+    /// <summary>Sends end of stream: the peer reads what was sent, then 0. Reading goes on.</summary>
+    public async Task CloseOutputAsync()
+    {
+        bool done;
+        lock (_gate)
+        {
+            if (_finSent || _reset)
+            {
+                return;
+            }
+            _finSent = true;
+            done = _finReceived;
+        }
+        await _trunk.WriteFrameAsync(FrameType.Fin, Id, ReadOnlyMemory<byte>.Empty);
+        if (done)
+        {
+            _trunk.Remove(this);
+        }
+    }
+
+    /// <summary>Resets the stream: the peer's reads and writes fail, and what is buffered here is dropped.</summary>
+    public void Abort()
+    {
+        bool tell;
+        lock (_gate)
+        {
+            tell = !_reset && !(_finSent && _finReceived);
+            DropReceived();
+        }
+        if (tell)
+        {
+            _trunk.Post(FrameType.Reset, Id);
+        }
+        OnReset();
+    }
+
+    /// <summary>Reader loop: data for this stream. False if the peer sent beyond its window.</summary>
+    internal bool Deliver(ReadOnlySpan<byte> data)
+    {
+        lock (_gate)
+        {
+            if (_reset || _finReceived)
+            {
+                return true;
+            }
+            if (_buffered + data.Length > Trunk.Window)
+            {
+                return false;
+            }
+            var copy = ArrayPool<byte>.Shared.Rent(data.Length);
+            data.CopyTo(copy);
+            _received.Enqueue((copy, data.Length));
+            _buffered += data.Length;
+            Signal(ref _readable);
+        }
+        return true;
+    }
+
+    internal void OnFin()
+    {
+        bool done;
+        lock (_gate)
+        {
+            _finReceived = true;
+            done = _finSent;
+            Signal(ref _readable);
+        }
+        if (done)
+        {
+            _trunk.Remove(this);
+        }
+    }
+
+    internal void OnCredit(int credit)
+    {
+        lock (_gate)
+        {
+            _credit += credit;
+            Signal(ref _writable);
+        }
+    }
+
+    /// <summary>The peer reset the stream, or the trunk closed: writes fail, reads fail once what had arrived is read.</summary>
+    internal void OnReset()
+    {
+        lock (_gate)
+        {
+            _reset = true;
+            Signal(ref _readable);
+            Signal(ref _writable);
+        }
+        _trunk.Remove(this);
+    }
+
+    private void DropReceived()
+    {
+        while (_received.TryDequeue(out var chunk))
+        {
+            ArrayPool<byte>.Shared.Return(chunk.Array);
+        }
+        _headOffset = 0;
+        _buffered = 0;
+    }
+
+    private static void Signal(ref TaskCompletionSource? waiter)
+    {
+        waiter?.TrySetResult();
+        waiter = null;
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Flush()
+    {
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>A stream closed before both ends said end of stream is reset, as a socket closed with data unread is.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            bool finished;
+            lock (_gate)
+            {
+                finished = _finSent && _finReceived;
+                DropReceived();
+            }
+            if (finished)
+            {
+                _trunk.Remove(this);
+            }
+            else
+            {
+                Abort();
+            }
+        }
+        base.Dispose(disposing);
+    }
+}
