@@ -84,7 +84,8 @@ internal static class Splice
                 int read;
                 try
                 {
-                    read = await source.ReadAsync(buffer, cancellationToken);
+                    // Into a trunk, one read is one whole frame (and whole TLS records).
+                    read = await source.ReadAsync(buffer.AsMemory(0, destination is TrunkStream ? Trunk.MaxPayload : BufferSize), cancellationToken);
                 }
                 catch (Exception e) when (IsStreamFailure(e))
                 {

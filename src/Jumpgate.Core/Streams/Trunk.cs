@@ -17,11 +17,14 @@ internal sealed class Trunk
 {
     public const int HeaderSize = 8;
 
-    /// <summary>Four 16 KiB TLS records per frame: few frames per bulk transfer, little buffered per stream.</summary>
-    public const int MaxPayload = 64 * 1024;
+    /// <summary>
+    /// A frame with its header fills eight 16 KiB TLS records exactly: a payload of a round
+    /// 128 KiB would add a record of 8 bytes to every frame.
+    /// </summary>
+    public const int MaxPayload = 128 * 1024 - HeaderSize;
 
     /// <summary>What a sender may have unacknowledged per stream: enough to keep one stream at full speed on loopback.</summary>
-    public const int Window = 512 * 1024;
+    public const int Window = 1024 * 1024;
 
     private readonly Stream _transport;
     private readonly bool _opener;
@@ -51,15 +54,17 @@ internal sealed class Trunk
 
     public int StreamCount => _streams.Count;
 
-    /// <summary>Opens a stream (opener side only). Its first write opens it on the other side.</summary>
+    /// <summary>
+    /// Opens a stream (opener side only). It gets its id, and opens on the other side, with its
+    /// first frame: ids then reach the peer in increasing order however many streams open at once.
+    /// </summary>
     public TrunkStream Open()
     {
         if (!_opener)
         {
             throw new InvalidOperationException("only the opening side of a trunk opens streams");
         }
-        var stream = new TrunkStream(this, (uint)Interlocked.Increment(ref _lastId));
-        _streams[stream.Id] = stream;
+        var stream = new TrunkStream(this);
         if (_closed.IsCancellationRequested)
         {
             stream.OnReset();
@@ -148,7 +153,7 @@ internal sealed class Trunk
                 return;
             }
             _lastId = (int)id;
-            stream = new TrunkStream(this, id);
+            stream = new TrunkStream(this) { Id = id };
             _streams[id] = stream;
             stream.Deliver(payload);
             _ = Task.Run(() => _accept!(stream));
@@ -177,7 +182,7 @@ internal sealed class Trunk
     }
 
     /// <summary>Writes one whole frame; a failure closes the trunk, since a half-written frame would corrupt it.</summary>
-    internal async ValueTask WriteFrameAsync(FrameType type, uint id, ReadOnlyMemory<byte> payload)
+    internal async ValueTask WriteFrameAsync(FrameType type, TrunkStream stream, ReadOnlyMemory<byte> payload)
     {
         var frame = ArrayPool<byte>.Shared.Rent(HeaderSize + payload.Length);
         try
@@ -186,7 +191,6 @@ internal sealed class Trunk
             frame[1] = (byte)(payload.Length >> 16);
             frame[2] = (byte)(payload.Length >> 8);
             frame[3] = (byte)payload.Length;
-            BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), id);
             payload.Span.CopyTo(frame.AsSpan(HeaderSize));
             await _writeLock.WaitAsync(CancellationToken.None);
             try
@@ -195,6 +199,12 @@ internal sealed class Trunk
                 {
                     throw new IOException("the trunk connection is closed");
                 }
+                if (stream.Id == 0)
+                {
+                    stream.Id = (uint)++_lastId;
+                    _streams[stream.Id] = stream;
+                }
+                BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), stream.Id);
                 await _transport.WriteAsync(frame.AsMemory(0, HeaderSize + payload.Length), CancellationToken.None);
             }
             finally
@@ -219,7 +229,7 @@ internal sealed class Trunk
     }
 
     /// <summary>For frames nobody waits on (resets, credit): a failure already closes the trunk.</summary>
-    internal async void Post(FrameType type, uint id, int value = 0)
+    internal async void Post(FrameType type, TrunkStream stream, int value = 0)
     {
         var payload = new byte[type == FrameType.Credit ? 4 : 0];
         if (type == FrameType.Credit)
@@ -228,7 +238,7 @@ internal sealed class Trunk
         }
         try
         {
-            await WriteFrameAsync(type, id, payload);
+            await WriteFrameAsync(type, stream, payload);
         }
         catch (IOException)
         {
@@ -238,7 +248,7 @@ internal sealed class Trunk
 
     internal void Remove(TrunkStream stream)
     {
-        if (_streams.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream)) && _draining && _streams.IsEmpty)
+        if (stream.Id != 0 && _streams.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream)) && _draining && _streams.IsEmpty)
         {
             Close();
         }

@@ -25,13 +25,13 @@ internal sealed class TrunkStream : Stream
     private TaskCompletionSource? _readable;
     private TaskCompletionSource? _writable;
 
-    internal TrunkStream(Trunk trunk, uint id)
+    internal TrunkStream(Trunk trunk)
     {
         _trunk = trunk;
-        Id = id;
     }
 
-    public uint Id { get; }
+    /// <summary>0 until the stream's first frame is written (opener side).</summary>
+    public uint Id { get; internal set; }
 
     public override bool CanRead => true;
     public override bool CanWrite => true;
@@ -96,7 +96,7 @@ internal sealed class TrunkStream : Stream
             }
             if (credit > 0)
             {
-                _trunk.Post(FrameType.Credit, Id, credit);
+                _trunk.Post(FrameType.Credit, this, credit);
             }
             return copied;
         Wait:
@@ -136,7 +136,7 @@ internal sealed class TrunkStream : Stream
                 await wait.WaitAsync(cancellationToken);
                 continue;
             }
-            await _trunk.WriteFrameAsync(FrameType.Data, Id, buffer[..take]);
+            await _trunk.WriteFrameAsync(FrameType.Data, this, buffer[..take]);
             buffer = buffer[take..];
         }
     }
@@ -154,7 +154,7 @@ internal sealed class TrunkStream : Stream
             _finSent = true;
             done = _finReceived;
         }
-        await _trunk.WriteFrameAsync(FrameType.Fin, Id, ReadOnlyMemory<byte>.Empty);
+        await _trunk.WriteFrameAsync(FrameType.Fin, this, ReadOnlyMemory<byte>.Empty);
         if (done)
         {
             _trunk.Remove(this);
@@ -167,12 +167,13 @@ internal sealed class TrunkStream : Stream
         bool tell;
         lock (_gate)
         {
-            tell = !_reset && !(_finSent && _finReceived);
+            // A stream that never sent a frame does not exist on the other side.
+            tell = Id != 0 && !_reset && !(_finSent && _finReceived);
             DropReceived();
         }
         if (tell)
         {
-            _trunk.Post(FrameType.Reset, Id);
+            _trunk.Post(FrameType.Reset, this);
         }
         OnReset();
     }

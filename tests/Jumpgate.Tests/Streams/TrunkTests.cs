@@ -1,0 +1,186 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Jumpgate.Core.Streams;
+using Jumpgate.TestSupport;
+using Xunit;
+
+namespace Jumpgate.Tests.Streams;
+
+/// <summary>
+/// A trunk over one real loopback TCP connection: the opener's streams arrive at the acceptor,
+/// which echoes each one back (or does what a test asks), as the gateway and an agent do.
+/// </summary>
+public sealed class TrunkTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = Signals.Timeout(30);
+
+    private readonly CancellationTokenSource _stop = new();
+    private Trunk _opener = null!;
+    private Trunk _acceptor = null!;
+    private Task _openerLoop = null!;
+    private Task _acceptorLoop = null!;
+    private Func<TrunkStream, Task> _serve = EchoAsync;
+
+    public async Task InitializeAsync()
+    {
+        var (client, server) = await LoopbackSockets.ConnectAsync();
+        _opener = new Trunk(new NetworkStream(client, ownsSocket: true), opener: true);
+        _acceptor = new Trunk(new NetworkStream(server, ownsSocket: true), opener: false, accept: stream => _serve(stream));
+        _openerLoop = _opener.RunAsync(_stop.Token);
+        _acceptorLoop = _acceptor.RunAsync(_stop.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_openerLoop, _acceptorLoop).WaitAsync(Timeout);
+        _stop.Dispose();
+    }
+
+    private static async Task EchoAsync(TrunkStream stream)
+    {
+        await using var _ = stream;
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer)) > 0)
+        {
+            await stream.WriteAsync(buffer.AsMemory(0, read));
+        }
+        await stream.CloseOutputAsync();
+    }
+
+    /// <summary>Sends <paramref name="payload"/>, ends the output, and reads until the peer ends too.</summary>
+    private static async Task<byte[]> RoundTripAsync(TrunkStream stream, byte[] payload)
+    {
+        var reading = ReadToEndAsync(stream);
+        await stream.WriteAsync(payload);
+        await stream.CloseOutputAsync();
+        return await reading.WaitAsync(Timeout);
+    }
+
+    private static Task WhenCancelledAsync(CancellationToken token)
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        token.Register(() => cancelled.TrySetResult());
+        return cancelled.Task.WaitAsync(Timeout, CancellationToken.None);
+    }
+
+    private static async Task<byte[]> ReadToEndAsync(Stream stream)
+    {
+        using var received = new MemoryStream();
+        await stream.CopyToAsync(received);
+        return received.ToArray();
+    }
+
+    [Fact]
+    public async Task FiftyStreamsOpenedAtOnceEachGetTheirOwnBytesBack()
+    {
+        var runs = Enumerable.Range(0, 50).Select(async i =>
+        {
+            await using var stream = _opener.Open();
+            var payload = RandomNumberGenerator.GetBytes(64 * 1024 + i);
+            return (payload, back: await RoundTripAsync(stream, payload));
+        });
+
+        foreach (var (payload, back) in await Task.WhenAll(runs).WaitAsync(Timeout))
+        {
+            Assert.Equal(payload, back);
+        }
+        Assert.Equal(0, _opener.StreamCount);
+    }
+
+    [Fact]
+    public async Task MovesMoreThanTheWindowThroughOneStream()
+    {
+        await using var stream = _opener.Open();
+        var payload = RandomNumberGenerator.GetBytes(5 * Trunk.Window + 123);
+
+        Assert.Equal(payload, await RoundTripAsync(stream, payload));
+    }
+
+    [Fact]
+    public async Task AStreamNobodyReadsHoldsBackOnlyItself()
+    {
+        var stalled = new TaskCompletionSource<TrunkStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _serve = stream =>
+        {
+            stalled.TrySetResult(stream);
+            return Task.CompletedTask;
+        };
+        await using var stuck = _opener.Open();
+        // The first write opens the stream; the acceptor keeps it and never reads.
+        await stuck.WriteAsync(new byte[1]);
+        await using var unread = await stalled.Task.WaitAsync(Timeout);
+        var filling = stuck.WriteAsync(new byte[2 * Trunk.Window]).AsTask();
+
+        _serve = EchoAsync;
+        await using var other = _opener.Open();
+        var payload = RandomNumberGenerator.GetBytes(256 * 1024);
+        Assert.Equal(payload, await RoundTripAsync(other, payload));
+        Assert.False(filling.IsCompleted, "the writer of the stalled stream should wait for credit");
+
+        // Reading the stalled stream gives credit back, and its writer finishes.
+        var drained = new byte[2 * Trunk.Window + 1];
+        await unread.ReadExactlyAsync(drained).AsTask().WaitAsync(Timeout);
+        await filling.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task AResetReachesThePeerAfterWhatWasSentBeforeIt()
+    {
+        _serve = async stream =>
+        {
+            await stream.WriteAsync("refused"u8.ToArray());
+            stream.Abort();
+        };
+        await using var stream = _opener.Open();
+        await stream.WriteAsync("hello"u8.ToArray());
+
+        var buffer = new byte[7];
+        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(Timeout);
+        Assert.Equal("refused"u8.ToArray(), buffer);
+        await Assert.ThrowsAsync<IOException>(async () => await stream.ReadAsync(new byte[1]).AsTask().WaitAsync(Timeout));
+        await Assert.ThrowsAsync<IOException>(async () => await stream.WriteAsync(new byte[1]).AsTask().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task ClosingTheConnectionFailsEveryStreamOnIt()
+    {
+        var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _serve = _ =>
+        {
+            opened.TrySetResult();
+            return Task.CompletedTask;
+        };
+        await using var stream = _opener.Open();
+        await stream.WriteAsync(new byte[1]);
+        await opened.Task.WaitAsync(Timeout);
+        var reading = stream.ReadAsync(new byte[1]).AsTask();
+
+        _acceptor.Close();
+
+        await Assert.ThrowsAsync<IOException>(() => reading.WaitAsync(Timeout));
+        await WhenCancelledAsync(_opener.Closed);
+        Assert.False(_opener.IsOpen);
+    }
+
+    [Fact]
+    public async Task ADrainedTrunkClosesWhenItsLastStreamEnds()
+    {
+        await using var stream = _opener.Open();
+        var first = RandomNumberGenerator.GetBytes(100);
+        await stream.WriteAsync(first);
+
+        _opener.Drain();
+        Assert.False(_opener.IsOpen);
+        Assert.False(_opener.Closed.IsCancellationRequested);
+
+        // The open stream still works to its end; then the connection closes.
+        var back = new byte[100];
+        await stream.ReadExactlyAsync(back).AsTask().WaitAsync(Timeout);
+        Assert.Equal(first, back);
+        await stream.CloseOutputAsync();
+        Assert.Equal(0, await stream.ReadAsync(new byte[1]).AsTask().WaitAsync(Timeout));
+        await WhenCancelledAsync(_opener.Closed);
+    }
+}
