@@ -146,9 +146,12 @@ internal sealed class StreamBroker(
         var client = new TunnelConnection(stream, connection.Remote, trunk.Closed, connection.ClosingRequested, stream.Abort);
         try
         {
-            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(trunk.Closed);
-            waiting.CancelAfter(OpenRequestTimeout);
-            var request = await Frame.ReadAsync(stream, ProtocolJson.Default.OpenRequest, waiting.Token);
+            OpenRequest request;
+            using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(trunk.Closed))
+            {
+                waiting.CancelAfter(OpenRequestTimeout);
+                request = await Frame.ReadAsync(stream, ProtocolJson.Default.OpenRequest, waiting.Token);
+            }
             if (connection.ClosingRequested.IsCancellationRequested)
             {
                 await client.RefuseAsync("the gateway is stopping; try again in a moment");
