@@ -29,7 +29,7 @@ internal sealed record AgentOptions
 
     public required IReadOnlyDictionary<string, HostTarget> Hosts { get; init; }
 
-    /// <summary>Idle connections to keep ready; default: what the gateway asks for (4 unless its admin changed it).</summary>
+    /// <summary>Trunks (connections that carry streams) to keep; default: what the gateway asks for (4 unless its admin changed it).</summary>
     public int? PoolSize { get; init; }
 
     /// <summary>The longest wait between reconnect attempts. Default 1 s, so the agent is back within a second of the gateway listening again; at most 5 s.</summary>

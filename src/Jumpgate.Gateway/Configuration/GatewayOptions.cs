@@ -24,7 +24,7 @@ internal sealed record GatewayOptions
     /// <summary>How often each side of a control connection pings. Default 2 s: three missed pings (6 s) declare a peer dead, inside the 10 s the product promises.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How many idle connections each agent keeps open to the gateway. Default 4: enough for a burst of ssh sessions without a round trip.</summary>
+    /// <summary>How many trunks (connections that carry streams) each agent keeps to the gateway. Default 4: streams spread over them, so busy streams use several cores.</summary>
     public int PoolSize { get; init; } = 4;
 
     /// <summary>How long open streams may run on after Ctrl-C. Default 5 s.</summary>

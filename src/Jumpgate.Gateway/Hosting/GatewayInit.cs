@@ -50,7 +50,7 @@ internal static class GatewayInit
             key: gateway.key
             store: gateway.db
             # heartbeat_interval: 2s   # a dead agent is noticed after three missed pings
-            # pool_size: 4             # idle connections each agent keeps ready
+            # pool_size: 4             # trunks (connections carrying streams) each agent keeps
             # drain_timeout: 5s        # how long open streams may finish after Ctrl-C
 
             """);
