@@ -17,6 +17,9 @@ internal static class Memory
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
 
+    /// <summary>Connections opened and closed through each path before its baseline is taken.</summary>
+    private const int WarmUp = 300;
+
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
         var n = plan.IdleConnections;
@@ -34,11 +37,6 @@ internal static class Memory
         await rig.Jumpgate.StartGatewayAsync();
         await rig.Jumpgate.StartAgentAsync();
         var forward = rig[PathNames.Jumpgate].EchoPort;
-        for (var i = 0; i < 20; i++)
-        {
-            // The agent's pool fills and the forwarder's TLS client warms up before the baseline.
-            using var _ = EchoProbe.OpenIdle(forward, new byte[64]);
-        }
         var gatewayPid = rig.Jumpgate.Gateway.Id;
         var jumpgate = await WeighAsync("Jumpgate", forward, n, () => rig.Jumpgate.ServerPids, () => rig.Jumpgate.ForwarderPids, () => [gatewayPid]);
         say($"memory: Jumpgate {Table.F(jumpgate.PerConnection)} KiB per connection ({jumpgate.Opened} opened)");
@@ -47,7 +45,7 @@ internal static class Memory
         table.Add(new Row(figure, "ssh -R (sshd + ssh)", ssh.Describe() + $"; of it the ssh client {Table.F(ssh.PartPerConnection)} KiB"));
         table.CheckAbsolute(figure, jumpgate.Describe() + $"; of it the gateway {Table.F(jumpgate.PartPerConnection)} KiB", jumpgate.PerConnection,
             $"{Table.F(jumpgate.PerConnection / ssh.PerConnection)} × ssh -R", "≤ 34 KiB (½ of sshd + ssh)", 34);
-        table.Note($"Memory: VmRSS from /proc/PID/status summed over the processes, measured {Settle.TotalSeconds:0} s after the last connection opened; Jumpgate counts the gateway and the agent (fresh processes). " +
+        table.Note($"Memory: VmRSS from /proc/PID/status summed over the processes, measured {Settle.TotalSeconds:0} s after the last connection opened, the baseline after {WarmUp} connections opened and closed through each path (a fresh .NET process compiles its stream path over its first streams: a cost of the process, not of each connection); Jumpgate counts the gateway and the agent (fresh processes). " +
             $"The client's `jumpgate forward` (not counted; ssh -R needs no client process) grew by {Table.F((jumpgate.OthersAfterKiB - jumpgate.OthersBeforeKiB) / (double)Math.Max(1, jumpgate.Opened))} KiB per connection.");
     }
 
@@ -65,6 +63,16 @@ internal static class Memory
 
     private static async Task<Weight> WeighAsync(string what, int port, int n, Func<IReadOnlyList<int>> pids, Func<IReadOnlyList<int>> others, Func<IReadOnlyList<int>> part)
     {
+        // Every path carries WarmUp connections (opened and closed) before the baseline: a fresh
+        // .NET process compiles its stream path's code (JIT tiers) over its first streams, which
+        // is a one-off cost of the process, not a cost of each connection.
+        await Task.Factory.StartNew(() =>
+        {
+            for (var i = 0; i < WarmUp; i++)
+            {
+                EchoProbe.OpenIdle(port, new byte[64])?.Dispose();
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         await Task.Delay(Settle);
         var before = Processes.RssKiB(pids());
         var othersBefore = Processes.RssKiB(others());
