@@ -90,7 +90,7 @@ internal sealed class TrunkStream : Stream
                 }
                 else
                 {
-                    wait = (_readable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                    wait = (_readable ??= new TaskCompletionSource()).Task;
                     goto Wait;
                 }
             }
@@ -128,7 +128,7 @@ internal sealed class TrunkStream : Stream
                 }
                 else
                 {
-                    wait = (_writable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                    wait = (_writable ??= new TaskCompletionSource()).Task;
                 }
             }
             if (wait is not null)
@@ -181,6 +181,7 @@ internal sealed class TrunkStream : Stream
     /// <summary>Reader loop: data for this stream. False if the peer sent beyond its window.</summary>
     internal bool Deliver(ReadOnlySpan<byte> data)
     {
+        TaskCompletionSource? reader;
         lock (_gate)
         {
             if (_reset || _finReceived)
@@ -195,20 +196,23 @@ internal sealed class TrunkStream : Stream
             data.CopyTo(copy);
             _received.Enqueue((copy, data.Length));
             _buffered += data.Length;
-            Signal(ref _readable);
+            reader = Take(ref _readable);
         }
+        reader?.TrySetResult();
         return true;
     }
 
     internal void OnFin()
     {
         bool done;
+        TaskCompletionSource? reader;
         lock (_gate)
         {
             _finReceived = true;
             done = _finSent;
-            Signal(ref _readable);
+            reader = Take(ref _readable);
         }
+        reader?.TrySetResult();
         if (done)
         {
             _trunk.Remove(this);
@@ -217,22 +221,27 @@ internal sealed class TrunkStream : Stream
 
     internal void OnCredit(int credit)
     {
+        TaskCompletionSource? writer;
         lock (_gate)
         {
             _credit += credit;
-            Signal(ref _writable);
+            writer = Take(ref _writable);
         }
+        writer?.TrySetResult();
     }
 
     /// <summary>The peer reset the stream, or the trunk closed: writes fail, reads fail once what had arrived is read.</summary>
     internal void OnReset()
     {
+        TaskCompletionSource? reader, writer;
         lock (_gate)
         {
             _reset = true;
-            Signal(ref _readable);
-            Signal(ref _writable);
+            reader = Take(ref _readable);
+            writer = Take(ref _writable);
         }
+        reader?.TrySetResult();
+        writer?.TrySetResult();
         _trunk.Remove(this);
     }
 
@@ -246,10 +255,16 @@ internal sealed class TrunkStream : Stream
         _buffered = 0;
     }
 
-    private static void Signal(ref TaskCompletionSource? waiter)
+    /// <summary>
+    /// Takes the waiter to wake once the lock is released. It is woken on the calling thread (the
+    /// reader loop): the relay's next step runs at once instead of after a hop to another thread,
+    /// and it returns to the loop at its first wait.
+    /// </summary>
+    private static TaskCompletionSource? Take(ref TaskCompletionSource? waiter)
     {
-        waiter?.TrySetResult();
+        var taken = waiter;
         waiter = null;
+        return taken;
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;

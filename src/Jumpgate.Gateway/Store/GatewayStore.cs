@@ -250,7 +250,9 @@ internal sealed partial class GatewayStore
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        Execute(connection, "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+        // synchronous = NORMAL: with WAL, a commit survives a crash of the gateway (not of the machine) without an fsync;
+        // FULL cost an fsync per audit batch, about one per stream event (docs/decisions.md).
+        Execute(connection, "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
         return connection;
     }
 
