@@ -173,8 +173,10 @@ internal sealed class Trunk
             case FrameType.Reset:
                 stream.OnReset();
                 break;
-            case FrameType.Credit when payload.Length == 4:
-                stream.OnCredit(BinaryPrimitives.ReadInt32BigEndian(payload));
+            case FrameType.Credit:
+                // Credit only gives back what was sent, so it is never more than a window.
+                var credit = payload.Length == 4 ? BinaryPrimitives.ReadInt32BigEndian(payload) : 0;
+                stream.OnCredit(credit is > 0 and <= Window ? credit : throw new InvalidDataException("malformed trunk credit frame"));
                 break;
             default:
                 throw new InvalidDataException($"unknown trunk frame type {(byte)type}");
@@ -212,15 +214,14 @@ internal sealed class Trunk
                 _writeLock.Release();
             }
         }
-        catch (Exception e) when (e is not IOException)
+        catch (Exception e)
         {
             Close();
+            if (e is IOException)
+            {
+                throw;
+            }
             throw new IOException("the trunk connection failed", e);
-        }
-        catch (IOException)
-        {
-            Close();
-            throw;
         }
         finally
         {

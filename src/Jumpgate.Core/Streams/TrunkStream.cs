@@ -47,7 +47,7 @@ internal sealed class TrunkStream : Stream
     {
         while (true)
         {
-            Task wait;
+            Task? wait = null;
             var credit = 0;
             var copied = 0;
             lock (_gate)
@@ -58,21 +58,7 @@ internal sealed class TrunkStream : Stream
                     {
                         return 0;
                     }
-                    while (copied < buffer.Length && _received.TryPeek(out var chunk))
-                    {
-                        var take = Math.Min(chunk.Count - _headOffset, buffer.Length - copied);
-                        chunk.Array.AsSpan(_headOffset, take).CopyTo(buffer.Span[copied..]);
-                        copied += take;
-                        _headOffset += take;
-                        if (_headOffset == chunk.Count)
-                        {
-                            _received.Dequeue();
-                            _headOffset = 0;
-                            ArrayPool<byte>.Shared.Return(chunk.Array);
-                        }
-                    }
-                    _buffered -= copied;
-                    _consumed += copied;
+                    copied = TakeReceived(buffer.Span);
                     // Credit in batches (a quarter window), not per read: fewer frames, same throughput.
                     if (_consumed >= Trunk.Window / 4 && !_finReceived && !_reset)
                     {
@@ -91,17 +77,41 @@ internal sealed class TrunkStream : Stream
                 else
                 {
                     wait = (_readable ??= new TaskCompletionSource()).Task;
-                    goto Wait;
                 }
+            }
+            if (wait is not null)
+            {
+                await wait.WaitAsync(cancellationToken);
+                continue;
             }
             if (credit > 0)
             {
                 _trunk.Post(FrameType.Credit, this, credit);
             }
             return copied;
-        Wait:
-            await wait.WaitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>Moves what has arrived into <paramref name="buffer"/>, returning chunks to the pool as they empty. Called under the lock.</summary>
+    private int TakeReceived(Span<byte> buffer)
+    {
+        var copied = 0;
+        while (copied < buffer.Length && _received.TryPeek(out var chunk))
+        {
+            var take = Math.Min(chunk.Count - _headOffset, buffer.Length - copied);
+            chunk.Array.AsSpan(_headOffset, take).CopyTo(buffer[copied..]);
+            copied += take;
+            _headOffset += take;
+            if (_headOffset == chunk.Count)
+            {
+                _received.Dequeue();
+                _headOffset = 0;
+                ArrayPool<byte>.Shared.Return(chunk.Array);
+            }
+        }
+        _buffered -= copied;
+        _consumed += copied;
+        return copied;
     }
 
     /// <summary>Sends <paramref name="buffer"/> in frames as the peer's credit allows. Only waiting for credit is cancellable.</summary>
