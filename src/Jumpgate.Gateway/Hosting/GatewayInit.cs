@@ -38,7 +38,7 @@ internal static class GatewayInit
             WriteSecret(keyFile, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         }
 
-        var store = new GatewayStore(Path.Combine(directory, "gateway.db"));
+        using var store = new GatewayStore(Path.Combine(directory, "gateway.db"));
         CreateSecretFile(store.Path);
         store.Initialize();
 

@@ -29,7 +29,7 @@ public static class GatewayServer
         CheckSecretFile(options.KeyPath);
         CheckSecretFile(options.StorePath);
         var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
-        var store = new GatewayStore(options.StorePath);
+        using var store = new GatewayStore(options.StorePath);
         store.Initialize();
 
         // No appsettings.json and no file watching: gateway.yaml is the configuration.

@@ -79,9 +79,6 @@ internal sealed partial class GatewayStore
     /// <summary>Every rule, one per subject and pattern with its services gathered.</summary>
     public IReadOnlyList<AccessRule> ListRules() => ReadRules(null);
 
-    /// <summary>The rules that apply to <paramref name="user"/>: their own, their groups' and @everyone's.</summary>
-    public AccessPolicy LoadPolicy(string user) => new(user, ReadRules(user));
-
     public void AddToGroups(string user, IReadOnlyList<string> groups)
     {
         using var connection = Open();

@@ -26,7 +26,7 @@ internal sealed record PrincipalRow(string Name, PrincipalKind Kind, string? Hos
 /// the other parts of this class. Admin commands write it from another process while the
 /// gateway runs, so every read goes to the file (WAL mode keeps that cheap).
 /// </summary>
-internal sealed partial class GatewayStore
+internal sealed partial class GatewayStore : IDisposable
 {
     private readonly string _connectionString;
 
@@ -64,6 +64,7 @@ internal sealed partial class GatewayStore
         InitializeAccess(connection, fresh);
         InitializeAudit(connection);
         InitializeSessions(connection);
+        InitializeGeneration(connection);
     }
 
     /// <summary>Adds a user or agent and returns its first token, which is shown once and never stored.</summary>
@@ -125,18 +126,16 @@ internal sealed partial class GatewayStore
         Authenticate(presented, expected, now, out _);
 
     /// <summary>
-    /// As <see cref="Authenticate(string?, PrincipalKind, DateTimeOffset)"/>; <paramref name="stale"/>
-    /// names the principal when the secret was right but the token is revoked or expired or its
-    /// principal disabled: a stale credential, not a guess. Only the gateway's own bookkeeping
-    /// (rate limit, audit) sees the difference; the peer never does.
+    /// The store's answer for a parsed token; <paramref name="stale"/> names the principal when
+    /// the secret was right but the token is revoked or expired or its principal disabled: a stale
+    /// credential, not a guess. Only the gateway's own bookkeeping (rate limit, audit) sees the
+    /// difference; the peer never does.
     /// </summary>
-    public Principal? Authenticate(string? presented, PrincipalKind expected, DateTimeOffset now, out string? stale)
+    private Principal? AuthenticateInStore(TokenSecret token, PrincipalKind expected, DateTimeOffset now, out string? stale, out byte[]? secretHash, out DateTimeOffset? expires)
     {
         stale = null;
-        if (!TokenSecret.TryParse(presented, out var token) || token.Kind != expected)
-        {
-            return null;
-        }
+        secretHash = null;
+        expires = null;
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = """
@@ -153,9 +152,10 @@ internal sealed partial class GatewayStore
             _ = TokenSecret.SecretMatches(token, new byte[32]);
             return null;
         }
-        var matches = TokenSecret.SecretMatches(token, (byte[])reader.GetValue(0));
-        var expired = !reader.IsDBNull(1) && Parse(reader.GetString(1)) <= now;
-        if (!matches)
+        var hash = (byte[])reader.GetValue(0);
+        expires = reader.IsDBNull(1) ? null : Parse(reader.GetString(1));
+        var expired = expires <= now;
+        if (!TokenSecret.SecretMatches(token, hash))
         {
             return null;
         }
@@ -165,6 +165,7 @@ internal sealed partial class GatewayStore
             return null;
         }
         var patterns = reader.IsDBNull(4) ? null : HostPatterns.Parse(reader.GetString(4));
+        secretHash = hash;
         return new Principal(expected, reader.GetString(3), patterns, token.Id);
     }
 

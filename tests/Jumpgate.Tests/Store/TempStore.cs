@@ -20,6 +20,7 @@ internal sealed class TempStore : IDisposable
 
     public void Dispose()
     {
+        Store.Dispose();
         // Pooled connections keep the file open; let go of them before the directory goes.
         SqliteConnection.ClearAllPools();
         Directory.Dispose();
