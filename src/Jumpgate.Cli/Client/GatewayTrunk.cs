@@ -5,7 +5,7 @@ namespace Jumpgate.Cli.Client;
 
 /// <summary>
 /// One connection to the gateway that carries every stream `forward` opens, so a new stream
-/// costs one round trip and no handshake (what the agent's trunks do on the other leg). A trunk
+/// costs no handshake and no round trip of its own (what the agent's trunks do on the other leg). A trunk
 /// found closed (the gateway restarted) is replaced by a fresh dial on the next stream.
 /// </summary>
 internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsyncDisposable
@@ -14,8 +14,13 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
     private readonly CancellationTokenSource _stop = new();
     private Trunk? _trunk;
 
-    /// <summary>Opens a stream to <paramref name="host"/>:<paramref name="service"/>; throws <see cref="GatewayException"/> with the gateway's reason.</summary>
-    public async Task<Stream> OpenAsync(string host, string service, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a stream to <paramref name="host"/>:<paramref name="service"/> without waiting for the
+    /// gateway's answer, so the first bytes go out on the same round trip as the request (the
+    /// gateway holds them until it has authorised the stream). Read the answer with
+    /// <see cref="ReadAnswerAsync"/> before anything is read from the stream.
+    /// </summary>
+    public async Task<Stream> StartAsync(string host, string service, CancellationToken cancellationToken)
     {
         var request = new OpenRequest { Host = host, Service = service };
         for (var attempt = 0; ; attempt++)
@@ -25,15 +30,9 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
             try
             {
                 await Frame.WriteAsync(stream, request, ProtocolJson.Default.OpenRequest, cancellationToken);
-                var reply = await Frame.ReadAsync(stream, ProtocolJson.Default.Reply, cancellationToken);
-                if (reply.Ok)
-                {
-                    return stream;
-                }
-                await stream.DisposeAsync();
-                throw new GatewayException(reply.Error ?? "the gateway refused the connection", refused: true);
+                return stream;
             }
-            catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or ObjectDisposedException)
+            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
             {
                 await stream.DisposeAsync();
                 // A trunk that died since it was dialled (the gateway restarted) gets one fresh dial.
@@ -43,6 +42,24 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
                 }
                 trunk.Close();
             }
+        }
+    }
+
+    /// <summary>The gateway's answer to <see cref="StartAsync"/>; throws <see cref="GatewayException"/> with its reason if it refused.</summary>
+    public async Task ReadAnswerAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        Reply reply;
+        try
+        {
+            reply = await Frame.ReadAsync(stream, ProtocolJson.Default.Reply, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or ObjectDisposedException)
+        {
+            throw new GatewayException($"gateway {gateway} closed the connection while the stream opened", inner: e);
+        }
+        if (!reply.Ok)
+        {
+            throw new GatewayException(reply.Error ?? "the gateway refused the connection", refused: true);
         }
     }
 

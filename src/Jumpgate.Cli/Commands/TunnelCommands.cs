@@ -70,7 +70,7 @@ internal static class TunnelCommands
         return settings;
     }
 
-    /// <summary>Accepts local connections until cancelled, each carried by its own tunnel connection.</summary>
+    /// <summary>Accepts local connections until cancelled, each carried by a stream of its own on one trunk to the gateway.</summary>
     public static async Task ForwardAsync(ClientSettings settings, string host, string service, IPEndPoint endpoint, Action<string> say, CancellationToken cancellationToken, TaskCompletionSource<IPEndPoint>? listening = null)
     {
         using var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -103,8 +103,12 @@ internal static class TunnelCommands
         await using var local = new NetworkStream(client, ownsSocket: true);
         try
         {
-            await using var tunnel = await trunk.OpenAsync(host, service, cancellationToken);
-            await Splice.RunAsync(local, tunnel, cancellationToken);
+            await using var tunnel = await trunk.StartAsync(host, service, cancellationToken);
+            var result = await Splice.RunAsync(local, tunnel, answer => trunk.ReadAnswerAsync(tunnel, answer), cancellationToken);
+            if (result.Error is GatewayException refused)
+            {
+                say($"jumpgate: {refused.Message}");
+            }
         }
         catch (GatewayException e)
         {

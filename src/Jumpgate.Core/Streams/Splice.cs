@@ -20,6 +20,35 @@ internal static class Splice
             (ct, count) => PumpAsync(second, first, count, ct),
             cancellationToken);
 
+    /// <summary>
+    /// Splices a stream that was opened without waiting for its answer: the first side's bytes go
+    /// to the second at once, saving a round trip, while nothing goes back until
+    /// <paramref name="answered"/> has read the second side's answer (its first bytes) and acted
+    /// on it. If <paramref name="answered"/> throws, the splice ends as the second side's failure
+    /// with that exception as its <see cref="SpliceResult.Error"/>.
+    /// </summary>
+    public static Task<SpliceResult> RunAsync(Stream first, Stream second, Func<CancellationToken, Task> answered, CancellationToken cancellationToken) =>
+        RunAsync(
+            (ct, count) => PumpAsync(first, second, count, ct),
+            async (ct, count) =>
+            {
+                try
+                {
+                    await answered(ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // Whatever went wrong (a refusal, a broken answer, a dead leg) is the caller's to report.
+                    return new Failure(true, false, e);
+                }
+                catch (OperationCanceledException)
+                {
+                    return Failure.None;
+                }
+                return await PumpAsync(second, first, count, ct);
+            },
+            cancellationToken);
+
     private delegate Task<Failure> Pump(CancellationToken cancellationToken, StrongBox<long> count);
 
     /// <summary>Who a pump blames when it stops: nobody, its source or its destination.</summary>

@@ -73,7 +73,8 @@ internal sealed class StreamBroker(
         TrunkStream? agentLeg = null;
         try
         {
-            (agentLeg, error) = await streams.OpenAsync(target.Value.Session, host, target.Value.Service, client.Closed);
+            var session = target.Value.Session;
+            (agentLeg, error) = await streams.StartAsync(session, host, target.Value.Service, client.Closed);
             if (agentLeg is null)
             {
                 await RefuseAsync(client, stream, error!);
@@ -86,12 +87,31 @@ internal sealed class StreamBroker(
                 client.Abort();
                 agentLeg.Abort();
             });
-            await client.ReplyAsync(Reply.Success, client.Closed);
-            GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.Remote);
-            var start = time.GetUtcNow();
-            audit.Write(stream with { Time = start, Outcome = "opened", Start = start });
-            var started = time.GetTimestamp();
-            var result = await Splice.RunAsync(client.Stream, agentLeg, grant.Revoked);
+            DateTimeOffset? start = null;
+            var started = 0L;
+            // The user's first bytes follow the request to the agent at once (the stream is
+            // authorised already); nothing comes back, not even our answer, before the agent's.
+            var result = await Splice.RunAsync(client.Stream, agentLeg, async cancellationToken =>
+            {
+                if (await AgentStreams.ReadAnswerAsync(agentLeg, session, host, target.Value.Service, cancellationToken) is { } refused)
+                {
+                    throw new AgentRefusal(refused);
+                }
+                await client.ReplyAsync(Reply.Success, cancellationToken);
+                GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.Remote);
+                start = time.GetUtcNow();
+                started = time.GetTimestamp();
+                audit.Write(stream with { Time = start.Value, Outcome = "opened", Start = start });
+            }, grant.Revoked);
+            if (start is null)
+            {
+                // Never opened: the agent refused or went away before answering, the user left, or the stream was revoked meanwhile.
+                if (result.Outcome == SpliceOutcome.SecondFailed)
+                {
+                    await RefuseAsync(client, stream, result.Error is AgentRefusal refusal ? refusal.Message : $"agent {agentName} is not answering; try again in a few seconds");
+                }
+                return;
+            }
             var outcome = result.Outcome switch
             {
                 SpliceOutcome.Completed => "closed by both ends",
@@ -218,6 +238,9 @@ internal sealed class StreamBroker(
         var offered = string.Join(", ", sessions[0].Hosts[host].Services.Where(s => policy.Allows(host, s.Name)).Select(s => s.Name));
         return (null, $"host {host} has no service '{Clip(service)}' (it has: {(offered.Length == 0 ? "none" : offered)})");
     }
+
+    /// <summary>The agent's refusal to open a stream, in words for the user; it ends the splice that waited for the answer.</summary>
+    private sealed class AgentRefusal(string reason) : Exception(reason);
 
     private static string Clip(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }
