@@ -44,9 +44,10 @@ internal sealed partial class GatewayStore
         Execute(connection, sql.ToString());
     }
 
-    /// <summary>Lets go of the connection kept for the generation (the others are pooled).</summary>
+    /// <summary>Lets go of the connections kept for the generation and the audit (the others are pooled).</summary>
     public void Dispose()
     {
+        DisposeAuditCommands();
         lock (_generationLock)
         {
             var connection = _generationQuery?.Connection;
