@@ -32,8 +32,14 @@ public static class GatewayServer
         using var store = new GatewayStore(options.StorePath);
         store.Initialize();
 
-        // No appsettings.json and no file watching: gateway.yaml is the configuration.
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Path.GetFullPath(directory) });
+        // No appsettings.json and no file watching: gateway.yaml is the configuration. The builder
+        // adds appsettings.json before the sources can be cleared, watching the content root (the
+        // gateway's directory, where every audit batch writes twice) unless told not to reload.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = Path.GetFullPath(directory),
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         logging(builder.Logging);
