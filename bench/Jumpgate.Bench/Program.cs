@@ -16,6 +16,11 @@ var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
 // For working on one figure: --only memory,reconnect runs those figures alone.
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',');
 var native = args.SkipWhile(a => a != "--native").Skip(1).FirstOrDefault() is { } nativePath ? Path.GetFullPath(nativePath) : null;
+if (native is not null)
+{
+    // Every Jumpgate process of the run (gateway, agent, forward, proxy) is the binary the README installs.
+    Jumpgate.TestSupport.Jumpgate.Executable = native;
+}
 var clock = Stopwatch.StartNew();
 void Say(string line) => Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds,5:0.0}s] {line}");
 

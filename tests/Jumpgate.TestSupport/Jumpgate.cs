@@ -1,9 +1,16 @@
 namespace Jumpgate.TestSupport;
 
-/// <summary>Where the built `jumpgate` program is, for tests that run it as a real process.</summary>
+/// <summary>Where the `jumpgate` program is, for tests (and the benchmark) that run it as a real process.</summary>
 public static class Jumpgate
 {
-    public static string Executable { get; } = Find();
+    /// <summary>The build next to the tests (the JIT build), what the test suite runs.</summary>
+    public static string Built { get; } = Find();
+
+    /// <summary>
+    /// What deployments run for the gateway, agents and clients: the build next to the tests,
+    /// unless the benchmark points it at the Native AOT binary users install.
+    /// </summary>
+    public static string Executable { get; set; } = Built;
 
     private static string Find()
     {

@@ -20,7 +20,7 @@ internal static class ProxyStartup
 
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
-        var jit = TestSupport.Jumpgate.Executable;
+        var jit = TestSupport.Jumpgate.Built;
         var jumpgate = rig.NativeJumpgate ?? jit;
         var runs = new List<(string Name, string Program, string[] Arguments, bool Echo)>
         {
