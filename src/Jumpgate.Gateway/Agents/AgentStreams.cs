@@ -103,5 +103,5 @@ internal sealed class AgentStreams(ILogger<AgentStreams> logger)
         return (null, NotAnswering(session));
     }
 
-    private static string NotAnswering(AgentSession session) => $"agent {session.Agent} is not answering; try again in a few seconds";
+    public static string NotAnswering(AgentSession session) => $"agent {session.Agent} is not answering; try again in a few seconds";
 }

@@ -97,7 +97,8 @@ internal sealed class StreamBroker(
                 {
                     throw new AgentRefusal(refused);
                 }
-                await client.ReplyAsync(Reply.Success, cancellationToken);
+                // Not cancellable: a half-written answer would corrupt a `connect` connection's TLS.
+                await client.ReplyAsync(Reply.Success, CancellationToken.None);
                 GatewayLog.StreamOpened(logger, user.Name, host, target.Value.Service, agentName, client.Remote);
                 start = time.GetUtcNow();
                 started = time.GetTimestamp();
@@ -108,7 +109,7 @@ internal sealed class StreamBroker(
                 // Never opened: the agent refused or went away before answering, the user left, or the stream was revoked meanwhile.
                 if (result.Outcome == SpliceOutcome.SecondFailed)
                 {
-                    await RefuseAsync(client, stream, result.Error is AgentRefusal refusal ? refusal.Message : $"agent {agentName} is not answering; try again in a few seconds");
+                    await RefuseAsync(client, stream, result.Error is AgentRefusal refusal ? refusal.Message : AgentStreams.NotAnswering(session));
                 }
                 return;
             }
