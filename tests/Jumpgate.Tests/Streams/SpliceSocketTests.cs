@@ -8,41 +8,16 @@ using Xunit.Abstractions;
 
 namespace Jumpgate.Tests.Streams;
 
-/// <summary>
-/// Splice over real loopback TCP: <c>left ⇄ [first ⇄ splice ⇄ second] ⇄ right</c>, where the test
-/// plays the peers at the left and right ends.
-/// </summary>
+/// <summary>Splice over real loopback TCP (<see cref="SplicedSockets"/>).</summary>
 public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly TimeSpan Timeout = Signals.Timeout(30);
+    private static readonly TimeSpan Timeout = SplicedSockets.Timeout;
 
-    private readonly CancellationTokenSource _cancel = new();
-    private Socket _left = null!;
-    private Socket _right = null!;
-    private NetworkStream _first = null!;
-    private NetworkStream _second = null!;
-    private Task<SpliceResult> _splice = null!;
+    private SplicedSockets _pair = null!;
 
-    public async Task InitializeAsync()
-    {
-        var (left, first) = await LoopbackSockets.ConnectAsync();
-        var (second, right) = await LoopbackSockets.ConnectAsync();
-        (_left, _right) = (left, right);
-        _first = new NetworkStream(first, ownsSocket: true);
-        _second = new NetworkStream(second, ownsSocket: true);
-        _splice = Splice.RunAsync(_first, _second, _cancel.Token);
-    }
+    public async Task InitializeAsync() => _pair = await SplicedSockets.StartAsync((pair, cancel) => Splice.RunAsync(pair.First, pair.Second, cancel));
 
-    public async Task DisposeAsync()
-    {
-        await _cancel.CancelAsync();
-        await _splice.WaitAsync(Timeout);
-        await _first.DisposeAsync();
-        await _second.DisposeAsync();
-        _left.Dispose();
-        _right.Dispose();
-        _cancel.Dispose();
-    }
+    public async Task DisposeAsync() => await _pair.DisposeAsync();
 
     [Fact]
     public async Task MovesEightMebibytesEachWayIntact()
@@ -51,16 +26,16 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
         var leftData = RandomNumberGenerator.GetBytes(size);
         var rightData = RandomNumberGenerator.GetBytes(size);
 
-        var leftReceives = LoopbackSockets.ReadToEndAsync(_left);
-        var rightReceives = LoopbackSockets.ReadToEndAsync(_right);
-        await Task.WhenAll(SendAndEndAsync(_left, leftData), SendAndEndAsync(_right, rightData)).WaitAsync(Timeout);
+        var leftReceives = LoopbackSockets.ReadToEndAsync(_pair.Left);
+        var rightReceives = LoopbackSockets.ReadToEndAsync(_pair.Right);
+        await Task.WhenAll(SendAndEndAsync(_pair.Left, leftData), SendAndEndAsync(_pair.Right, rightData)).WaitAsync(Timeout);
 
         var atRight = await rightReceives.WaitAsync(Timeout);
         var atLeft = await leftReceives.WaitAsync(Timeout);
         Assert.Equal(SHA256.HashData(leftData), SHA256.HashData(atRight));
         Assert.Equal(SHA256.HashData(rightData), SHA256.HashData(atLeft));
 
-        var result = await _splice.WaitAsync(Timeout);
+        var result = await _pair.Splice.WaitAsync(Timeout);
         output.WriteLine($"{result}");
         Assert.Equal(SpliceOutcome.Completed, result.Outcome);
         Assert.Equal(size, result.FirstToSecond);
@@ -71,44 +46,44 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task PassesEndOfStreamOnWhileTheOtherDirectionCarriesOn()
     {
-        await _left.SendAsync("hello"u8.ToArray());
-        _left.Shutdown(SocketShutdown.Send);
+        await _pair.Left.SendAsync("hello"u8.ToArray());
+        _pair.Left.Shutdown(SocketShutdown.Send);
 
         // The right end sees the data and then end of stream, as if the left end were directly connected.
-        Assert.Equal("hello"u8.ToArray(), await LoopbackSockets.ReadToEndAsync(_right).WaitAsync(Timeout));
-        Assert.False(_splice.IsCompleted, "the splice ended although the right end has not finished sending");
+        Assert.Equal("hello"u8.ToArray(), await LoopbackSockets.ReadToEndAsync(_pair.Right).WaitAsync(Timeout));
+        Assert.False(_pair.Splice.IsCompleted, "the splice ended although the right end has not finished sending");
 
-        await _right.SendAsync("world, still talking"u8.ToArray());
-        Assert.Equal("world, still talking", Encoding.ASCII.GetString(await LoopbackSockets.ReadExactlyAsync(_left, 20).WaitAsync(Timeout)));
-        _right.Shutdown(SocketShutdown.Send);
-        Assert.Empty(await LoopbackSockets.ReadToEndAsync(_left).WaitAsync(Timeout));
+        await _pair.Right.SendAsync("world, still talking"u8.ToArray());
+        Assert.Equal("world, still talking", Encoding.ASCII.GetString(await LoopbackSockets.ReadExactlyAsync(_pair.Left, 20).WaitAsync(Timeout)));
+        _pair.Right.Shutdown(SocketShutdown.Send);
+        Assert.Empty(await LoopbackSockets.ReadToEndAsync(_pair.Left).WaitAsync(Timeout));
 
-        var result = await _splice.WaitAsync(Timeout);
+        var result = await _pair.Splice.WaitAsync(Timeout);
         Assert.Equal(new SpliceResult(SpliceOutcome.Completed, 5, 20), result);
     }
 
     [Fact]
     public async Task PassesEndOfStreamOnFromTheSecondSideToo()
     {
-        _right.Shutdown(SocketShutdown.Send);
-        Assert.Empty(await LoopbackSockets.ReadToEndAsync(_left).WaitAsync(Timeout));
+        _pair.Right.Shutdown(SocketShutdown.Send);
+        Assert.Empty(await LoopbackSockets.ReadToEndAsync(_pair.Left).WaitAsync(Timeout));
 
-        await _left.SendAsync("late reply"u8.ToArray());
-        Assert.Equal("late reply", Encoding.ASCII.GetString(await LoopbackSockets.ReadExactlyAsync(_right, 10).WaitAsync(Timeout)));
-        _left.Shutdown(SocketShutdown.Send);
+        await _pair.Left.SendAsync("late reply"u8.ToArray());
+        Assert.Equal("late reply", Encoding.ASCII.GetString(await LoopbackSockets.ReadExactlyAsync(_pair.Right, 10).WaitAsync(Timeout)));
+        _pair.Left.Shutdown(SocketShutdown.Send);
 
-        Assert.Equal(new SpliceResult(SpliceOutcome.Completed, 10, 0), await _splice.WaitAsync(Timeout));
+        Assert.Equal(new SpliceResult(SpliceOutcome.Completed, 10, 0), await _pair.Splice.WaitAsync(Timeout));
     }
 
     [Fact]
     public async Task AResetOnTheFirstSideIsBlamedOnTheFirstSide()
     {
-        await _left.SendAsync("abc"u8.ToArray());
-        Assert.Equal("abc"u8.ToArray(), await LoopbackSockets.ReadExactlyAsync(_right, 3).WaitAsync(Timeout));
+        await _pair.Left.SendAsync("abc"u8.ToArray());
+        Assert.Equal("abc"u8.ToArray(), await LoopbackSockets.ReadExactlyAsync(_pair.Right, 3).WaitAsync(Timeout));
 
-        LoopbackSockets.Reset(_left);
+        LoopbackSockets.Reset(_pair.Left);
 
-        var result = await _splice.WaitAsync(Timeout);
+        var result = await _pair.Splice.WaitAsync(Timeout);
         output.WriteLine($"{result.Outcome}: {result.Error?.GetType().Name}: {result.Error?.Message}");
         Assert.Equal(SpliceOutcome.FirstFailed, result.Outcome);
         Assert.Equal(3, result.FirstToSecond);
@@ -118,12 +93,12 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task AResetOnTheSecondSideIsBlamedOnTheSecondSide()
     {
-        await _right.SendAsync("xyz!"u8.ToArray());
-        Assert.Equal("xyz!"u8.ToArray(), await LoopbackSockets.ReadExactlyAsync(_left, 4).WaitAsync(Timeout));
+        await _pair.Right.SendAsync("xyz!"u8.ToArray());
+        Assert.Equal("xyz!"u8.ToArray(), await LoopbackSockets.ReadExactlyAsync(_pair.Left, 4).WaitAsync(Timeout));
 
-        LoopbackSockets.Reset(_right);
+        LoopbackSockets.Reset(_pair.Right);
 
-        var result = await _splice.WaitAsync(Timeout);
+        var result = await _pair.Splice.WaitAsync(Timeout);
         output.WriteLine($"{result.Outcome}: {result.Error?.GetType().Name}: {result.Error?.Message}");
         Assert.Equal(SpliceOutcome.SecondFailed, result.Outcome);
         Assert.Equal(4, result.SecondToFirst);
@@ -135,11 +110,11 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
     {
         // The left end keeps sending; the right end vanishes mid-transfer.
         using var stopSending = new CancellationTokenSource();
-        var sending = KeepSendingAsync(_left, stopSending.Token);
-        await LoopbackSockets.ReadExactlyAsync(_right, 64 * 1024).WaitAsync(Timeout);
+        var sending = KeepSendingAsync(_pair.Left, stopSending.Token);
+        await LoopbackSockets.ReadExactlyAsync(_pair.Right, 64 * 1024).WaitAsync(Timeout);
 
-        LoopbackSockets.Reset(_right);
-        var result = await _splice.WaitAsync(Timeout);
+        LoopbackSockets.Reset(_pair.Right);
+        var result = await _pair.Splice.WaitAsync(Timeout);
 
         await stopSending.CancelAsync();
         await sending.WaitAsync(Timeout);
@@ -151,9 +126,9 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task CancellingStopsAnIdleSplice()
     {
-        await _cancel.CancelAsync();
+        await _pair.CancelAsync();
 
-        var result = await _splice.WaitAsync(Timeout);
+        var result = await _pair.Splice.WaitAsync(Timeout);
 
         Assert.Equal(SpliceOutcome.Canceled, result.Outcome);
     }
