@@ -5,7 +5,8 @@ namespace Jumpgate.Bench.Peers;
 
 /// <summary>
 /// Two throw-away nginx instances on loopback for the HTTP figure: an upstream serving a small
-/// page, and a reverse proxy in front of it (keep-alive to the upstream, as one would configure it).
+/// page, and a reverse proxy in front of it (keep-alive to the upstream, as one would configure it),
+/// which also listens with TLS 1.3 and AES-128-GCM on an ECDSA P-256 certificate, as the gateway does.
 /// </summary>
 internal sealed class Nginx : IAsyncDisposable
 {
@@ -17,6 +18,9 @@ internal sealed class Nginx : IAsyncDisposable
 
     public int UpstreamPort { get; private set; }
     public int ProxyPort { get; private set; }
+
+    /// <summary>The same reverse proxy over HTTPS: what TLS termination costs nginx, beside what it costs the gateway.</summary>
+    public int TlsProxyPort { get; private set; }
 
     public static string? Executable => File.Exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null;
 
@@ -36,6 +40,16 @@ internal sealed class Nginx : IAsyncDisposable
                 }
                 """, nginx.UpstreamPort);
             nginx.ProxyPort = Ports.Free();
+            nginx.TlsProxyPort = Ports.Free();
+            var (certificate, key) = nginx.WriteCertificate();
+            const string proxy = """
+                    location / {
+                        proxy_pass http://app;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_set_header Host $host;
+                    }
+                """;
             await nginx.StartInstanceAsync("proxy", $$"""
                 upstream app {
                     server 127.0.0.1:{{nginx.UpstreamPort}};
@@ -43,14 +57,18 @@ internal sealed class Nginx : IAsyncDisposable
                 }
                 server {
                     listen 127.0.0.1:{{nginx.ProxyPort}} backlog=4096;
-                    location / {
-                        proxy_pass http://app;
-                        proxy_http_version 1.1;
-                        proxy_set_header Connection "";
-                        proxy_set_header Host $host;
-                    }
+                {{proxy}}
+                }
+                server {
+                    listen 127.0.0.1:{{nginx.TlsProxyPort}} ssl backlog=4096;
+                    ssl_certificate {{certificate}};
+                    ssl_certificate_key {{key}};
+                    ssl_protocols TLSv1.3;
+                    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
+                {{proxy}}
                 }
                 """, nginx.ProxyPort);
+            await Ports.WaitListeningAsync(nginx.TlsProxyPort, "nginx proxy (TLS)", null, Signals.Timeout(20));
             return nginx;
         }
         catch
@@ -58,6 +76,18 @@ internal sealed class Nginx : IAsyncDisposable
             await nginx.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>A throw-away self-signed ECDSA P-256 certificate, as `gateway init` makes one.</summary>
+    private (string Certificate, string Key) WriteCertificate()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var (certificatePath, keyPath) = (_dir.File("proxy.crt"), _dir.File("proxy.key"));
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return (certificatePath, keyPath);
     }
 
     private async Task StartInstanceAsync(string name, string server, int port)
