@@ -58,7 +58,7 @@ internal sealed record Plan
         SshTrueRuns = 8,
         ProxyStartRuns = 15,
         IdleConnections = 1000,
-        ReconnectDowntimes = [0, 1, 5],
+        ReconnectDowntimes = [0, 1, 5, 30],
         ReconnectRuns = 2,
         HttpSeconds = 3,
         HttpRounds = 2,

@@ -8,10 +8,11 @@ namespace Jumpgate.Bench.Figures;
 
 /// <summary>
 /// Figure 7: how long a tunnel takes to work again after its server restarts. Jumpgate: SIGKILL
-/// the gateway, keep it down 0, 1 or 5 s, start it on the same port; the agent reconnects by
+/// the gateway, keep it down 0, 1, 5 or 30 s, start it on the same port; the agent reconnects by
 /// itself. OpenSSH: autossh -M 0 with ServerAliveInterval 1 keeping an agent-side ssh -R up;
 /// SIGKILL the relay sshd (listener and sessions), keep it down, start it on the same port.
-/// Measured from "listening again" to the first 64-byte echo that comes back through the tunnel.
+/// Measured from "listening again" to the first 64-byte echo that comes back through the tunnel;
+/// a tunnel that has not come back within <see cref="Limit"/> is reported as such, not as an error.
 /// </summary>
 internal static class Reconnect
 {
@@ -63,16 +64,22 @@ internal static class Reconnect
             foreach (var down in plan.ReconnectDowntimes)
             {
                 var figure = $"reconnect, server down {down:0} s";
-                string Result(string name) =>
-                    $"{Table.F(Stats.Median([.. results[(name, down)].Select(r => r.AfterListen)]))} s after listening again " +
-                    $"({Table.F(Stats.Median([.. results[(name, down)].Select(r => r.AfterKill)]))} s after the kill, n = {results[(name, down)].Count})";
+                string Result(string name)
+                {
+                    var afterListen = Stats.Median([.. results[(name, down)].Select(r => r.AfterListen)]);
+                    var count = results[(name, down)].Count;
+                    return double.IsPositiveInfinity(afterListen)
+                        ? $"not working again {Limit.TotalSeconds:0} s after listening again (n = {count})"
+                        : $"{Table.F(afterListen)} s after listening again ({Table.F(Stats.Median([.. results[(name, down)].Select(r => r.AfterKill)]))} s after the kill, n = {count})";
+                }
                 table.Add(new Row(figure, Autossh, Result(Autossh)));
                 var jumpgate = Stats.Median([.. results[(PathNames.Jumpgate, down)].Select(r => r.AfterListen)]);
                 var ssh = Stats.Median([.. results[(Autossh, down)].Select(r => r.AfterListen)]);
-                table.CheckAbsolute(figure, Result(PathNames.Jumpgate), jumpgate, $"{Table.F(jumpgate / ssh)} × autossh", "≤ 1 s after listening", 1.0);
+                var ratio = double.IsPositiveInfinity(ssh) ? $"autossh not back within {Limit.TotalSeconds:0} s" : $"{Table.F(jumpgate / ssh)} × autossh";
+                table.CheckAbsolute(figure, Result(PathNames.Jumpgate), jumpgate, ratio, "≤ 1 s after listening", 1.0);
             }
             table.Note("Reconnect: SIGKILL of the gateway (Jumpgate) or of the whole relay sshd (autossh, AUTOSSH_GATETIME=0), restarted on the same port after the stated downtime; " +
-                "time until a new connection through the tunnel echoes 64 bytes, probing every 20 ms. The 30 s downtime of the issue is left out to keep the run under 10 minutes.");
+                "time until a new connection through the tunnel echoes 64 bytes, probing every 20 ms for up to " + $"{Limit.TotalSeconds:0} s. The 5 s and 30 s downtimes run once each, to keep the run under 10 minutes.");
         }
         finally
         {
@@ -96,7 +103,10 @@ internal static class Reconnect
         list.Add(value);
     }
 
-    /// <summary>Kills, waits <paramref name="down"/> seconds, restarts, and probes until an echo comes back through <paramref name="port"/>.</summary>
+    /// <summary>
+    /// Kills, waits <paramref name="down"/> seconds, restarts, and probes until an echo comes back through
+    /// <paramref name="port"/>; infinity when none has within <see cref="Limit"/>.
+    /// </summary>
     private static async Task<(double AfterListen, double AfterKill)> MeasureAsync(int port, double down, Func<Task> kill, Func<Task> start)
     {
         await kill();
@@ -119,10 +129,6 @@ internal static class Reconnect
             }
             return false;
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        if (!ok)
-        {
-            throw new InvalidOperationException($"the tunnel on port {port} did not work again within {Limit.TotalSeconds:0} s of the restart");
-        }
-        return (listening.Elapsed.TotalSeconds, killed.Elapsed.TotalSeconds);
+        return ok ? (listening.Elapsed.TotalSeconds, killed.Elapsed.TotalSeconds) : (double.PositiveInfinity, double.PositiveInfinity);
     }
 }

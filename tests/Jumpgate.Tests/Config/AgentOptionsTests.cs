@@ -77,7 +77,7 @@ public sealed class AgentOptionsTests : IDisposable
 
         Assert.Null(options.Gateway.Pinned);
         Assert.Null(options.PoolSize);
-        Assert.Equal(TimeSpan.FromSeconds(1), options.ReconnectMaxDelay);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.ReconnectMaxDelay);
         Assert.Equal(TimeSpan.FromSeconds(5), options.DrainTimeout);
         Assert.Equal(TimeSpan.FromSeconds(5), options.ConnectTimeout);
     }
