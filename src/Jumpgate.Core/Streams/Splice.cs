@@ -36,14 +36,11 @@ internal static class Splice
                 {
                     await answered(ct);
                 }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                catch (Exception e)
                 {
-                    // Whatever went wrong (a refusal, a broken answer, a dead leg) is the caller's to report.
-                    return new Failure(true, false, e);
-                }
-                catch (OperationCanceledException)
-                {
-                    return Failure.None;
+                    // Our own cancellation (the other direction failed first) says nothing; anything else
+                    // (a refusal, a broken answer, a dead leg) is the caller's to report.
+                    return e is OperationCanceledException && ct.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
                 }
                 return await PumpAsync(second, first, count, ct);
             },
