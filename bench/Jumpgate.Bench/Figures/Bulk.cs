@@ -17,15 +17,19 @@ internal static class Bulk
         var paths = rig.Paths.Where(p => p.SinkPort is not null).ToList();
         int[] streamCounts = [1, 8];
         var results = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
+        var cores = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
         for (var round = 1; round <= plan.BulkRounds; round++)
         {
             foreach (var streams in streamCounts)
             {
                 foreach (var path in paths)
                 {
+                    var meter = new CpuMeter();
                     var gbps = await IperfAsync(path, streams, plan.BulkSeconds, plan.BulkOmit, say);
+                    var busy = meter.CoresBusy();
                     results[streams][path.Name].Add(gbps);
-                    say($"bulk {streams} stream(s), round {round}/{plan.BulkRounds}: {path.Name} {Table.F(gbps)} Gbit/s");
+                    cores[streams][path.Name].Add(busy);
+                    say($"bulk {streams} stream(s), round {round}/{plan.BulkRounds}: {path.Name} {Table.F(gbps)} Gbit/s, {Table.F(busy)} cores busy");
                 }
             }
         }
@@ -36,7 +40,7 @@ internal static class Bulk
             var medians = results[streams].ToDictionary(r => r.Key, r => Stats.Median(r.Value));
             string Result(string name) => $"{Table.F(medians[name])} Gbit/s" + (results[streams][name].Count > 1
                 ? $" ({Table.F(results[streams][name].Min())}–{Table.F(results[streams][name].Max())})"
-                : "");
+                : "") + $", {Table.F(Stats.Median(cores[streams][name]))} cores busy";
             foreach (var path in paths.Where(p => p.Name != PathNames.Jumpgate))
             {
                 table.Add(new Row(figure, path.Name, Result(path.Name)));
@@ -54,12 +58,36 @@ internal static class Bulk
                 table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 3.0 ×", atMost: false, 3.0);
             }
         }
-        var chain = Stats.Median(results[1][PathNames.SocatChain]);
-        var chainRatio = chain / Stats.Median(results[1][PathNames.SshR]);
-        table.Note($"Bulk ceiling: Jumpgate's bytes cross three processes (forward, gateway, agent). Three plain socat relays chained, with 128 KiB copies and no crypto, moved {Table.F(chain)} Gbit/s for one stream = " +
-            $"{Table.F(chainRatio)} × ssh -R -N" + (chainRatio < 2.0 ? ": in this run no relay of that shape could reach 2 × ssh -R, whatever it does about TLS" : "") +
-            $". Jumpgate = {Table.F(Stats.Median(results[1][PathNames.Jumpgate]) / chain)} × that ceiling.");
+        var aes = await AesSpeed.PerCoreGigabytesAsync(plan.JudgeTargets ? 3 : 1);
+        foreach (var streams in streamCounts)
+        {
+            table.Note(Ceiling(streams, aes, results[streams], cores[streams]));
+        }
         table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max).");
+    }
+
+    /// <summary>
+    /// The most <paramref name="streams"/> stream(s) can move through three relays with TLS on both legs here: the relays' own
+    /// cost per Gbit/s, measured on three chained socat relays (no crypto, so a lower bound for any
+    /// relay), plus four AES-128-GCM passes per byte (forward encrypts, the gateway decrypts and
+    /// encrypts, the agent decrypts) at the speed `openssl speed` measures with every core busy.
+    /// </summary>
+    private static string Ceiling(int streams, double aes, Dictionary<string, List<double>> rates, Dictionary<string, List<double>> cores)
+    {
+        double Rate(string path) => Stats.Median(rates[path]);
+        var chain = Rate(PathNames.SocatChain);
+        var relayCost = Stats.Median(cores[PathNames.SocatChain]) / chain;
+        const int passes = 4;
+        var aesCost = passes * 0.125 / aes; // cores per Gbit/s: 1 Gbit/s is 0.125 GB/s, encrypted or decrypted four times
+        var ceiling = Environment.ProcessorCount / (relayCost + aesCost);
+        var jumpgate = Rate(PathNames.Jumpgate);
+        var what = streams == 1 ? "one stream" : $"{streams} streams";
+        return $"Bulk ceiling, {what} through three relays with TLS on both legs: three chained socat relays (128 KiB copies, no crypto) moved {Table.F(chain)} Gbit/s " +
+            $"on {Table.F(Stats.Median(cores[PathNames.SocatChain]))} cores busy = {Table.F(relayCost)} cores per Gbit/s; AES-128-GCM runs at {Table.F(aes)} GB/s per core with every core busy " +
+            $"(openssl speed, 16 KiB blocks), so {passes} passes per byte cost {Table.F(aesCost)} cores per Gbit/s. {Environment.ProcessorCount} cores therefore move at most " +
+            $"{Table.F(ceiling)} Gbit/s = {Table.F(ceiling / Rate(PathNames.SshR))} × ssh -R -N, {Table.F(ceiling / Rate(PathNames.SshRAes))} × ssh -R -N (aes128-gcm), " +
+            $"{Table.F(ceiling / Rate(PathNames.Socat))} × socat; a target above that is out of reach for this shape on this machine. " +
+            $"Jumpgate moved {Table.F(jumpgate)} Gbit/s on {Table.F(Stats.Median(cores[PathNames.Jumpgate]))} cores busy = {Table.F(jumpgate / ceiling)} × that ceiling.";
     }
 
     /// <summary>Runs iperf3 through a path and returns the receiver's rate in Gbit/s, after checking the bytes arrived.</summary>
