@@ -19,6 +19,7 @@ internal static class Latency
         var paths = Names.Select(n => rig[n]).ToList();
         var samples = paths.ToDictionary(p => p.Name, _ => new List<double>());
         var failures = paths.ToDictionary(p => p.Name, _ => 0);
+        var cpuMilliseconds = paths.ToDictionary(p => p.Name, _ => 0.0);
 
         foreach (var path in paths)
         {
@@ -29,7 +30,10 @@ internal static class Latency
             foreach (var path in paths)
             {
                 var before = samples[path.Name].Count;
+                var meter = new CpuMeter();
+                var wall = Stopwatch.StartNew();
                 await MeasureAsync(path, plan.LatencyPerRound, plan.LatencyRoundCap, samples[path.Name], () => failures[path.Name]++);
+                cpuMilliseconds[path.Name] += meter.CoresBusy() * wall.Elapsed.TotalMilliseconds;
                 var got = samples[path.Name].Skip(before).ToList();
                 say($"new connection, round {round}/{plan.LatencyRounds}: {path.Name} p50 {Table.F(Stats.Median(got))} ms over {got.Count}");
             }
@@ -40,7 +44,8 @@ internal static class Latency
         {
             var all = samples[name];
             var failed = failures[name] > 0 ? $", **{failures[name]} failed**" : "";
-            return $"{Table.F(Stats.Median(all))} / {Table.F(Stats.Percentile(all, 99))} ms (n = {all.Count}{failed})";
+            var cpu = cpuMilliseconds[name] / Math.Max(1, all.Count + failures[name]);
+            return $"{Table.F(Stats.Median(all))} / {Table.F(Stats.Percentile(all, 99))} ms (n = {all.Count}{failed}), {Table.F(cpu)} ms CPU each";
         }
         foreach (var path in paths.Where(p => p.Name != PathNames.Jumpgate))
         {
@@ -64,6 +69,7 @@ internal static class Latency
                 "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
             await rig.Jumpgate.RestartAsync();
         }
+        table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path.");
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
     }
 
