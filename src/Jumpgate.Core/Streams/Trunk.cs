@@ -38,7 +38,7 @@ internal sealed class Trunk
 
     /// <param name="transport">The connection, after its hello; the trunk owns it from here on.</param>
     /// <param name="opener">Whether this side opens streams; the other side accepts them.</param>
-    /// <param name="accept">The acceptor's handler for each new stream; it runs off the reader loop and owns the stream.</param>
+    /// <param name="accept">The acceptor's handler for each new stream; it owns the stream. It starts on the reader loop and leaves it at its first wait, so before that it may do only short work (the gateway: a cached or one-row store read).</param>
     public Trunk(Stream transport, bool opener, Func<TrunkStream, Task>? accept = null)
     {
         _transport = transport;
@@ -156,7 +156,9 @@ internal sealed class Trunk
             stream = new TrunkStream(this) { Id = id };
             _streams[id] = stream;
             stream.Deliver(payload);
-            _ = Task.Run(() => _accept!(stream));
+            // Run here, not queued: its first steps (read the request, check it, open the next leg)
+            // complete at once on data already delivered, and its first real wait returns to this loop.
+            _ = AcceptAsync(stream);
             return;
         }
         switch (type)
@@ -181,6 +183,11 @@ internal sealed class Trunk
             default:
                 throw new InvalidDataException($"unknown trunk frame type {(byte)type}");
         }
+    }
+
+    private async Task AcceptAsync(TrunkStream stream)
+    {
+        await _accept!(stream);
     }
 
     /// <summary>Writes one whole frame; a failure closes the trunk, since a half-written frame would corrupt it.</summary>
