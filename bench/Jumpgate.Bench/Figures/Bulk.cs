@@ -63,14 +63,14 @@ internal static class Bulk
         {
             table.Note(Ceiling(streams, aes, results[streams], cores[streams]));
         }
-        table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max).");
+        table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max); cores busy: the whole machine over each iperf3 run, its unmeasured first {plan.BulkOmit} s included (/proc/stat, steal time not counted).");
     }
 
     /// <summary>
     /// The most <paramref name="streams"/> stream(s) can move through three relays with TLS on both legs here: the relays' own
     /// cost per Gbit/s, measured on three chained socat relays (no crypto, so a lower bound for any
     /// relay), plus four AES-128-GCM passes per byte (forward encrypts, the gateway decrypts and
-    /// encrypts, the agent decrypts) at the speed `openssl speed` measures with every core busy.
+    /// encrypts, the agent decrypts) at the speed `openssl speed` measures on one core.
     /// </summary>
     private static string Ceiling(int streams, double aes, Dictionary<string, List<double>> rates, Dictionary<string, List<double>> cores)
     {
@@ -83,8 +83,8 @@ internal static class Bulk
         var jumpgate = Rate(PathNames.Jumpgate);
         var what = streams == 1 ? "one stream" : $"{streams} streams";
         return $"Bulk ceiling, {what} through three relays with TLS on both legs: three chained socat relays (128 KiB copies, no crypto) moved {Table.F(chain)} Gbit/s " +
-            $"on {Table.F(Stats.Median(cores[PathNames.SocatChain]))} cores busy = {Table.F(relayCost)} cores per Gbit/s; AES-128-GCM runs at {Table.F(aes)} GB/s per core with every core busy " +
-            $"(openssl speed, 16 KiB blocks), so {passes} passes per byte cost {Table.F(aesCost)} cores per Gbit/s. {Environment.ProcessorCount} cores therefore move at most " +
+            $"on {Table.F(Stats.Median(cores[PathNames.SocatChain]))} cores busy = {Table.F(relayCost)} cores per Gbit/s; AES-128-GCM runs at {Table.F(aes)} GB/s on one core " +
+            $"(openssl speed, 16 KiB blocks, CPU time), so {passes} passes per byte cost {Table.F(aesCost)} cores per Gbit/s. {Environment.ProcessorCount} cores therefore move at most " +
             $"{Table.F(ceiling)} Gbit/s = {Table.F(ceiling / Rate(PathNames.SshR))} × ssh -R -N, {Table.F(ceiling / Rate(PathNames.SshRAes))} × ssh -R -N (aes128-gcm), " +
             $"{Table.F(ceiling / Rate(PathNames.Socat))} × socat; a target above that is out of reach for this shape on this machine. " +
             $"Jumpgate moved {Table.F(jumpgate)} Gbit/s on {Table.F(Stats.Median(cores[PathNames.Jumpgate]))} cores busy = {Table.F(jumpgate / ceiling)} × that ceiling.";

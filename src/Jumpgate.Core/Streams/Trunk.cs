@@ -38,7 +38,7 @@ internal sealed class Trunk
 
     /// <param name="transport">The connection, after its hello; the trunk owns it from here on.</param>
     /// <param name="opener">Whether this side opens streams; the other side accepts them.</param>
-    /// <param name="accept">The acceptor's handler for each new stream; it owns the stream. It starts on the reader loop and leaves it at its first wait, so before that it may do only short work (the gateway: a cached or one-row store read).</param>
+    /// <param name="accept">The acceptor's handler for each new stream; it owns the stream. It runs on the reader loop until it first waits, as it does again each time a frame wakes it, so between waits it does only short work and never blocks.</param>
     public Trunk(Stream transport, bool opener, Func<TrunkStream, Task>? accept = null)
     {
         _transport = transport;
