@@ -76,14 +76,15 @@ internal static class Bulk
     {
         double Rate(string path) => Stats.Median(rates[path]);
         var chain = Rate(PathNames.SocatChain);
-        var relayCost = Stats.Median(cores[PathNames.SocatChain]) / chain;
+        var chainCores = Stats.Median(cores[PathNames.SocatChain]);
+        var relayCost = chainCores / chain;
         const int passes = 4;
         var aesCost = passes * 0.125 / aes; // cores per Gbit/s: 1 Gbit/s is 0.125 GB/s, encrypted or decrypted four times
         var ceiling = Environment.ProcessorCount / (relayCost + aesCost);
         var jumpgate = Rate(PathNames.Jumpgate);
         var what = streams == 1 ? "one stream" : $"{streams} streams";
         return $"Bulk ceiling, {what} through three relays with TLS on both legs: three chained socat relays (128 KiB copies, no crypto) moved {Table.F(chain)} Gbit/s " +
-            $"on {Table.F(Stats.Median(cores[PathNames.SocatChain]))} cores busy = {Table.F(relayCost)} cores per Gbit/s; AES-128-GCM runs at {Table.F(aes)} GB/s on one core " +
+            $"on {Table.F(chainCores)} cores busy = {Table.F(relayCost)} cores per Gbit/s; AES-128-GCM runs at {Table.F(aes)} GB/s on one core " +
             $"(openssl speed, 16 KiB blocks, CPU time), so {passes} passes per byte cost {Table.F(aesCost)} cores per Gbit/s. {Environment.ProcessorCount} cores therefore move at most " +
             $"{Table.F(ceiling)} Gbit/s = {Table.F(ceiling / Rate(PathNames.SshR))} × ssh -R -N, {Table.F(ceiling / Rate(PathNames.SshRAes))} × ssh -R -N (aes128-gcm), " +
             $"{Table.F(ceiling / Rate(PathNames.Socat))} × socat; a target above that is out of reach for this shape on this machine. " +

@@ -80,19 +80,20 @@ internal static partial class Http
                 say($"http round {round}/{plan.HttpRounds}: {name} {measured.Rps:0} req/s, p99 {Table.F(measured.P99)} ms");
             }
         }
-        string Result(string name) =>
-            $"{Stats.Median([.. results[name].Select(r => r.Rps)]):0} req/s · p99 {Table.F(Stats.Median([.. results[name].Select(r => r.P99)]))} ms";
+        double Rps(string name) => Stats.Median([.. results[name].Select(r => r.Rps)]);
+        double P99(string name) => Stats.Median([.. results[name].Select(r => r.P99)]);
+        string Result(string name) => $"{Rps(name):0} req/s · p99 {Table.F(P99(name))} ms";
         foreach (var target in targets.Where(t => t.Name != Subdomain))
         {
             table.Add(new Row(Figure, target.Name, Result(target.Name)));
         }
-        var rps = Stats.Median([.. results[Subdomain].Select(r => r.Rps)]) / Stats.Median([.. results[Proxy].Select(r => r.Rps)]);
-        var p99 = Stats.Median([.. results[Subdomain].Select(r => r.P99)]) / Stats.Median([.. results[Proxy].Select(r => r.P99)]);
+        var rps = Rps(Subdomain) / Rps(Proxy);
+        var p99 = P99(Subdomain) / P99(Proxy);
         table.Add(new Row(Figure, PathNames.Jumpgate, Result(Subdomain), $"{rps:0.00} × nginx req/s, p99 {p99:0.00} × nginx", Target,
             rps >= 0.7 && p99 <= 1.5 ? "yes" : "**no**"));
-        var tlsRps = Stats.Median([.. results[Subdomain].Select(r => r.Rps)]) / Stats.Median([.. results[ProxyTls].Select(r => r.Rps)]);
-        var tlsP99 = Stats.Median([.. results[Subdomain].Select(r => r.P99)]) / Stats.Median([.. results[ProxyTls].Select(r => r.P99)]);
-        var nginxTls = Stats.Median([.. results[ProxyTls].Select(r => r.Rps)]) / Stats.Median([.. results[Proxy].Select(r => r.Rps)]);
+        var tlsRps = Rps(Subdomain) / Rps(ProxyTls);
+        var tlsP99 = P99(Subdomain) / P99(ProxyTls);
+        var nginxTls = Rps(ProxyTls) / Rps(Proxy);
         table.Note($"HTTP: the subdomain is HTTPS (its cookie is Secure), the judged nginx row plain HTTP; against the same nginx terminating TLS 1.3 with AES-128-GCM, as the gateway does, Jumpgate is {tlsRps:0.00} × its requests/s, p99 {tlsP99:0.00} ×. " +
             $"nginx itself, terminating TLS and nothing more, serves {nginxTls:0.00} × its plain-HTTP requests/s" +
             (nginxTls < 0.7 ? ": a proxy that must terminate TLS, as the gateway must (and it also crosses a second TLS leg and the agent), stays under the 0.7 × target however fast the rest of it is." : "."));

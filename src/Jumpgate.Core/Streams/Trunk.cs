@@ -185,6 +185,7 @@ internal sealed class Trunk
         }
     }
 
+    /// <summary>The handler, with anything it throws kept in the task it returns, never thrown into the reader loop.</summary>
     private async Task AcceptAsync(TrunkStream stream)
     {
         await _accept!(stream);
