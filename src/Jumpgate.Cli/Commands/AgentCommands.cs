@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Cli.Logging;
+using Jumpgate.Core.Streams;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Cli.Commands;
@@ -20,6 +21,7 @@ internal static class AgentCommands
         };
         run.SetAction(async (result, cancellationToken) =>
         {
+            SocketCompletions.RunInline();
             using var factory = LoggingSetup.CreateFactory(result.GetValue(verbose));
             await AgentRunner.RunAsync(result.GetValue(config)!, factory.CreateLogger("Jumpgate.Agent"), cancellationToken);
             return 0;

@@ -59,9 +59,10 @@ internal static class TunnelCommands
         return command;
     }
 
-    /// <summary>The login, for a process whose only TLS peer is the gateway: a pinned one needs no system CA store.</summary>
+    /// <summary>The login, for a process whose only TLS peer is the gateway and that only relays: a pinned gateway needs no system CA store, and its socket completions run inline.</summary>
     private static ClientSettings LoadTunnelSettings()
     {
+        SocketCompletions.RunInline();
         var settings = ClientSettings.Load();
         if (settings.Fingerprint is not null)
         {
