@@ -75,8 +75,7 @@ internal sealed class AuditLog : IAsyncDisposable
             {
                 foreach (var audit in batch)
                 {
-                    _file.Append(JsonSerializer.SerializeToUtf8Bytes(audit, AuditJson.Default.AuditEvent));
-                    _file.Append("\n"u8);
+                    _file.AppendLine(JsonSerializer.SerializeToUtf8Bytes(audit, AuditJson.Default.AuditEvent));
                 }
                 _file.Flush();
                 _store.AppendAudit(batch);
