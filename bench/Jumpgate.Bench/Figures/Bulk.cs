@@ -18,6 +18,7 @@ internal static class Bulk
         int[] streamCounts = [1, 8];
         var results = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
         var cores = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
+        var roleCores = streamCounts.ToDictionary(s => s, _ => new Dictionary<string, List<double>>());
         for (var round = 1; round <= plan.BulkRounds; round++)
         {
             foreach (var streams in streamCounts)
@@ -25,8 +26,18 @@ internal static class Bulk
                 foreach (var path in paths)
                 {
                     var meter = new CpuMeter();
+                    var roles = path.Name == PathNames.Jumpgate ? new ProcessCpu(rig.Jumpgate.Roles) : null;
+                    var wall = System.Diagnostics.Stopwatch.StartNew();
                     var gbps = await IperfAsync(path, streams, plan.BulkSeconds, plan.BulkOmit, say);
                     var busy = meter.CoresBusy();
+                    foreach (var (role, spent) in roles?.Spent() ?? [])
+                    {
+                        if (!roleCores[streams].TryGetValue(role, out var list))
+                        {
+                            roleCores[streams][role] = list = [];
+                        }
+                        list.Add(spent / wall.Elapsed.TotalMilliseconds);
+                    }
                     results[streams][path.Name].Add(gbps);
                     cores[streams][path.Name].Add(busy);
                     say($"bulk {streams} stream(s), round {round}/{plan.BulkRounds}: {path.Name} {Table.F(gbps)} Gbit/s, {Table.F(busy)} cores busy");
@@ -46,7 +57,7 @@ internal static class Bulk
                 table.Add(new Row(figure, path.Name, Result(path.Name)));
             }
             var jumpgate = medians[PathNames.Jumpgate];
-            var result = Result(PathNames.Jumpgate);
+            var result = Result(PathNames.Jumpgate) + " (" + string.Join(", ", roleCores[streams].Select(r => $"{r.Key} {Table.F(Stats.Median(r.Value))}")) + ")";
             if (streams == 1)
             {
                 table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 2.0 ×", atMost: false, 2.0);
@@ -63,7 +74,7 @@ internal static class Bulk
         {
             table.Note(Ceiling(streams, aes, results[streams], cores[streams]));
         }
-        table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max); cores busy: the whole machine over each iperf3 run, its unmeasured first {plan.BulkOmit} s included (/proc/stat, steal time not counted).");
+        table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max); cores busy: the whole machine over each iperf3 run, its unmeasured first {plan.BulkOmit} s included (/proc/stat, steal time not counted); in brackets, the cores Jumpgate's own processes kept busy (/proc/PID/stat).");
     }
 
     /// <summary>

@@ -20,6 +20,7 @@ internal static class Latency
         var samples = paths.ToDictionary(p => p.Name, _ => new List<double>());
         var failures = paths.ToDictionary(p => p.Name, _ => 0);
         var cpuMilliseconds = paths.ToDictionary(p => p.Name, _ => 0.0);
+        var roleMilliseconds = new Dictionary<string, double>();
 
         foreach (var path in paths)
         {
@@ -31,9 +32,14 @@ internal static class Latency
             {
                 var before = samples[path.Name].Count;
                 var meter = new CpuMeter();
+                var roles = path.Name == PathNames.Jumpgate ? new ProcessCpu(rig.Jumpgate.Roles) : null;
                 var wall = Stopwatch.StartNew();
                 await MeasureAsync(path, plan.LatencyPerRound, plan.LatencyRoundCap, samples[path.Name], () => failures[path.Name]++);
                 cpuMilliseconds[path.Name] += meter.CoresBusy() * wall.Elapsed.TotalMilliseconds;
+                foreach (var (role, spent) in roles?.Spent() ?? [])
+                {
+                    roleMilliseconds[role] = roleMilliseconds.GetValueOrDefault(role) + spent;
+                }
                 var got = samples[path.Name].Skip(before).ToList();
                 say($"new connection, round {round}/{plan.LatencyRounds}: {path.Name} p50 {Table.F(Stats.Median(got))} ms over {got.Count}");
             }
@@ -54,7 +60,8 @@ internal static class Latency
         var jg = samples[PathNames.Jumpgate];
         var sshL = samples[PathNames.SshL];
         var sshR = samples[PathNames.SshR];
-        var result = Result(PathNames.Jumpgate);
+        var connections = Math.Max(1, jg.Count + failures[PathNames.Jumpgate]);
+        var result = Result(PathNames.Jumpgate) + " (" + string.Join(", ", roleMilliseconds.Select(r => $"{r.Key} {Table.F(r.Value / connections)}")) + ")";
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshL), $"{PathNames.SshL} (p50)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Percentile(jg, 99) / Stats.Percentile(sshL, 99), $"{PathNames.SshL} (p99)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshR), $"{PathNames.SshR} (p50)", "≤ 0.05 ×", atMost: true, 0.05);
@@ -69,7 +76,7 @@ internal static class Latency
                 "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
             await rig.Jumpgate.RestartAsync();
         }
-        table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path.");
+        table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path. In brackets, Jumpgate's own processes (/proc/PID/stat), ms each.");
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
     }
 

@@ -34,6 +34,9 @@ internal sealed class JumpgateRig : IAsyncDisposable
 
     public IReadOnlyList<int> ForwarderPids => [.. _forwarders.Select(f => f.Id)];
 
+    /// <summary>The three processes a stream crosses, by role, for <see cref="Support.ProcessCpu"/>.</summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<int> Pids)> Roles => [("gateway", [Gateway.Id]), ("agent", [Agent!.Id]), ("forward", ForwarderPids)];
+
     /// <summary>The service declared `http: true`, so the gateway also serves it on its subdomain.</summary>
     public const string HttpService = "web";
 
