@@ -18,7 +18,7 @@ internal static class Bulk
         int[] streamCounts = [1, 8];
         var results = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
         var cores = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
-        var roleCores = streamCounts.ToDictionary(s => s, _ => new Dictionary<string, List<double>>());
+        var roleCores = streamCounts.ToDictionary(s => s, _ => rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => new List<double>()));
         for (var round = 1; round <= plan.BulkRounds; round++)
         {
             foreach (var streams in streamCounts)
@@ -32,11 +32,7 @@ internal static class Bulk
                     var busy = meter.CoresBusy();
                     foreach (var (role, spent) in roles?.Spent() ?? [])
                     {
-                        if (!roleCores[streams].TryGetValue(role, out var list))
-                        {
-                            roleCores[streams][role] = list = [];
-                        }
-                        list.Add(spent / wall.Elapsed.TotalMilliseconds);
+                        roleCores[streams][role].Add(spent / wall.Elapsed.TotalMilliseconds);
                     }
                     results[streams][path.Name].Add(gbps);
                     cores[streams][path.Name].Add(busy);

@@ -20,7 +20,7 @@ internal static class Latency
         var samples = paths.ToDictionary(p => p.Name, _ => new List<double>());
         var failures = paths.ToDictionary(p => p.Name, _ => 0);
         var cpuMilliseconds = paths.ToDictionary(p => p.Name, _ => 0.0);
-        var roleMilliseconds = new Dictionary<string, double>();
+        var roleMilliseconds = rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => 0.0);
 
         foreach (var path in paths)
         {
@@ -38,7 +38,7 @@ internal static class Latency
                 cpuMilliseconds[path.Name] += meter.CoresBusy() * wall.Elapsed.TotalMilliseconds;
                 foreach (var (role, spent) in roles?.Spent() ?? [])
                 {
-                    roleMilliseconds[role] = roleMilliseconds.GetValueOrDefault(role) + spent;
+                    roleMilliseconds[role] += spent;
                 }
                 var got = samples[path.Name].Skip(before).ToList();
                 say($"new connection, round {round}/{plan.LatencyRounds}: {path.Name} p50 {Table.F(Stats.Median(got))} ms over {got.Count}");
