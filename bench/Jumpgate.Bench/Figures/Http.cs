@@ -18,6 +18,7 @@ internal static partial class Http
     private const string Direct = "direct (upstream nginx)";
     private const string Proxy = "nginx reverse proxy";
     private const string ProxyTls = "nginx reverse proxy, HTTPS (TLS 1.3, AES-128-GCM; reference only)";
+    private const string Shape = "nginx in Jumpgate's shape: HTTPS proxy, TLS keep-alive to an nginx TCP relay, plain TCP to the upstream (C; reference only)";
     private const string Forward = "Jumpgate forward (TCP, reference only)";
     private const string Figure = "HTTP small page, req/s · p99";
     private const string Subdomain = "Jumpgate subdomain (HTTPS, signed in)";
@@ -39,6 +40,10 @@ internal static partial class Http
             new(Proxy, $"http://127.0.0.1:{rig.Web.ProxyPort}/"),
             new(ProxyTls, $"https://127.0.0.1:{rig.Web.TlsProxyPort}/"),
         };
+        if (rig.Web.ShapePort != 0)
+        {
+            targets.Add(new(Shape, $"https://127.0.0.1:{rig.Web.ShapePort}/"));
+        }
         var (gatewayPort, host, cookie) = await rig.Jumpgate.BrowserSessionAsync();
         targets.Add(new(Subdomain, $"https://127.0.0.1:{gatewayPort}/", ["-H", $"Host: {host}", "-H", $"Cookie: {cookie}"]));
         if (rig[PathNames.Jumpgate].WebPort is { } forward)
@@ -97,6 +102,15 @@ internal static partial class Http
         table.Note($"HTTP: the subdomain is HTTPS (its cookie is Secure), the judged nginx row plain HTTP; against the same nginx terminating TLS 1.3 with AES-128-GCM, as the gateway does, Jumpgate is {tlsRps:0.00} × its requests/s, p99 {tlsP99:0.00} ×. " +
             $"nginx itself, terminating TLS and nothing more, serves {nginxTls:0.00} × its plain-HTTP requests/s" +
             (nginxTls < 0.7 ? ": a proxy that must terminate TLS, as the gateway must (and it also crosses a second TLS leg and the agent), stays under the 0.7 × target however fast the rest of it is." : "."));
+        if (results.ContainsKey(Shape))
+        {
+            var shapeRps = Rps(Shape) / Rps(Proxy);
+            var shapeP99 = P99(Shape) / P99(Proxy);
+            table.Note($"HTTP ceiling: Jumpgate's shape is a proxy that terminates TLS, a second TLS leg to a relay in another process, and the relay's plain TCP to the upstream. " +
+                $"Built of nginx (C; one worker each, keep-alive on both legs, the same TLS 1.3 suite) that shape serves {shapeRps:0.00} × the plain nginx proxy's requests/s, p99 {shapeP99:0.00} ×" +
+                (shapeRps < 0.7 || shapeP99 > 1.5 ? "; a target above that is out of reach for this shape on this machine. " : ". ") +
+                $"Jumpgate serves {Rps(Subdomain) / Rps(Shape):0.00} × that shape's requests/s, p99 {P99(Subdomain) / P99(Shape):0.00} ×.");
+        }
         table.Note($"HTTP: wrk -t1 -c16 -d{plan.HttpSeconds}s --latency, {plan.HttpRounds} round(s) after a {plan.HttpWarmupSeconds} s unmeasured run of each path, medians; nginx 1 worker for the upstream and 1 for the proxy, keep-alive to the upstream.");
     }
 

@@ -4,9 +4,11 @@ using Jumpgate.TestSupport;
 namespace Jumpgate.Bench.Peers;
 
 /// <summary>
-/// Two throw-away nginx instances on loopback for the HTTP figure: an upstream serving a small
-/// page, and a reverse proxy in front of it (keep-alive to the upstream, as one would configure it),
-/// which also listens with TLS 1.3 and AES-128-GCM on an ECDSA P-256 certificate, as the gateway does.
+/// Throw-away nginx instances on loopback for the HTTP figure: an upstream serving a small page,
+/// and a reverse proxy in front of it (keep-alive to the upstream, as one would configure it),
+/// which also listens with TLS 1.3 and AES-128-GCM on an ECDSA P-256 certificate, as the gateway
+/// does. Where nginx's stream module is installed, a third instance plays the agent (TLS in, plain
+/// TCP out to the upstream), so that the proxy can be measured in Jumpgate's own shape.
 /// </summary>
 internal sealed class Nginx : IAsyncDisposable
 {
@@ -22,7 +24,16 @@ internal sealed class Nginx : IAsyncDisposable
     /// <summary>The same reverse proxy over HTTPS: what TLS termination costs nginx, beside what it costs the gateway.</summary>
     public int TlsProxyPort { get; private set; }
 
+    /// <summary>
+    /// The HTTPS proxy forwarding over TLS (keep-alive) to a relay in a process of its own, which
+    /// splices each connection to the upstream: the gateway and the agent, built of nginx. 0 where the stream module is missing.
+    /// </summary>
+    public int ShapePort { get; private set; }
+
     public static string? Executable => File.Exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null;
+
+    /// <summary>Debian's libnginx-mod-stream: nginx as a TCP relay with TLS, as the agent is one.</summary>
+    private const string StreamModule = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
     public static async Task<Nginx> StartAsync()
     {
@@ -42,14 +53,47 @@ internal sealed class Nginx : IAsyncDisposable
             nginx.ProxyPort = Ports.Free();
             nginx.TlsProxyPort = Ports.Free();
             var (certificate, key) = nginx.WriteCertificate();
-            const string proxy = """
+            var tls = $"""
+                    ssl_certificate {certificate};
+                    ssl_certificate_key {key};
+                    ssl_protocols TLSv1.3;
+                    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
+                """;
+            static string Proxy(string upstream, string extra = "") => $$"""
                     location / {
-                        proxy_pass http://app;
+                        proxy_pass {{upstream}};
                         proxy_http_version 1.1;
                         proxy_set_header Connection "";
                         proxy_set_header Host $host;
+                {{extra}}
                     }
                 """;
+            var shape = "";
+            if (File.Exists(StreamModule))
+            {
+                var relayPort = Ports.Free();
+                nginx.ShapePort = Ports.Free();
+                await nginx.StartInstanceAsync("relay", $$"""
+                    stream {
+                        server {
+                            listen 127.0.0.1:{{relayPort}} ssl backlog=4096;
+                        {{tls}}
+                            proxy_pass 127.0.0.1:{{nginx.UpstreamPort}};
+                        }
+                    }
+                    """, relayPort, http: false);
+                shape = $$"""
+                    upstream relay {
+                        server 127.0.0.1:{{relayPort}};
+                        keepalive 64;
+                    }
+                    server {
+                        listen 127.0.0.1:{{nginx.ShapePort}} ssl backlog=4096;
+                    {{tls}}
+                    {{Proxy("https://relay", "        proxy_ssl_protocols TLSv1.3;\n        proxy_ssl_session_reuse on;\n        proxy_ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;")}}
+                    }
+                    """;
+            }
             await nginx.StartInstanceAsync("proxy", $$"""
                 upstream app {
                     server 127.0.0.1:{{nginx.UpstreamPort}};
@@ -57,18 +101,20 @@ internal sealed class Nginx : IAsyncDisposable
                 }
                 server {
                     listen 127.0.0.1:{{nginx.ProxyPort}} backlog=4096;
-                {{proxy}}
+                {{Proxy("http://app")}}
                 }
                 server {
                     listen 127.0.0.1:{{nginx.TlsProxyPort}} ssl backlog=4096;
-                    ssl_certificate {{certificate}};
-                    ssl_certificate_key {{key}};
-                    ssl_protocols TLSv1.3;
-                    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;
-                {{proxy}}
+                {{tls}}
+                {{Proxy("http://app")}}
                 }
+                {{shape}}
                 """, nginx.ProxyPort);
             await Ports.WaitListeningAsync(nginx.TlsProxyPort, "nginx proxy (TLS)", null, Signals.Timeout(20));
+            if (nginx.ShapePort != 0)
+            {
+                await Ports.WaitListeningAsync(nginx.ShapePort, "nginx proxy (Jumpgate's shape)", null, Signals.Timeout(20));
+            }
             return nginx;
         }
         catch
@@ -90,26 +136,35 @@ internal sealed class Nginx : IAsyncDisposable
         return (certificatePath, keyPath);
     }
 
-    private async Task StartInstanceAsync(string name, string server, int port)
+    /// <summary>One nginx master with one worker; <paramref name="body"/> goes in its http block, or at the top with <paramref name="http"/> false.</summary>
+    private async Task StartInstanceAsync(string name, string body, int port, bool http = true)
     {
         var temp = _dir.File($"{name}-temp");
         Directory.CreateDirectory(temp);
         var config = _dir.File($"{name}.conf");
+        var top = http ? "" : $"load_module {StreamModule};";
+        if (http)
+        {
+            body = $$"""
+                http {
+                    access_log off;
+                    keepalive_requests 1000000;
+                    client_body_temp_path {{temp}}/body;
+                    proxy_temp_path {{temp}}/proxy;
+                    fastcgi_temp_path {{temp}}/fastcgi;
+                    uwsgi_temp_path {{temp}}/uwsgi;
+                    scgi_temp_path {{temp}}/scgi;
+                {{body}}
+                }
+                """;
+        }
         await File.WriteAllTextAsync(config, $$"""
+            {{top}}
             worker_processes 1;
             pid {{_dir.File(name + ".pid")}};
             error_log {{_dir.File(name + ".error.log")}} warn;
             events { worker_connections 4096; }
-            http {
-                access_log off;
-                keepalive_requests 1000000;
-                client_body_temp_path {{temp}}/body;
-                proxy_temp_path {{temp}}/proxy;
-                fastcgi_temp_path {{temp}}/fastcgi;
-                uwsgi_temp_path {{temp}}/uwsgi;
-                scgi_temp_path {{temp}}/scgi;
-            {{server}}
-            }
+            {{body}}
 
             """);
         var process = ChildProcess.Start($"nginx {name}", Executable!,
