@@ -66,6 +66,11 @@ internal static class Latency
         table.Check(figure, result, Stats.Percentile(jg, 99) / Stats.Percentile(sshL, 99), $"{PathNames.SshL} (p99)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshR), $"{PathNames.SshR} (p50)", "≤ 0.05 ×", atMost: true, 0.05);
 
+        var sshJ = samples[PathNames.SshJ];
+        table.Note($"New connection, shape: Jumpgate's path crosses three processes that each work on every connection (`forward`; the gateway, which authorises and audits it; the agent), ssh -L's two. " +
+            $"ssh -J only adds relays of ciphertext (the jump ssh and the bastion's sshd, no work of their own per connection) and already takes {Stats.Median(sshJ) / Stats.Median(sshL):0.00} × ssh -L's p50, {Stats.Percentile(sshJ, 99) / Stats.Percentile(sshL, 99):0.00} × its p99; " +
+            $"Jumpgate takes {Stats.Median(jg) / Stats.Median(sshJ):0.00} × / {Stats.Percentile(jg, 99) / Stats.Percentile(sshJ, 99):0.00} × ssh -J's.");
+
         // Every client above has closed its connection; a relay that carried the close has closed its own to the echo server.
         await TestSupport.Signals.UntilAsync(() => Task.FromResult(Ports.EstablishedOn(rig.Echo.Port) == 0), TimeSpan.FromSeconds(2));
         var leftOpen = Ports.EstablishedOn(rig.Echo.Port);
