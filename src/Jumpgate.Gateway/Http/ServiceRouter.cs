@@ -47,23 +47,21 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         return HostKind.Foreign;
     }
 
+    private volatile OnlineServices _online = new([], new Dictionary<string, ServiceTarget>(StringComparer.Ordinal));
+
     /// <summary>The host and service a label names, whether or not it is online; null when it names nothing the gateway knows.</summary>
     public ServiceTarget? Resolve(string label)
     {
-        var online = registry.All()
-            .SelectMany(session => session.Hosts.Values.SelectMany(host => host.Services
-                .Where(s => s.Http && (s.Subdomain == label || LabelOf(s.Name, host.Name) == label))
-                .Select(s => (Session: session, Host: host.Name, Announcement: s))))
-            .ToList();
-        if (online.Count > 0)
+        var sessions = registry.All();
+        var online = _online;
+        if (!ReferenceEquals(online.Sessions, sessions))
         {
-            // Replicas serve the same host and service; a label claimed for two different ones goes to the first agent by name.
-            var first = online.OrderBy(o => o.Session.Agent, StringComparer.Ordinal).First();
-            var replicas = online.Where(o => o.Host == first.Host && o.Announcement.Name == first.Announcement.Name)
-                .OrderBy(o => o.Session.Agent, StringComparer.Ordinal)
-                .Select(o => (o.Session, o.Announcement))
-                .ToList();
-            return new ServiceTarget(label, first.Host, first.Announcement.Name, replicas);
+            // An agent came or went: index what is online now, once, instead of searching every request.
+            _online = online = OnlineServices.Of(sessions);
+        }
+        if (online.Targets.TryGetValue(label, out var target))
+        {
+            return target;
         }
         foreach (var known in store.ListHosts())
         {
@@ -82,6 +80,49 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
     }
 
     public static string LabelOf(string service, string host) => service + Separator + host;
+
+    /// <summary>Every label the connected agents serve, with its replicas, for one set of sessions.</summary>
+    private sealed record OnlineServices(IReadOnlyList<AgentSession> Sessions, IReadOnlyDictionary<string, ServiceTarget> Targets)
+    {
+        public static OnlineServices Of(IReadOnlyList<AgentSession> sessions)
+        {
+            var byLabel = new Dictionary<string, List<(AgentSession Session, string Host, ServiceAnnouncement Announcement)>>(StringComparer.Ordinal);
+            foreach (var session in sessions.OrderBy(s => s.Agent, StringComparer.Ordinal))
+            {
+                foreach (var host in session.Hosts.Values)
+                {
+                    foreach (var service in host.Services.Where(s => s.Http))
+                    {
+                        var label = LabelOf(service.Name, host.Name);
+                        Add(label);
+                        if (service.Subdomain is { } subdomain && subdomain != label)
+                        {
+                            Add(subdomain);
+                        }
+
+                        void Add(string name)
+                        {
+                            if (!byLabel.TryGetValue(name, out var serving))
+                            {
+                                byLabel[name] = serving = [];
+                            }
+                            serving.Add((session, host.Name, service));
+                        }
+                    }
+                }
+            }
+            // Replicas serve the same host and service; a label claimed for two different ones goes to the first agent by name.
+            var targets = byLabel.ToDictionary(entry => entry.Key, entry =>
+            {
+                var first = entry.Value[0];
+                var replicas = entry.Value.Where(o => o.Host == first.Host && o.Announcement.Name == first.Announcement.Name)
+                    .Select(o => (o.Session, o.Announcement))
+                    .ToList();
+                return new ServiceTarget(entry.Key, first.Host, first.Announcement.Name, replicas);
+            }, StringComparer.Ordinal);
+            return new OnlineServices(sessions, targets);
+        }
+    }
 
     /// <summary>The public address of a service: its subdomain, on the port the gateway was reached on.</summary>
     public string UrlOf(string label, string? gatewayHostHeader)

@@ -1,4 +1,5 @@
 using System.Net;
+using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
@@ -11,6 +12,7 @@ namespace Jumpgate.Tests.Http;
 public sealed class ServiceRouterTests : IDisposable
 {
     private readonly TempStore _temp = new("jg-router");
+    private readonly AgentRegistry _registry = new();
     private readonly ServiceRouter _router;
 
     public ServiceRouterTests()
@@ -20,7 +22,7 @@ public sealed class ServiceRouterTests : IDisposable
             Listen = new IPEndPoint(IPAddress.Loopback, 7443), Domain = "gw.example.org",
             CertificatePath = "", KeyPath = "", StorePath = _temp.Store.Path,
         };
-        _router = new ServiceRouter(options, new AgentRegistry(), _temp.Store);
+        _router = new ServiceRouter(options, _registry, _temp.Store);
     }
 
     public void Dispose() => _temp.Dispose();
@@ -54,6 +56,29 @@ public sealed class ServiceRouterTests : IDisposable
         Assert.Equal(("gpu-node-1", "tensorboard"), (target.Host, target.Service));
         Assert.Empty(target.Online);
         Assert.Null(_router.Resolve("not-a-service-label"));
+    }
+
+    [Fact]
+    public void FollowsAgentsAsTheyComeAndGoWithReplicasInAgentOrder()
+    {
+        static AgentSession Serving(string agent, params ServiceAnnouncement[] services) => new(agent, agent + "-session",
+            new Dictionary<string, HostAnnouncement> { ["node1"] = new() { Name = "node1", Services = services } });
+        var jupyter = new ServiceAnnouncement { Name = "jupyter", Port = 8888, Http = true, Subdomain = "notebooks" };
+        var ssh = new ServiceAnnouncement { Name = "ssh", Port = 22 };
+        var (b, a) = (Serving("lab-b", jupyter, ssh), Serving("lab-a", jupyter));
+
+        _registry.Register(b);
+        Assert.Equal(["lab-b"], _router.Resolve("jupyter--node1")!.Online.Select(o => o.Session.Agent));
+        _registry.Register(a);
+        var target = _router.Resolve("notebooks")!;
+        Assert.Equal(("node1", "jupyter"), (target.Host, target.Service));
+        Assert.Equal(["lab-a", "lab-b"], target.Online.Select(o => o.Session.Agent));
+        Assert.Empty(_router.Resolve("ssh--node1")!.Online);
+
+        Assert.True(_registry.Unregister(a));
+        Assert.Equal(["lab-b"], _router.Resolve("notebooks")!.Online.Select(o => o.Session.Agent));
+        Assert.True(_registry.Unregister(b));
+        Assert.Empty(_router.Resolve("jupyter--node1")!.Online);
     }
 
     [Fact]
