@@ -82,6 +82,7 @@ internal sealed class Nginx : IAsyncDisposable
                         }
                     }
                     """, relayPort, http: false);
+                // nginx 1.22 offers an https upstream at most TLS 1.2 unless told otherwise; the relay takes only TLS 1.3.
                 shape = $$"""
                     upstream relay {
                         server 127.0.0.1:{{relayPort}};

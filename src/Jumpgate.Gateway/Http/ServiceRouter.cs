@@ -65,7 +65,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         }
         foreach (var known in store.ListHosts())
         {
-            if (known.Services.FirstOrDefault(s => s.Http && (s.Subdomain == label || LabelOf(s.Name, known.Name) == label)) is { } service)
+            if (known.Services.FirstOrDefault(s => s.Http && LabelsOf(s, known.Name).Contains(label)) is { } service)
             {
                 return new ServiceTarget(label, known.Name, service.Name, []);
             }
@@ -81,6 +81,17 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
 
     public static string LabelOf(string service, string host) => service + Separator + host;
 
+    /// <summary>The labels an HTTP service answers to: <c>service--host</c>, and the subdomain its agent declared, if any.</summary>
+    private static IEnumerable<string> LabelsOf(ServiceAnnouncement service, string host)
+    {
+        var label = LabelOf(service.Name, host);
+        yield return label;
+        if (service.Subdomain is { } subdomain && subdomain != label)
+        {
+            yield return subdomain;
+        }
+    }
+
     /// <summary>Every label the connected agents serve, with its replicas, for one set of sessions.</summary>
     private sealed record OnlineServices(IReadOnlyList<AgentSession> Sessions, IReadOnlyDictionary<string, ServiceTarget> Targets)
     {
@@ -93,18 +104,11 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
                 {
                     foreach (var service in host.Services.Where(s => s.Http))
                     {
-                        var label = LabelOf(service.Name, host.Name);
-                        Add(label);
-                        if (service.Subdomain is { } subdomain && subdomain != label)
+                        foreach (var label in LabelsOf(service, host.Name))
                         {
-                            Add(subdomain);
-                        }
-
-                        void Add(string name)
-                        {
-                            if (!byLabel.TryGetValue(name, out var serving))
+                            if (!byLabel.TryGetValue(label, out var serving))
                             {
-                                byLabel[name] = serving = [];
+                                byLabel[label] = serving = [];
                             }
                             serving.Add((session, host.Name, service));
                         }
