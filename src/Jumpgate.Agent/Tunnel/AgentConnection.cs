@@ -43,7 +43,7 @@ internal sealed class AgentConnection : IAsyncDisposable
 
     public static async Task<AgentConnection> ConnectAsync(AgentOptions options, StreamTracker streams, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
-        var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement() };
+        var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint };
         var (control, welcome) = await GatewayDialer.HandshakeAsync(options.Gateway, hello, cancellationToken);
         var connection = new AgentConnection(options, control, welcome, streams, time, logger);
         foreach (var refusal in welcome.Refused ?? [])
@@ -182,6 +182,11 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             return;
         }
+        if (request.Leg is { } ticket)
+        {
+            await ServeDirectAsync(tunnel, request, ticket);
+            return;
+        }
         var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, _streams.Aborted);
         if (target is null)
         {
@@ -200,6 +205,66 @@ internal sealed class AgentConnection : IAsyncDisposable
             AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.SecondToFirst, result.FirstToSecond);
         }
     }
+
+    /// <summary>
+    /// A direct stream (docs/protocol.md, "Direct streams"): connect the service, dial this end's
+    /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
+    /// gateway and splice it to the service once the user's end has shown the stream's key.
+    /// </summary>
+    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket)
+    {
+        var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, _streams.Aborted);
+        if (target is null)
+        {
+            AgentLog.StreamFailed(_logger, request.Host, request.Service, error!);
+            await TryWriteAsync(tunnel, Reply.Failure(error!));
+            return;
+        }
+        await using (target)
+        {
+            Stream leg;
+            try
+            {
+                leg = await DirectLeg.DialAsync(_options.Gateway, ticket, _streams.Aborted);
+            }
+            catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException)
+            {
+                AgentLog.StreamFailed(_logger, request.Host, request.Service, e.Message);
+                await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {e.Message}"));
+                return;
+            }
+            await using (leg)
+            {
+                if (!await TryWriteAsync(tunnel, Reply.Success))
+                {
+                    return;
+                }
+                SslStream tls;
+                using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
+                {
+                    setup.CancelAfter(DirectSetupTimeout);
+                    try
+                    {
+                        tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
+                    }
+                    catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
+                    {
+                        AgentLog.StreamFailed(_logger, request.Host, request.Service, $"the direct stream was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
+                        return;
+                    }
+                }
+                await using (tls)
+                {
+                    AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
+                    var result = await Splice.RunAsync(tls, target, _streams.Aborted);
+                    AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.SecondToFirst, result.FirstToSecond);
+                }
+            }
+        }
+    }
+
+    /// <summary>How long a direct stream's user end may take to reach this agent across the gateway and finish TLS.</summary>
+    private static readonly TimeSpan DirectSetupTimeout = TimeSpan.FromSeconds(15);
 
     private static async Task<bool> TryWriteAsync(Stream tunnel, Reply reply)
     {

@@ -10,6 +10,8 @@ namespace Jumpgate.Cli.Client;
 /// </summary>
 internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsyncDisposable
 {
+    public GatewayEndpoint Gateway => gateway;
+
     private readonly SemaphoreSlim _dialing = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private Trunk? _trunk;
@@ -18,11 +20,12 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
     /// Opens a stream to <paramref name="host"/>:<paramref name="service"/> without waiting for the
     /// gateway's answer, so the first bytes go out on the same round trip as the request (the
     /// gateway holds them until it has authorised the stream). Read the answer with
-    /// <see cref="ReadAnswerAsync"/> before anything is read from the stream.
+    /// <see cref="ReadAnswerAsync"/> before anything is read from the stream. A <paramref name="direct"/>
+    /// stream's answer carries its ticket instead (docs/protocol.md, "Direct streams").
     /// </summary>
-    public async Task<Stream> StartAsync(string host, string service, CancellationToken cancellationToken)
+    public async Task<Stream> StartAsync(string host, string service, CancellationToken cancellationToken, bool direct = false)
     {
-        var request = new OpenRequest { Host = host, Service = service };
+        var request = new OpenRequest { Host = host, Service = service, Direct = direct };
         for (var attempt = 0; ; attempt++)
         {
             var trunk = await CurrentAsync(cancellationToken);
@@ -46,7 +49,7 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
     }
 
     /// <summary>The gateway's answer to <see cref="StartAsync"/>; throws <see cref="GatewayException"/> with its reason if it refused.</summary>
-    public async Task ReadAnswerAsync(Stream stream, CancellationToken cancellationToken)
+    public async Task<Reply> ReadAnswerAsync(Stream stream, CancellationToken cancellationToken)
     {
         Reply reply;
         try
@@ -61,6 +64,7 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
         {
             throw new GatewayException(reply.Error ?? "the gateway refused the connection", refused: true);
         }
+        return reply;
     }
 
     /// <summary>The open trunk, dialled now if there is none.</summary>

@@ -35,6 +35,12 @@ internal sealed record Hello
     /// <summary>connect: only check that the stream could be opened (host online, service declared), open nothing.</summary>
     public bool Probe { get; init; }
 
+    /// <summary>connect: carry the stream on a direct leg (docs/protocol.md, "Direct streams") instead of this connection.</summary>
+    public bool Direct { get; init; }
+
+    /// <summary>agent: the fingerprint of the certificate the agent presents on direct legs, so the gateway can vouch for it.</summary>
+    public string? Certificate { get; init; }
+
     /// <summary>agent: the hosts this agent serves.</summary>
     public IReadOnlyList<HostAnnouncement>? Hosts { get; init; }
 }
@@ -85,6 +91,9 @@ internal sealed record Reply
     /// <summary>agent: hosts the gateway refused, each with the reason.</summary>
     public IReadOnlyList<string>? Refused { get; init; }
 
+    /// <summary>A direct stream (user side): where to join it, how to prove it is ours, and whose certificate to expect.</summary>
+    public DirectTicket? Direct { get; init; }
+
     public static Reply Success { get; } = new() { Ok = true };
     public static Reply Failure(string error) => new() { Ok = false, Error = error };
 }
@@ -103,6 +112,26 @@ internal sealed record OpenRequest
 {
     public required string Host { get; init; }
     public required string Service { get; init; }
+
+    /// <summary>user → gateway: carry this stream on a direct leg, not on the trunk.</summary>
+    public bool Direct { get; init; }
+
+    /// <summary>gateway → agent: join the service to a direct leg with this ticket, not to the trunk stream.</summary>
+    public DirectTicket? Leg { get; init; }
+}
+
+/// <summary>
+/// What one end of a direct stream needs (docs/protocol.md, "Direct streams"). <see cref="Id"/> and
+/// <see cref="Secret"/> pair the end's plain TCP leg at the gateway; <see cref="Key"/> is what the
+/// user's end proves to the agent inside their end-to-end TLS; <see cref="Certificate"/> (user end
+/// only) is the agent's certificate fingerprint, which the gateway vouches for.
+/// </summary>
+internal sealed record DirectTicket
+{
+    public required string Id { get; init; }
+    public required string Secret { get; init; }
+    public required string Key { get; init; }
+    public string? Certificate { get; init; }
 }
 
 [JsonSourceGenerationOptions(
@@ -114,4 +143,5 @@ internal sealed record OpenRequest
 [JsonSerializable(typeof(Reply))]
 [JsonSerializable(typeof(ControlMessage))]
 [JsonSerializable(typeof(OpenRequest))]
+[JsonSerializable(typeof(DirectTicket))]
 internal sealed partial class ProtocolJson : JsonSerializerContext;

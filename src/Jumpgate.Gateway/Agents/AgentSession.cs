@@ -34,6 +34,9 @@ internal sealed class AgentSession
 
     public IReadOnlyDictionary<string, HostAnnouncement> Hosts { get; }
 
+    /// <summary>The fingerprint of the certificate the agent presents on direct legs, from its hello; null if it sent none.</summary>
+    public string? Certificate { get; init; }
+
     public ChannelReader<ControlMessage> Outbox => _outbox.Reader;
 
     /// <summary>Cancelled when the session ends; its trunks take no new streams from then on.</summary>

@@ -24,9 +24,12 @@ internal sealed class AgentStreams(ILogger<AgentStreams> logger)
     /// its answer (<see cref="ReadAnswerAsync"/> reads it), so the user's first bytes can follow the
     /// request on the same round trip. A trunk that is found dead here is replaced by another.
     /// </summary>
-    public async Task<(TrunkStream? Stream, string? Error)> StartAsync(AgentSession session, string host, string service, CancellationToken cancellationToken)
+    public Task<(TrunkStream? Stream, string? Error)> StartAsync(AgentSession session, string host, string service, CancellationToken cancellationToken) =>
+        StartAsync(session, new OpenRequest { Host = host, Service = service }, cancellationToken);
+
+    /// <summary>As above, with the request spelled out (a direct stream's carries the agent's ticket).</summary>
+    public async Task<(TrunkStream? Stream, string? Error)> StartAsync(AgentSession session, OpenRequest request, CancellationToken cancellationToken)
     {
-        var request = new OpenRequest { Host = host, Service = service };
         for (var attempt = 0; attempt < 3; attempt++)
         {
             Trunk trunk;

@@ -57,6 +57,8 @@ public static class GatewayServer
         builder.Services.AddSingleton<AgentRegistry>();
         builder.Services.AddSingleton<ControlChannel>();
         builder.Services.AddSingleton<AgentStreams>();
+        builder.Services.AddSingleton<DirectRendezvous>();
+        builder.Services.AddSingleton<DirectLegHandler>();
         builder.Services.AddSingleton<StreamBroker>();
         builder.Services.AddSingleton<TunnelHandler>();
         builder.Services.AddSingleton<ServiceRouter>();
@@ -72,6 +74,9 @@ public static class GatewayServer
             kestrel.Limits.MaxRequestBodySize = options.Http.MaxBodyBytes;
             kestrel.Listen(options.Listen, listen =>
             {
+                // In front of TLS: a direct stream's legs are plain TCP (their ends run TLS across the gateway).
+                var direct = listen.ApplicationServices.GetRequiredService<DirectLegHandler>();
+                listen.Use(next => connection => direct.OnConnectionAsync(connection, next));
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = certificate,

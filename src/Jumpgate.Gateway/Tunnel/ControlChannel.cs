@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
 using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
@@ -41,7 +42,11 @@ internal sealed class ControlChannel(
             audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindAgent, Outcome = "host_refused", Agent = agent.Name, Source = connection.Remote, Reason = reason });
         }
         using var grant = monitor.TrackAgent(agent.Name, agent.TokenId);
-        var session = new AgentSession(agent.Name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), accepted);
+        var session = new AgentSession(agent.Name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), accepted)
+        {
+            // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
+            Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
+        };
         store.ReplaceHosts(agent.Name, [.. accepted.Values], time.GetUtcNow());
         registry.Register(session);
         var ended = "the connection closed";

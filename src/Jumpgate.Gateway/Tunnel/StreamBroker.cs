@@ -1,3 +1,4 @@
+using System.Buffers;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
@@ -7,6 +8,7 @@ using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -24,6 +26,7 @@ internal sealed class StreamBroker(
     Authenticator authenticator,
     AccessMonitor monitor,
     AuditLog audit,
+    DirectRendezvous rendezvous,
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
@@ -67,6 +70,11 @@ internal sealed class StreamBroker(
         if (hello.Probe)
         {
             await client.ReplyAsync(Reply.Success, client.Closed);
+            return;
+        }
+        if (hello.Direct)
+        {
+            await RunDirectAsync(client, user, host, target.Value.Session, target.Value.Service, stream);
             return;
         }
 
@@ -179,13 +187,137 @@ internal sealed class StreamBroker(
                 return;
             }
             var user = authenticator.Authenticate(hello.Token, Core.Security.PrincipalKind.User, connection.Remote);
-            await RunAsync(client, hello with { Host = request.Host, Service = request.Service }, user);
+            await RunAsync(client, hello with { Host = request.Host, Service = request.Service, Direct = request.Direct }, user);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException or ObjectDisposedException)
         {
             // The stream was reset or its request never came whole; nothing was asked of the gateway.
         }
     }
+
+    /// <summary>
+    /// An authorised direct stream (docs/protocol.md, "Direct streams"): the agent opens the service
+    /// and dials its leg, the user gets its ticket and dials its own, and the gateway relays between
+    /// the two plain TCP legs without decrypting (the ends run TLS across them). Audited and
+    /// revocable like any stream.
+    /// </summary>
+    private async Task RunDirectAsync(TunnelConnection client, Principal user, string host, AgentSession session, string service, AuditEvent stream)
+    {
+        if (session.Certificate is not { } certificate)
+        {
+            await RefuseAsync(client, stream, $"agent {session.Agent} does not take direct streams (it is older than the gateway); update it, or connect without --direct");
+            return;
+        }
+        var meeting = rendezvous.Open();
+        TrunkStream? request = null;
+        try
+        {
+            string? error;
+            (request, error) = await streams.StartAsync(session, new OpenRequest { Host = host, Service = service, Leg = meeting.AgentTicket }, client.Closed);
+            if (request is not null)
+            {
+                error = await AgentStreams.ReadAnswerAsync(request, session, host, service, client.Closed);
+            }
+            if (error is not null)
+            {
+                await RefuseAsync(client, stream, error);
+                return;
+            }
+            await client.ReplyAsync(Reply.Success with { Direct = meeting.UserTicket(certificate) }, CancellationToken.None);
+            ConnectionContext userLeg, agentLeg;
+            using (var arrival = CancellationTokenSource.CreateLinkedTokenSource(session.Ended))
+            {
+                arrival.CancelAfter(DirectLegTimeout);
+                try
+                {
+                    userLeg = await meeting.User.Task.WaitAsync(arrival.Token);
+                    agentLeg = await meeting.Agent.Task.WaitAsync(arrival.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    GatewayLog.StreamRefused(logger, user.Name, host, service, "its direct legs did not arrive in time");
+                    audit.Write(stream with { Outcome = "refused", Reason = $"the direct legs did not arrive within {DirectLegTimeout.TotalSeconds:0} s" });
+                    return;
+                }
+            }
+            using var grant = monitor.TrackStream(user.Name, user.TokenId, host, service, session.Agent);
+            void Cut()
+            {
+                userLeg.Abort();
+                agentLeg.Abort();
+            }
+            using var revoked = grant.Revoked.Register(Cut);
+            var start = time.GetUtcNow();
+            var started = time.GetTimestamp();
+            GatewayLog.StreamOpened(logger, user.Name, host, service, session.Agent, userLeg.RemoteEndPoint?.ToString());
+            audit.Write(stream with { Time = start, Outcome = "opened", Start = start, Reason = "direct" });
+            var up = RelayAsync(userLeg.Transport.Input, agentLeg.Transport.Output);
+            var down = RelayAsync(agentLeg.Transport.Input, userLeg.Transport.Output);
+            if (!(await await Task.WhenAny(up, down)).Clean)
+            {
+                // A leg was reset: the other direction has nowhere to go.
+                Cut();
+            }
+            var (bytesUp, bytesDown) = ((await up).Carried, (await down).Carried);
+            var outcome = grant.Reason is { } reason ? "revoked: " + reason : "closed (direct)";
+            GatewayLog.StreamClosed(logger, user.Name, host, service, session.Agent, time.GetElapsedTime(started).TotalSeconds, outcome, bytesUp, bytesDown);
+            var end = time.GetUtcNow();
+            audit.Write(stream with
+            {
+                Time = end, Outcome = grant.Reason is null ? "closed" : "revoked", Start = start, End = end,
+                BytesUp = bytesUp, BytesDown = bytesDown, Reason = outcome,
+            });
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException or ProtocolException)
+        {
+            // The user or the agent went away while the stream was being set up.
+        }
+        finally
+        {
+            rendezvous.Close(meeting);
+            if (request is not null)
+            {
+                await request.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies one direction of a direct stream (ciphertext) until its source ends, then passes the
+    /// end on. Kestrel's pipes hold the bytes; one copy moves them from one to the other.
+    /// </summary>
+    private static async Task<(long Carried, bool Clean)> RelayAsync(System.IO.Pipelines.PipeReader source, System.IO.Pipelines.PipeWriter destination)
+    {
+        var carried = 0L;
+        var clean = true;
+        try
+        {
+            while (true)
+            {
+                var result = await source.ReadAsync();
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    destination.Write(segment.Span);
+                }
+                carried += buffer.Length;
+                source.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled || (await destination.FlushAsync()).IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or ConnectionResetException or ConnectionAbortedException)
+        {
+            clean = false;
+        }
+        await destination.CompleteAsync();
+        return (carried, clean);
+    }
+
+    /// <summary>How long the two ends of an authorised direct stream may take to dial their legs.</summary>
+    private static readonly TimeSpan DirectLegTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a new trunk stream may take to say what it wants (it sends that with its first frame).</summary>
     private static readonly TimeSpan OpenRequestTimeout = TimeSpan.FromSeconds(10);

@@ -32,7 +32,7 @@ internal sealed class TunnelHandler(
         Hello hello;
         try
         {
-            if (!await HasPrefaceAsync(connection, handshake.Token))
+            if (!await TakePrefaceAsync(connection.Transport.Input, TunnelPreface, handshake.Token))
             {
                 await next(connection);
                 return;
@@ -96,11 +96,14 @@ internal sealed class TunnelHandler(
     /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
     public const string InvalidToken = "invalid or revoked token";
 
-    /// <summary>Peeks at the first bytes without consuming them, so HTTP sees the connection as it arrived.</summary>
-    private static async Task<bool> HasPrefaceAsync(ConnectionContext connection, CancellationToken cancellationToken)
+    private static readonly byte[] TunnelPreface = Frame.Preface.ToArray();
+
+    /// <summary>
+    /// Consumes <paramref name="preface"/> if the connection opens with it; otherwise consumes
+    /// nothing (it returns at the first byte that differs), so the next handler sees the connection as it arrived.
+    /// </summary>
+    internal static async Task<bool> TakePrefaceAsync(System.IO.Pipelines.PipeReader input, byte[] preface, CancellationToken cancellationToken)
     {
-        var input = connection.Transport.Input;
-        var preface = Frame.Preface.ToArray();
         while (true)
         {
             var result = await input.ReadAsync(cancellationToken);

@@ -1,0 +1,138 @@
+using System.Buffers.Text;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Jumpgate.Core.Security;
+
+namespace Jumpgate.Core.Protocol;
+
+/// <summary>
+/// One end of a direct stream (docs/protocol.md, "Direct streams"): a plain TCP connection to the
+/// gateway's port that opens with <see cref="Preface"/>, the stream's id and this end's secret.
+/// The gateway pairs the user's leg with the agent's and relays between them without decrypting;
+/// the two ends run TLS across it, end to end. The agent is the TLS server, with a certificate
+/// whose fingerprint the gateway vouches for; the user's end proves that it is the end the
+/// gateway authorised by sending the stream's key as its first bytes inside that TLS.
+/// </summary>
+internal static class DirectLeg
+{
+    /// <summary>Not a TLS record's first byte (0x16), so the gateway tells a direct leg from TLS on the same port.</summary>
+    public static ReadOnlySpan<byte> Preface => "JGD1"u8;
+
+    public const int IdLength = 16;
+    public const int SecretLength = 32;
+    public const int KeyLength = 32;
+    public const int HelloLength = 4 + IdLength + SecretLength;
+
+    /// <summary>The name the user's end asks for; the pinned fingerprint, not the name, is what it checks.</summary>
+    private const string AgentName = "jumpgate-agent";
+
+    public static string NewRandom(int length) => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(length));
+
+    /// <summary>Decodes a ticket field of exactly <paramref name="length"/> bytes, or throws <see cref="ProtocolException"/>.</summary>
+    public static byte[] Decode(string? text, int length)
+    {
+        var bytes = new byte[length];
+        return text is not null && Base64Url.IsValid(text, out var decoded) && decoded == length && Base64Url.DecodeFromChars(text, bytes) == length
+            ? bytes
+            : throw new ProtocolException("malformed direct stream ticket");
+    }
+
+    /// <summary>A key pair and self-signed certificate for the agent's end, made at start and never stored.</summary>
+    public static X509Certificate2 CreateAgentCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=" + AgentName, key, HashAlgorithmName.SHA256);
+        var now = DateTimeOffset.UtcNow;
+        return request.CreateSelfSigned(now.AddDays(-1), now.AddYears(10));
+    }
+
+    /// <summary>Connects to the gateway's port and sends this end's pairing hello.</summary>
+    public static async Task<NetworkStream> DialAsync(GatewayEndpoint gateway, DirectTicket ticket, CancellationToken cancellationToken)
+    {
+        var hello = new byte[HelloLength];
+        Preface.CopyTo(hello);
+        Decode(ticket.Id, IdLength).CopyTo(hello, Preface.Length);
+        Decode(ticket.Secret, SecretLength).CopyTo(hello, Preface.Length + IdLength);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(gateway.Address.IdnHost, gateway.Address.Port, cancellationToken);
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            await stream.WriteAsync(hello, cancellationToken);
+            return stream;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new GatewayException($"gateway {gateway} is unreachable: {e.Message}", inner: e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The user's end: dials its leg, runs TLS with the agent (whose certificate must be the one the gateway named) and proves the key.</summary>
+    public static async Task<SslStream> ConnectAsUserAsync(GatewayEndpoint gateway, DirectTicket ticket, CancellationToken cancellationToken)
+    {
+        if (!Fingerprint.TryParse(ticket.Certificate, out var pinned))
+        {
+            throw new GatewayException("the gateway named no valid agent certificate for the direct stream");
+        }
+        var key = Decode(ticket.Key, KeyLength);
+        var tls = new SslStream(await DialAsync(gateway, ticket, cancellationToken));
+        try
+        {
+            await tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned), cancellationToken);
+            await tls.WriteAsync(key, cancellationToken);
+            return tls;
+        }
+        catch (AuthenticationException e)
+        {
+            await tls.DisposeAsync();
+            throw new GatewayException("the direct stream's far end did not present the agent certificate the gateway vouched for; refusing it", inner: e);
+        }
+        catch (IOException e)
+        {
+            await tls.DisposeAsync();
+            throw new GatewayException($"gateway {gateway} closed the direct stream before it was set up", inner: e);
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The agent's end, over a leg from <see cref="DialAsync"/>: serves TLS and checks that the user's end knows the key.</summary>
+    public static async Task<SslStream> AcceptAsAgentAsync(Stream leg, DirectTicket ticket, SslStreamCertificateContext certificate, CancellationToken cancellationToken)
+    {
+        var expected = Decode(ticket.Key, KeyLength);
+        var tls = new SslStream(leg);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = certificate,
+                EnabledSslProtocols = TlsDefaults.Protocols,
+                CipherSuitesPolicy = TlsDefaults.CipherSuites,
+            }, cancellationToken);
+            var presented = new byte[KeyLength];
+            await tls.ReadExactlyAsync(presented, cancellationToken);
+            if (!CryptographicOperations.FixedTimeEquals(presented, expected))
+            {
+                throw new ProtocolException("the user's end of a direct stream did not present the stream's key");
+            }
+            return tls;
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+}

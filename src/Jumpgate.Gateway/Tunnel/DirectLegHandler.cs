@@ -1,0 +1,58 @@
+using System.Buffers;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Tunnel;
+
+/// <summary>
+/// Kestrel connection middleware in front of TLS: a connection that opens with the direct-leg
+/// preface is one end of an authorised direct stream, and is held here while the broker relays it;
+/// anything else (a TLS ClientHello) goes on untouched. The hello is bounded in size (fixed) and
+/// time (the handshake timeout).
+/// </summary>
+internal sealed class DirectLegHandler(GatewayOptions options, DirectRendezvous rendezvous, ILogger<DirectLegHandler> logger)
+{
+    private static readonly byte[] Preface = DirectLeg.Preface.ToArray();
+
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var input = connection.Transport.Input;
+        var hello = new byte[DirectLeg.HelloLength - Preface.Length];
+        using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
+        {
+            handshake.CancelAfter(options.HandshakeTimeout);
+            try
+            {
+                if (!await TunnelHandler.TakePrefaceAsync(input, Preface, handshake.Token))
+                {
+                    await next(connection);
+                    return;
+                }
+                var result = await input.ReadAtLeastAsync(hello.Length, handshake.Token);
+                if (result.Buffer.Length < hello.Length)
+                {
+                    input.AdvanceTo(result.Buffer.End);
+                    throw new EndOfStreamException("the connection closed inside the hello");
+                }
+                result.Buffer.Slice(0, hello.Length).CopyTo(hello);
+                // What follows (the user's TLS ClientHello, if it did not wait) stays in the pipe for the relay.
+                input.AdvanceTo(result.Buffer.GetPosition(hello.Length));
+            }
+            catch (Exception e) when (e is EndOfStreamException or OperationCanceledException or IOException or InvalidOperationException)
+            {
+                GatewayLog.HandshakeRefused(logger, "direct leg", connection.RemoteEndPoint?.ToString(), e is OperationCanceledException ? "no complete hello in time" : e.Message);
+                return;
+            }
+        }
+        var finished = rendezvous.Arrive(hello.AsSpan(0, DirectLeg.IdLength), hello.AsSpan(DirectLeg.IdLength), connection);
+        if (finished is null)
+        {
+            GatewayLog.HandshakeRefused(logger, "direct leg", connection.RemoteEndPoint?.ToString(), "no direct stream waits for this leg");
+            return;
+        }
+        await finished;
+    }
+}
