@@ -18,7 +18,8 @@ internal static class Bulk
         int[] streamCounts = [1, 8];
         var results = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
         var cores = streamCounts.ToDictionary(s => s, _ => paths.ToDictionary(p => p.Name, _ => new List<double>()));
-        var roleCores = streamCounts.ToDictionary(s => s, _ => rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => new List<double>()));
+        string[] jumpgates = [PathNames.Jumpgate, PathNames.JumpgateDirect];
+        var roleCores = streamCounts.ToDictionary(s => s, _ => jumpgates.ToDictionary(j => j, _ => rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => new List<double>())));
         for (var round = 1; round <= plan.BulkRounds; round++)
         {
             foreach (var streams in streamCounts)
@@ -26,13 +27,13 @@ internal static class Bulk
                 foreach (var path in paths)
                 {
                     var meter = new CpuMeter();
-                    var roles = path.Name == PathNames.Jumpgate ? new ProcessCpu(rig.Jumpgate.Roles) : null;
+                    var roles = jumpgates.Contains(path.Name) ? new ProcessCpu(rig.Jumpgate.Roles) : null;
                     var wall = System.Diagnostics.Stopwatch.StartNew();
                     var gbps = await IperfAsync(path, streams, plan.BulkSeconds, plan.BulkOmit, say);
                     var busy = meter.CoresBusy();
                     foreach (var (role, spent) in roles?.Spent() ?? [])
                     {
-                        roleCores[streams][role].Add(spent / wall.Elapsed.TotalMilliseconds);
+                        roleCores[streams][path.Name][role].Add(spent / wall.Elapsed.TotalMilliseconds);
                     }
                     results[streams][path.Name].Add(gbps);
                     cores[streams][path.Name].Add(busy);
@@ -48,27 +49,31 @@ internal static class Bulk
             string Result(string name) => $"{Table.F(medians[name])} Gbit/s" + (results[streams][name].Count > 1
                 ? $" ({Table.F(results[streams][name].Min())}–{Table.F(results[streams][name].Max())})"
                 : "") + $", {Table.F(Stats.Median(cores[streams][name]))} cores busy";
-            foreach (var path in paths.Where(p => p.Name != PathNames.Jumpgate))
+            foreach (var path in paths.Where(p => !jumpgates.Contains(p.Name)))
             {
                 table.Add(new Row(figure, path.Name, Result(path.Name)));
             }
-            var jumpgate = medians[PathNames.Jumpgate];
-            var result = Result(PathNames.Jumpgate) + " (" + string.Join(", ", roleCores[streams].Select(r => $"{r.Key} {Table.F(Stats.Median(r.Value))}")) + ")";
-            if (streams == 1)
+            foreach (var name in jumpgates)
             {
-                table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 2.0 ×", atMost: false, 2.0);
-                table.Check(figure, result, jumpgate / medians[PathNames.SshRAes], PathNames.SshRAes, "≥ 1.3 ×", atMost: false, 1.3);
-                table.Check(figure, result, jumpgate / medians[PathNames.Socat], PathNames.Socat, "≥ 1.0 ×", atMost: false, 1.0);
-            }
-            else
-            {
-                table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 3.0 ×", atMost: false, 3.0);
+                var jumpgate = medians[name];
+                var result = Result(name) + " (" + string.Join(", ", roleCores[streams][name].Select(r => $"{r.Key} {Table.F(Stats.Median(r.Value))}")) + ")";
+                if (streams == 1)
+                {
+                    table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 2.0 ×", atMost: false, 2.0, name);
+                    table.Check(figure, result, jumpgate / medians[PathNames.SshRAes], PathNames.SshRAes, "≥ 1.3 ×", atMost: false, 1.3, name);
+                    table.Check(figure, result, jumpgate / medians[PathNames.Socat], PathNames.Socat, "≥ 1.0 ×", atMost: false, 1.0, name);
+                }
+                else
+                {
+                    table.Check(figure, result, jumpgate / medians[PathNames.SshR], PathNames.SshR, "≥ 3.0 ×", atMost: false, 3.0, name);
+                }
             }
         }
         var aes = await AesSpeed.PerCoreGigabytesAsync(plan.JudgeTargets ? 3 : 1);
         foreach (var streams in streamCounts)
         {
             table.Note(Ceiling(streams, aes, results[streams], cores[streams]));
+            table.Note(SameShapeInC(streams, results[streams]));
         }
         table.Note($"Bulk: iperf3 -c … -t {plan.BulkSeconds} -O {plan.BulkOmit} [-P 8] through each path to its own iperf3 -s, {plan.BulkRounds} round(s), paths alternated within a round; the receiver's rate, median (min–max); cores busy: the whole machine over each iperf3 run, its unmeasured first {plan.BulkOmit} s included (/proc/stat, steal time not counted); in brackets, the cores Jumpgate's own processes kept busy (/proc/PID/stat).");
     }
@@ -96,6 +101,17 @@ internal static class Bulk
             $"{Table.F(ceiling)} Gbit/s = {Table.F(ceiling / Rate(PathNames.SshR))} × ssh -R -N, {Table.F(ceiling / Rate(PathNames.SshRAes))} × ssh -R -N (aes128-gcm), " +
             $"{Table.F(ceiling / Rate(PathNames.Socat))} × socat; a target above that is out of reach for this shape on this machine. " +
             $"Jumpgate moved {Table.F(jumpgate)} Gbit/s on {Table.F(Stats.Median(cores[PathNames.Jumpgate]))} cores busy = {Table.F(jumpgate / ceiling)} × that ceiling.";
+    }
+
+    /// <summary>What C does in Jumpgate's two shapes, measured in this run: socat relays with TLS on both legs, and with TLS end to end.</summary>
+    private static string SameShapeInC(int streams, Dictionary<string, List<double>> rates)
+    {
+        double Rate(string path) => Stats.Median(rates[path]);
+        var (both, endToEnd, sshR) = (Rate(PathNames.SocatTlsBothLegs), Rate(PathNames.SocatTlsEndToEnd), Rate(PathNames.SshR));
+        var what = streams == 1 ? "one stream" : $"{streams} streams";
+        return $"Bulk in C, {what}: three socat relays with TLS on both legs (AES-128-GCM, the middle one decrypting and encrypting again) moved {Table.F(both)} Gbit/s = {Table.F(both / sshR)} × ssh -R -N; " +
+            $"with TLS end to end and a plain middle relay, {Table.F(endToEnd)} Gbit/s = {Table.F(endToEnd / sshR)} × ssh -R -N. " +
+            $"Jumpgate moved {Table.F(Rate(PathNames.Jumpgate) / both)} × the first, `forward --direct` {Table.F(Rate(PathNames.JumpgateDirect) / endToEnd)} × the second.";
     }
 
     /// <summary>Runs iperf3 through a path and returns the receiver's rate in Gbit/s, after checking the bytes arrived.</summary>

@@ -12,7 +12,7 @@ namespace Jumpgate.Bench.Figures;
 /// </summary>
 internal static class Latency
 {
-    private static readonly string[] Names = [PathNames.Direct, PathNames.Socat, PathNames.SshL, PathNames.SshR, PathNames.SshRPty, PathNames.SshJ, PathNames.Jumpgate];
+    private static readonly string[] Names = [PathNames.Direct, PathNames.Socat, PathNames.SshL, PathNames.SshR, PathNames.SshRPty, PathNames.SshJ, PathNames.Jumpgate, PathNames.JumpgateDirect];
 
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {

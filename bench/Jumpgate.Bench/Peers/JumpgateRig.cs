@@ -100,19 +100,20 @@ internal sealed class JumpgateRig : IAsyncDisposable
         await StartAgentAsync();
     }
 
-    /// <summary>A `jumpgate forward node1:SERVICE` listener (one per service, started once); returns its local port.</summary>
-    public async Task<int> ForwardAsync(string service)
+    /// <summary>A `jumpgate forward node1:SERVICE [--direct]` listener (one per service and mode, started once); returns its local port.</summary>
+    public async Task<int> ForwardAsync(string service, bool direct = false)
     {
-        if (_forwards.TryGetValue(service, out var known))
+        var key = direct ? service + " --direct" : service;
+        if (_forwards.TryGetValue(key, out var known))
         {
             return known;
         }
-        var forwarder = ChildProcess.Start($"forward {service}", TestSupport.Jumpgate.Executable,
-            ["forward", $"node1:{service}", "--local", "127.0.0.1:0"], null, _deployment.ClientEnvironment);
+        var forwarder = ChildProcess.Start($"forward {key}", TestSupport.Jumpgate.Executable,
+            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", .. direct ? ["--direct"] : Array.Empty<string>()], null, _deployment.ClientEnvironment);
         _forwarders.Add(forwarder);
         var line = await forwarder.WaitForLineAsync(@"forwarding 127\.0\.0\.1:(\d+) ->", Signals.Timeout(60));
         var port = int.Parse(line.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        _forwards[service] = port;
+        _forwards[key] = port;
         return port;
     }
 

@@ -13,6 +13,7 @@ internal sealed class Rig : IAsyncDisposable
 {
     private readonly List<ChildProcess> _processes = [];
     private readonly List<TunnelPath> _paths = [];
+    private TlsFiles? _tls;
 
     private Rig(EchoServer echo)
     {
@@ -69,6 +70,13 @@ internal sealed class Rig : IAsyncDisposable
         // Jumpgate's bytes cross three processes (forwarder, gateway, agent): three plain relays
         // in a chain, with Jumpgate's copy size and no crypto, are the ceiling for that shape.
         _paths.Add(new TunnelPath(PathNames.SocatChain, await SocatChainAsync(Echo.Port), await SocatChainAsync(await IperfServerAsync())));
+        // The same chain in C with Jumpgate's crypto: TLS on both legs, and TLS end to end through a plain middle relay.
+        _tls = TlsFiles.Create();
+        foreach (var middlePlain in new[] { false, true })
+        {
+            _paths.Add(new TunnelPath(middlePlain ? PathNames.SocatTlsEndToEnd : PathNames.SocatTlsBothLegs,
+                await SocatTlsChainAsync(Echo.Port, middlePlain), await SocatTlsChainAsync(await IperfServerAsync(), middlePlain)));
+        }
 
         say("starting sshd: target, relay, bastion, relay2");
         Ssh = await OpenSsh.StartAsync();
@@ -110,6 +118,7 @@ internal sealed class Rig : IAsyncDisposable
         Jumpgate = await JumpgateRig.StartAsync(services);
         _paths.Add(new TunnelPath(PathNames.Jumpgate, await Jumpgate.ForwardAsync("echo"), await Jumpgate.ForwardAsync("sink"),
             Web is null ? null : await Jumpgate.ForwardAsync("web")));
+        _paths.Add(new TunnelPath(PathNames.JumpgateDirect, await Jumpgate.ForwardAsync("echo", direct: true), await Jumpgate.ForwardAsync("sink", direct: true)));
 
         say("checking that every path echoes 1 MiB unchanged");
         foreach (var path in _paths)
@@ -132,6 +141,33 @@ internal sealed class Rig : IAsyncDisposable
         var port = Ports.Free();
         var socat = Start("socat", "socat", [.. options ?? [], $"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{target}"]);
         await Ports.WaitListeningAsync(port, "socat", socat, Signals.Timeout(20));
+        return port;
+    }
+
+    /// <summary>
+    /// Three socat relays with 128 KiB copies where the first encrypts (as `forward` does), the last decrypts (the
+    /// agent), and the middle (the gateway) decrypts and encrypts again, or with <paramref name="middlePlain"/> only copies.
+    /// </summary>
+    private async Task<int> SocatTlsChainAsync(int target, bool middlePlain)
+    {
+        var tls = _tls!;
+        var server = $"cert={tls.CertificateAndKey},verify=0";
+        var client = "verify=0";
+        var last = await SocatTlsAsync($"OPENSSL-LISTEN:{{0}},bind=127.0.0.1,reuseaddr,fork,{server}", $"TCP:127.0.0.1:{target}");
+        var middle = middlePlain
+            ? await SocatTlsAsync("TCP-LISTEN:{0},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{last}")
+            : await SocatTlsAsync($"OPENSSL-LISTEN:{{0}},bind=127.0.0.1,reuseaddr,fork,{server}", $"OPENSSL:127.0.0.1:{last},{client}");
+        return await SocatTlsAsync("TCP-LISTEN:{0},bind=127.0.0.1,reuseaddr,fork", $"OPENSSL:127.0.0.1:{middle},{client}");
+    }
+
+    private async Task<int> SocatTlsAsync(string listen, string connect)
+    {
+        var port = Ports.Free();
+        // socat has no option for TLS 1.3's suites; an OpenSSL config of its own pins AES-128-GCM, as Jumpgate's legs use.
+        var socat = ChildProcess.Start("socat (TLS)", "socat", ["-b", "131072", string.Format(System.Globalization.CultureInfo.InvariantCulture, listen, port), connect], null,
+            new Dictionary<string, string> { ["OPENSSL_CONF"] = _tls!.OpenSslConfig });
+        _processes.Add(socat);
+        await Ports.WaitListeningAsync(port, "socat (TLS)", socat, Signals.Timeout(20));
         return port;
     }
 
@@ -164,5 +200,6 @@ internal sealed class Rig : IAsyncDisposable
             await Web.DisposeAsync();
         }
         await Echo.DisposeAsync();
+        _tls?.Dispose();
     }
 }

@@ -23,5 +23,8 @@ internal static class PathNames
     public const string SshRPty = "ssh -R -tt";
     public const string SshJ = "ssh -J";
     public const string SshJAes = "ssh -J (aes128-gcm)";
+    public const string SocatTlsBothLegs = "3 socat relays in Jumpgate's shape, TLS on both legs (C, AES-128-GCM; reference only)";
+    public const string SocatTlsEndToEnd = "3 socat relays, TLS end to end, the middle one plain (C, AES-128-GCM; reference only)";
     public const string Jumpgate = "**Jumpgate**";
+    public const string JumpgateDirect = "**Jumpgate `forward --direct`** (the gateway relays ciphertext)";
 }

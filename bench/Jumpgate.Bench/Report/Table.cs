@@ -26,10 +26,10 @@ internal sealed class Table(Plan plan)
     /// Adds Jumpgate's row for one target: the ratio to the peer and whether it meets the target.
     /// A smoke run shows the ratio but judges nothing.
     /// </summary>
-    public void Check(string figure, string result, double ratio, string peer, string target, bool atMost, double limit)
+    public void Check(string figure, string result, double ratio, string peer, string target, bool atMost, double limit, string path = Peers.PathNames.Jumpgate)
     {
         var met = double.IsNaN(ratio) ? "?" : (atMost ? ratio <= limit : ratio >= limit) ? "yes" : "**no**";
-        _rows.Add(new Row(figure, Peers.PathNames.Jumpgate, result, $"{F(ratio)} × {peer}", target, plan.JudgeTargets ? met : $"({met}; smoke)"));
+        _rows.Add(new Row(figure, path, result, $"{F(ratio)} × {peer}", target, plan.JudgeTargets ? met : $"({met}; smoke)"));
     }
 
     /// <summary>Adds Jumpgate's row for an absolute target (milliseconds, KiB, seconds).</summary>

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Jumpgate.EndToEnd.Access;
+using Jumpgate.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Jumpgate.EndToEnd.Security;
+
+/// <summary>
+/// `jumpgate forward --direct`: the gateway relays the stream's bytes without decrypting them, the
+/// two ends run TLS across it, and the stream is still authorised, audited and revocable.
+/// </summary>
+public sealed class DirectStreamTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private AccessFixture _fixture = null!;
+
+    public async Task InitializeAsync() => _fixture = await AccessFixture.StartAsync(output);
+
+    public async Task DisposeAsync() => await _fixture.DisposeAsync();
+
+    [Fact]
+    public async Task ADirectStreamCarriesAMebibyteBothWaysAndItsHalfCloseWhileTheWireShowsNoneOfIt()
+    {
+        // Everything the client sends to the gateway, and gets back, passes a recording relay: the trunk and the direct leg.
+        var gateway = IPEndPoint.Parse(new Uri(_fixture.Deployment.GatewayUrl).Authority);
+        await using var wire = await RecordingRelay.StartAsync(gateway);
+        using var home = new TempDirectory("jumpgate-direct-client-");
+        var environment = new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home.Path };
+        var login = await Command.RunAsync(TestSupport.Jumpgate.Executable,
+            ["login", $"https://127.0.0.1:{wire.Port}", "--token", _fixture.Deployment.UserToken, "--fingerprint", _fixture.Deployment.Fingerprint],
+            Signals.Timeout(60), environment, output: output);
+        Assert.True(login.ExitCode == 0, login.ToString());
+        await using var forward = ChildProcess.Start("forward --direct", TestSupport.Jumpgate.Executable,
+            ["forward", "node1:echo", "--direct", "--local", "127.0.0.1:0"], output, environment);
+        var bound = await forward.WaitForLineAsync(@"forwarding (\S+) -> node1:echo through \S+, encrypted end to end", Signals.Timeout(30));
+
+        // A marker that cannot turn up by chance: if any copy of it crosses the wire in the clear, the test sees it.
+        var marker = RandomNumberGenerator.GetBytes(32);
+        var payload = new byte[1 << 20];
+        for (var offset = 0; offset < payload.Length; offset += marker.Length)
+        {
+            marker.CopyTo(payload, offset);
+        }
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPEndPoint.Parse(bound.Groups[1].Value));
+        var stream = client.GetStream();
+        using var deadline = new CancellationTokenSource(Signals.Timeout(30));
+        var reading = ReadToEndAsync(stream, deadline.Token);
+        await stream.WriteAsync(payload, deadline.Token);
+        client.Client.Shutdown(SocketShutdown.Send);
+        var echoed = await reading;
+
+        Assert.Equal(payload.Length, echoed.Length);
+        Assert.True(payload.AsSpan().SequenceEqual(echoed), "the echoed bytes differ from those sent");
+        await _fixture.Deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:echo via lab-a closed after [\d.]+ s: closed \(direct\)", Signals.Timeout(10));
+        var (up, down, connections) = wire.Totals();
+        output.WriteLine($"the wire carried {up} bytes up and {down} down on {connections} connections");
+        Assert.True(up > payload.Length && down > payload.Length, "the stream's bytes did not cross the recorded wire");
+        Assert.True(connections >= 2, "the direct stream did not open a leg of its own");
+        Assert.False(wire.Contains(marker), "the stream's plaintext crossed the wire between the client and the gateway");
+    }
+
+    [Fact]
+    public async Task RevokingTheRuleClosesADirectStreamWithinFiveSeconds()
+    {
+        await using var forward = ChildProcess.Start("forward --direct", TestSupport.Jumpgate.Executable,
+            ["forward", "node1:echo", "--direct", "--local", "127.0.0.1:0"], output, _fixture.Deployment.ClientEnvironment);
+        var bound = await forward.WaitForLineAsync(@"forwarding (\S+) ->", Signals.Timeout(30));
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPEndPoint.Parse(bound.Groups[1].Value));
+        var stream = client.GetStream();
+        Assert.Equal("before"u8.ToArray(), await EchoServer.RoundTripAsync(stream, "before"u8.ToArray(), Signals.Timeout(10)));
+
+        await _fixture.AdminAsync("revoke", "@everyone", "*");
+        var revoked = Stopwatch.StartNew();
+        using var deadline = new CancellationTokenSource(Signals.Timeout(15));
+        await ReadToEndAsync(stream, deadline.Token);
+
+        Assert.True(revoked.Elapsed < TimeSpan.FromSeconds(5), $"the direct stream closed {revoked.Elapsed.TotalSeconds:0.00} s after the rule was revoked");
+        await _fixture.Deployment.Gateway!.WaitForLineAsync("stream researcher -> node1:echo via lab-a closed after .*revoked: the rules changed", Signals.Timeout(5));
+        using var again = new TcpClient();
+        await again.ConnectAsync(IPEndPoint.Parse(bound.Groups[1].Value));
+        await forward.WaitForLineAsync("jumpgate: user researcher may not reach node1:echo", Signals.Timeout(15));
+    }
+
+    [Fact]
+    public async Task ALegWithAnUnknownTicketOrAHalfHelloIsDroppedWhileOtherStreamsCarryOn()
+    {
+        await using var working = await _fixture.ConnectAsync("node1", "echo");
+        Assert.True(working.Ok, working.Error);
+        var gateway = IPEndPoint.Parse(new Uri(_fixture.Deployment.GatewayUrl).Authority);
+
+        using (var guess = new TcpClient())
+        {
+            await guess.ConnectAsync(gateway);
+            await guess.GetStream().WriteAsync((byte[])[.. "JGD1"u8, .. RandomNumberGenerator.GetBytes(48)]);
+            using var deadline = new CancellationTokenSource(Signals.Timeout(10));
+            Assert.Empty(await ReadToEndAsync(guess.GetStream(), deadline.Token));
+        }
+        await _fixture.Deployment.Gateway!.WaitForLineAsync("refused direct leg connection from 127.0.0.1:\\d+: no direct stream waits for this leg", Signals.Timeout(10));
+        using (var half = new TcpClient())
+        {
+            await half.ConnectAsync(gateway);
+            var stream = half.GetStream();
+            await stream.WriteAsync("JGD1\u0001\u0002"u8.ToArray());
+            half.Client.Shutdown(SocketShutdown.Send);
+            using var deadline = new CancellationTokenSource(Signals.Timeout(10));
+            Assert.Empty(await ReadToEndAsync(stream, deadline.Token));
+        }
+        await _fixture.Deployment.Gateway.WaitForLineAsync("refused direct leg connection from 127.0.0.1:\\d+: the connection closed inside the hello", Signals.Timeout(10));
+
+        Assert.Equal("still"u8.ToArray(), await EchoServer.RoundTripAsync(working.Stream, "still"u8.ToArray(), Signals.Timeout(10)));
+    }
+
+    private static async Task<byte[]> ReadToEndAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        using var all = new MemoryStream();
+        try
+        {
+            await stream.CopyToAsync(all, cancellationToken);
+        }
+        catch (IOException)
+        {
+            // A reset ends it too.
+        }
+        return all.ToArray();
+    }
+
+    /// <summary>A TCP relay on loopback that keeps a copy of every byte it passes, both ways (bounded: 16 MiB a direction).</summary>
+    private sealed class RecordingRelay : IAsyncDisposable
+    {
+        private const int Limit = 16 << 20;
+        private readonly Socket _listener = new(SocketType.Stream, ProtocolType.Tcp);
+        private readonly IPEndPoint _target;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly List<(MemoryStream Up, MemoryStream Down)> _connections = [];
+        private readonly List<Task> _running = [];
+        private Task _accepting = Task.CompletedTask;
+
+        private RecordingRelay(IPEndPoint target)
+        {
+            _target = target;
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        public static Task<RecordingRelay> StartAsync(IPEndPoint target)
+        {
+            var relay = new RecordingRelay(target);
+            relay._listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            relay._listener.Listen(16);
+            relay._accepting = relay.AcceptAsync();
+            return Task.FromResult(relay);
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptAsync(_stop.Token);
+                    var server = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    await server.ConnectAsync(_target, _stop.Token);
+                    var record = (new MemoryStream(), new MemoryStream());
+                    lock (_connections)
+                    {
+                        _connections.Add(record);
+                        _running.Add(RelayAsync(client, server, record));
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        }
+
+        /// <summary>Both directions, each passing its end on as a half-close; a reset either way closes both sockets.</summary>
+        private async Task RelayAsync(Socket client, Socket server, (MemoryStream Up, MemoryStream Down) record)
+        {
+            using (client)
+            using (server)
+            {
+                await Task.WhenAll(PumpAsync(client, server, record.Up), PumpAsync(server, client, record.Down));
+            }
+        }
+
+        private async Task PumpAsync(Socket from, Socket to, MemoryStream copy)
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                int read;
+                while ((read = await from.ReceiveAsync(buffer, _stop.Token)) > 0)
+                {
+                    lock (copy)
+                    {
+                        if (copy.Length < Limit)
+                        {
+                            copy.Write(buffer, 0, read);
+                        }
+                    }
+                    await to.SendAsync(buffer.AsMemory(0, read), _stop.Token);
+                }
+                to.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // One end went away: close both, so the other direction ends too.
+                from.Close();
+                to.Close();
+            }
+        }
+
+        public (long Up, long Down, int Connections) Totals()
+        {
+            lock (_connections)
+            {
+                return (_connections.Sum(c => Length(c.Up)), _connections.Sum(c => Length(c.Down)), _connections.Count);
+            }
+        }
+
+        public bool Contains(byte[] needle)
+        {
+            lock (_connections)
+            {
+                return _connections.Any(c => Has(c.Up, needle) || Has(c.Down, needle));
+            }
+        }
+
+        private static long Length(MemoryStream copy)
+        {
+            lock (copy)
+            {
+                return copy.Length;
+            }
+        }
+
+        private static bool Has(MemoryStream copy, byte[] needle)
+        {
+            lock (copy)
+            {
+                return copy.GetBuffer().AsSpan(0, (int)copy.Length).IndexOf(needle) >= 0;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Dispose();
+            await _accepting;
+            Task[] running;
+            lock (_connections)
+            {
+                running = [.. _running];
+            }
+            await Task.WhenAll(running);
+        }
+    }
+}
