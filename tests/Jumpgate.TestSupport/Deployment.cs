@@ -134,11 +134,11 @@ public sealed class Deployment : IAsyncDisposable
     public ChildProcess Agent(string name) => _agents[name];
 
     /// <summary>An ssh_config: what `jumpgate ssh-config` printed, plus the test sshd's key and known_hosts.</summary>
-    public async Task<string> WriteSshConfigAsync(Sshd sshd, string? jumpgate = null)
+    public async Task<string> WriteSshConfigAsync(Sshd sshd, string? jumpgate = null, bool direct = false)
     {
         // `ssh-config` names the program that printed it as ProxyCommand.
-        var generated = await RunAsClientAsync(jumpgate ?? Jumpgate.Executable, "ssh-config");
-        var path = Dir.File("ssh_config");
+        var generated = await RunAsClientAsync(jumpgate ?? Jumpgate.Executable, direct ? ["ssh-config", "--direct"] : ["ssh-config"]);
+        var path = Dir.File(direct ? "ssh_config_direct" : "ssh_config");
         await File.WriteAllTextAsync(path, $"""
             {generated.Stdout}
             Host *

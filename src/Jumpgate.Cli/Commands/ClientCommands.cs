@@ -115,12 +115,17 @@ internal static class ClientCommands
         var command = new Command("ssh-config", Options.Describe(
             $"Print an OpenSSH config block that sends every host ending in {HostSuffix} through Jumpgate (ProxyCommand `jumpgate proxy %h %p`).",
             "jumpgate ssh-config >> ~/.ssh/config && ssh node1.jg"));
-        command.SetAction(_ =>
+        var direct = new Option<bool>("--direct")
+        {
+            Description = "Write `proxy --direct`: the gateway relays each SSH connection without decrypting it, which makes scp and rsync faster",
+        };
+        command.Options.Add(direct);
+        command.SetAction(result =>
         {
             Console.Write($"""
                 # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
                 Host *{HostSuffix}
-                    ProxyCommand {SelfCommand()} proxy %h %p
+                    ProxyCommand {SelfCommand()} proxy {(result.GetValue(direct) ? "--direct " : "")}%h %p
                     ServerAliveInterval 15
                     ServerAliveCountMax 3
 

@@ -15,16 +15,20 @@ internal static class TunnelCommands
     {
         var host = new Argument<string>("host") { Description = $"The host, with or without {ClientCommands.HostSuffix} (ssh's %h)" };
         var port = new Argument<string>("port") { Description = "The port or service name (ssh's %p; 22 means the ssh service)" };
+        var direct = DirectOption();
         var command = new Command("proxy", Options.Describe(
             "Join stdin and stdout to a host's service through the gateway. OpenSSH runs it as ProxyCommand; `jumpgate ssh-config` writes that for you.",
             "ssh -o ProxyCommand='jumpgate proxy %h %p' node1.jg"))
         {
-            host, port,
+            host, port, direct,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             var settings = LoadTunnelSettings();
-            await using var tunnel = await OpenAsync(settings, StripSuffix(result.GetValue(host)!), result.GetValue(port)!, cancellationToken);
+            var (name, service) = (StripSuffix(result.GetValue(host)!), result.GetValue(port)!);
+            await using var tunnel = result.GetValue(direct)
+                ? await OpenDirectAsync(settings, name, service, cancellationToken)
+                : await OpenAsync(settings, name, service, cancellationToken);
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
             await Splice.RunAsync(terminal, tunnel, cancellationToken);
@@ -37,11 +41,7 @@ internal static class TunnelCommands
     {
         var target = new Argument<string>("target") { Description = "HOST:SERVICE, e.g. node1:jupyter" };
         var local = new Option<string>("--local", "-L") { Description = "Local address and port to listen on", DefaultValueFactory = _ => "127.0.0.1:0" };
-        var direct = new Option<bool>("--direct")
-        {
-            Description = "Carry each connection on connections of its own, encrypted end to end between this command and the agent, "
-                + "which the gateway relays without decrypting: faster for bulk transfers (checkpoints, datasets), one TLS handshake slower to open",
-        };
+        var direct = DirectOption();
         var command = new Command("forward", Options.Describe(
             "Listen on a local port and carry every connection to a host's service through the gateway (what ssh -L did), many at once, until Ctrl-C.",
             "jumpgate forward node1:jupyter --local 127.0.0.1:8888"))
@@ -63,6 +63,13 @@ internal static class TunnelCommands
         });
         return command;
     }
+
+    /// <summary>--direct, as `proxy` and `forward` take it (docs/protocol.md, "Direct streams").</summary>
+    private static Option<bool> DirectOption() => new("--direct")
+    {
+        Description = "Carry each connection on connections of its own, encrypted end to end between this command and the agent, "
+            + "which the gateway relays without decrypting: faster for bulk transfers (checkpoints, datasets), one TLS handshake slower to open",
+    };
 
     /// <summary>The login, for a process whose only TLS peer is the gateway and that only relays: a pinned gateway needs no system CA store, and its socket completions run inline.</summary>
     private static ClientSettings LoadTunnelSettings()
@@ -161,6 +168,17 @@ internal static class TunnelCommands
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Probe = probe };
         var (stream, _) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
         return stream;
+    }
+
+    /// <summary>Opens one direct stream: authorised on a `connect` connection, then carried on a leg of its own, TLS with the agent end to end.</summary>
+    private static async Task<Stream> OpenDirectAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
+    {
+        var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
+        var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true };
+        var (request, reply) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+        await request.DisposeAsync();
+        var ticket = reply.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)");
+        return await DirectLeg.ConnectAsUserAsync(gateway, ticket, cancellationToken);
     }
 
     private static string StripSuffix(string host) =>

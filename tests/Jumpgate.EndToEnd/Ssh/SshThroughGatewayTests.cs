@@ -58,7 +58,20 @@ public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLif
     }
 
     [Fact]
-    public async Task ScpCarriesA64MiBFileBothWaysIntact()
+    public async Task ScpCarriesA64MiBFileBothWaysIntact() => await ScpBothWaysAsync(_sshConfig);
+
+    [Fact]
+    public async Task ScpThroughProxyDirectCarriesA64MiBFileBothWaysIntactOnADirectStream()
+    {
+        var direct = await _deployment.WriteSshConfigAsync(_sshd, direct: true);
+        Assert.Contains(" proxy --direct %h %p", await File.ReadAllTextAsync(direct), StringComparison.Ordinal);
+
+        await ScpBothWaysAsync(direct);
+
+        await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a closed after [\d.]+ s: closed \(direct\), [6-9]\d{7} bytes up", Signals.Timeout(10));
+    }
+
+    private async Task ScpBothWaysAsync(string sshConfig)
     {
         var upload = _deployment.Dir.File("upload.bin");
         var data = new byte[64 * 1024 * 1024];
@@ -67,8 +80,8 @@ public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLif
         var remote = _deployment.Dir.File("remote.bin");
         var download = _deployment.Dir.File("download.bin");
 
-        var up = await Command.RunAsync("scp", ["-F", _sshConfig, upload, $"node1.jg:{remote}"], Signals.Timeout(120), _deployment.ClientEnvironment, output: output);
-        var down = await Command.RunAsync("scp", ["-F", _sshConfig, $"node1.jg:{remote}", download], Signals.Timeout(120), _deployment.ClientEnvironment, output: output);
+        var up = await Command.RunAsync("scp", ["-F", sshConfig, upload, $"node1.jg:{remote}"], Signals.Timeout(120), _deployment.ClientEnvironment, output: output);
+        var down = await Command.RunAsync("scp", ["-F", sshConfig, $"node1.jg:{remote}", download], Signals.Timeout(120), _deployment.ClientEnvironment, output: output);
 
         Assert.True(up.ExitCode == 0, up.ToString());
         Assert.True(down.ExitCode == 0, down.ToString());
