@@ -87,7 +87,9 @@ internal static class DirectLeg
         var tls = new SslStream(await DialAsync(gateway, ticket, cancellationToken));
         try
         {
-            await tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned), cancellationToken);
+            var options = TlsDefaults.ClientOptions(AgentName, pinned);
+            options.AllowTlsResume = false;
+            await tls.AuthenticateAsClientAsync(options, cancellationToken);
             await tls.WriteAsync(key, cancellationToken);
             return tls;
         }
@@ -120,6 +122,9 @@ internal static class DirectLeg
                 ServerCertificateContext = certificate,
                 EnabledSslProtocols = TlsDefaults.Protocols,
                 CipherSuitesPolicy = TlsDefaults.CipherSuites,
+                // No session tickets: a leg is never resumed, and a ticket the user's end is still reading when it sends
+                // its close_notify made OpenSSL refuse the shutdown ("shutdown while in init").
+                AllowTlsResume = false,
             }, cancellationToken);
             var presented = new byte[KeyLength];
             await tls.ReadExactlyAsync(presented, cancellationToken);

@@ -167,8 +167,10 @@ internal static class Splice
             }
             return Failure.None;
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException
+            or System.Security.Cryptography.CryptographicException)
         {
+            // OpenSSL may refuse a close_notify (while it handles a post-handshake message): the end cannot be passed on.
             return new Failure(false, true, e);
         }
     }

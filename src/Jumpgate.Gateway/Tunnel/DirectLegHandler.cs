@@ -43,7 +43,10 @@ internal sealed class DirectLegHandler(GatewayOptions options, DirectRendezvous 
             }
             catch (Exception e) when (e is EndOfStreamException or OperationCanceledException or IOException or InvalidOperationException)
             {
-                GatewayLog.HandshakeRefused(logger, "direct leg", connection.RemoteEndPoint?.ToString(), e is OperationCanceledException ? "no complete hello in time" : e.Message);
+                var reason = e is not OperationCanceledException ? e.Message
+                    : connection.ConnectionClosed.IsCancellationRequested ? "the connection closed inside the hello"
+                    : "no complete hello in time";
+                GatewayLog.HandshakeRefused(logger, "direct leg", connection.RemoteEndPoint?.ToString(), reason);
                 return;
             }
         }

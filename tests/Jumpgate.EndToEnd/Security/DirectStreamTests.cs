@@ -64,6 +64,21 @@ public sealed class DirectStreamTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProxyDirectWhoseInputEndsAtOnceStillGetsTheWholeAnswer()
+    {
+        // OpenSSL once refused the close_notify for an input that ended right after the handshake, and the proxy died.
+        const string question = "a question that ends at once, before the agent's first bytes come back";
+        for (var run = 0; run < 8; run++)
+        {
+            var result = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["proxy", "--direct", "node1", "echo"], Signals.Timeout(30),
+                _fixture.Deployment.ClientEnvironment, stdin: question, output: output);
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Equal(question, result.Stdout);
+        }
+    }
+
+    [Fact]
     public async Task RevokingTheRuleClosesADirectStreamWithinFiveSeconds()
     {
         await using var forward = ChildProcess.Start("forward --direct", TestSupport.Jumpgate.Executable,
