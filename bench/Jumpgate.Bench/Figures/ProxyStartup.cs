@@ -17,6 +17,7 @@ internal static class ProxyStartup
     private const string Socat = "socat STDIO (C, no TLS)";
     private const string Version = "`jumpgate --version` (start-up only)";
     private const string Jit = "`jumpgate proxy`, JIT build (reference)";
+    private const string Direct = "`jumpgate proxy --direct` (reference only: a second connection and TLS with the agent)";
 
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
@@ -27,6 +28,7 @@ internal static class ProxyStartup
             (Version, jumpgate, ["--version"], false),
             (Socat, "socat", ["STDIO", $"TCP:127.0.0.1:{rig.Echo.Port}"], true),
             (PathNames.Jumpgate, jumpgate, ["proxy", "node1", "echo"], true),
+            (Direct, jumpgate, ["proxy", "--direct", "node1", "echo"], true),
         };
         if (rig.NativeJumpgate is not null)
         {
@@ -53,6 +55,7 @@ internal static class ProxyStartup
         string Result(string name) => $"{Table.F(Stats.Median(times[name]))} ms (p90 {Table.F(Stats.Percentile(times[name], 90))}, n = {times[name].Count})";
         table.Add(new Row(figure, Version, Result(Version)));
         table.Add(new Row(figure, Socat, Result(Socat)));
+        table.Add(new Row(figure, Direct, Result(Direct)));
         if (rig.NativeJumpgate is not null)
         {
             table.Add(new Row(figure, Jit, Result(Jit)));

@@ -15,17 +15,20 @@ internal static class SshTrue
 {
     private const string Direct = "ssh (direct, no hop)";
     private const string Bastion = "ssh -J (OpenSSH bastion)";
+    private const string JumpgateDirect = "Jumpgate, `proxy --direct` (reference only)";
 
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
         // ProxyCommand runs `jumpgate` as installed for users: the Native AOT binary when bench/run built one.
         var jumpgateConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate);
+        var directConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate, direct: true);
         var sshConfig = rig.Ssh.Config(aes: false);
         var runs = new (string Name, string[] Arguments, IReadOnlyDictionary<string, string>? Environment)[]
         {
             (Direct, ["-F", sshConfig, "target"], null),
             (Bastion, ["-F", sshConfig, "-J", "bastion", "target"], null),
             (PathNames.Jumpgate, ["-F", jumpgateConfig, "node1.jg"], rig.Jumpgate.ClientEnvironment),
+            (JumpgateDirect, ["-F", directConfig, "node1.jg"], rig.Jumpgate.ClientEnvironment),
         };
         // Check first: each way reaches the target and runs a command there (this also records the host keys).
         foreach (var (name, arguments, environment) in runs)
@@ -58,6 +61,7 @@ internal static class SshTrue
         string Result(string name) => $"{Table.F(Stats.Median(times[name]))} ms (n = {times[name].Count})";
         table.Add(new Row(figure, Direct, Result(Direct)));
         table.Add(new Row(figure, Bastion, Result(Bastion)));
+        table.Add(new Row(figure, JumpgateDirect, Result(JumpgateDirect)));
         table.Check(figure, Result(PathNames.Jumpgate), Stats.Median(times[PathNames.Jumpgate]) / Stats.Median(times[Bastion]), "ssh -J", "≤ 1.0 ×", atMost: true, 1.0);
         var floor = Stats.Median(times[Direct]);
         table.Note($"`ssh host true`: the direct row is the floor every way pays (the target's sshd and the login shell: on a machine where root's ~/.bashrc runs `pyenv init`, that alone is most of a second). " +
