@@ -223,14 +223,17 @@ internal sealed class AgentConnection : IAsyncDisposable
         await using (target)
         {
             Stream leg;
+            using var dialing = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted);
+            dialing.CancelAfter(_options.ConnectTimeout);
             try
             {
-                leg = await DirectLeg.DialAsync(_options.Gateway, ticket, _streams.Aborted);
+                leg = await DirectLeg.DialAsync(_options.Gateway, ticket, dialing.Token);
             }
             catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException)
             {
-                AgentLog.StreamFailed(_logger, request.Host, request.Service, e.Message);
-                await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {e.Message}"));
+                var reason = e is OperationCanceledException ? $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
+                AgentLog.StreamFailed(_logger, request.Host, request.Service, $"could not dial the gateway for a direct stream: {reason}");
+                await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {reason}"));
                 return;
             }
             await using (leg)

@@ -79,24 +79,40 @@ internal static class DirectLeg
     /// <summary>The user's end: dials its leg, runs TLS with the agent (whose certificate must be the one the gateway named) and proves the key.</summary>
     public static async Task<SslStream> ConnectAsUserAsync(GatewayEndpoint gateway, DirectTicket ticket, CancellationToken cancellationToken)
     {
-        if (!Fingerprint.TryParse(ticket.Certificate, out var pinned))
-        {
-            throw new GatewayException("the gateway named no valid agent certificate for the direct stream");
-        }
-        var key = Decode(ticket.Key, KeyLength);
-        var tls = new SslStream(await DialAsync(gateway, ticket, cancellationToken));
+        byte[] key;
+        NetworkStream leg;
         try
         {
-            var options = TlsDefaults.ClientOptions(AgentName, pinned);
-            options.AllowTlsResume = false;
-            await tls.AuthenticateAsClientAsync(options, cancellationToken);
+            if (!Fingerprint.TryParse(ticket.Certificate, out var named))
+            {
+                throw new ProtocolException("no agent certificate");
+            }
+            key = Decode(ticket.Key, KeyLength);
+            leg = await DialAsync(gateway, ticket, cancellationToken);
+            return await AuthenticateAsUserAsync(gateway, leg, named, key, cancellationToken);
+        }
+        catch (ProtocolException e)
+        {
+            throw new GatewayException($"gateway {gateway} answered the direct stream with a malformed ticket ({e.Message})", inner: e);
+        }
+    }
+
+    private static async Task<SslStream> AuthenticateAsUserAsync(GatewayEndpoint gateway, NetworkStream leg, Fingerprint pinned, byte[] key, CancellationToken cancellationToken)
+    {
+        var tls = new SslStream(leg);
+        string? presented = null;
+        try
+        {
+            await tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned, actual => presented = actual), cancellationToken);
             await tls.WriteAsync(key, cancellationToken);
             return tls;
         }
         catch (AuthenticationException e)
         {
             await tls.DisposeAsync();
-            throw new GatewayException("the direct stream's far end did not present the agent certificate the gateway vouched for; refusing it", inner: e);
+            throw presented is not null
+                ? new GatewayException($"the direct stream's far end presented certificate {presented}, not the agent's {pinned} that the gateway vouched for; refusing it", inner: e)
+                : new GatewayException($"TLS with the agent across gateway {gateway} failed: {e.Message}", inner: e);
         }
         catch (IOException e)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
@@ -19,36 +20,35 @@ internal sealed class DirectLegHandler(GatewayOptions options, DirectRendezvous 
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
-        var input = connection.Transport.Input;
-        var hello = new byte[DirectLeg.HelloLength - Preface.Length];
+        byte[]? hello = null;
+        var isLeg = false;
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
         {
             handshake.CancelAfter(options.HandshakeTimeout);
             try
             {
-                if (!await TunnelHandler.TakePrefaceAsync(input, Preface, handshake.Token))
+                isLeg = await TunnelHandler.TakePrefaceAsync(connection.Transport.Input, Preface, handshake.Token);
+                if (isLeg)
                 {
-                    await next(connection);
-                    return;
+                    hello = await ReadHelloAsync(connection.Transport.Input, handshake.Token);
                 }
-                var result = await input.ReadAtLeastAsync(hello.Length, handshake.Token);
-                if (result.Buffer.Length < hello.Length)
-                {
-                    input.AdvanceTo(result.Buffer.End);
-                    throw new EndOfStreamException("the connection closed inside the hello");
-                }
-                result.Buffer.Slice(0, hello.Length).CopyTo(hello);
-                // What follows (the user's TLS ClientHello, if it did not wait) stays in the pipe for the relay.
-                input.AdvanceTo(result.Buffer.GetPosition(hello.Length));
+            }
+            catch (OperationCanceledException) when (!isLeg)
+            {
+                // Silent until the handshake timeout, or gone: dropped as TLS would drop it, without a warning per connection.
+                return;
             }
             catch (Exception e) when (e is EndOfStreamException or OperationCanceledException or IOException or InvalidOperationException)
             {
-                var reason = e is not OperationCanceledException ? e.Message
-                    : connection.ConnectionClosed.IsCancellationRequested ? "the connection closed inside the hello"
-                    : "no complete hello in time";
+                var reason = e is OperationCanceledException ? "the connection closed inside the hello" : e.Message;
                 GatewayLog.HandshakeRefused(logger, "direct leg", connection.RemoteEndPoint?.ToString(), reason);
                 return;
             }
+        }
+        if (hello is null)
+        {
+            await next(connection);
+            return;
         }
         var finished = rendezvous.Arrive(hello.AsSpan(0, DirectLeg.IdLength), hello.AsSpan(DirectLeg.IdLength), connection);
         if (finished is null)
@@ -57,5 +57,20 @@ internal sealed class DirectLegHandler(GatewayOptions options, DirectRendezvous 
             return;
         }
         await finished;
+    }
+
+    /// <summary>The id and secret after the preface; what follows (the user's TLS ClientHello, if it did not wait) stays in the pipe for the relay.</summary>
+    private static async Task<byte[]> ReadHelloAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        var hello = new byte[DirectLeg.HelloLength - Preface.Length];
+        var result = await input.ReadAtLeastAsync(hello.Length, cancellationToken);
+        if (result.Buffer.Length < hello.Length)
+        {
+            input.AdvanceTo(result.Buffer.End);
+            throw new EndOfStreamException("the connection closed inside the hello");
+        }
+        result.Buffer.Slice(0, hello.Length).CopyTo(hello);
+        input.AdvanceTo(result.Buffer.GetPosition(hello.Length));
+        return hello;
     }
 }

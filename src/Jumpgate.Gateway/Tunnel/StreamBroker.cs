@@ -223,6 +223,9 @@ internal sealed class StreamBroker(
                 await RefuseAsync(client, stream, error);
                 return;
             }
+            // The agent's trunk stream has said all it will: the stream's bytes take the legs.
+            await request!.DisposeAsync();
+            request = null;
             await client.ReplyAsync(Reply.Success with { Direct = meeting.UserTicket(certificate) }, CancellationToken.None);
             ConnectionContext userLeg, agentLeg;
             using (var arrival = CancellationTokenSource.CreateLinkedTokenSource(session.Ended))
@@ -283,8 +286,11 @@ internal sealed class StreamBroker(
     }
 
     /// <summary>
-    /// Copies one direction of a direct stream (ciphertext) until its source ends, then passes the
-    /// end on. Kestrel's pipes hold the bytes; one copy moves them from one to the other.
+    /// Copies one direction of a direct stream (ciphertext) until its source ends, then completes the
+    /// destination, which Kestrel's socket transport turns into a close of that leg (connection
+    /// middleware cannot half-close). The ends half-close inside their TLS (close_notify) and close
+    /// their legs only when both directions are done, so nothing is cut short. Kestrel's pipes hold
+    /// the bytes; one copy moves them from one to the other.
     /// </summary>
     private static async Task<(long Carried, bool Clean)> RelayAsync(System.IO.Pipelines.PipeReader source, System.IO.Pipelines.PipeWriter destination)
     {

@@ -120,6 +120,12 @@ internal sealed class TunnelHandler(
                 input.AdvanceTo(buffer.GetPosition(length));
                 return true;
             }
+            if (result.IsCompleted && buffer.IsEmpty)
+            {
+                // Closed before its first byte (a port probe): not ours to judge; the next handler sees the end.
+                input.AdvanceTo(buffer.Start);
+                return false;
+            }
             if (result.IsCompleted)
             {
                 input.AdvanceTo(buffer.Start, buffer.End);

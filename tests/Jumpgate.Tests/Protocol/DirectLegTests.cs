@@ -63,3 +63,101 @@ public sealed class DirectLegTests
         Assert.Equal(DirectLeg.KeyLength, Base64Url.DecodeFromChars(first.Key).Length);
     }
 }
+
+/// <summary>The two ends' TLS across a relay, on loopback: the user's end pins the agent, the agent's end checks the key.</summary>
+public sealed class DirectLegEndsTests
+{
+    private static DirectTicket Ticket(System.Security.Cryptography.X509Certificates.X509Certificate2 agent) => new()
+    {
+        Id = DirectLeg.NewRandom(DirectLeg.IdLength),
+        Secret = DirectLeg.NewRandom(DirectLeg.SecretLength),
+        Key = DirectLeg.NewRandom(DirectLeg.KeyLength),
+        Certificate = Jumpgate.Core.Security.Fingerprint.Of(agent).ToString(),
+    };
+
+    /// <summary>A stand-in for the gateway and the agent behind it: reads the leg's hello, then serves TLS as the agent with <paramref name="certificate"/> and <paramref name="ticket"/>.</summary>
+    private static async Task<(System.Net.Sockets.Socket Listener, Task<System.Net.Security.SslStream> Agent)> AgentBehindAsync(
+        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, DirectTicket ticket)
+    {
+        var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(1);
+        async Task<System.Net.Security.SslStream> ServeAsync()
+        {
+            var socket = await listener.AcceptAsync();
+            var leg = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            var hello = new byte[DirectLeg.HelloLength];
+            await leg.ReadExactlyAsync(hello);
+            Assert.Equal("JGD1"u8.ToArray(), hello[..4]);
+            Assert.Equal(DirectLeg.Decode(ticket.Id, DirectLeg.IdLength), hello[4..20]);
+            var context = System.Net.Security.SslStreamCertificateContext.Create(certificate, null, offline: true);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            return await DirectLeg.AcceptAsAgentAsync(leg, ticket, context, timeout.Token);
+        }
+        await Task.Yield();
+        return (listener, ServeAsync());
+    }
+
+    private static GatewayEndpoint At(System.Net.Sockets.Socket listener) =>
+        GatewayEndpoint.Parse($"https://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndPoint!).Port}", null);
+
+    [Fact]
+    public async Task TheEndsShakeHandsAcrossTheLegAndCarryBytes()
+    {
+        using var agent = DirectLeg.CreateAgentCertificate();
+        var ticket = Ticket(agent);
+        var (listener, serving) = await AgentBehindAsync(agent, ticket);
+        using var _ = listener;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        await using var user = await DirectLeg.ConnectAsUserAsync(At(listener), ticket, timeout.Token);
+        await using var served = await serving;
+        await user.WriteAsync("over the leg"u8.ToArray(), timeout.Token);
+        var got = new byte[12];
+        await served.ReadExactlyAsync(got, timeout.Token);
+
+        Assert.Equal("over the leg"u8.ToArray(), got);
+        Assert.Equal(System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256, user.NegotiatedCipherSuite);
+    }
+
+    [Fact]
+    public async Task TheUsersEndRefusesAnyCertificateButTheOneTheGatewayNamed()
+    {
+        using var agent = DirectLeg.CreateAgentCertificate();
+        using var impostor = DirectLeg.CreateAgentCertificate();
+        var ticket = Ticket(agent);
+        var (listener, serving) = await AgentBehindAsync(impostor, ticket);
+        using var _ = listener;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var refused = await Assert.ThrowsAsync<GatewayException>(() => DirectLeg.ConnectAsUserAsync(At(listener), ticket, timeout.Token));
+
+        Assert.Contains($"presented certificate {Jumpgate.Core.Security.Fingerprint.Of(impostor)}", refused.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAnyAsync<Exception>(() => serving);
+    }
+
+    [Fact]
+    public async Task TheAgentsEndRefusesAUserEndWithoutTheKey()
+    {
+        using var agent = DirectLeg.CreateAgentCertificate();
+        var ticket = Ticket(agent);
+        var (listener, serving) = await AgentBehindAsync(agent, ticket);
+        using var _ = listener;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        // Someone who took the user's leg (its secret crosses the wire in the clear) but never saw the key.
+        await using var thief = await DirectLeg.ConnectAsUserAsync(At(listener), ticket with { Key = DirectLeg.NewRandom(DirectLeg.KeyLength) }, timeout.Token);
+
+        var refused = await Assert.ThrowsAsync<ProtocolException>(() => serving);
+        Assert.Equal("the user's end of a direct stream did not present the stream's key", refused.Message);
+    }
+
+    [Fact]
+    public async Task AMalformedTicketFromTheGatewayIsAnErrorInWordsNotACrash()
+    {
+        var refused = await Assert.ThrowsAsync<GatewayException>(() => DirectLeg.ConnectAsUserAsync(
+            GatewayEndpoint.Parse("https://127.0.0.1:9", null), new DirectTicket { Id = "x", Secret = "y", Key = "z", Certificate = "SHA256:nope" }, CancellationToken.None));
+
+        Assert.StartsWith("gateway https://127.0.0.1:9 answered the direct stream with a malformed ticket", refused.Message, StringComparison.Ordinal);
+    }
+}
