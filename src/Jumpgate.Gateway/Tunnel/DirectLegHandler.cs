@@ -22,9 +22,10 @@ internal sealed class DirectLegHandler(GatewayOptions options, DirectRendezvous 
     {
         byte[]? hello = null;
         var isLeg = false;
-        using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
+        // Bounded by time only: a peer's FIN or reset ends the pipe's reads by itself, after the bytes that came before it,
+        // so what it sent is judged whatever the order in which Kestrel notices the two.
+        using (var handshake = new CancellationTokenSource(options.HandshakeTimeout))
         {
-            handshake.CancelAfter(options.HandshakeTimeout);
             try
             {
                 isLeg = await TunnelHandler.TakePrefaceAsync(connection.Transport.Input, Preface, handshake.Token);
@@ -35,12 +36,12 @@ internal sealed class DirectLegHandler(GatewayOptions options, DirectRendezvous 
             }
             catch (OperationCanceledException) when (!isLeg)
             {
-                // Silent until the handshake timeout, or gone: dropped as TLS would drop it, without a warning per connection.
+                // Silent until the handshake timeout: dropped as TLS would drop it, without a warning per connection.
                 return;
             }
             catch (Exception e) when (e is EndOfStreamException or OperationCanceledException or IOException or InvalidOperationException)
             {
-                var reason = e is OperationCanceledException ? "the connection closed inside the hello" : e.Message;
+                var reason = e is OperationCanceledException ? "no complete hello in time" : e.Message;
                 GatewayLog.HandshakeRefused(logger, "direct leg", connection.RemoteEndPoint?.ToString(), reason);
                 return;
             }
