@@ -26,6 +26,9 @@ internal static class DirectLeg
     public const int KeyLength = 32;
     public const int HelloLength = 4 + IdLength + SecretLength;
 
+    /// <summary>The agent's one byte once the key checked; the user's end waits for it before its bytes flow.</summary>
+    private const byte Ready = 1;
+
     /// <summary>The name the user's end asks for; the pinned fingerprint, not the name, is what it checks.</summary>
     private const string AgentName = "jumpgate-agent";
 
@@ -105,6 +108,13 @@ internal static class DirectLeg
         {
             await tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned, actual => presented = actual), cancellationToken);
             await tls.WriteAsync(key, cancellationToken);
+            // The agent's "ready" comes after anything TLS sends once its handshake is done, so this read takes those
+            // messages too: a close_notify sent while OpenSSL was still taking one was refused or corrupted memory.
+            var ready = new byte[1];
+            if (await tls.ReadAsync(ready, cancellationToken) != 1 || ready[0] != Ready)
+            {
+                throw new GatewayException("the agent refused the direct stream (it did not take the stream's key)");
+            }
             return tls;
         }
         catch (AuthenticationException e)
@@ -148,6 +158,7 @@ internal static class DirectLeg
             {
                 throw new ProtocolException("the user's end of a direct stream did not present the stream's key");
             }
+            await tls.WriteAsync(new[] { Ready }, cancellationToken);
             return tls;
         }
         catch

@@ -167,10 +167,9 @@ internal static class Splice
             }
             return Failure.None;
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException
-            or System.Security.Cryptography.CryptographicException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            // OpenSSL may refuse a close_notify (while it handles a post-handshake message): the end cannot be passed on.
+            // Whatever stops the end from being passed on (OpenSSL refusing a close_notify included) is the destination's failure, not a crash.
             return new Failure(false, true, e);
         }
     }

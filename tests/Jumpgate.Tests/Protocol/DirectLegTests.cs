@@ -146,10 +146,11 @@ public sealed class DirectLegEndsTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
         // Someone who took the user's leg (its secret crosses the wire in the clear) but never saw the key.
-        await using var thief = await DirectLeg.ConnectAsUserAsync(At(listener), ticket with { Key = DirectLeg.NewRandom(DirectLeg.KeyLength) }, timeout.Token);
+        var thief = await Assert.ThrowsAsync<GatewayException>(() => DirectLeg.ConnectAsUserAsync(At(listener), ticket with { Key = DirectLeg.NewRandom(DirectLeg.KeyLength) }, timeout.Token));
 
         var refused = await Assert.ThrowsAsync<ProtocolException>(() => serving);
         Assert.Equal("the user's end of a direct stream did not present the stream's key", refused.Message);
+        Assert.Equal("the agent refused the direct stream (it did not take the stream's key)", thief.Message);
     }
 
     [Fact]
