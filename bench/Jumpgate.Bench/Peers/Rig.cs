@@ -67,10 +67,8 @@ internal sealed class Rig : IAsyncDisposable
 
         say("starting socat relays");
         _paths.Add(new TunnelPath(PathNames.Socat, await SocatAsync(Echo.Port), await SocatAsync(await IperfServerAsync())));
-        // Jumpgate's bytes cross three processes (forwarder, gateway, agent): three plain relays
-        // in a chain, with Jumpgate's copy size and no crypto, are the ceiling for that shape.
-        _paths.Add(new TunnelPath(PathNames.SocatChain, await SocatChainAsync(Echo.Port), await SocatChainAsync(await IperfServerAsync())));
-        // The same chain in C with Jumpgate's crypto: TLS on both legs, and TLS end to end through a plain middle relay.
+        // Jumpgate's bytes cross three processes (forwarder, gateway, agent): the same chain in C with
+        // Jumpgate's copy size and crypto bounds that shape, with TLS on both legs and with TLS end to end.
         _tls = TlsFiles.Create();
         foreach (var middlePlain in new[] { false, true })
         {
@@ -127,19 +125,10 @@ internal sealed class Rig : IAsyncDisposable
         }
     }
 
-    private async Task<int> SocatChainAsync(int target)
-    {
-        for (var hop = 0; hop < 3; hop++)
-        {
-            target = await SocatAsync(target, ["-b", "131072"]);
-        }
-        return target;
-    }
-
-    private async Task<int> SocatAsync(int target, string[]? options = null)
+    private async Task<int> SocatAsync(int target)
     {
         var port = Ports.Free();
-        var socat = Start("socat", "socat", [.. options ?? [], $"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{target}"]);
+        var socat = Start("socat", "socat", [$"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{target}"]);
         await Ports.WaitListeningAsync(port, "socat", socat, Signals.Timeout(20));
         return port;
     }

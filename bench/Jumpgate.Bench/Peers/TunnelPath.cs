@@ -15,7 +15,6 @@ internal static class PathNames
 {
     public const string Direct = "direct";
     public const string Socat = "socat relay";
-    public const string SocatChain = "3 socat relays chained (128 KiB copies, no crypto)";
     public const string SshL = "ssh -L";
     public const string SshLAes = "ssh -L (aes128-gcm)";
     public const string SshR = "ssh -R -N";
