@@ -125,13 +125,8 @@ internal sealed class Rig : IAsyncDisposable
         }
     }
 
-    private async Task<int> SocatAsync(int target)
-    {
-        var port = Ports.Free();
-        var socat = Start("socat", "socat", [$"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{target}"]);
-        await Ports.WaitListeningAsync(port, "socat", socat, Signals.Timeout(20));
-        return port;
-    }
+    /// <summary>A plain relay with socat's own 8 KiB copies, as the guides run it.</summary>
+    private Task<int> SocatAsync(int target) => RelayAsync("socat", [], "TCP-LISTEN:{0},bind=127.0.0.1,reuseaddr,fork", $"TCP:127.0.0.1:{target}");
 
     /// <summary>
     /// Three socat relays with 128 KiB copies where the first encrypts (as `forward` does), the last decrypts (the
@@ -149,20 +144,22 @@ internal sealed class Rig : IAsyncDisposable
         return await SocatTlsAsync("TCP-LISTEN:{0},bind=127.0.0.1,reuseaddr,fork", $"OPENSSL:127.0.0.1:{middle},{client}");
     }
 
-    private async Task<int> SocatTlsAsync(string listen, string connect)
+    // socat has no option for TLS 1.3's suites; an OpenSSL config of its own pins AES-128-GCM, as Jumpgate's legs use.
+    private Task<int> SocatTlsAsync(string listen, string connect) =>
+        RelayAsync("socat (TLS)", ["-b", "131072"], listen, connect, new Dictionary<string, string> { ["OPENSSL_CONF"] = _tls!.OpenSslConfig });
+
+    /// <summary>Starts socat listening on a free port (<c>{0}</c> in <paramref name="listen"/>) and returns the port once it listens.</summary>
+    private async Task<int> RelayAsync(string name, string[] options, string listen, string connect, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = Ports.Free();
-        // socat has no option for TLS 1.3's suites; an OpenSSL config of its own pins AES-128-GCM, as Jumpgate's legs use.
-        var socat = ChildProcess.Start("socat (TLS)", "socat", ["-b", "131072", string.Format(System.Globalization.CultureInfo.InvariantCulture, listen, port), connect], null,
-            new Dictionary<string, string> { ["OPENSSL_CONF"] = _tls!.OpenSslConfig });
-        _processes.Add(socat);
-        await Ports.WaitListeningAsync(port, "socat (TLS)", socat, Signals.Timeout(20));
+        var socat = Start(name, "socat", [.. options, string.Format(System.Globalization.CultureInfo.InvariantCulture, listen, port), connect], environment);
+        await Ports.WaitListeningAsync(port, name, socat, Signals.Timeout(20));
         return port;
     }
 
-    private ChildProcess Start(string name, string program, IEnumerable<string> arguments)
+    private ChildProcess Start(string name, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var process = ChildProcess.Start(name, program, arguments, null);
+        var process = ChildProcess.Start(name, program, arguments, null, environment);
         _processes.Add(process);
         return process;
     }

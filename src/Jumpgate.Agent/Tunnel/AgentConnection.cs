@@ -182,11 +182,6 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             return;
         }
-        if (request.Leg is { } ticket)
-        {
-            await ServeDirectAsync(tunnel, request, ticket);
-            return;
-        }
         var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, _streams.Aborted);
         if (target is null)
         {
@@ -196,6 +191,11 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
         await using (target)
         {
+            if (request.Leg is { } ticket)
+            {
+                await ServeDirectAsync(tunnel, request, ticket, target, address);
+                return;
+            }
             if (!await TryWriteAsync(tunnel, Reply.Success))
             {
                 return;
@@ -207,23 +207,15 @@ internal sealed class AgentConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// A direct stream (docs/protocol.md, "Direct streams"): connect the service, dial this end's
+    /// A direct stream (docs/protocol.md, "Direct streams"), its service connected: dial this end's
     /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
     /// gateway and splice it to the service once the user's end has shown the stream's key.
     /// </summary>
-    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket)
+    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, Stream target, string address)
     {
-        var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, _streams.Aborted);
-        if (target is null)
+        Stream leg;
+        using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
         {
-            AgentLog.StreamFailed(_logger, request.Host, request.Service, error!);
-            await TryWriteAsync(tunnel, Reply.Failure(error!));
-            return;
-        }
-        await using (target)
-        {
-            Stream leg;
-            using var dialing = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted);
             dialing.CancelAfter(_options.ConnectTimeout);
             try
             {
@@ -236,32 +228,32 @@ internal sealed class AgentConnection : IAsyncDisposable
                 await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {reason}"));
                 return;
             }
-            await using (leg)
+        }
+        await using (leg)
+        {
+            if (!await TryWriteAsync(tunnel, Reply.Success))
             {
-                if (!await TryWriteAsync(tunnel, Reply.Success))
+                return;
+            }
+            SslStream tls;
+            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
+            {
+                setup.CancelAfter(DirectSetupTimeout);
+                try
                 {
+                    tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
+                }
+                catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
+                {
+                    AgentLog.StreamFailed(_logger, request.Host, request.Service, $"the direct stream was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
                     return;
                 }
-                SslStream tls;
-                using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
-                {
-                    setup.CancelAfter(DirectSetupTimeout);
-                    try
-                    {
-                        tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
-                    }
-                    catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
-                    {
-                        AgentLog.StreamFailed(_logger, request.Host, request.Service, $"the direct stream was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
-                        return;
-                    }
-                }
-                await using (tls)
-                {
-                    AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
-                    var result = await Splice.RunAsync(tls, target, _streams.Aborted);
-                    AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.SecondToFirst, result.FirstToSecond);
-                }
+            }
+            await using (tls)
+            {
+                AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
+                var result = await Splice.RunAsync(tls, target, _streams.Aborted);
+                AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.SecondToFirst, result.FirstToSecond);
             }
         }
     }

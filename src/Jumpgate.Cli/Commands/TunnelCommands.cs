@@ -147,8 +147,7 @@ internal static class TunnelCommands
             {
                 answer = await trunk.ReadAnswerAsync(request, cancellationToken);
             }
-            var ticket = answer.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)");
-            await using var tunnel = await DirectLeg.ConnectAsUserAsync(trunk.Gateway, ticket, cancellationToken);
+            await using var tunnel = await JoinDirectAsync(trunk.Gateway, answer, cancellationToken);
             await Splice.RunAsync(local, tunnel, cancellationToken);
         }
         catch (Exception e) when (e is GatewayException or ProtocolException)
@@ -177,9 +176,14 @@ internal static class TunnelCommands
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true };
         var (request, reply) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
         await request.DisposeAsync();
-        var ticket = reply.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)");
-        return await DirectLeg.ConnectAsUserAsync(gateway, ticket, cancellationToken);
+        return await JoinDirectAsync(gateway, reply, cancellationToken);
     }
+
+    /// <summary>This end of a direct stream the gateway said yes to: its leg, and TLS with the agent across it.</summary>
+    private static Task<System.Net.Security.SslStream> JoinDirectAsync(GatewayEndpoint gateway, Reply answer, CancellationToken cancellationToken) =>
+        DirectLeg.ConnectAsUserAsync(gateway,
+            answer.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)"),
+            cancellationToken);
 
     private static string StripSuffix(string host) =>
         host.EndsWith(ClientCommands.HostSuffix, StringComparison.OrdinalIgnoreCase) ? host[..^ClientCommands.HostSuffix.Length] : host;

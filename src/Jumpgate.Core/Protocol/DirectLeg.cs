@@ -59,22 +59,15 @@ internal static class DirectLeg
         Preface.CopyTo(hello);
         Decode(ticket.Id, IdLength).CopyTo(hello, Preface.Length);
         Decode(ticket.Secret, SecretLength).CopyTo(hello, Preface.Length + IdLength);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var leg = new NetworkStream(await GatewayDialer.ConnectSocketAsync(gateway, cancellationToken), ownsSocket: true);
         try
         {
-            await socket.ConnectAsync(gateway.Address.IdnHost, gateway.Address.Port, cancellationToken);
-            var stream = new NetworkStream(socket, ownsSocket: true);
-            await stream.WriteAsync(hello, cancellationToken);
-            return stream;
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new GatewayException($"gateway {gateway} is unreachable: {e.Message}", inner: e);
+            await leg.WriteAsync(hello, cancellationToken);
+            return leg;
         }
         catch
         {
-            socket.Dispose();
+            await leg.DisposeAsync();
             throw;
         }
     }
@@ -148,8 +141,8 @@ internal static class DirectLeg
                 ServerCertificateContext = certificate,
                 EnabledSslProtocols = TlsDefaults.Protocols,
                 CipherSuitesPolicy = TlsDefaults.CipherSuites,
-                // No session tickets: a leg is never resumed, and a ticket the user's end is still reading when it sends
-                // its close_notify made OpenSSL refuse the shutdown ("shutdown while in init").
+                // A leg is never resumed, so no session tickets (the user's end takes whatever TLS sends after the
+                // handshake with the Ready byte in any case).
                 AllowTlsResume = false,
             }, cancellationToken);
             var presented = new byte[KeyLength];

@@ -30,7 +30,8 @@ internal sealed class GatewayException(string message, bool refused = false, Exc
 /// <summary>Opens one TLS connection to the gateway and performs the tunnel handshake.</summary>
 internal static class GatewayDialer
 {
-    public static async Task<SslStream> ConnectTlsAsync(GatewayEndpoint gateway, CancellationToken cancellationToken)
+    /// <summary>A TCP connection to the gateway's port, for TLS (<see cref="ConnectTlsAsync"/>) or a direct stream's leg.</summary>
+    public static async Task<Socket> ConnectSocketAsync(GatewayEndpoint gateway, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         // Idle pool connections can sit for hours; keepalives stop NAT boxes on the way from forgetting them.
@@ -41,12 +42,23 @@ internal static class GatewayDialer
         try
         {
             await socket.ConnectAsync(gateway.Address.IdnHost, gateway.Address.Port, cancellationToken);
+            return socket;
         }
         catch (SocketException e)
         {
             socket.Dispose();
             throw new GatewayException($"gateway {gateway} is unreachable: {e.Message}", inner: e);
         }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public static async Task<SslStream> ConnectTlsAsync(GatewayEndpoint gateway, CancellationToken cancellationToken)
+    {
+        var socket = await ConnectSocketAsync(gateway, cancellationToken);
         string? presented = null;
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
         try

@@ -76,7 +76,7 @@ public sealed class DirectLegEndsTests
     };
 
     /// <summary>A stand-in for the gateway and the agent behind it: reads the leg's hello, then serves TLS as the agent with <paramref name="certificate"/> and <paramref name="ticket"/>.</summary>
-    private static async Task<(System.Net.Sockets.Socket Listener, Task<System.Net.Security.SslStream> Agent)> AgentBehindAsync(
+    private static (System.Net.Sockets.Socket Listener, Task<System.Net.Security.SslStream> Agent) AgentBehind(
         System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, DirectTicket ticket)
     {
         var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
@@ -94,7 +94,6 @@ public sealed class DirectLegEndsTests
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             return await DirectLeg.AcceptAsAgentAsync(leg, ticket, context, timeout.Token);
         }
-        await Task.Yield();
         return (listener, ServeAsync());
     }
 
@@ -106,7 +105,7 @@ public sealed class DirectLegEndsTests
     {
         using var agent = DirectLeg.CreateAgentCertificate();
         var ticket = Ticket(agent);
-        var (listener, serving) = await AgentBehindAsync(agent, ticket);
+        var (listener, serving) = AgentBehind(agent, ticket);
         using var _ = listener;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
@@ -126,7 +125,7 @@ public sealed class DirectLegEndsTests
         using var agent = DirectLeg.CreateAgentCertificate();
         using var impostor = DirectLeg.CreateAgentCertificate();
         var ticket = Ticket(agent);
-        var (listener, serving) = await AgentBehindAsync(impostor, ticket);
+        var (listener, serving) = AgentBehind(impostor, ticket);
         using var _ = listener;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
@@ -141,7 +140,7 @@ public sealed class DirectLegEndsTests
     {
         using var agent = DirectLeg.CreateAgentCertificate();
         var ticket = Ticket(agent);
-        var (listener, serving) = await AgentBehindAsync(agent, ticket);
+        var (listener, serving) = AgentBehind(agent, ticket);
         using var _ = listener;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
