@@ -18,7 +18,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private const int MaxTrunks = 16;
 
     private readonly AgentOptions _options;
-    private readonly SslStream _control;
+    private readonly TlsStream _control;
     private readonly Reply _welcome;
     private readonly StreamTracker _streams;
     private readonly TimeProvider _time;
@@ -27,7 +27,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly CancellationTokenSource _ended = new();
     private readonly List<Trunk> _trunks = [];
 
-    private AgentConnection(AgentOptions options, SslStream control, Reply welcome, StreamTracker streams, TimeProvider time, ILogger logger)
+    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, StreamTracker streams, TimeProvider time, ILogger logger)
     {
         _options = options;
         _control = control;
@@ -235,7 +235,7 @@ internal sealed class AgentConnection : IAsyncDisposable
             {
                 return;
             }
-            SslStream tls;
+            TlsStream tls;
             using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
             {
                 setup.CancelAfter(DirectSetupTimeout);

@@ -180,7 +180,7 @@ internal static class TunnelCommands
     }
 
     /// <summary>This end of a direct stream the gateway said yes to: its leg, and TLS with the agent across it.</summary>
-    private static Task<System.Net.Security.SslStream> JoinDirectAsync(GatewayEndpoint gateway, Reply answer, CancellationToken cancellationToken) =>
+    private static Task<TlsStream> JoinDirectAsync(GatewayEndpoint gateway, Reply answer, CancellationToken cancellationToken) =>
         DirectLeg.ConnectAsUserAsync(gateway,
             answer.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)"),
             cancellationToken);

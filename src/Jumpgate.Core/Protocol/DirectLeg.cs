@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Security;
+using Jumpgate.Core.Streams;
 
 namespace Jumpgate.Core.Protocol;
 
@@ -73,7 +74,7 @@ internal static class DirectLeg
     }
 
     /// <summary>The user's end: dials its leg, runs TLS with the agent (whose certificate must be the one the gateway named) and proves the key.</summary>
-    public static async Task<SslStream> ConnectAsUserAsync(GatewayEndpoint gateway, DirectTicket ticket, CancellationToken cancellationToken)
+    public static async Task<TlsStream> ConnectAsUserAsync(GatewayEndpoint gateway, DirectTicket ticket, CancellationToken cancellationToken)
     {
         byte[] key;
         NetworkStream leg;
@@ -93,13 +94,13 @@ internal static class DirectLeg
         }
     }
 
-    private static async Task<SslStream> AuthenticateAsUserAsync(GatewayEndpoint gateway, NetworkStream leg, Fingerprint pinned, byte[] key, CancellationToken cancellationToken)
+    private static async Task<TlsStream> AuthenticateAsUserAsync(GatewayEndpoint gateway, NetworkStream leg, Fingerprint pinned, byte[] key, CancellationToken cancellationToken)
     {
-        var tls = new SslStream(leg);
+        var tls = TlsStream.Over(leg);
         string? presented = null;
         try
         {
-            await tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned, actual => presented = actual), cancellationToken);
+            await tls.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned, actual => presented = actual), cancellationToken);
             await tls.WriteAsync(key, cancellationToken);
             // The agent's "ready" comes after anything TLS sends once its handshake is done, so this read takes those
             // messages too: a close_notify sent while OpenSSL was still taking one was refused or corrupted memory.
@@ -130,13 +131,13 @@ internal static class DirectLeg
     }
 
     /// <summary>The agent's end, over a leg from <see cref="DialAsync"/>: serves TLS and checks that the user's end knows the key.</summary>
-    public static async Task<SslStream> AcceptAsAgentAsync(Stream leg, DirectTicket ticket, SslStreamCertificateContext certificate, CancellationToken cancellationToken)
+    public static async Task<TlsStream> AcceptAsAgentAsync(Stream leg, DirectTicket ticket, SslStreamCertificateContext certificate, CancellationToken cancellationToken)
     {
         var expected = Decode(ticket.Key, KeyLength);
-        var tls = new SslStream(leg);
+        var tls = TlsStream.Over(leg);
         try
         {
-            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            await tls.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
             {
                 ServerCertificateContext = certificate,
                 EnabledSslProtocols = TlsDefaults.Protocols,

@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Jumpgate.Core.Security;
+using Jumpgate.Core.Streams;
 
 namespace Jumpgate.Core.Protocol;
 
@@ -56,14 +57,14 @@ internal static class GatewayDialer
         }
     }
 
-    public static async Task<SslStream> ConnectTlsAsync(GatewayEndpoint gateway, CancellationToken cancellationToken)
+    public static async Task<TlsStream> ConnectTlsAsync(GatewayEndpoint gateway, CancellationToken cancellationToken)
     {
         var socket = await ConnectSocketAsync(gateway, cancellationToken);
         string? presented = null;
-        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
+        var tls = TlsStream.Over(new NetworkStream(socket, ownsSocket: true));
         try
         {
-            await tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned, actual => presented = actual), cancellationToken);
+            await tls.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned, actual => presented = actual), cancellationToken);
             return tls;
         }
         catch (AuthenticationException e)
@@ -81,7 +82,7 @@ internal static class GatewayDialer
     }
 
     /// <summary>Connects, sends the preface and <paramref name="hello"/>, and returns the stream once the gateway says yes.</summary>
-    public static async Task<(SslStream Stream, Reply Reply)> HandshakeAsync(GatewayEndpoint gateway, Hello hello, CancellationToken cancellationToken)
+    public static async Task<(TlsStream Stream, Reply Reply)> HandshakeAsync(GatewayEndpoint gateway, Hello hello, CancellationToken cancellationToken)
     {
         var tls = await ConnectTlsAsync(gateway, cancellationToken);
         try

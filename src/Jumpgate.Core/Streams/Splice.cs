@@ -148,9 +148,10 @@ internal static class Splice
         {
             switch (destination)
             {
-                case System.Net.Security.SslStream ssl:
-                    // close_notify: the peer's read returns end of stream, and TLS stays intact.
-                    await ssl.ShutdownAsync();
+                case TlsStream tls:
+                    // close_notify: the peer's read returns end of stream, and TLS stays intact. Only
+                    // a TlsStream may send one while its other direction is read (TlsReadGate).
+                    await tls.ShutdownAsync();
                     break;
                 case TrunkStream trunk:
                     await trunk.CloseOutputAsync();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
@@ -53,7 +54,9 @@ internal sealed class TunnelHandler(
             GatewayLog.HandshakeRefused(logger, hello.Type, remote, "sent data before the gateway answered");
             return;
         }
-        var tunnel = TunnelConnection.Of(connection, tls);
+        // Every tunnel connection may be half-closed while it is read, so it is used through its gate.
+        var gate = connection.Features.Get<TlsReadGate>() ?? throw new InvalidOperationException("the listener has no GatedTransport in front of TLS");
+        var tunnel = TunnelConnection.Of(connection, new TlsStream(tls, gate));
         switch (hello.Type)
         {
             case HelloType.Agent:

@@ -26,8 +26,8 @@ public sealed class CipherSuiteTests(ITestOutputHelper output) : IAsyncLifetime
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var gateway = GatewayEndpoint.Parse(_deployment.GatewayUrl, _deployment.Fingerprint);
         await using var tls = await GatewayDialer.ConnectTlsAsync(gateway, deadline.Token);
-        Assert.Equal(System.Security.Authentication.SslProtocols.Tls13, tls.SslProtocol);
-        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, tls.NegotiatedCipherSuite);
+        Assert.Equal(System.Security.Authentication.SslProtocols.Tls13, tls.Tls.SslProtocol);
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, tls.Tls.NegotiatedCipherSuite);
     }
 
     [Fact]

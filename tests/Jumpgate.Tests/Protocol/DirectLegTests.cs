@@ -76,13 +76,13 @@ public sealed class DirectLegEndsTests
     };
 
     /// <summary>A stand-in for the gateway and the agent behind it: reads the leg's hello, then serves TLS as the agent with <paramref name="certificate"/> and <paramref name="ticket"/>.</summary>
-    private static (System.Net.Sockets.Socket Listener, Task<System.Net.Security.SslStream> Agent) AgentBehind(
+    private static (System.Net.Sockets.Socket Listener, Task<Jumpgate.Core.Streams.TlsStream> Agent) AgentBehind(
         System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, DirectTicket ticket)
     {
         var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
         listener.Listen(1);
-        async Task<System.Net.Security.SslStream> ServeAsync()
+        async Task<Jumpgate.Core.Streams.TlsStream> ServeAsync()
         {
             var socket = await listener.AcceptAsync();
             var leg = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
@@ -116,7 +116,7 @@ public sealed class DirectLegEndsTests
         await served.ReadExactlyAsync(got, timeout.Token);
 
         Assert.Equal("over the leg"u8.ToArray(), got);
-        Assert.Equal(System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256, user.NegotiatedCipherSuite);
+        Assert.Equal(System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256, user.Tls.NegotiatedCipherSuite);
     }
 
     [Fact]

@@ -1,0 +1,146 @@
+using System.Net.Security;
+
+namespace Jumpgate.Core.Streams;
+
+/// <summary>
+/// A TLS connection that may be half-closed while it is being read: reads go through its
+/// <see cref="TlsReadGate"/>, and <see cref="ShutdownAsync"/> sends the close_notify only while no
+/// decrypt runs. Every TLS connection Jumpgate splices is one of these.
+/// </summary>
+internal sealed class TlsStream : Stream
+{
+    private readonly TlsReadGate _gate;
+
+    /// <summary>Wraps an SslStream whose transport already calls <paramref name="gate"/> around its waits (the gateway's Kestrel connections).</summary>
+    public TlsStream(SslStream tls, TlsReadGate gate)
+    {
+        Tls = tls;
+        _gate = gate;
+    }
+
+    /// <summary>A new TLS connection over <paramref name="transport"/>, to be authenticated through <see cref="Tls"/>.</summary>
+    public static TlsStream Over(Stream transport)
+    {
+        var gate = new TlsReadGate();
+        return new TlsStream(new SslStream(new GatedTransport(transport, gate)), gate);
+    }
+
+    public SslStream Tls { get; }
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _gate.EnterReadAsync(cancellationToken);
+        try
+        {
+            return await Tls.ReadAsync(buffer, cancellationToken);
+        }
+        finally
+        {
+            _gate.ExitRead();
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => Tls.WriteAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => Tls.WriteAsync(buffer, offset, count, cancellationToken);
+
+    public override void Write(byte[] buffer, int offset, int count) => Tls.Write(buffer, offset, count);
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Tls.FlushAsync(cancellationToken);
+
+    public override void Flush() => Tls.Flush();
+
+    /// <summary>close_notify: the peer's reads end, this side's go on.</summary>
+    public Task ShutdownAsync() => _gate.ShutdownAsync(Tls);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Tls.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return Tls.DisposeAsync();
+    }
+
+    /// <summary>The SslStream's own transport: lets the gate go while it waits for bytes.</summary>
+    private sealed class GatedTransport(Stream inner, TlsReadGate gate) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var left = gate.Leave();
+            try
+            {
+                return await inner.ReadAsync(buffer, cancellationToken);
+            }
+            finally
+            {
+                if (left)
+                {
+                    await gate.ReturnAsync();
+                }
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        // Synchronous reads happen only outside gated reads (never in Jumpgate), so they need no gate.
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override void Flush() => inner.Flush();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            GC.SuppressFinalize(this);
+            return inner.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.IO.Pipelines;
+using Jumpgate.Core.Streams;
+using Microsoft.AspNetCore.Connections;
+
+namespace Jumpgate.Gateway.Tunnel;
+
+/// <summary>
+/// Kestrel connection middleware in front of TLS: the connection's transport lets a
+/// <see cref="TlsReadGate"/> go while Kestrel's SslStream waits for bytes, so a tunnel connection
+/// can later be half-closed while it is read (<see cref="TlsStream"/>). The gate is kept in the
+/// connection's features. HTTP connections never take it and pay one check per read.
+/// </summary>
+internal static class GatedTransport
+{
+    public static Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var gate = new TlsReadGate();
+        connection.Features.Set(gate);
+        connection.Transport = new Pipe(connection.Transport, gate);
+        return next(connection);
+    }
+
+    private sealed class Pipe(IDuplexPipe inner, TlsReadGate gate) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = new Reader(inner.Input, gate);
+
+        public PipeWriter Output => inner.Output;
+    }
+
+    private sealed class Reader(PipeReader inner, TlsReadGate gate) : PipeReader
+    {
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            var left = gate.Leave();
+            try
+            {
+                return await inner.ReadAsync(cancellationToken);
+            }
+            finally
+            {
+                if (left)
+                {
+                    await gate.ReturnAsync();
+                }
+            }
+        }
+
+        public override bool TryRead(out ReadResult result) => inner.TryRead(out result);
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    }
+}
