@@ -92,19 +92,18 @@ internal sealed class TlsStream : Stream
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            gate.Leave() ? ReadOutsideAsync(buffer, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
+
+        private async ValueTask<int> ReadOutsideAsync(Memory<byte> buffer, CancellationToken cancellationToken)
         {
-            var left = gate.Leave();
             try
             {
                 return await inner.ReadAsync(buffer, cancellationToken);
             }
             finally
             {
-                if (left)
-                {
-                    await gate.ReturnAsync();
-                }
+                await gate.ReturnAsync();
             }
         }
 

@@ -29,19 +29,18 @@ internal static class GatedTransport
 
     private sealed class Reader(PipeReader inner, TlsReadGate gate) : PipeReader
     {
-        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+            gate.Leave() ? ReadOutsideAsync(cancellationToken) : inner.ReadAsync(cancellationToken);
+
+        private async ValueTask<ReadResult> ReadOutsideAsync(CancellationToken cancellationToken)
         {
-            var left = gate.Leave();
             try
             {
                 return await inner.ReadAsync(cancellationToken);
             }
             finally
             {
-                if (left)
-                {
-                    await gate.ReturnAsync();
-                }
+                await gate.ReturnAsync();
             }
         }
 
