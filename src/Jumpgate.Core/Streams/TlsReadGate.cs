@@ -11,7 +11,9 @@ namespace Jumpgate.Core.Streams;
 /// waits forever) or glibc aborting on a corrupted heap (docs/decisions.md, "A half-close waits for
 /// the decrypt"). A read holds the gate while it works on what arrived and lets go while it waits
 /// for bytes (<see cref="Leave"/> and <see cref="ReturnAsync"/>, called by the transport under the
-/// SslStream); the close_notify takes the gate, so it runs only while the reader waits.
+/// SslStream); the close_notify takes the gate, so it runs only while the reader waits, and lets it
+/// go once OpenSSL has made it (<see cref="LetGoForWrite"/>), so a send that blocks on a peer that
+/// is not reading never keeps this end from reading.
 /// </summary>
 internal sealed class TlsReadGate
 {
@@ -19,6 +21,9 @@ internal sealed class TlsReadGate
 
     // Touched only by the one reader (and the transport reads it drives), never by the shutdown.
     private bool _held;
+
+    // 1 while a close_notify holds the gate.
+    private int _shutdownHolds;
 
     public async ValueTask EnterReadAsync(CancellationToken cancellationToken)
     {
@@ -59,11 +64,21 @@ internal sealed class TlsReadGate
     public async Task ShutdownAsync(SslStream tls)
     {
         await _gate.WaitAsync(CancellationToken.None);
+        Volatile.Write(ref _shutdownHolds, 1);
         try
         {
             await tls.ShutdownAsync();
         }
         finally
+        {
+            LetGoForWrite();
+        }
+    }
+
+    /// <summary>The transport is about to send: a close_notify is made by now, so its send need not hold the gate.</summary>
+    public void LetGoForWrite()
+    {
+        if (Volatile.Read(ref _shutdownHolds) == 1 && Interlocked.Exchange(ref _shutdownHolds, 0) == 1)
         {
             _gate.Release();
         }

@@ -113,15 +113,32 @@ internal sealed class TlsStream : Stream
         // Synchronous reads happen only outside gated reads (never in Jumpgate), so they need no gate.
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            gate.LetGoForWrite();
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            gate.LetGoForWrite();
+            inner.Write(buffer, offset, count);
+        }
 
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            gate.LetGoForWrite();
+            return inner.FlushAsync(cancellationToken);
+        }
 
-        public override void Flush() => inner.Flush();
+        public override void Flush()
+        {
+            gate.LetGoForWrite();
+            inner.Flush();
+        }
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

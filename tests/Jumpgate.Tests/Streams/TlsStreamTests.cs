@@ -36,6 +36,40 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         Assert.True(done >= 300, $"only {done} rounds ran within the time bound");
     }
 
+    [Fact]
+    public async Task ACloseNotifyStuckBehindAPeerThatDoesNotReadLeavesThisEndReading()
+    {
+        // A peer that sends everything before it reads: if the stuck close_notify kept the gate, this end
+        // would stop reading, the peer would never finish sending, and both would wait for ever.
+        using var certificate = DirectLeg.CreateAgentCertificate();
+        var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
+        var stalling = new StallingStream(new NetworkStream(serverSocket, ownsSocket: true));
+        await using var server = TlsStream.Over(stalling);
+        await using var client = TlsStream.Over(new NetworkStream(clientSocket, ownsSocket: true));
+        await Task.WhenAll(
+            server.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = SslStreamCertificateContext.Create(certificate, null, offline: true),
+                EnabledSslProtocols = TlsDefaults.Protocols,
+                AllowTlsResume = false,
+            }),
+            client.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions("jumpgate-agent", Fingerprint.Of(certificate)))).WaitAsync(Timeout);
+
+        stalling.StallSends();
+        var serverReads = ReadToEndAsync(server);
+        var serverEnds = server.ShutdownAsync();
+        await stalling.Stalled.WaitAsync(Timeout);
+        var payload = RandomNumberGenerator.GetBytes(64 * 1024);
+        await client.WriteAsync(payload).AsTask().WaitAsync(Timeout);
+        await client.ShutdownAsync().WaitAsync(Timeout);
+
+        Assert.Equal(payload, await serverReads.WaitAsync(Timeout));
+        Assert.False(serverEnds.IsCompleted, "the close_notify went out although its send was held back");
+        stalling.Resume();
+        await serverEnds.WaitAsync(Timeout);
+        Assert.Empty(await ReadToEndAsync(client).WaitAsync(Timeout));
+    }
+
     private static async Task RoundAsync(SslStreamCertificateContext context, Fingerprint pinned, byte[] payload, int round)
     {
         var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
@@ -82,5 +116,63 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
             }
         }
         return received.ToArray();
+    }
+
+    /// <summary>A transport whose sends can be held back, as behind a peer that has stopped reading.</summary>
+    private sealed class StallingStream(Stream inner) : Stream
+    {
+        private readonly TaskCompletionSource _resume = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile bool _stalling;
+
+        public Task Stalled => _stalled.Task;
+
+        public void StallSends() => _stalling = true;
+
+        public void Resume() => _resume.TrySetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_stalling)
+            {
+                _stalled.TrySetResult();
+                await _resume.Task.WaitAsync(cancellationToken);
+            }
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override void Flush() => inner.Flush();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 }
