@@ -75,7 +75,12 @@ internal sealed class TlsReadGate
         }
     }
 
-    /// <summary>The transport is about to send: a close_notify is made by now, so its send need not hold the gate.</summary>
+    /// <summary>
+    /// The transport is about to send: a close_notify is made by now, so its send need not hold the
+    /// gate. The send is the close_notify's own because a stream has one writer at a time, as a
+    /// socket does, and the close_notify is that writer's last act (Splice sends it after its last
+    /// write); a write beside it would open the gate early.
+    /// </summary>
     public void LetGoForWrite()
     {
         if (Volatile.Read(ref _shutdownHolds) == 1 && Interlocked.Exchange(ref _shutdownHolds, 0) == 1)
