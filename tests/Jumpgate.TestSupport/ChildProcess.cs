@@ -20,6 +20,10 @@ public sealed class ChildProcess : IAsyncDisposable
     private int _disposed;
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Both stdout and stderr have ended (each reports end of stream as a null line).</summary>
+    private readonly TaskCompletionSource _outputEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _streamsEnded;
+
     /// <summary>Every line, also kept for the suite-wide token leak check (null when no run is recorded).</summary>
     private StreamWriter? _log;
 
@@ -48,7 +52,7 @@ public sealed class ChildProcess : IAsyncDisposable
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        _process.Exited += (_, _) => _exited.TrySetResult(_process.ExitCode);
+        _process.Exited += (_, _) => _ = OnExitedAsync();
     }
 
     public int Id => _process.Id;
@@ -150,10 +154,26 @@ public sealed class ChildProcess : IAsyncDisposable
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 
+    /// <summary>
+    /// .NET may report the exit before the last lines are delivered, so a wait for a line printed
+    /// just before exiting would miss it: the exit counts once the output has ended too (or after
+    /// 2 s, should a grandchild hold the pipes open).
+    /// </summary>
+    private async Task OnExitedAsync()
+    {
+        var code = _process.ExitCode;
+        await Task.WhenAny(_outputEnded.Task, Task.Delay(TimeSpan.FromSeconds(2)));
+        _exited.TrySetResult(code);
+    }
+
     private void OnLine(string? line)
     {
         if (line is null)
         {
+            if (Interlocked.Increment(ref _streamsEnded) == 2)
+            {
+                _outputEnded.TrySetResult();
+            }
             return;
         }
         try
