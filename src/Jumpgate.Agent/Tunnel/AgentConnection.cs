@@ -1,4 +1,3 @@
-using System.Net.Security;
 using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Core.Protocol;

@@ -7,7 +7,8 @@ namespace Jumpgate.Gateway.Tunnel;
 /// <summary>
 /// A tunnel connection after its hello, or one stream on a user's trunk: the bytes, where they
 /// come from, when they end, and how to cut them. A connection is used through its own
-/// <see cref="System.Net.Security.SslStream"/>, not Kestrel's pipe: the pipe over TLS moves data
+/// <see cref="System.Net.Security.SslStream"/> (as a <see cref="Core.Streams.TlsStream"/>, so it can
+/// be half-closed while it is read), not Kestrel's pipe: the pipe over TLS moves data
 /// in 4 KiB segments (one TLS record and one send each); writing to the SslStream in large
 /// chunks fills 16 KiB records instead, which the benchmark showed is faster.
 /// </summary>
