@@ -22,8 +22,8 @@ internal sealed class TlsReadGate
     // Touched only by the one reader (and the transport reads it drives), never by the shutdown.
     private bool _held;
 
-    // 1 while a close_notify holds the gate.
-    private int _shutdownHolds;
+    // Touched only by the one writer, whose last act the close_notify is.
+    private bool _shutdownHolds;
 
     public async ValueTask EnterReadAsync(CancellationToken cancellationToken)
     {
@@ -64,7 +64,7 @@ internal sealed class TlsReadGate
     public async Task ShutdownAsync(SslStream tls)
     {
         await _gate.WaitAsync(CancellationToken.None);
-        Volatile.Write(ref _shutdownHolds, 1);
+        _shutdownHolds = true;
         try
         {
             await tls.ShutdownAsync();
@@ -83,8 +83,9 @@ internal sealed class TlsReadGate
     /// </summary>
     public void LetGoForWrite()
     {
-        if (Volatile.Read(ref _shutdownHolds) == 1 && Interlocked.Exchange(ref _shutdownHolds, 0) == 1)
+        if (_shutdownHolds)
         {
+            _shutdownHolds = false;
             _gate.Release();
         }
     }

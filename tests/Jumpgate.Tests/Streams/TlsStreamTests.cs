@@ -46,14 +46,7 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         var stalling = new StallingStream(new NetworkStream(serverSocket, ownsSocket: true));
         await using var server = TlsStream.Over(stalling);
         await using var client = TlsStream.Over(new NetworkStream(clientSocket, ownsSocket: true));
-        await Task.WhenAll(
-            server.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = SslStreamCertificateContext.Create(certificate, null, offline: true),
-                EnabledSslProtocols = TlsDefaults.Protocols,
-                AllowTlsResume = false,
-            }),
-            client.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions("jumpgate-agent", Fingerprint.Of(certificate)))).WaitAsync(Timeout);
+        await ShakeHandsAsync(server, client, SslStreamCertificateContext.Create(certificate, null, offline: true), Fingerprint.Of(certificate));
 
         stalling.StallSends();
         var serverReads = ReadToEndAsync(server);
@@ -75,14 +68,7 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
         await using var server = TlsStream.Over(new NetworkStream(serverSocket, ownsSocket: true));
         await using var client = TlsStream.Over(new NetworkStream(clientSocket, ownsSocket: true));
-        await Task.WhenAll(
-            server.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = context,
-                EnabledSslProtocols = TlsDefaults.Protocols,
-                AllowTlsResume = false,
-            }),
-            client.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions("jumpgate-agent", pinned))).WaitAsync(Timeout);
+        await ShakeHandsAsync(server, client, context, pinned);
 
         // The server has nothing to send and ends its side at once, while it reads all the client sends.
         var serverReads = ReadToEndAsync(server);
@@ -101,6 +87,17 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         Assert.True(Enumerable.SequenceEqual(payload, await serverReads.WaitAsync(Timeout)), $"round {round}: the server did not get the client's bytes intact");
         Assert.Empty(await clientReads.WaitAsync(Timeout));
     }
+
+    /// <summary>TLS 1.3 between the two ends as a direct stream's run it: the server has the certificate, the client pins it.</summary>
+    private static Task ShakeHandsAsync(TlsStream server, TlsStream client, SslStreamCertificateContext context, Fingerprint pinned) =>
+        Task.WhenAll(
+            server.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = context,
+                EnabledSslProtocols = TlsDefaults.Protocols,
+                AllowTlsResume = false,
+            }),
+            client.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions("jumpgate-agent", pinned))).WaitAsync(Timeout);
 
     private static async Task<byte[]> ReadToEndAsync(Stream stream)
     {
