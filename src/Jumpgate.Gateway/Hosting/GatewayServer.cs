@@ -43,6 +43,9 @@ public static class GatewayServer
         builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         logging(builder.Logging);
+        // Enabled at any level, this category makes the host start an Activity (random W3C ids) and a log scope
+        // for every request: 3 % of the gateway's CPU per proxied request, for lines it never writes at Warning.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Access);

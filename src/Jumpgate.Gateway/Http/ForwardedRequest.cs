@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using Jumpgate.Core.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -52,7 +53,7 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
     public HttpRequestMessage ToHttpRequest()
     {
         var request = http.Request;
-        var message = new HttpRequestMessage(new HttpMethod(request.Method), UpstreamUri("http"))
+        var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), UpstreamUri("http"))
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
@@ -63,17 +64,21 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
         }
         foreach (var (name, value) in Headers())
         {
-            if (!message.Headers.TryAddWithoutValidation(name, value))
+            if (!TryAdd(message.Headers, name, value) && message.Content is { } content)
             {
-                message.Content?.Headers.TryAddWithoutValidation(name, value);
+                TryAdd(content.Headers, name, value);
             }
         }
         message.Headers.Host = UpstreamHost;
         return message;
     }
 
+    /// <summary>A header as it came; a single value (nearly every header) goes in without an array of its own.</summary>
+    private static bool TryAdd(HttpHeaders headers, string name, StringValues value) =>
+        value.Count == 1 ? headers.TryAddWithoutValidation(name, value[0]) : headers.TryAddWithoutValidation(name, value.ToArray());
+
     /// <summary>Every header the service gets, rewritten as the class comment says.</summary>
-    public IEnumerable<(string Name, string[] Value)> Headers()
+    public IEnumerable<(string Name, StringValues Value)> Headers()
     {
         var request = http.Request;
         foreach (var (name, value) in request.Headers)
@@ -82,45 +87,51 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
             var replaced = service.Token is not null && name.Equals("Authorization", StringComparison.OrdinalIgnoreCase);
             if (!NotForwarded.Contains(name) && !name.StartsWith(':') && !replaced)
             {
-                yield return (name, [.. value.Select(v => v ?? "")]);
+                yield return (name, value);
             }
         }
         if (FilteredCookies(request.Headers.Cookie) is { Length: > 0 } cookies)
         {
-            yield return ("Cookie", [cookies]);
+            yield return ("Cookie", cookies);
         }
         if (request.Headers.Origin.ToString() is { Length: > 0 })
         {
-            yield return ("Origin", [UpstreamOrigin]);
+            yield return ("Origin", UpstreamOrigin);
         }
         if (request.Headers.Referer.ToString() is { Length: > 0 } referer)
         {
-            yield return ("Referer", [referer.StartsWith(_publicOrigin + "/", StringComparison.Ordinal) ? UpstreamOrigin + referer[_publicOrigin.Length..] : referer]);
+            yield return ("Referer", referer.StartsWith(_publicOrigin + "/", StringComparison.Ordinal) ? UpstreamOrigin + referer[_publicOrigin.Length..] : referer);
         }
         if (service.Token is { } token)
         {
-            yield return ("Authorization", ["token " + token]);
+            yield return ("Authorization", "token " + token);
         }
         // The gateway is the edge: what the browser claims in X-Forwarded-* is not passed on.
-        yield return ("X-Forwarded-For", [http.Connection.RemoteIpAddress?.ToString() ?? "unknown"]);
-        yield return ("X-Forwarded-Proto", ["https"]);
-        yield return ("X-Forwarded-Host", [request.Host.Value ?? ""]);
+        yield return ("X-Forwarded-For", http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+        yield return ("X-Forwarded-Proto", "https");
+        yield return ("X-Forwarded-Host", request.Host.Value ?? "");
     }
 
     public void CopyResponseHeaders(HttpResponseMessage response)
     {
         var target = http.Response;
         target.StatusCode = (int)response.StatusCode;
+        Copy(response.Headers.NonValidated);
+        Copy(response.Content.Headers.NonValidated);
+
         // NonValidated: the values as the service sent them, not re-parsed and re-joined (Server: a b stays one value).
-        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
+        void Copy(HttpHeadersNonValidated headers)
         {
-            if (NotReturned.Contains(name))
+            foreach (var (name, values) in headers)
             {
-                continue;
+                if (NotReturned.Contains(name))
+                {
+                    continue;
+                }
+                target.Headers[name] = name.Equals("Location", StringComparison.OrdinalIgnoreCase) ? new StringValues(values.Select(RewriteLocation).ToArray())
+                    : values.Count == 1 ? values.ToString() // one value, as nearly every header has: no array
+                    : new StringValues(values.ToArray());
             }
-            target.Headers[name] = name.Equals("Location", StringComparison.OrdinalIgnoreCase)
-                ? new StringValues(values.Select(RewriteLocation).ToArray())
-                : new StringValues(values.ToArray());
         }
     }
 
@@ -131,9 +142,24 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
             ? _publicOrigin + location[UpstreamOrigin.Length..]
             : location;
 
+    private const string GatewayCookiePrefix = BrowserSessions.CookieName + "=";
+
     /// <summary>The browser's cookies minus the gateway's own, which no service may see.</summary>
-    private static string FilteredCookies(StringValues headers) => string.Join("; ", headers
-        .SelectMany(h => (h ?? "").Split(';'))
-        .Select(c => c.Trim())
-        .Where(c => c.Length > 0 && !c.StartsWith(BrowserSessions.CookieName + "=", StringComparison.Ordinal)));
+    private static string FilteredCookies(StringValues headers)
+    {
+        var kept = new List<string>();
+        foreach (var header in headers)
+        {
+            var text = header.AsSpan();
+            foreach (var range in text.Split(';'))
+            {
+                var cookie = text[range].Trim();
+                if (cookie.Length > 0 && !cookie.StartsWith(GatewayCookiePrefix, StringComparison.Ordinal))
+                {
+                    kept.Add(cookie.ToString());
+                }
+            }
+        }
+        return string.Join("; ", kept);
+    }
 }

@@ -28,7 +28,7 @@ internal static class WebSocketRelay
         service.Options.CollectHttpResponseDetails = true;
         foreach (var (name, values) in forward.Headers())
         {
-            service.Options.SetRequestHeader(name, string.Join(", ", values));
+            service.Options.SetRequestHeader(name, string.Join(", ", values.ToArray()));
         }
         foreach (var protocol in http.WebSockets.WebSocketRequestedProtocols)
         {
