@@ -90,6 +90,9 @@ internal static class Splice
     private static async Task<Failure> PumpAsync(Stream source, Stream destination, StrongBox<long> count, CancellationToken cancellationToken)
     {
         Failure SourceFailed(Exception e) => cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
+        // Into a trunk, one write is one frame: up to a whole frame's payload (and so whole TLS records).
+        var limit = destination is TrunkStream ? Trunk.MaxPayload : BufferSize;
+        Gathered gathered = default;
 
         while (true)
         {
@@ -97,7 +100,7 @@ internal static class Splice
             {
                 // Wait for data without holding a buffer, so a quiet stream costs no buffer memory.
 #pragma warning disable CA2022 // a zero-byte read returns no data by design
-                await source.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                await (gathered.Waiting ?? source.ReadAsync(Memory<byte>.Empty, cancellationToken));
 #pragma warning restore CA2022
             }
             catch (Exception e) when (IsStreamFailure(e))
@@ -107,35 +110,107 @@ internal static class Splice
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
             try
             {
-                int read;
                 try
                 {
-                    // Into a trunk, one read is one whole frame (and whole TLS records).
-                    read = await source.ReadAsync(buffer.AsMemory(0, destination is TrunkStream ? Trunk.MaxPayload : BufferSize), cancellationToken);
+                    var read = await source.ReadAsync(buffer.AsMemory(0, limit), cancellationToken);
+                    gathered = read > 0 && destination is TrunkStream
+                        ? await GatherAsync(source, buffer, read, limit, cancellationToken)
+                        : new Gathered(read, read == 0, null, null);
                 }
                 catch (Exception e) when (IsStreamFailure(e))
                 {
                     return SourceFailed(e);
                 }
-                if (read == 0)
+                if (gathered.Read > 0)
+                {
+                    try
+                    {
+                        // Not cancellable midway on purpose: a half-written TLS record would corrupt the stream.
+                        await destination.WriteAsync(buffer.AsMemory(0, gathered.Read), CancellationToken.None);
+                    }
+                    catch (Exception e) when (IsStreamFailure(e) || e is NotSupportedException)
+                    {
+                        gathered.Abandon();
+                        return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
+                    }
+                    count.Value += gathered.Read;
+                }
+                if (gathered.Error is { } error)
+                {
+                    return SourceFailed(error);
+                }
+                if (gathered.Ended)
                 {
                     return await ShutdownWriteAsync(destination);
                 }
-                try
-                {
-                    // Not cancellable midway on purpose: a half-written TLS record would corrupt the stream.
-                    await destination.WriteAsync(buffer.AsMemory(0, read), CancellationToken.None);
-                }
-                catch (Exception e) when (IsStreamFailure(e) || e is NotSupportedException)
-                {
-                    return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
-                }
-                count.Value += read;
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+    }
+
+    /// <summary>
+    /// What one round read: its bytes, whether the source ended or failed after them, and a wait for
+    /// more data that had not finished when the round stopped gathering (the next round awaits it).
+    /// </summary>
+    private readonly record struct Gathered(int Read, bool Ended, Exception? Error, ValueTask<int>? Waiting)
+    {
+        /// <summary>The pump stops with a wait still out: its end (the streams' disposal) is nobody's news.</summary>
+        public void Abandon()
+        {
+            if (Waiting is { } waiting)
+            {
+                _ = Observe(waiting);
+            }
+
+            static async Task Observe(ValueTask<int> waiting)
+            {
+                try
+                {
+                    await waiting;
+                }
+                catch (Exception e) when (IsStreamFailure(e))
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="buffer"/> whatever more has already arrived, so that it goes into one
+    /// frame: a TLS source returns one 16 KiB record per read, and a frame of one record would cross
+    /// the trunk as two (its 8-byte header spills into a record of its own). It never waits for data
+    /// that is not there yet: the first wait that does not finish at once goes to the next round.
+    /// </summary>
+    private static async ValueTask<Gathered> GatherAsync(Stream source, byte[] buffer, int read, int limit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (read < limit)
+            {
+#pragma warning disable CA2022 // a zero-byte read returns no data by design
+                var waiting = source.ReadAsync(Memory<byte>.Empty, cancellationToken);
+#pragma warning restore CA2022
+                if (!waiting.IsCompleted)
+                {
+                    return new Gathered(read, false, null, waiting);
+                }
+                await waiting;
+                var more = await source.ReadAsync(buffer.AsMemory(read, limit - read), cancellationToken);
+                if (more == 0)
+                {
+                    return new Gathered(read, true, null, null);
+                }
+                read += more;
+            }
+            return new Gathered(read, false, null, null);
+        }
+        catch (Exception e) when (IsStreamFailure(e))
+        {
+            // What came before the failure still goes on; the failure is reported after it.
+            return new Gathered(read, false, e, null);
         }
     }
 

@@ -24,13 +24,12 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         // swallowed so its reader waited forever, or glibc aborted on a corrupted heap. Bounded in count and time.
         const int rounds = 1500;
         var budget = Stopwatch.StartNew();
-        using var certificate = DirectLeg.CreateAgentCertificate();
-        var context = SslStreamCertificateContext.Create(certificate, null, offline: true);
+        using var tls = new LoopbackTls();
         var payload = RandomNumberGenerator.GetBytes(128 * 1024);
         var done = 0;
         for (; done < rounds && budget.Elapsed < TimeSpan.FromSeconds(60); done++)
         {
-            await RoundAsync(context, Fingerprint.Of(certificate), payload, done);
+            await RoundAsync(tls, payload, done);
         }
         output.WriteLine($"{done} rounds in {budget.Elapsed.TotalSeconds:0.0} s");
         Assert.True(done >= 300, $"only {done} rounds ran within the time bound");
@@ -41,12 +40,12 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
     {
         // A peer that sends everything before it reads: if the stuck close_notify kept the gate, this end
         // would stop reading, the peer would never finish sending, and both would wait for ever.
-        using var certificate = DirectLeg.CreateAgentCertificate();
+        using var tls = new LoopbackTls();
         var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
         var stalling = new StallingStream(new NetworkStream(serverSocket, ownsSocket: true));
         await using var server = TlsStream.Over(stalling);
         await using var client = TlsStream.Over(new NetworkStream(clientSocket, ownsSocket: true));
-        await ShakeHandsAsync(server, client, SslStreamCertificateContext.Create(certificate, null, offline: true), Fingerprint.Of(certificate));
+        await tls.ShakeHandsAsync(server, client);
 
         stalling.StallSends();
         var serverReads = ReadToEndAsync(server);
@@ -63,12 +62,11 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         Assert.Empty(await ReadToEndAsync(client).WaitAsync(Timeout));
     }
 
-    private static async Task RoundAsync(SslStreamCertificateContext context, Fingerprint pinned, byte[] payload, int round)
+    private static async Task RoundAsync(LoopbackTls tls, byte[] payload, int round)
     {
-        var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
-        await using var server = TlsStream.Over(new NetworkStream(serverSocket, ownsSocket: true));
-        await using var client = TlsStream.Over(new NetworkStream(clientSocket, ownsSocket: true));
-        await ShakeHandsAsync(server, client, context, pinned);
+        var (connectedClient, connectedServer) = await tls.ConnectAsync();
+        await using var server = connectedServer;
+        await using var client = connectedClient;
 
         // The server has nothing to send and ends its side at once, while it reads all the client sends.
         var serverReads = ReadToEndAsync(server);
@@ -87,17 +85,6 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         Assert.True(Enumerable.SequenceEqual(payload, await serverReads.WaitAsync(Timeout)), $"round {round}: the server did not get the client's bytes intact");
         Assert.Empty(await clientReads.WaitAsync(Timeout));
     }
-
-    /// <summary>TLS 1.3 between the two ends as a direct stream's run it: the server has the certificate, the client pins it.</summary>
-    private static Task ShakeHandsAsync(TlsStream server, TlsStream client, SslStreamCertificateContext context, Fingerprint pinned) =>
-        Task.WhenAll(
-            server.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = context,
-                EnabledSslProtocols = TlsDefaults.Protocols,
-                AllowTlsResume = false,
-            }),
-            client.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions("jumpgate-agent", pinned))).WaitAsync(Timeout);
 
     private static async Task<byte[]> ReadToEndAsync(Stream stream)
     {

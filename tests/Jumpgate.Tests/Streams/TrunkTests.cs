@@ -72,6 +72,13 @@ public sealed class TrunkTests : IAsyncLifetime
         return received.ToArray();
     }
 
+    /// <summary>A user's TLS connection whose gateway end is spliced into a new stream on the trunk (the acceptor serves it).</summary>
+    private async Task<(TlsStream User, TlsStream GatewaySide, Task<SpliceResult> Splice)> SpliceTlsIntoStreamAsync(LoopbackTls tls)
+    {
+        var (user, gatewaySide) = await tls.ConnectAsync();
+        return (user, gatewaySide, Splice.RunAsync(gatewaySide, _opener.Open(), CancellationToken.None));
+    }
+
     [Fact]
     public async Task FiftyStreamsOpenedAtOnceEachGetTheirOwnBytesBack()
     {
@@ -96,6 +103,51 @@ public sealed class TrunkTests : IAsyncLifetime
         var payload = RandomNumberGenerator.GetBytes(5 * Trunk.Window + 123);
 
         Assert.Equal(payload, await RoundTripAsync(stream, payload));
+    }
+
+    [Fact]
+    public async Task ATlsConnectionSplicedIntoAStreamCarriesEveryByteAndItsEndBothWays()
+    {
+        // The gateway's shape for `jumpgate proxy` (ssh, scp): a user's TLS connection spliced into a trunk stream
+        // to the agent, which echoes here. Sent in uneven pieces, so the splice gathers records of every size into frames.
+        using var tls = new LoopbackTls();
+        var (user, gatewaySide, splice) = await SpliceTlsIntoStreamAsync(tls);
+        await using var _ = user;
+        await using var __ = gatewaySide;
+        var payload = RandomNumberGenerator.GetBytes(3 * Trunk.Window + 4321);
+        var back = ReadToEndAsync(user);
+
+        for (var at = 0; at < payload.Length;)
+        {
+            var piece = Math.Min(payload.Length - at, Random.Shared.Next(1, 40_000));
+            await user.WriteAsync(payload.AsMemory(at, piece));
+            at += piece;
+        }
+        await user.ShutdownAsync();
+
+        Assert.Equal(payload, await back.WaitAsync(Timeout));
+        Assert.Equal(SpliceOutcome.Completed, (await splice.WaitAsync(Timeout)).Outcome);
+    }
+
+    [Fact]
+    public async Task AKeystrokeThroughATlsConnectionSplicedIntoAStreamGoesOnWithoutWaitingForMore()
+    {
+        // What an interactive ssh session does: the splice gathers only what has already arrived, never waits for more.
+        using var tls = new LoopbackTls();
+        var (user, gatewaySide, splice) = await SpliceTlsIntoStreamAsync(tls);
+        await using var _ = user;
+        await using var __ = gatewaySide;
+
+        var echo = new byte[1];
+        foreach (var key in "ls -l\n"u8.ToArray())
+        {
+            await user.WriteAsync(new[] { key });
+            await user.ReadExactlyAsync(echo).AsTask().WaitAsync(Timeout);
+            Assert.Equal(key, echo[0]);
+        }
+        await user.ShutdownAsync();
+        Assert.Empty(await ReadToEndAsync(user).WaitAsync(Timeout));
+        Assert.Equal(SpliceOutcome.Completed, (await splice.WaitAsync(Timeout)).Outcome);
     }
 
     [Fact]
