@@ -26,6 +26,10 @@ internal sealed record Plan
     public required int LatencyWarmup { get; init; }
 
     public required int SshTrueRuns { get; init; }
+
+    /// <summary>The file the scp figure copies, and how many times each way copies it.</summary>
+    public required int ScpMebibytes { get; init; }
+    public required int ScpRuns { get; init; }
     public required int ProxyStartRuns { get; init; }
 
     /// <summary>Idle tunneled connections held open for the memory figure (the issue asks for 1,000).</summary>
@@ -56,6 +60,8 @@ internal sealed record Plan
         LatencyRoundCap = TimeSpan.FromSeconds(12),
         LatencyWarmup = 100,
         SshTrueRuns = 8,
+        ScpMebibytes = 256,
+        ScpRuns = 2,
         ProxyStartRuns = 15,
         IdleConnections = 1000,
         ReconnectDowntimes = [0, 1, 5, 30],
@@ -77,6 +83,8 @@ internal sealed record Plan
         LatencyRoundCap = TimeSpan.FromSeconds(3),
         LatencyWarmup = 5,
         SshTrueRuns = 1,
+        ScpMebibytes = 4,
+        ScpRuns = 1,
         ProxyStartRuns = 1,
         IdleConnections = 50,
         ReconnectDowntimes = [0],

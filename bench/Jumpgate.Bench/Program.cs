@@ -49,6 +49,7 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("bulk", Bulk.RunAsync),
         ("new connection", Latency.RunAsync),
         ("`ssh host true`", SshTrue.RunAsync),
+        ("scp", Scp.RunAsync),
         ("`jumpgate proxy` start-up", ProxyStartup.RunAsync),
         ("HTTP", Http.RunAsync),
         // Memory and reconnect restart the gateway, so they come last.

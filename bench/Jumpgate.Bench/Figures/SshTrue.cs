@@ -13,40 +13,48 @@ namespace Jumpgate.Bench.Figures;
 /// </summary>
 internal static class SshTrue
 {
-    private const string Direct = "ssh (direct, no hop)";
-    private const string Bastion = "ssh -J (OpenSSH bastion)";
-    private const string JumpgateDirect = "Jumpgate, `proxy --direct` (reference only)";
+    internal const string Direct = "ssh (direct, no hop)";
+    internal const string Bastion = "ssh -J (OpenSSH bastion)";
+    internal const string JumpgateDirect = "Jumpgate, `proxy --direct` (reference only)";
 
-    public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
+    /// <summary>One way to the target: the options that pick it (config, jump host) and the host name it uses.</summary>
+    internal sealed record Way(string Name, string[] Options, string Host, IReadOnlyDictionary<string, string>? Environment);
+
+    /// <summary>Every way to the same target sshd, each checked to reach it and run a command there (which also records the host keys).</summary>
+    internal static async Task<Way[]> WaysAsync(Rig rig)
     {
         // ProxyCommand runs `jumpgate` as installed for users: the Native AOT binary when bench/run built one.
         var jumpgateConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate);
         var directConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate, direct: true);
         var sshConfig = rig.Ssh.Config(aes: false);
-        var runs = new (string Name, string[] Arguments, IReadOnlyDictionary<string, string>? Environment)[]
+        Way[] ways =
+        [
+            new(Direct, ["-F", sshConfig], "target", null),
+            new(Bastion, ["-F", sshConfig, "-J", "bastion"], "target", null),
+            new(PathNames.Jumpgate, ["-F", jumpgateConfig], "node1.jg", rig.Jumpgate.ClientEnvironment),
+            new(JumpgateDirect, ["-F", directConfig], "node1.jg", rig.Jumpgate.ClientEnvironment),
+        ];
+        foreach (var way in ways)
         {
-            (Direct, ["-F", sshConfig, "target"], null),
-            (Bastion, ["-F", sshConfig, "-J", "bastion", "target"], null),
-            (PathNames.Jumpgate, ["-F", jumpgateConfig, "node1.jg"], rig.Jumpgate.ClientEnvironment),
-            (JumpgateDirect, ["-F", directConfig, "node1.jg"], rig.Jumpgate.ClientEnvironment),
-        };
-        // Check first: each way reaches the target and runs a command there (this also records the host keys).
-        foreach (var (name, arguments, environment) in runs)
-        {
-            var check = await Command.RunAsync("ssh", [.. arguments, "echo", "reached-target"], Signals.Timeout(60), environment);
+            var check = await Command.RunAsync("ssh", [.. way.Options, way.Host, "echo", "reached-target"], Signals.Timeout(60), way.Environment);
             if (check.ExitCode != 0 || check.Stdout.Trim() != "reached-target")
             {
-                throw new InvalidOperationException($"ssh through {name} did not reach the target: {check}");
+                throw new InvalidOperationException($"ssh through {way.Name} did not reach the target: {check}");
             }
         }
+        return ways;
+    }
 
+    public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
+    {
+        var runs = await WaysAsync(rig);
         var times = runs.ToDictionary(r => r.Name, _ => new List<double>());
         for (var i = 0; i < plan.SshTrueRuns; i++)
         {
-            foreach (var (name, arguments, environment) in runs)
+            foreach (var (name, options, host, environment) in runs)
             {
                 var clock = Stopwatch.StartNew();
-                var result = await Command.RunAsync("ssh", [.. arguments, "true"], Signals.Timeout(60), environment);
+                var result = await Command.RunAsync("ssh", [.. options, host, "true"], Signals.Timeout(60), environment);
                 var elapsed = clock.Elapsed.TotalMilliseconds;
                 if (result.ExitCode != 0)
                 {

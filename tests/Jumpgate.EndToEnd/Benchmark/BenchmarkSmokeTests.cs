@@ -26,7 +26,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var text = await File.ReadAllTextAsync(table);
-        foreach (var figure in new[] { "bulk, 1 stream", "bulk, 8 streams", "new connection", "`ssh host true`", "start-up to first byte", "memory per idle connection", "reconnect" })
+        foreach (var figure in new[] { "bulk, 1 stream", "bulk, 8 streams", "new connection", "`ssh host true`", "`scp` of", "start-up to first byte", "memory per idle connection", "reconnect" })
         {
             Assert.Matches($@"\| [^|]*{System.Text.RegularExpressions.Regex.Escape(figure)}[^|]*\| \*\*Jumpgate\*\* \| [0-9]", text);
         }
