@@ -113,7 +113,7 @@ internal static class Splice
                 try
                 {
                     var read = await source.ReadAsync(buffer.AsMemory(0, limit), cancellationToken);
-                    gathered = read > 0 && destination is TrunkStream
+                    gathered = read > 0 && CanGather(source, destination)
                         ? await GatherAsync(source, buffer, read, limit, cancellationToken)
                         : new Gathered(read, read == 0, null, null);
                 }
@@ -177,6 +177,13 @@ internal static class Splice
             }
         }
     }
+
+    /// <summary>
+    /// Into a trunk, from a source whose zero-byte read waits for data. A <see cref="DuplexStream"/>'s
+    /// (stdin) returns at once, so gathering from it would hold a keystroke until the next one came.
+    /// </summary>
+    private static bool CanGather(Stream source, Stream destination) =>
+        destination is TrunkStream && source is TlsStream or TrunkStream or System.Net.Sockets.NetworkStream;
 
     /// <summary>
     /// Adds to <paramref name="buffer"/> whatever more has already arrived, so that it goes into one
