@@ -5,14 +5,8 @@ namespace Jumpgate.Core.Streams;
 /// cancellation even though a console read cannot be interrupted: the blocked read is left
 /// behind, which is fine because the process is about to exit.
 /// </summary>
-internal sealed class DuplexStream(Stream input, Stream output) : Stream
+internal sealed class DuplexStream(Stream input, Stream output) : ConnectionStream
 {
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     /// <summary>Passes end of stream on by closing the output half, as a socket's shutdown(SHUT_WR) would.</summary>
     public void CloseOutput() => output.Dispose();
 
@@ -29,8 +23,4 @@ internal sealed class DuplexStream(Stream input, Stream output) : Stream
     public override void Flush() => output.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => output.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

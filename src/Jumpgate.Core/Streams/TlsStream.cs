@@ -7,7 +7,7 @@ namespace Jumpgate.Core.Streams;
 /// <see cref="TlsReadGate"/>, and <see cref="ShutdownAsync"/> sends the close_notify only while no
 /// decrypt runs. Every TLS connection Jumpgate splices is one of these.
 /// </summary>
-internal sealed class TlsStream : Stream
+internal sealed class TlsStream : ConnectionStream
 {
     private readonly TlsReadGate _gate;
 
@@ -26,12 +26,6 @@ internal sealed class TlsStream : Stream
     }
 
     public SslStream Tls { get; }
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -64,10 +58,6 @@ internal sealed class TlsStream : Stream
     /// <summary>close_notify: the peer's reads end, this side's go on.</summary>
     public Task ShutdownAsync() => _gate.ShutdownAsync(Tls);
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -84,14 +74,8 @@ internal sealed class TlsStream : Stream
     }
 
     /// <summary>The SslStream's own transport: lets the gate go while it waits for bytes.</summary>
-    private sealed class GatedTransport(Stream inner, TlsReadGate gate) : Stream
+    private sealed class GatedTransport(Stream inner, TlsReadGate gate) : ConnectionStream
     {
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             gate.Leave() ? ReadOutsideAsync(buffer, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
 
@@ -139,10 +123,6 @@ internal sealed class TlsStream : Stream
             gate.LetGoForWrite();
             inner.Flush();
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

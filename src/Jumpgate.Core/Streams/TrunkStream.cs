@@ -10,7 +10,7 @@ namespace Jumpgate.Core.Streams;
 /// than the window; reading it gives the sender credit to send more. One reader and one writer
 /// at a time, as with a socket.
 /// </summary>
-internal sealed class TrunkStream : Stream
+internal sealed class TrunkStream : ConnectionStream
 {
     private readonly Trunk _trunk;
     private readonly Lock _gate = new();
@@ -32,12 +32,6 @@ internal sealed class TrunkStream : Stream
 
     /// <summary>0 until the stream's first frame is written (opener side).</summary>
     public uint Id { get; internal set; }
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>
     /// Copies what has arrived into <paramref name="buffer"/>, waiting if nothing has. Returns 0 at
@@ -292,10 +286,6 @@ internal sealed class TrunkStream : Stream
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>A stream closed before both ends said end of stream is reset, as a socket closed with data unread is.</summary>
     protected override void Dispose(bool disposing)

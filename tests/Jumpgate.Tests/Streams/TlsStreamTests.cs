@@ -103,7 +103,7 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
     }
 
     /// <summary>A transport whose sends can be held back, as behind a peer that has stopped reading.</summary>
-    private sealed class StallingStream(Stream inner) : Stream
+    private sealed class StallingStream(Stream inner) : ConnectionStream
     {
         private readonly TaskCompletionSource _resume = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -132,12 +132,6 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
 
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 
         public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
@@ -145,10 +139,6 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
         public override void Flush() => inner.Flush();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
