@@ -32,7 +32,7 @@ internal sealed record Plan
     public required int ScpRuns { get; init; }
     public required int ProxyStartRuns { get; init; }
 
-    /// <summary>Idle tunneled connections held open for the memory figure (the issue asks for 1,000).</summary>
+    /// <summary>Idle tunneled connections held open for the memory figure (its target is per connection with 1,000 open).</summary>
     public required int IdleConnections { get; init; }
 
     /// <summary>How long the gateway (or the relay sshd) stays down before it is restarted, in seconds.</summary>

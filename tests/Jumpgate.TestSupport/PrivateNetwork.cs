@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 namespace Jumpgate.TestSupport;
 
 /// <summary>
-/// A real private network made of network namespaces, as seed 003's GPU cluster behind a lab PC:
+/// A real private network made of network namespaces, as a GPU cluster behind a lab PC:
 /// <c>lab</c> (where the agent runs) is joined to this machine by one veth pair, and <c>gpu</c>
 /// (where the host runs) is joined only to <c>lab</c>. This machine has no route into <c>gpu</c>.
 /// Everything is created by the test and removed on dispose.

@@ -6,7 +6,7 @@ namespace Jumpgate.Bench.Peers;
 /// <summary>
 /// The OpenSSH peers, each a throw-away sshd with its own keys (TestSupport's <see cref="Sshd"/>):
 /// the target (what ssh -L and ssh -J reach, and the host behind Jumpgate's agent), a relay (what
-/// an agent-side ssh -R dials out to, as in seed 003), a bastion (for ssh -J) and a second relay
+/// an agent-side ssh -R dials out to from a machine that cannot be reached from outside), a bastion (for ssh -J) and a second relay
 /// that the reconnect figure kills and restarts under autossh. Two client configs: OpenSSH's
 /// default cipher, and aes128-gcm@openssh.com.
 /// </summary>

@@ -11,7 +11,7 @@ internal sealed record AccessOptions
 {
     public const string Section = "access";
 
-    /// <summary>How often every live stream and agent session is re-checked (revoked tokens, changed rules and groups). Default 2 s: a revocation closes a stream within the 5 s issue 5 promises, at one store read per live token per pass.</summary>
+    /// <summary>How often every live stream and agent session is re-checked (revoked tokens, changed rules and groups). Default 2 s: a revocation closes the live streams it affects within 5 s, at one store read per live token per pass.</summary>
     public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How many failed authentications an address may make at once before it is limited. Default 10: a person mistyping or an agent with a stale token retrying never reaches it.</summary>

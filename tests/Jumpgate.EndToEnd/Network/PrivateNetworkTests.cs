@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Jumpgate.EndToEnd.Network;
 
-/// <summary>The GPU host sits in a network only the agent's machine can reach, as in seed 003.</summary>
+/// <summary>The GPU host sits in a network only the agent's machine can reach, as a GPU cluster behind a lab PC.</summary>
 public sealed class PrivateNetworkTests(ITestOutputHelper output)
 {
     [Fact]
