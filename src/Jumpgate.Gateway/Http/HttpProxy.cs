@@ -58,9 +58,7 @@ internal sealed class HttpProxy(
         var path = request.Path.Value ?? "/";
         if (path.StartsWith(SignInEndpoints.ReservedPrefix, StringComparison.Ordinal))
         {
-            await (path == SignInEndpoints.CallbackPath
-                ? signIn.CallbackAsync(http, label)
-                : Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "Not found", $"{path} is reserved for the gateway"));
+            await signIn.ServiceReservedAsync(http, label);
             return;
         }
         if (FramingError(request) is { } framing)

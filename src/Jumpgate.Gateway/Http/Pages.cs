@@ -32,19 +32,26 @@ internal static class Pages
         <form method="post" action="/signout"><button type="submit">Sign out</button></form>
         """);
 
+    public static string SignOut(string action) => Layout("Sign out of Jumpgate", $"""
+        <h1>Sign out of Jumpgate?</h1>
+        <p>This ends your session here, on the gateway and on every service you opened from that sign-in.</p>
+        <form method="post" action="{Encode(action)}"><button type="submit">Sign out</button></form>
+        """);
+
     public static string Error(int status, string title, string detail) => Layout(title, $"""
         <h1>{Encode(title)}</h1>
         <p id="detail">{Encode(detail)}</p>
         <p class="muted">HTTP {status} from the Jumpgate gateway.</p>
         """);
 
-    public static Task WriteAsync(HttpContext http, int status, string html)
+    /// <param name="formTarget">An origin besides this one that a form on the page may end up at (a redirect after the post).</param>
+    public static Task WriteAsync(HttpContext http, int status, string html, string? formTarget = null)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "text/html; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";
         // The gateway's own pages are never framed and load nothing from elsewhere.
-        http.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+        http.Response.Headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{(formTarget is null ? "" : " " + formTarget)}; frame-ancestors 'none'";
         return http.Response.WriteAsync(html, http.RequestAborted);
     }
 

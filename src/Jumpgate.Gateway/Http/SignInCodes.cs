@@ -4,8 +4,11 @@ using System.Text;
 
 namespace Jumpgate.Gateway.Http;
 
-/// <summary>What a one-time code lets its bearer do: sign in as this user, on this one service subdomain.</summary>
-internal sealed record SignInGrant(string User, string TokenId, string Label, DateTimeOffset Expires);
+/// <summary>
+/// What a one-time code lets its bearer do: sign in as this user, on this one service subdomain,
+/// as part of sign-in <see cref="SignIn"/> (so signing out of that sign-in ends this session too).
+/// </summary>
+internal sealed record SignInGrant(string User, string TokenId, string SignIn, string Label, DateTimeOffset Expires);
 
 /// <summary>
 /// One-time sign-in codes: how a sign-in on the gateway's own domain (or `jumpgate open`) reaches
@@ -19,7 +22,7 @@ internal sealed class SignInCodes(TimeProvider time)
 
     private readonly ConcurrentDictionary<string, SignInGrant> _pending = new(StringComparer.Ordinal);
 
-    public string Mint(string user, string tokenId, string label, TimeSpan lifetime)
+    public string Mint(string user, string tokenId, string signIn, string label, TimeSpan lifetime)
     {
         var now = time.GetUtcNow();
         if (_pending.Count >= MaxPending)
@@ -34,7 +37,7 @@ internal sealed class SignInCodes(TimeProvider time)
             }
         }
         var code = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        _pending[Hash(code)] = new SignInGrant(user, tokenId, label, now + lifetime);
+        _pending[Hash(code)] = new SignInGrant(user, tokenId, signIn, label, now + lifetime);
         return code;
     }
 

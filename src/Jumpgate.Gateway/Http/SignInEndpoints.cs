@@ -29,6 +29,9 @@ internal sealed class SignInEndpoints(
 
     public const string CallbackPath = ReservedPrefix + "signin";
 
+    /// <summary>Signing out on a service subdomain: a confirm page (GET) and its form (POST).</summary>
+    public const string SignOutPath = ReservedPrefix + "signout";
+
     /// <summary>A code for a redirect is used within a second or two; one printed by `jumpgate open` waits for a click.</summary>
     public static readonly TimeSpan RedirectCodeLifetime = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan LinkCodeLifetime = TimeSpan.FromMinutes(5);
@@ -55,7 +58,7 @@ internal sealed class SignInEndpoints(
                     await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Refused", "a sign-out from another site");
                     return true;
                 }
-                sessions.SignOut(http);
+                SignOut(http);
                 http.Response.Redirect("/signin");
                 return true;
             default:
@@ -63,8 +66,16 @@ internal sealed class SignInEndpoints(
         }
     }
 
+    /// <summary>A service subdomain's <see cref="ReservedPrefix"/> paths, which are the gateway's and never forwarded.</summary>
+    public Task ServiceReservedAsync(HttpContext http, string label) => http.Request.Path.Value switch
+    {
+        CallbackPath => CallbackAsync(http, label),
+        SignOutPath => ServiceSignOutAsync(http),
+        var path => Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "Not found", $"{path} is reserved for the gateway"),
+    };
+
     /// <summary>A service subdomain's <see cref="CallbackPath"/>: redeem the code, set this subdomain's cookie, go where the user was going.</summary>
-    public Task CallbackAsync(HttpContext http, string label)
+    private Task CallbackAsync(HttpContext http, string label)
     {
         var next = SafeLocalPath(http.Request.Query["next"].ToString());
         var grant = codes.Redeem(http.Request.Query["code"].ToString(), label);
@@ -74,7 +85,7 @@ internal sealed class SignInEndpoints(
             http.Response.Redirect(SignInUrl(http, $"https://{http.Request.Host}{next}"));
             return Task.CompletedTask;
         }
-        sessions.SignIn(http, grant.User, grant.TokenId);
+        sessions.SignIn(http, grant.User, grant.TokenId, grant.SignIn);
         audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = ApiEndpoints.Remote(http), Reason = $"one-time code for {label}" });
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Redirect(next);
@@ -88,7 +99,8 @@ internal sealed class SignInEndpoints(
     /// <summary>A one-time link that signs a browser in on a service's subdomain (what `jumpgate open` prints).</summary>
     public string MintLink(Principal user, string label, string? hostHeader, string next = "/")
     {
-        var code = codes.Mint(user.Name, user.TokenId, label, LinkCodeLifetime);
+        // A link is a sign-in of its own: signing out of the gateway in some browser does not end it.
+        var code = codes.Mint(user.Name, user.TokenId, BrowserSessions.NewSignIn(), label, LinkCodeLifetime);
         return $"{router.UrlOf(label, hostHeader).TrimEnd('/')}{CallbackPath}?code={code}&next={Uri.EscapeDataString(next)}";
     }
 
@@ -113,7 +125,7 @@ internal sealed class SignInEndpoints(
         var to = http.Request.Query["to"].ToString();
         if (sessions.Find(http) is { } session)
         {
-            http.Response.Redirect(ContinueTo(http, session.User, session.TokenId, to));
+            http.Response.Redirect(ContinueTo(http, session.User, session.TokenId, session.SignIn, to));
             return;
         }
         await Pages.WriteAsync(http, StatusCodes.Status200OK, Pages.SignIn(to, error: null));
@@ -138,15 +150,19 @@ internal sealed class SignInEndpoints(
             await Pages.WriteAsync(http, limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, Pages.SignIn(to, message));
             return;
         }
-        sessions.SignIn(http, user.Name, user.TokenId);
+        var signIn = sessions.SignIn(http, user.Name, user.TokenId, signIn: null);
         audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = user.Name, Source = remote, Reason = "user token" });
         // 303: the browser follows with a GET, so a reload does not post the token again.
         http.Response.StatusCode = StatusCodes.Status303SeeOther;
-        http.Response.Headers.Location = ContinueTo(http, user.Name, user.TokenId, to);
+        http.Response.Headers.Location = ContinueTo(http, user.Name, user.TokenId, signIn, to);
     }
 
-    /// <summary>After a sign-in: on to the service the browser came from (through a one-time code), or home.</summary>
-    private string ContinueTo(HttpContext http, string user, string tokenId, string to)
+    /// <summary>
+    /// After a sign-in: on to the service the browser came from (through a one-time code), or home.
+    /// The code goes only to the service's subdomain on the port this request reached the gateway on,
+    /// never to a port <paramref name="to"/> names: that could be another listener on the same name.
+    /// </summary>
+    private string ContinueTo(HttpContext http, string user, string tokenId, string signIn, string to)
     {
         if (!Uri.TryCreate(to, UriKind.Absolute, out var target) || target.Scheme != Uri.UriSchemeHttps
             || router.Classify(target.Authority, out var label) != HostKind.Service)
@@ -154,8 +170,50 @@ internal sealed class SignInEndpoints(
             // Anything else would make the gateway an open redirect.
             return "/";
         }
-        var code = codes.Mint(user, tokenId, label, RedirectCodeLifetime);
-        return $"https://{target.Authority}{CallbackPath}?code={code}&next={Uri.EscapeDataString(SafeLocalPath(target.PathAndQuery))}";
+        var code = codes.Mint(user, tokenId, signIn, label, RedirectCodeLifetime);
+        return $"{router.UrlOf(label, http.Request.Host.Value).TrimEnd('/')}{CallbackPath}?code={code}&next={Uri.EscapeDataString(SafeLocalPath(target.PathAndQuery))}";
+    }
+
+    /// <summary>
+    /// <see cref="SignOutPath"/>: GET asks (a link or a prefetch must not sign anyone out), a POST
+    /// from the subdomain's own page ends the whole sign-in and goes to the gateway's sign-in page.
+    /// </summary>
+    private async Task ServiceSignOutAsync(HttpContext http)
+    {
+        var gateway = router.GatewayUrl(http.Request.Host.Value);
+        if (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method))
+        {
+            await Pages.WriteAsync(http, StatusCodes.Status200OK, Pages.SignOut(SignOutPath), formTarget: gateway);
+            return;
+        }
+        if (!HttpMethods.IsPost(http.Request.Method))
+        {
+            http.Response.Headers.Allow = "GET, HEAD, POST";
+            await Pages.ErrorAsync(http, StatusCodes.Status405MethodNotAllowed, "Method not allowed", $"{SignOutPath} takes GET (to ask) or POST (to sign out)");
+            return;
+        }
+        if (!SameOrigin(http))
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Refused", "a sign-out from another site");
+            return;
+        }
+        SignOut(http);
+        // 303: the browser follows with a GET, away from the service.
+        http.Response.StatusCode = StatusCodes.Status303SeeOther;
+        http.Response.Headers.Location = $"{gateway}/signin";
+    }
+
+    /// <summary>Ends the request's whole sign-in (gateway and every subdomain) and audits it.</summary>
+    private void SignOut(HttpContext http)
+    {
+        if (sessions.SignOut(http) is var (session, ended))
+        {
+            audit.Write(new AuditEvent
+            {
+                Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_out", User = session.User, Source = ApiEndpoints.Remote(http),
+                Reason = $"signed out on {session.Host}: {ended} session(s) ended",
+            });
+        }
     }
 
     /// <summary>A path on the same site: "/x", never "//host" or "/\host", which browsers read as another site.</summary>
