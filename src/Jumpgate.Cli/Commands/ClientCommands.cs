@@ -164,6 +164,11 @@ internal static class ClientCommands
             null when tokenFile is not null => File.ReadAllText(tokenFile),
             _ => Environment.GetEnvironmentVariable(variable),
         };
+        // A warning, not a refusal: login copies the token into a 0600 file, and the user may be about to delete this one.
+        if (token is null && tokenFile is not null && PrivateFile.Exposure(tokenFile) is { } exposure)
+        {
+            Console.Error.WriteLine($"warning: {exposure}");
+        }
         secret = secret?.Trim();
         if (!TokenSecret.TryParse(secret, out var parsed) || parsed.Kind != kind)
         {
