@@ -87,18 +87,21 @@ internal sealed class Browser : IAsyncDisposable
         timeout.CancelAfter(LoadTimeout);
         var served = browser.ServeOnceAsync(timeout.Token);
         var failed = OpenerFailedAsync(opener, timeout.Token);
-        if (await Task.WhenAny(served, failed) == failed && await failed is { } exitCode)
-        {
-            await timeout.CancelAsync();
-            await served;
-            throw new CliException($"{opener.StartInfo.FileName} failed (exit {exitCode}); open the link above by hand");
-        }
+        await Task.WhenAny(served, failed);
+        var exitCode = failed.IsCompleted ? await failed : null;
         await timeout.CancelAsync();
-        if (!await served)
+        var followed = await served;
+        await failed;
+        if (followed)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new CliException($"no browser loaded the link within {LoadTimeout.TotalSeconds:0} s; open the link above by hand");
+            return;
         }
+        if (exitCode is { } code)
+        {
+            throw new CliException($"{opener.StartInfo.FileName} failed (exit {code}); open the link above by hand");
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        throw new CliException($"no browser loaded the link within {LoadTimeout.TotalSeconds:0} s; open the link above by hand");
     }
 
     private static Process Launch(string page)

@@ -102,8 +102,21 @@ public sealed class OpenBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
     }
 
-    /// <summary>The logged-in user's environment with the recording xdg-open first on PATH and a fresh XDG_RUNTIME_DIR.</summary>
-    private (Dictionary<string, string> Environment, string Record, string Runtime) OpenerEnvironment()
+    [Fact]
+    public async Task AFailingOpenerIsReportedAndLeavesNoPageBehind()
+    {
+        var (environment, _, runtime) = OpenerEnvironment("#!/bin/sh\nexit 3\n");
+
+        var result = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["open", "node1", "web", "--browser"], Signals.Timeout(60), environment, output: output);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("xdg-open failed (exit 3); open the link above by hand", result.Stderr);
+        Assert.Contains("sign in once (valid 5 minutes): https://", result.Stdout);
+        Assert.Empty(Directory.GetFileSystemEntries(runtime));
+    }
+
+    /// <summary>The logged-in user's environment with a stand-in xdg-open (the recording one by default) first on PATH and a fresh XDG_RUNTIME_DIR.</summary>
+    private (Dictionary<string, string> Environment, string Record, string Runtime) OpenerEnvironment(string script = Opener)
     {
         var bin = _scratch.File("bin");
         var record = _scratch.File("record");
@@ -112,7 +125,7 @@ public sealed class OpenBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Directory.CreateDirectory(record);
         Directory.CreateDirectory(runtime, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var opener = Path.Combine(bin, "xdg-open");
-        File.WriteAllText(opener, Opener);
+        File.WriteAllText(opener, script);
         File.SetUnixFileMode(opener, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var environment = new Dictionary<string, string>(_fixture.Deployment.ClientEnvironment)
         {
