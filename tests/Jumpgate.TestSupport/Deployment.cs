@@ -93,14 +93,14 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>Adds an agent allowed to serve <paramref name="patterns"/> and writes its token file; returns the token file's path.</summary>
     public async Task<string> AddAgentAsync(string name, string patterns)
     {
-        var result = await JumpgateAsync("gateway", "add-agent", name, "--hosts", patterns, "--dir", GatewayDir);
+        // -o writes the token file with mode 0600, as the README tells admins to; the agent refuses one others can read.
+        var tokenFile = Dir.File($"{name}.token");
+        var result = await JumpgateAsync("gateway", "add-agent", name, "--hosts", patterns, "--dir", GatewayDir, "-o", tokenFile);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException(result.ToString());
         }
-        Tokens.Add(result.Stdout.Trim());
-        var tokenFile = Dir.File($"{name}.token");
-        await File.WriteAllTextAsync(tokenFile, result.Stdout);
+        Tokens.Add((await File.ReadAllTextAsync(tokenFile)).Trim());
         return tokenFile;
     }
 

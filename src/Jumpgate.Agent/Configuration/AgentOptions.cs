@@ -97,6 +97,11 @@ internal sealed record AgentOptions
             var tokenPath = file.ResolvePath(tokenFile);
             try
             {
+                // As OpenSSH refuses a private key others can read: the token lets whoever holds it serve hosts as this agent.
+                if (PrivateFile.Exposure(tokenPath, ", and an agent token must be private to the agent's user, as an ssh key is") is { } exposure)
+                {
+                    file.Error(YamlFile.Get(root, "token_file"), "token_file", exposure);
+                }
                 token = File.ReadAllText(tokenPath).Trim();
                 if (!TokenSecret.TryParse(token, out var parsed) || parsed.Kind != PrincipalKind.Agent)
                 {

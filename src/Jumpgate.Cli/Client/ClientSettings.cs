@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Client;
 
@@ -52,16 +53,13 @@ internal sealed record ClientSettings
     /// <summary>Writes a file that holds a token: under <see cref="Directory"/> (0700), mode 0600 from its creation, replaced atomically.</summary>
     internal static void WritePrivate(string path, Action<Stream> write)
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        // Created 0700 (no window at the umask's 0755); an existing folder is narrowed to it.
+        System.IO.Directory.CreateDirectory(Directory, ownerOnly);
+        File.SetUnixFileMode(Directory, ownerOnly);
         var temporary = path + ".tmp";
         File.Delete(temporary);
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
+        using (var stream = PrivateFile.CreateNew(temporary))
         {
             write(stream);
         }

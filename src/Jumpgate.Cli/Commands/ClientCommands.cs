@@ -79,7 +79,7 @@ internal static class ClientCommands
     {
         var host = new Argument<string>("host") { Description = "The host, as `jumpgate ls` lists it" };
         var service = new Argument<string>("service") { Description = "An HTTP service of the host (ls marks them (http)), e.g. jupyter" };
-        var browser = new Option<bool>("--browser") { Description = "Open the one-time sign-in link in the default browser (xdg-open, open)" };
+        var browser = new Option<bool>("--browser") { Description = "Open the one-time sign-in link in the default browser (xdg-open, open), through a page only you can read: the link never appears in a process list; waits until the browser has loaded it" };
         var json = Options.Json();
         var command = new Command("open", Options.Describe(
             "Print an HTTP service's address on the gateway and a one-time link (valid 5 minutes) that signs a browser in on it.",
@@ -103,7 +103,7 @@ internal static class ClientCommands
             }
             if (result.GetValue(browser))
             {
-                Browser.Open(link.SignInUrl);
+                await Browser.OpenAsync(link.SignInUrl, cancellationToken);
             }
             return 0;
         });
@@ -164,6 +164,11 @@ internal static class ClientCommands
             null when tokenFile is not null => File.ReadAllText(tokenFile),
             _ => Environment.GetEnvironmentVariable(variable),
         };
+        // A warning, not a refusal: login copies the token into a 0600 file, and the user may be about to delete this one.
+        if (token is null && tokenFile is not null && PrivateFile.Exposure(tokenFile) is { } exposure)
+        {
+            Console.Error.WriteLine($"warning: {exposure}");
+        }
         secret = secret?.Trim();
         if (!TokenSecret.TryParse(secret, out var parsed) || parsed.Kind != kind)
         {

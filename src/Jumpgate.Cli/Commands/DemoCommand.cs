@@ -58,8 +58,10 @@ internal static class DemoCommand
         var userToken = store.AddPrincipal(PrincipalKind.User, $"demo-user-{Environment.ProcessId}", null, DateTimeOffset.UtcNow);
         var tokenFile = Path.Combine(directory, "agent.token");
         File.Delete(tokenFile);
-        await File.WriteAllTextAsync(tokenFile, agentToken.ToString(), cancellationToken);
-        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await using (var writer = new StreamWriter(PrivateFile.CreateNew(tokenFile)))
+        {
+            await writer.WriteAsync(agentToken.ToString());
+        }
 
         var listening = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

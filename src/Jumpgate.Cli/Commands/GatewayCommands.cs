@@ -91,17 +91,18 @@ internal static class GatewayCommands
         var name = new Argument<string>("name") { Description = "The agent's name, e.g. lab-a" };
         var hosts = new Option<string>("--hosts") { Description = "Host patterns the agent may serve, e.g. 'node*,lab-pc'", Required = true };
         var command = new Command("add-agent", AdminTarget.Describe(
-            "Add an agent and print its token (only the token, once; it is stored hashed). The agent may serve only hosts that match --hosts.",
-            "jumpgate gateway add-agent lab-a --hosts 'node*,lab-pc' --dir ./gw > lab-a.token"))
+            "Add an agent and print its token (only the token, once; it is stored hashed), or write it to a 0600 file with -o. The agent may serve only hosts that match --hosts.",
+            "jumpgate gateway add-agent lab-a --hosts 'node*,lab-pc' --dir ./gw -o lab-a.token"))
         {
             name, hosts,
         };
         var target = AdminTarget.AddTo(command);
+        var output = TokenOutput.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var admin = target.Open(result);
-            var issued = await admin.AddAsync(PrincipalKind.Agent, new AddPrincipalRequest(result.GetValue(name)!, Hosts: result.GetValue(hosts)), cancellationToken);
-            Console.WriteLine(issued.Token);
+            await output.WriteAsync(result, async () =>
+                (await admin.AddAsync(PrincipalKind.Agent, new AddPrincipalRequest(result.GetValue(name)!, Hosts: result.GetValue(hosts)), cancellationToken)).Token);
             return 0;
         });
         return command;
@@ -112,18 +113,19 @@ internal static class GatewayCommands
         var name = new Argument<string>("name") { Description = "The user's name, e.g. researcher" };
         var groups = new Option<string[]>("--group") { Description = "A group the user is in (repeatable); rules granted to @group apply to them" };
         var command = new Command("add-user", AdminTarget.Describe(
-            "Add a user and print their token (only the token, once; it is stored hashed). What they may reach is up to the rules (`jumpgate gateway rules`); `jumpgate gateway group add|remove` changes their groups later.",
+            "Add a user and print their token (only the token, once; it is stored hashed), or write it to a 0600 file with -o. What they may reach is up to the rules (`jumpgate gateway rules`); `jumpgate gateway group add|remove` changes their groups later.",
             "jumpgate gateway add-user researcher --dir ./gw",
-            "jumpgate gateway add-user alice --group students --dir ./gw > alice.token"))
+            "jumpgate gateway add-user alice --group students --dir ./gw -o alice.token"))
         {
             name, groups,
         };
         var target = AdminTarget.AddTo(command);
+        var output = TokenOutput.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var admin = target.Open(result);
-            var issued = await admin.AddAsync(PrincipalKind.User, new AddPrincipalRequest(result.GetValue(name)!, Groups: result.GetValue(groups) ?? []), cancellationToken);
-            Console.WriteLine(issued.Token);
+            await output.WriteAsync(result, async () =>
+                (await admin.AddAsync(PrincipalKind.User, new AddPrincipalRequest(result.GetValue(name)!, Groups: result.GetValue(groups) ?? []), cancellationToken)).Token);
             return 0;
         });
         return command;
@@ -133,16 +135,18 @@ internal static class GatewayCommands
     {
         var name = new Argument<string>("name") { Description = "The admin's name, e.g. alice" };
         var command = new Command("add-admin", AdminTarget.Describe(
-            "Add an admin and print their admin token (jgx_…, only the token, once; it is stored hashed). An admin token opens the gateway's admin API (`jumpgate admin login`, then --remote) and nothing else: it reaches no host.",
-            "jumpgate gateway add-admin alice --dir ./gw > alice-admin.token"))
+            "Add an admin and print their admin token (jgx_…, only the token, once; it is stored hashed), or write it to a 0600 file with -o. An admin token opens the gateway's admin API (`jumpgate admin login`, then --remote) and nothing else: it reaches no host.",
+            "jumpgate gateway add-admin alice --dir ./gw -o alice-admin.token"))
         {
             name,
         };
         var target = AdminTarget.AddTo(command);
+        var output = TokenOutput.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var admin = target.Open(result);
-            Console.WriteLine((await admin.AddAsync(PrincipalKind.Admin, new AddPrincipalRequest(result.GetValue(name)!), cancellationToken)).Token);
+            await output.WriteAsync(result, async () =>
+                (await admin.AddAsync(PrincipalKind.Admin, new AddPrincipalRequest(result.GetValue(name)!), cancellationToken)).Token);
             return 0;
         });
         return command;

@@ -68,17 +68,18 @@ internal static class GatewayTokenCommands
         var name = new Argument<string>("name") { Description = "The user's, agent's or admin's name" };
         var expires = new Option<string?>("--expires") { Description = "How long the token lives, e.g. 12h or 30d; forever when left out" };
         var command = new Command("token-add", AdminTarget.Describe(
-            "Issue one more token for a user, an agent or an admin and print it (only the token, once; it is stored hashed). Rotate a token by adding a new one and revoking the old one.",
-            "jumpgate gateway token-add user researcher --expires 30d --dir ./gw > researcher.token"))
+            "Issue one more token for a user, an agent or an admin and print it (only the token, once; it is stored hashed), or write it to a 0600 file with -o. Rotate a token by adding a new one and revoking the old one.",
+            "jumpgate gateway token-add user researcher --expires 30d --dir ./gw -o researcher.token"))
         {
             kind, name, expires,
         };
         var target = AdminTarget.AddTo(command);
+        var output = TokenOutput.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var admin = target.Open(result);
-            var issued = await admin.AddTokenAsync(new AddTokenRequest(result.GetValue(kind)!, result.GetValue(name)!, result.GetValue(expires)), cancellationToken);
-            Console.WriteLine(issued.Token);
+            await output.WriteAsync(result, async () =>
+                (await admin.AddTokenAsync(new AddTokenRequest(result.GetValue(kind)!, result.GetValue(name)!, result.GetValue(expires)), cancellationToken)).Token);
             return 0;
         });
         return command;

@@ -38,8 +38,8 @@ internal static class GatewayInit
             WriteSecret(keyFile, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         }
 
+        // The store creates its file with mode 0600 itself, wherever gateway.yaml later moves it.
         using var store = new GatewayStore(Path.Combine(directory, "gateway.db"));
-        CreateSecretFile(store.Path);
         store.Initialize();
 
         File.WriteAllText(config, $"""
@@ -76,20 +76,10 @@ internal static class GatewayInit
         return request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(5));
     }
 
-    /// <summary>Creates an empty file readable by its owner only, before any secret is written to it.</summary>
-    private static void CreateSecretFile(string path)
-    {
-        using var _ = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-    }
-
+    /// <summary>Writes a file readable by its owner only (mode 0600) from its creation, before any secret is in it.</summary>
     private static void WriteSecret(string path, string text)
     {
-        CreateSecretFile(path);
-        File.WriteAllText(path, text);
+        using var writer = new StreamWriter(PrivateFile.CreateNew(path));
+        writer.Write(text);
     }
 }

@@ -40,6 +40,7 @@ internal sealed partial class GatewayStore : IDisposable
 
     public void Initialize()
     {
+        CreatePrivate();
         using var connection = Open();
         var fresh = !TableExists(connection, "rules");
         Execute(connection, """
@@ -65,6 +66,23 @@ internal sealed partial class GatewayStore : IDisposable
         InitializeAudit(connection);
         InitializeSessions(connection);
         InitializeGeneration(connection);
+    }
+
+    /// <summary>
+    /// Creates a missing store file with mode 0600 before SQLite opens it: SQLite would create it
+    /// with the umask's mode (0644 as a rule), readable by every local user until the gateway's next
+    /// start refused it. SQLite gives the -wal and -shm files the database file's mode.
+    /// </summary>
+    private void CreatePrivate()
+    {
+        try
+        {
+            PrivateFile.CreateNew(Path).Dispose();
+        }
+        catch (IOException) when (File.Exists(Path))
+        {
+            // The store exists already: its mode is the gateway's start-up check's business.
+        }
     }
 
     /// <summary>Adds a user or agent and returns its first token, which is shown once and never stored.</summary>

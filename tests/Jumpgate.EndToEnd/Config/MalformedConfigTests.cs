@@ -14,7 +14,7 @@ public sealed class MalformedConfigTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task AgentConfigErrorsNameFileLineAndFieldAllAtOnce()
     {
-        await File.WriteAllTextAsync(_dir.File("lab-a.token"), "jga_0123456789ab_" + new string('A', 43));
+        await SecretFiles.WriteAsync(_dir.File("lab-a.token"), "jga_0123456789ab_" + new string('A', 43));
         var config = _dir.File("agent.yaml");
         await File.WriteAllTextAsync(config, """
             gateway: http://gw.example.org

@@ -203,7 +203,7 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task AnAgentWithAnUnknownTokenIsRefusedAndKeepsRetrying()
     {
         var tokenFile = _deployment.Dir.File("forged.token");
-        await File.WriteAllTextAsync(tokenFile, "jga_0123456789ab_" + new string('A', 43));
+        await SecretFiles.WriteAsync(tokenFile, "jga_0123456789ab_" + new string('A', 43));
         await File.WriteAllTextAsync(_deployment.Dir.File("forged.yaml"), $"""
             gateway: {_deployment.GatewayUrl}
             token_file: {tokenFile}

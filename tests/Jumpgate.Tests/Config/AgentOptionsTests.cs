@@ -36,7 +36,7 @@ public sealed class AgentOptionsTests : IDisposable
 
     public AgentOptionsTests()
     {
-        File.WriteAllText(_directory.File("agent.token"), _token + "\n");
+        SecretFiles.Write(_directory.File("agent.token"), _token + "\n");
     }
 
     private string ConfigPath => _directory.File("agent.yaml");
@@ -276,7 +276,7 @@ public sealed class AgentOptionsTests : IDisposable
     public void ReportsATokenFileThatHoldsAUserToken()
     {
         var user = TokenSecret.Create(PrincipalKind.User);
-        File.WriteAllText(_directory.File("user.token"), user.ToString());
+        SecretFiles.Write(_directory.File("user.token"), user.ToString());
 
         var error = Assert.Single(Errors(Valid.Replace("token_file: agent.token", "token_file: user.token", StringComparison.Ordinal)));
 
@@ -284,6 +284,23 @@ public sealed class AgentOptionsTests : IDisposable
         Assert.Contains("agent token", error.Message, StringComparison.Ordinal);
         // The error names the file, never what is in it.
         Assert.DoesNotContain(user.Secret, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(UnixFileMode.OtherRead, "can be read by other users (mode 0604)")]
+    [InlineData(UnixFileMode.GroupRead, "can be read by other users (mode 0640)")]
+    [InlineData(UnixFileMode.GroupWrite, "can be changed by other users (mode 0620)")]
+    public void RefusesATokenFileOthersCanReadOrChange(UnixFileMode extra, string words)
+    {
+        var path = _directory.File("agent.token");
+        File.SetUnixFileMode(path, PrivateFile.OwnerOnly | extra);
+
+        var error = Assert.Single(Errors(Valid));
+
+        AssertAt(error, 3, "token_file");
+        Assert.Contains($"{path} {words}", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"fix it with `chmod 600 {path}`", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(_token.Secret, error.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
