@@ -8,8 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Gateway.Auth;
 
 /// <summary>
-/// Every authentication goes through here: the rate limiter first (a limited address is refused
-/// before the store is read), then the store; failures are counted and audited. Callers refuse
+/// Every authentication goes through here: the rate limiter first (a limited source is refused
+/// before the store is read, and only counted: one summary event a minute per source), then the
+/// store; failures are counted and audited. Callers refuse
 /// through <see cref="Refusal"/>, which says the same words for every credential failure and
 /// makes a limited address wait.
 /// </summary>
