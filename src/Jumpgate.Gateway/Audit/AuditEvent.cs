@@ -11,10 +11,10 @@ internal sealed record AuditEvent
     /// <summary>A stream: outcome opened, closed, revoked (closed by the gateway), denied (rules) or refused (unavailable).</summary>
     public const string KindStream = "stream";
 
-    /// <summary>An agent's session: outcome connected, disconnected, revoked, or host_refused.</summary>
+    /// <summary>An agent's session: outcome connected, disconnected, revoked, host_refused, or subdomain_refused.</summary>
     public const string KindAgent = "agent";
 
-    /// <summary>An authentication that failed (outcome failed) or was not attempted because its address is rate-limited (throttled).</summary>
+    /// <summary>An authentication that failed (outcome failed), a source reaching the rate limit (throttled), or the count of attempts refused while limited (throttled_summary, one a minute per source).</summary>
     public const string KindAuth = "auth";
 
     /// <summary>A browser's sign-in: outcome signed_in or failed.</summary>

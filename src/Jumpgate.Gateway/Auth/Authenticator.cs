@@ -8,55 +8,88 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Gateway.Auth;
 
 /// <summary>
-/// Every authentication goes through here: the rate limiter first (a limited address is refused
-/// before the store is read), then the store; failures are counted and audited. Callers refuse
+/// Every authentication goes through here: the rate limiter first (a limited source is refused
+/// before the store is read, and only counted: one summary event a minute per source), then the
+/// store; failures are counted and audited. Callers refuse
 /// through <see cref="Refusal"/>, which says the same words for every credential failure and
 /// makes a limited address wait.
 /// </summary>
-internal sealed class Authenticator(GatewayStore store, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
+internal sealed class Authenticator : IDisposable
 {
+    /// <summary>
+    /// How often the attempts refused while limited are written, one summary event per source:
+    /// a flood from one source costs the audit one line a minute, not one per attempt.
+    /// </summary>
+    public static readonly TimeSpan ThrottledSummaryInterval = TimeSpan.FromMinutes(1);
+
+    private readonly GatewayStore _store;
+    private readonly AuthRateLimiter _limiter;
+    private readonly AuditLog _audit;
+    private readonly TimeProvider _time;
+    private readonly ILogger<Authenticator> _logger;
+    private readonly ITimer _summaries;
+
+    public Authenticator(GatewayStore store, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
+    {
+        _store = store;
+        _limiter = limiter;
+        _audit = audit;
+        _time = time;
+        _logger = logger;
+        _summaries = _time.CreateTimer(_ => WriteThrottledSummaries(), null, ThrottledSummaryInterval, ThrottledSummaryInterval);
+    }
+
     /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
     public const string InvalidToken = Tunnel.TunnelHandler.InvalidToken;
 
     /// <summary>How long a limited address waits for its refusal: a sequential guessing loop gets one answer a second.</summary>
     public static readonly TimeSpan ThrottleDelay = TimeSpan.FromSeconds(1);
 
-    public Principal? Authenticate(string? token, PrincipalKind kind, string? remote)
+    public Principal? Authenticate(string? token, PrincipalKind kind, string? remote) => Authenticate(token, kind, remote, out _);
+
+    /// <summary>
+    /// <paramref name="throttled"/>: the source was limited, so the attempt was refused untried
+    /// and only counted (for a summary event), not audited: a caller that audits its own
+    /// refusals should do the same.
+    /// </summary>
+    public Principal? Authenticate(string? token, PrincipalKind kind, string? remote, out bool throttled)
     {
         var address = AddressOf(remote);
-        if (!limiter.TryBegin(address, out _))
+        throttled = !_limiter.TryBegin(address, out _);
+        if (throttled)
         {
             return null;
         }
-        var principal = store.Authenticate(token, kind, time.GetUtcNow(), out var stale);
+        var principal = _store.Authenticate(token, kind, _time.GetUtcNow(), out var stale);
         if (principal is not null)
         {
-            limiter.Succeeded(address);
+            _limiter.Succeeded(address);
         }
         else if (stale is not null)
         {
             // The right secret of a revoked or expired token, or of a disabled principal: not a
             // guess, so it costs the address nothing. A disabled agent that keeps retrying must
             // not lock out the users behind the same NAT.
-            limiter.Succeeded(address);
-            audit.Write(new AuditEvent
+            _limiter.Succeeded(address);
+            _audit.Write(new AuditEvent
             {
-                Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
+                Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
                 User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null, Admin = kind == PrincipalKind.Admin ? stale : null,
                 Reason = $"a revoked or expired token, or a disabled {GatewayStore.KindText(kind)}",
             });
         }
         else
         {
-            var engaged = limiter.Failed(address);
-            audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {GatewayStore.KindText(kind)} token" });
+            var engaged = _limiter.Failed(address);
+            _audit.Write(new AuditEvent { Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {GatewayStore.KindText(kind)} token" });
             if (engaged)
             {
-                GatewayLog.AuthRateLimited(logger, address, limiter.Capacity, limiter.Window.TotalSeconds);
-                audit.Write(new AuditEvent
+                var source = AuthRateLimiter.SourceOf(address);
+                GatewayLog.AuthRateLimited(_logger, source, _limiter.Capacity, _limiter.Window.TotalSeconds);
+                _audit.Write(new AuditEvent
                 {
-                    Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "throttled", Source = address,
-                    Reason = $"{limiter.Capacity} failed authentications within {limiter.Window.TotalSeconds:0.###} s; from now on this address gets one attempt every {limiter.Interval.TotalSeconds:0.###} s",
+                    Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "throttled", Source = source,
+                    Reason = $"{_limiter.Capacity} failed authentications within {_limiter.Window.TotalSeconds:0.###} s; from now on this address gets one attempt every {_limiter.Interval.TotalSeconds:0.###} s; attempts refused meanwhile are counted in one summary a minute",
                 });
             }
         }
@@ -71,15 +104,35 @@ internal sealed class Authenticator(GatewayStore store, AuthRateLimiter limiter,
     public async Task<string> RefusalAsync(string? remote, CancellationToken cancellationToken)
     {
         var address = AddressOf(remote);
-        if (!limiter.IsLimited(address, out var retryAfter))
+        if (!_limiter.IsLimited(address, out var retryAfter))
         {
             return InvalidToken;
         }
-        await Task.Delay(ThrottleDelay, time, cancellationToken);
-        return $"too many failed authentications from {address}; try again in {Math.Ceiling(retryAfter.TotalSeconds):0} s";
+        await Task.Delay(ThrottleDelay, _time, cancellationToken);
+        return $"too many failed authentications from {AuthRateLimiter.SourceOf(address)}; try again in {Math.Ceiling(retryAfter.TotalSeconds):0} s";
     }
 
-    public bool IsLimited(string? remote) => limiter.IsLimited(AddressOf(remote), out _);
+    public bool IsLimited(string? remote) => _limiter.IsLimited(AddressOf(remote), out _);
+
+    /// <summary>One audit event per source refused while limited since the last summary: how many, and since when.</summary>
+    private void WriteThrottledSummaries()
+    {
+        foreach (var tally in _limiter.TakeRefusals())
+        {
+            _audit.Write(new AuditEvent
+            {
+                Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "throttled_summary", Source = tally.Source,
+                Reason = $"{tally.Refused} refused while limited since {tally.Since:yyyy-MM-ddTHH:mm:ssZ}",
+            });
+        }
+    }
+
+    /// <summary>Writes the last summary; the audit log outlives this (it was made first, so it is disposed after).</summary>
+    public void Dispose()
+    {
+        _summaries.Dispose();
+        WriteThrottledSummaries();
+    }
 
     /// <summary>The address part of "1.2.3.4:5678" or "[::1]:5678"; the whole text when it is not an endpoint.</summary>
     public static string AddressOf(string? remote) =>

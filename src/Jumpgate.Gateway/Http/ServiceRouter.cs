@@ -47,7 +47,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         return HostKind.Foreign;
     }
 
-    private volatile OnlineServices _online = new([], new Dictionary<string, ServiceTarget>(StringComparer.Ordinal));
+    private volatile OnlineServices _online = new([], new Dictionary<string, ServiceTarget>(StringComparer.Ordinal), new HashSet<string>());
 
     /// <summary>The host and service a label names, whether or not it is online; null when it names nothing the gateway knows.</summary>
     public ServiceTarget? Resolve(string label)
@@ -63,12 +63,22 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         {
             return target;
         }
-        foreach (var known in store.ListHosts())
+        if (online.Ambiguous.Contains(label))
         {
-            if (known.Services.FirstOrDefault(s => s.Http && LabelsOf(s, known.Name).Contains(label)) is { } service)
-            {
-                return new ServiceTarget(label, known.Name, service.Name, []);
-            }
+            return null;
+        }
+        var remembered = store.ListHosts()
+            .SelectMany(known => known.Services.Where(s => s.Http && LabelsOf(s, known.Name).Contains(label)).Select(s => (Host: known.Name, Service: s.Name)))
+            .Distinct()
+            .ToList();
+        if (remembered.Count == 1)
+        {
+            return new ServiceTarget(label, remembered[0].Host, remembered[0].Service, []);
+        }
+        if (remembered.Count > 1)
+        {
+            // Only records written before labels were vetted can disagree: serve none of them.
+            return null;
         }
         // Not known at all: still answer with what the label would mean, so the refusal can name it.
         var separator = label.IndexOf(Separator, StringComparison.Ordinal);
@@ -92,12 +102,18 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         }
     }
 
-    /// <summary>Every label the connected agents serve, with its replicas, for one set of sessions.</summary>
-    private sealed record OnlineServices(IReadOnlyList<AgentSession> Sessions, IReadOnlyDictionary<string, ServiceTarget> Targets)
+    /// <summary>
+    /// Every label the connected agents serve, with its replicas, for one set of sessions. The
+    /// gateway grants a subdomain to one host and service only (<c>Tunnel.SubdomainClaims</c>), so a
+    /// label never leads to two; if it ever did, it is <see cref="Ambiguous"/> and leads nowhere
+    /// rather than to whichever agent happens to come first.
+    /// </summary>
+    private sealed record OnlineServices(IReadOnlyList<AgentSession> Sessions, IReadOnlyDictionary<string, ServiceTarget> Targets, IReadOnlySet<string> Ambiguous)
     {
         public static OnlineServices Of(IReadOnlyList<AgentSession> sessions)
         {
             var byLabel = new Dictionary<string, List<(AgentSession Session, string Host, ServiceAnnouncement Announcement)>>(StringComparer.Ordinal);
+            // Agent order only orders the replicas of one service.
             foreach (var session in sessions.OrderBy(s => s.Agent, StringComparer.Ordinal))
             {
                 foreach (var host in session.Hosts.Values)
@@ -115,16 +131,19 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
                     }
                 }
             }
-            // Replicas serve the same host and service; a label claimed for two different ones goes to the first agent by name.
-            var targets = byLabel.ToDictionary(entry => entry.Key, entry =>
+            var targets = new Dictionary<string, ServiceTarget>(StringComparer.Ordinal);
+            var ambiguous = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (label, serving) in byLabel)
             {
-                var first = entry.Value[0];
-                var replicas = entry.Value.Where(o => o.Host == first.Host && o.Announcement.Name == first.Announcement.Name)
-                    .Select(o => (o.Session, o.Announcement))
-                    .ToList();
-                return new ServiceTarget(entry.Key, first.Host, first.Announcement.Name, replicas);
-            }, StringComparer.Ordinal);
-            return new OnlineServices(sessions, targets);
+                var (host, service) = (serving[0].Host, serving[0].Announcement.Name);
+                if (serving.Any(o => o.Host != host || o.Announcement.Name != service))
+                {
+                    ambiguous.Add(label);
+                    continue;
+                }
+                targets[label] = new ServiceTarget(label, host, service, [.. serving.Select(o => (o.Session, o.Announcement))]);
+            }
+            return new OnlineServices(sessions, targets, ambiguous);
         }
     }
 

@@ -141,12 +141,16 @@ internal sealed class SignInEndpoints(
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var to = form["to"].ToString();
         var remote = ApiEndpoints.Remote(http);
-        var user = authenticator.Authenticate(form["token"].ToString().Trim(), PrincipalKind.User, remote);
+        var user = authenticator.Authenticate(form["token"].ToString().Trim(), PrincipalKind.User, remote, out var throttled);
         if (user is null)
         {
             var limited = authenticator.IsLimited(remote);
             var message = await authenticator.RefusalAsync(remote, http.RequestAborted);
-            audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "failed", Source = remote, Reason = message });
+            if (!throttled)
+            {
+                // A throttled attempt is only counted: the authenticator writes one summary a minute per source.
+                audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "failed", Source = remote, Reason = message });
+            }
             await Pages.WriteAsync(http, limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, Pages.SignIn(to, message));
             return;
         }

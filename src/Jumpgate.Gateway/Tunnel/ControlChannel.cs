@@ -29,6 +29,9 @@ internal sealed class ControlChannel(
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
+    private readonly SubdomainClaims _claims = new(store, registry);
+    private readonly Lock _claiming = new();
+
     public async Task RunAsync(TunnelConnection connection, Hello hello, Principal? agent, CancellationTokenSource handshake)
     {
         if (agent is null)
@@ -42,13 +45,30 @@ internal sealed class ControlChannel(
             audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindAgent, Outcome = "host_refused", Agent = agent.Name, Source = connection.Remote, Reason = reason });
         }
         using var grant = monitor.TrackAgent(agent.Name, agent.TokenId);
-        var session = new AgentSession(agent.Name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), accepted)
+        AgentSession session;
+        IReadOnlyList<SubdomainRefusal> subdomainsRefused;
+        lock (_claiming)
         {
-            // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
-            Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
-        };
-        store.ReplaceHosts(agent.Name, [.. accepted.Values], time.GetUtcNow());
-        registry.Register(session);
+            // Settling labels and registering them is one step, so two agents cannot both take a free label.
+            subdomainsRefused = _claims.Settle(agent, accepted);
+            session = new AgentSession(agent.Name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), accepted)
+            {
+                // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
+                Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
+            };
+            store.ReplaceHosts(agent.Name, [.. accepted.Values], time.GetUtcNow());
+            registry.Register(session);
+        }
+        foreach (var refusal in subdomainsRefused)
+        {
+            GatewayLog.AgentSubdomainRefused(logger, agent.Name, refusal.Host, refusal.Service, refusal.Label, refusal.Reason);
+            audit.Write(new AuditEvent
+            {
+                Time = time.GetUtcNow(), Event = AuditEvent.KindAgent, Outcome = "subdomain_refused", Agent = agent.Name, Source = connection.Remote,
+                Host = refusal.Host, Service = refusal.Service, Reason = refusal.Reason,
+            });
+            refused.Add(refusal.Reason);
+        }
         var ended = "the connection closed";
         var connected = time.GetUtcNow();
         try

@@ -118,4 +118,94 @@ public sealed class AuthRateLimiterTests
         Assert.True(limiter.TryBegin("192.0.2.9", out _));
         Assert.Equal(TimeSpan.FromSeconds(90), limiter.Window);
     }
+
+    [Theory]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:9", "2001:db8:1:3::1")]
+    [InlineData("192.0.2.1", "::ffff:192.0.2.1", "192.0.2.2")]
+    public void AddressesInOneIpv6Slash64OrOneIpv4AddressShareABucket(string first, string sameSource, string otherSource)
+    {
+        for (var i = 0; i < _limiter.Capacity; i++)
+        {
+            Assert.True(Fail(first));
+        }
+
+        Assert.True(_limiter.IsLimited(sameSource, out _));
+        Assert.False(_limiter.TryBegin(sameSource, out _));
+        Assert.False(_limiter.IsLimited(otherSource, out _));
+        Assert.Equal(AuthRateLimiter.SourceOf(first), AuthRateLimiter.SourceOf(sameSource));
+    }
+
+    [Fact]
+    public void NamesIpv6SourcesByTheirSlash64()
+    {
+        Assert.Equal("2001:db8:1:2::/64", AuthRateLimiter.SourceOf("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
+        Assert.Equal("192.0.2.1", AuthRateLimiter.SourceOf("::ffff:192.0.2.1"));
+        Assert.Equal("2001:db8:1:2::/64", AuthRateLimiter.SourceOf("2001:db8:1:2::/64"));
+    }
+
+    [Fact]
+    public void AFullMapForgetsRefilledBucketsAFewPerCheckWhileALimitedOneStaysLimited()
+    {
+        var limiter = new AuthRateLimiter(_time, new Gateway.Configuration.AccessOptions()) { MaxAddresses = 1000 };
+        // 999 sources fail once and stop; by the time the map is full their buckets have refilled.
+        for (var i = 0; i < 999; i++)
+        {
+            Assert.True(limiter.TryBegin($"10.0.{i / 256}.{i % 256}", out _));
+            limiter.Failed($"10.0.{i / 256}.{i % 256}");
+        }
+        _time.Advance(limiter.Interval);
+        for (var i = 0; i < limiter.Capacity; i++)
+        {
+            Assert.True(limiter.TryBegin("192.0.2.1", out _));
+            limiter.Failed("192.0.2.1");
+        }
+        Assert.Equal(1000, limiter.Tracked);
+
+        // Two thousand new sources sign in: each examines at most four tracked ones, never the whole map.
+        for (var i = 0; i < 2000; i++)
+        {
+            var before = limiter.Examined;
+            Assert.True(limiter.TryBegin($"198.18.{i / 256}.{i % 256}", out _));
+            limiter.Succeeded($"198.18.{i / 256}.{i % 256}");
+            Assert.InRange(limiter.Examined - before, 0, AuthRateLimiter.SweepPerCheck);
+        }
+
+        Assert.InRange(limiter.Tracked, 1, 1000);
+        Assert.False(limiter.TryBegin("192.0.2.1", out _), "the limited source was forgotten and got a fresh bucket");
+        Assert.True(limiter.IsLimited("192.0.2.1", out _));
+    }
+
+    [Fact]
+    public void AMapOfLimitedSourcesStopsGrowingAtTwiceTheMaximum()
+    {
+        var limiter = new AuthRateLimiter(_time, new Gateway.Configuration.AccessOptions { AuthFailureBurst = 1 }) { MaxAddresses = 100 };
+        for (var i = 0; i < 1000; i++)
+        {
+            var before = limiter.Examined;
+            Assert.True(limiter.TryBegin($"10.1.{i / 256}.{i % 256}", out _));
+            limiter.Failed($"10.1.{i / 256}.{i % 256}");
+            Assert.InRange(limiter.Examined - before, 0, AuthRateLimiter.SweepPerCheck + 1);
+        }
+
+        Assert.Equal(200, limiter.Tracked);
+    }
+
+    [Fact]
+    public void CountsTheAttemptsRefusedWhileLimitedOncePerTake()
+    {
+        for (var i = 0; i < _limiter.Capacity; i++)
+        {
+            Fail("2001:db8::1");
+        }
+        var since = _time.GetUtcNow();
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.False(_limiter.TryBegin($"2001:db8::{i:x}", out _));
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        var tally = Assert.Single(_limiter.TakeRefusals());
+        Assert.Equal(new ThrottledTally("2001:db8::/64", 500, since), tally);
+        Assert.Empty(_limiter.TakeRefusals());
+    }
 }

@@ -82,6 +82,20 @@ public sealed class ServiceRouterTests : IDisposable
     }
 
     [Fact]
+    public void ALabelTwoDifferentHostsServeLeadsToNeitherWhateverTheirAgentsAreCalled()
+    {
+        // The gateway never grants this (SubdomainClaims); should it happen, no agent wins by its name.
+        static AgentSession Serving(string agent, string host) => new(agent, agent + "-session",
+            new Dictionary<string, HostAnnouncement> { [host] = new() { Name = host, Services = [new ServiceAnnouncement { Name = "tensorboard", Port = 6006, Http = true, Subdomain = "tensorboard" }] } });
+        _registry.Register(Serving("lab-a", "node1"));
+        _registry.Register(Serving("evil", "evil1"));
+
+        Assert.Null(_router.Resolve("tensorboard"));
+        Assert.Equal(["lab-a"], _router.Resolve("tensorboard--node1")!.Online.Select(o => o.Session.Agent));
+        Assert.Equal(["evil"], _router.Resolve("tensorboard--evil1")!.Online.Select(o => o.Session.Agent));
+    }
+
+    [Fact]
     public void BuildsServiceAddressesOnThePortTheGatewayWasReachedOn()
     {
         Assert.Equal("https://jupyter--node1.gw.example.org:7443/", _router.UrlOf("jupyter--node1", "gw.example.org:7443"));
