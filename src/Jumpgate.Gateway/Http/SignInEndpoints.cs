@@ -158,9 +158,8 @@ internal sealed class SignInEndpoints(
         return $"https://{target.Authority}{CallbackPath}?code={code}&next={Uri.EscapeDataString(SafeLocalPath(target.PathAndQuery))}";
     }
 
-    /// <summary>A path on the same site: "/x", never "//host" or "/\host", which browsers read as another site.</summary>
-    private static string SafeLocalPath(string path) =>
-        path.StartsWith('/') && !path.StartsWith("//", StringComparison.Ordinal) && !path.StartsWith("/\\", StringComparison.Ordinal) ? path : "/";
+    /// <summary>A path on the same site ("/x"), or "/" for anything a browser could read as another site (<see cref="LocalPath"/>).</summary>
+    private static string SafeLocalPath(string path) => LocalPath.OrRoot(path);
 
     /// <summary>A form post must come from the gateway's own pages: browsers send Origin with every POST.</summary>
     private static bool SameOrigin(HttpContext http) =>
