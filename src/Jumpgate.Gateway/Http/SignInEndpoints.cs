@@ -121,15 +121,20 @@ internal sealed class SignInEndpoints(
 
     private async Task SignInAsync(HttpContext http)
     {
-        if (!SameOrigin(http) || !http.Request.HasFormContentType)
+        if (!SameOrigin(http))
         {
             await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Refused", "a sign-in form posted from another site");
             return;
         }
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var to = form["to"].ToString();
+        var (form, refusal) = await SignInForm.ReadAsync(http.Request, http.RequestAborted);
+        if (form is null)
+        {
+            await Pages.ErrorAsync(http, refusal!.Value.Status, "Sign-in form refused", refusal.Value.Reason);
+            return;
+        }
+        var to = form.To;
         var remote = ApiEndpoints.Remote(http);
-        var user = authenticator.Authenticate(form["token"].ToString().Trim(), PrincipalKind.User, remote);
+        var user = authenticator.Authenticate(form.Token.Trim(), PrincipalKind.User, remote);
         if (user is null)
         {
             var limited = authenticator.IsLimited(remote);
