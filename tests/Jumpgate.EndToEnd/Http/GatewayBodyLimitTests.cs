@@ -27,7 +27,7 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
     private const int Parallel = 4;
 
     /// <summary>Each connection's attack, one after another: long enough for the user's requests meanwhile to mean something.</summary>
-    private const int Rounds = 5;
+    private const int Rounds = 3;
 
     /// <summary>The most the gateway's resident memory may grow, at the peak and 20 s later (the goal).</summary>
     private const long GrowthLimitKiB = 64 * 1024;
@@ -91,16 +91,17 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         await uploads;
         await sampling.CancelAsync();
         var (sampledPeak, tempFiles) = await sampler;
-        var peak = peakReset ? Math.Max(sampledPeak, StatusKiB(gateway, "VmHWM:")) : sampledPeak;
 
         var settled = Stopwatch.StartNew();
         long after;
         do
         {
             after = StatusKiB(gateway, "VmRSS:");
-            await Task.Delay(TimeSpan.FromMilliseconds(500), budget.Token);
+            await Task.Delay(TimeSpan.FromMilliseconds(500), CancellationToken.None);
         }
         while (settled.Elapsed < Aftermath);
+        // The kernel's mark covers the attack and what followed it; the samples, where it could not be reset, the attack.
+        var peak = peakReset ? Math.Max(sampledPeak, StatusKiB(gateway, "VmHWM:")) : sampledPeak;
 
         foreach (var result in results.DistinctBy(r => (r.Kind, r.StatusLine)))
         {
@@ -113,18 +114,15 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         output.WriteLine($"the signed-in user's {quiet.Count} requests through the service before the attack: p50 {Percentile(quiet, 0.5):0.0} ms, max {quiet[^1]:0.0} ms");
         output.WriteLine($"the signed-in user's {sorted.Count} requests through the service meanwhile: p50 {Percentile(sorted, 0.5):0.0} ms, max {sorted.LastOrDefault():0.0} ms");
 
-        foreach (var result in results)
-        {
-            var expected = result.Kind switch
-            {
-                "multipart" => "415",
-                _ => "413",
-            };
-            Assert.StartsWith($"HTTP/1.1 {expected}", result.StatusLine, StringComparison.Ordinal);
-        }
         Assert.True(peak - before < GrowthLimitKiB, $"the gateway's resident memory grew by {(peak - before) / 1024} MiB under the attack");
         Assert.True(after - before < GrowthLimitKiB, $"the gateway's resident memory was still {(after - before) / 1024} MiB above its start {Aftermath.TotalSeconds:0} s after the attack");
-        Assert.Equal(0, tempFiles);
+        Assert.True(tempFiles == 0, $"the gateway buffered request bodies to {tempFiles} ASPNETCORE_*.tmp files at once");
+        foreach (var result in results)
+        {
+            // Too large (the forms and the JSON), or not a form the sign-in takes (multipart): refused, and nothing else.
+            var expected = result.Kind == "multipart" ? "HTTP/1.1 415" : "HTTP/1.1 413";
+            Assert.True(result.StatusLine.StartsWith(expected, StringComparison.Ordinal), $"{result.Kind}: answered \"{result.StatusLine}\", not {expected}");
+        }
         Assert.NotEmpty(latencies);
         Assert.True(sorted[^1] < 5000, $"a signed-in user's request through the service took {sorted[^1]:0} ms during the attack");
         Assert.False(_fixture.Deployment.Gateway.Exited.IsCompleted, "the gateway exited");
@@ -135,7 +133,16 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         var results = new List<AttackResult>();
         for (var round = 0; round < Rounds; round++)
         {
-            results.Add(await attack());
+            try
+            {
+                results.Add(await attack());
+            }
+            catch (OperationCanceledException)
+            {
+                // The budget is spent with the gateway still taking a body in: that is the result, and the asserts say so.
+                results.Add(new AttackResult("(budget)", "(no answer within the budget)", -1));
+                break;
+            }
         }
         return results;
     }
@@ -216,6 +223,10 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         catch (IOException e)
         {
             return $"(connection broke without an answer: {e.Message})";
+        }
+        catch (OperationCanceledException)
+        {
+            return "(no answer within the budget)";
         }
     }
 
