@@ -27,6 +27,7 @@ public sealed record UpstreamRequest(string Method, string PathAndQuery, IReadOn
 /// Endpoints: <c>PUT|POST /upload</c> → <c>{"bytes":N,"sha256":"hex"}</c>;
 /// <c>GET /download?bytes=N&amp;seed=S</c> → N bytes of <see cref="DeterministicBytes"/>;
 /// <c>GET /headers</c> → the request's method, path and headers as JSON;
+/// <c>GET /cookies?set=V&amp;set=V2</c> → one <c>Set-Cookie: V</c> line per value, as given;
 /// <c>GET /stream?events=N&amp;interval_ms=M</c> → <c>event i</c> lines, each flushed on its own;
 /// <c>/ws</c> → WebSocket echo (text and binary, message boundaries kept, close answered).
 /// Anything else is 404, and recorded too.
@@ -122,6 +123,7 @@ public sealed class HttpUpstream : IAsyncDisposable
             ("PUT" or "POST", "/upload") => UploadAsync(context),
             ("GET", "/download") => DownloadAsync(context),
             ("GET", "/headers") => HeadersAsync(context),
+            ("GET", "/cookies") => SetCookiesAsync(context),
             ("GET", "/stream") => StreamAsync(context),
             (_, "/ws") when context.WebSockets.IsWebSocketRequest => EchoWebSocketAsync(context),
             _ => NotFoundAsync(context),
@@ -168,6 +170,13 @@ public sealed class HttpUpstream : IAsyncDisposable
             protocol = request.Protocol,
             headers,
         }, context.RequestAborted);
+    }
+
+    private static Task SetCookiesAsync(HttpContext context)
+    {
+        // Exactly as asked, one Set-Cookie line per value: what a service sends is the point, not what ASP.NET's cookie API would make of it.
+        context.Response.Headers.SetCookie = context.Request.Query["set"];
+        return context.Response.WriteAsync("cookies set\n", context.RequestAborted);
     }
 
     private static async Task StreamAsync(HttpContext context)

@@ -4,6 +4,7 @@ using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -87,6 +88,13 @@ internal static class AdminEndpoints
         {
             // Only an authenticated admin gets here; the words are the store's and the checks', never a secret.
             return ApiEndpoints.Error(StatusCodes.Status400BadRequest, e is JsonException ? "the request body is not the JSON this endpoint takes" : e.Message);
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's verdict while the JSON was read: over the gateway's body limit, or badly framed.
+            return ApiEndpoints.Error(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? $"the request body is larger than the admin API's limit of {HttpServiceOptions.GatewayBodyBytes / 1024} KiB"
+                : "the request body could not be read");
         }
     }
 

@@ -105,8 +105,19 @@ internal sealed record GatewayOptions
 /// <summary>Limits of the HTTP services the gateway proxies, from gateway.yaml's <c>http:</c> section.</summary>
 internal sealed record HttpServiceOptions
 {
-    /// <summary>The largest request body, in MiB; a larger one gets 413. Default 1024 (datasets and checkpoints go through Jupyter's upload).</summary>
+    /// <summary>
+    /// The largest request body to a service, in MiB; a larger one gets 413. Default 1024 (datasets and checkpoints go
+    /// through Jupyter's upload). It applies only once a request is signed in and allowed; until then, and for the
+    /// gateway's own pages and API, <see cref="GatewayBodyBytes"/> does.
+    /// </summary>
     public long MaxBodyBytes { get; init; } = 1024L << 20;
+
+    /// <summary>
+    /// The largest request body to the gateway's own endpoints (sign-in, sign-out, the JSON API) and to a service before
+    /// the request is signed in and allowed: 64 KiB, fixed. They take a token and a few names; a stranger must not be able
+    /// to make the gateway hold the upload limit's gigabyte.
+    /// </summary>
+    public const long GatewayBodyBytes = 64 * 1024;
 
     /// <summary>How long a client may take to send a request's headers; a slower one gets 408. Default 10 s.</summary>
     public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -74,7 +74,8 @@ public static class GatewayServer
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.RequestHeadersTimeout = options.Http.HeaderTimeout;
-            kestrel.Limits.MaxRequestBodySize = options.Http.MaxBodyBytes;
+            // Small for everything; HttpProxy raises it to http.max_body_mib per request, once a service request is allowed.
+            kestrel.Limits.MaxRequestBodySize = HttpServiceOptions.GatewayBodyBytes;
             kestrel.Listen(options.Listen, listen =>
             {
                 // In front of TLS: a direct stream's legs are plain TCP (their ends run TLS across the gateway).

@@ -12,7 +12,9 @@ namespace Jumpgate.Gateway.Http;
 /// and a matching Origin (what Jupyter, with remote access off and its Origin check on, accepts),
 /// after the gateway checked the browser's Origin itself; <c>preserve_host</c> passes the
 /// browser's instead. X-Forwarded-For/-Proto/-Host say where it came from either way. The
-/// gateway's cookie and hop-by-hop headers never go upstream.
+/// gateway's cookie and hop-by-hop headers never go upstream; the browser's own forwarding claims
+/// (Forwarded, X-Real-IP, X-Forwarded-*...) neither. A service's cookies reach the browser only
+/// as host-only cookies of its own subdomain (<see cref="ServiceCookie"/>).
 /// </summary>
 internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement service)
 {
@@ -20,8 +22,11 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
     private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Expect",
-        "Host", "Cookie", "Origin", "Referer", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+        "Host", "Cookie", "Origin", "Referer",
         "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+        // Claims about where the request came from, which frameworks believe from a proxy in front of them: the gateway is the
+        // edge, so only what it sets itself (X-Forwarded-For/-Proto/-Host) reaches the service. See also IsForwardingClaim.
+        "Forwarded", "X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "X-Rewrite-URL",
     };
 
     private static readonly HashSet<string> NotReturned = new(StringComparer.OrdinalIgnoreCase)
@@ -85,7 +90,7 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
         {
             // With the agent holding the service's token, the gateway's Authorization replaces the browser's.
             var replaced = service.Token is not null && name.Equals("Authorization", StringComparison.OrdinalIgnoreCase);
-            if (!NotForwarded.Contains(name) && !name.StartsWith(':') && !replaced)
+            if (!NotForwarded.Contains(name) && !IsForwardingClaim(name) && !name.StartsWith(':') && !replaced)
             {
                 yield return (name, value);
             }
@@ -128,12 +133,21 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
                 {
                     continue;
                 }
+                if (name.Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase))
+                {
+                    target.Headers.SetCookie = new StringValues([.. values.Select(ServiceCookie.HostOnly).OfType<string>()]);
+                    continue;
+                }
                 target.Headers[name] = name.Equals("Location", StringComparison.OrdinalIgnoreCase) ? new StringValues(values.Select(RewriteLocation).ToArray())
                     : values.Count == 1 ? values.ToString() // one value, as nearly every header has: no array
                     : new StringValues(values.ToArray());
             }
         }
     }
+
+    /// <summary>The browser's X-Forwarded-* (Port, Prefix, Server, Ssl...) and X-Original-* (URL, Host...): never passed on.</summary>
+    private static bool IsForwardingClaim(string name) =>
+        name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Original-", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>A redirect to the service's own address points back at its subdomain.</summary>
     private string RewriteLocation(string location) =>

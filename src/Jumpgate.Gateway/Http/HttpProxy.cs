@@ -105,6 +105,12 @@ internal sealed class HttpProxy(
         var (agentSession, announcement) = target.Online[(int)((uint)StableHash(session.Id) % (uint)target.Online.Count)];
         using var grant = monitor.TrackStream(session.User, session.TokenId, target.Host, target.Service, agentSession.Agent);
         using var revoked = grant.Revoked.Register(http.Abort);
+        // Only now (signed in, allowed, a service to take it) may the body be as large as an upload: before, it is the gateway's small limit.
+        // Read-only for an upgraded request (a WebSocket), whose body has no limit of its own.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = options.Http.MaxBodyBytes;
+        }
         var invoker = upstream.For(agentSession, target.Host, target.Service);
         var forward = new ForwardedRequest(http, announcement);
         if (http.WebSockets.IsWebSocketRequest)

@@ -133,15 +133,20 @@ internal sealed class SignInEndpoints(
 
     private async Task SignInAsync(HttpContext http)
     {
-        if (!SameOrigin(http) || !http.Request.HasFormContentType)
+        if (!SameOrigin(http))
         {
             await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Refused", "a sign-in form posted from another site");
             return;
         }
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var to = form["to"].ToString();
+        var (form, refusal) = await SignInForm.ReadAsync(http.Request, http.RequestAborted);
+        if (form is null)
+        {
+            await Pages.ErrorAsync(http, refusal!.Value.Status, "Sign-in form refused", refusal.Value.Reason);
+            return;
+        }
+        var to = form.To;
         var remote = ApiEndpoints.Remote(http);
-        var user = authenticator.Authenticate(form["token"].ToString().Trim(), PrincipalKind.User, remote, out var throttled);
+        var user = authenticator.Authenticate(form.Token.Trim(), PrincipalKind.User, remote, out var throttled);
         if (user is null)
         {
             var limited = authenticator.IsLimited(remote);
@@ -220,9 +225,8 @@ internal sealed class SignInEndpoints(
         }
     }
 
-    /// <summary>A path on the same site: "/x", never "//host" or "/\host", which browsers read as another site.</summary>
-    private static string SafeLocalPath(string path) =>
-        path.StartsWith('/') && !path.StartsWith("//", StringComparison.Ordinal) && !path.StartsWith("/\\", StringComparison.Ordinal) ? path : "/";
+    /// <summary>A path on the same site ("/x"), or "/" for anything a browser could read as another site (<see cref="LocalPath"/>).</summary>
+    private static string SafeLocalPath(string path) => LocalPath.OrRoot(path);
 
     /// <summary>A form post must come from the gateway's own pages: browsers send Origin with every POST.</summary>
     private static bool SameOrigin(HttpContext http) =>

@@ -59,6 +59,72 @@ public sealed class ForwardedRequestTests
     }
 
     [Fact]
+    public void NeverForwardsTheBrowsersOwnClaimsAboutWhereTheRequestCameFrom()
+    {
+        var http = Browser("GET", "/admin",
+            ("Forwarded", "for=10.0.0.1;proto=https;host=admin.internal"), ("X-Real-IP", "10.0.0.1"),
+            ("X-Forwarded-Port", "443"), ("X-Forwarded-Prefix", "/admin"), ("X-Forwarded-Host", "admin.internal"), ("X-Forwarded-Proto", "http"),
+            ("x-forwarded-server", "trusted"), ("X-Original-URL", "/admin/delete"), ("X-Original-Host", "admin.internal"),
+            ("X-Rewrite-URL", "/admin/delete"), ("X-Client-IP", "10.0.0.1"), ("True-Client-IP", "10.0.0.1"), ("X-Cluster-Client-IP", "10.0.0.1"),
+            ("X-Requested-With", "XMLHttpRequest"));
+
+        using var message = new ForwardedRequest(http, Jupyter).ToHttpRequest();
+
+        var sent = message.Headers.Select(h => h.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var claim in new[]
+        {
+            "Forwarded", "X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Original-URL", "X-Original-Host",
+            "X-Rewrite-URL", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP",
+        })
+        {
+            Assert.DoesNotContain(claim, sent);
+        }
+        // What the gateway says itself, once, and an ordinary X- header untouched.
+        Assert.Equal(["203.0.113.7"], message.Headers.GetValues("X-Forwarded-For"));
+        Assert.Equal(["https"], message.Headers.GetValues("X-Forwarded-Proto"));
+        Assert.Equal(["jupyter--node1.gw.example.org"], message.Headers.GetValues("X-Forwarded-Host"));
+        Assert.Equal(["XMLHttpRequest"], message.Headers.GetValues("X-Requested-With"));
+    }
+
+    [Fact]
+    public void AServicesCookiesReachTheBrowserHostOnlyAndNeverAsTheGatewaysOwn()
+    {
+        var http = Browser("GET", "/");
+        using var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };
+        foreach (var cookie in new[]
+        {
+            "_xsrf=2|abc; Path=/",
+            "planted=1; Domain=gw.example.org; Path=/; Secure",
+            "neighbour=1; path=/; domain=.gw.example.org",
+            "bare=1;Domain;HttpOnly",
+            "spaced=1 ;  DOMAIN = other--node1.gw.example.org ; SameSite=Lax",
+            $"{BrowserSessions.CookieName}=0123456789abcdef.forged; Path=/; Secure; HttpOnly",
+            "__host-JUMPGATE=forged; Path=/; Secure",
+        })
+        {
+            response.Headers.TryAddWithoutValidation("Set-Cookie", cookie);
+        }
+
+        new ForwardedRequest(http, Jupyter).CopyResponseHeaders(response);
+
+        Assert.Equal(
+            new[] { "_xsrf=2|abc; Path=/", "planted=1; Path=/; Secure", "neighbour=1; path=/", "bare=1;HttpOnly", "spaced=1 ; SameSite=Lax" },
+            http.Response.Headers.SetCookie.ToArray<string?>());
+    }
+
+    [Fact]
+    public void AResponseWhoseOnlyCookieIsTheGatewaysOwnSetsNone()
+    {
+        var http = Browser("GET", "/");
+        using var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };
+        response.Headers.TryAddWithoutValidation("Set-Cookie", $"{BrowserSessions.CookieName}=forged; Path=/; Secure");
+
+        new ForwardedRequest(http, Jupyter).CopyResponseHeaders(response);
+
+        Assert.False(http.Response.Headers.ContainsKey("Set-Cookie"));
+    }
+
+    [Fact]
     public void AddsTheServicesOwnTokenWhenTheAgentHoldsOne()
     {
         var http = Browser("GET", "/api/contents", ("Authorization", "token from-the-browser"));
