@@ -44,7 +44,7 @@ internal static class Pages
         <p class="muted">HTTP {status} from the Jumpgate gateway.</p>
         """);
 
-    /// <param name="formTarget">An origin besides this one that a form on the page may end up at (a redirect after the post).</param>
+    /// <param name="formTarget">Origins (CSP sources) besides this one that a form on the page may end up at (a redirect after the post).</param>
     public static Task WriteAsync(HttpContext http, int status, string html, string? formTarget = null)
     {
         http.Response.StatusCode = status;

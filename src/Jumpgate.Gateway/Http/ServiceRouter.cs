@@ -161,6 +161,16 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         return $"https://{options.Domain}{(port is null ? "" : ":" + port)}";
     }
 
+    /// <summary>
+    /// Every service subdomain on the port of the request, as a CSP source (<c>https://*.DOMAIN:PORT</c>):
+    /// where a sign-in form's redirect goes on, which browsers check against the form's <c>form-action</c>.
+    /// </summary>
+    public string ServiceOrigins(string? hostHeader)
+    {
+        var port = PortOf(hostHeader);
+        return $"https://*.{options.Domain}{(port is null ? "" : ":" + port)}";
+    }
+
     private static string? PortOf(string? hostHeader)
     {
         var host = hostHeader ?? "";

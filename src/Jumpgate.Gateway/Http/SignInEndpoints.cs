@@ -128,8 +128,16 @@ internal sealed class SignInEndpoints(
             http.Response.Redirect(ContinueTo(http, session.User, session.TokenId, session.SignIn, to));
             return;
         }
-        await Pages.WriteAsync(http, StatusCodes.Status200OK, Pages.SignIn(to, error: null));
+        await SignInPageAsync(http, StatusCodes.Status200OK, to, error: null);
     }
+
+    /// <summary>
+    /// The form's post answers with a redirect to the service's subdomain (through its one-time
+    /// code), and browsers hold that redirect to the form's <c>form-action</c> too: 'self' alone
+    /// made Chromium block every sign-in that was on its way to a service.
+    /// </summary>
+    private Task SignInPageAsync(HttpContext http, int status, string to, string? error) =>
+        Pages.WriteAsync(http, status, Pages.SignIn(to, error), formTarget: router.ServiceOrigins(http.Request.Host.Value));
 
     private async Task SignInAsync(HttpContext http)
     {
@@ -156,7 +164,7 @@ internal sealed class SignInEndpoints(
                 // A throttled attempt is only counted: the authenticator writes one summary a minute per source.
                 audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "failed", Source = remote, Reason = message });
             }
-            await Pages.WriteAsync(http, limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, Pages.SignIn(to, message));
+            await SignInPageAsync(http, limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, to, message);
             return;
         }
         var signIn = sessions.SignIn(http, user.Name, user.TokenId, signIn: null);
