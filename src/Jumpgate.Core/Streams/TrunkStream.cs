@@ -262,6 +262,16 @@ internal sealed class TrunkStream : ConnectionStream
         return true;
     }
 
+    /// <summary>The trunk refused this new stream and answers it itself: drop what arrived, and end it here without a frame of its own.</summary>
+    internal void Discard()
+    {
+        lock (_gate)
+        {
+            DropReceived();
+        }
+        OnReset();
+    }
+
     internal void OnFin()
     {
         bool done;
