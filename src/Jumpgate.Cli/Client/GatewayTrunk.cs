@@ -6,7 +6,7 @@ namespace Jumpgate.Cli.Client;
 /// <summary>
 /// One connection to the gateway that carries every stream `forward` opens, so a new stream
 /// costs no handshake and no round trip of its own (what the agent's trunks do on the other leg). A trunk
-/// found closed (the gateway restarted) is replaced by a fresh dial on the next stream.
+/// found closed (the gateway restarted, or it was idle) is replaced by a fresh dial on the next stream.
 /// </summary>
 internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsyncDisposable
 {
@@ -82,8 +82,13 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
                 return dialled;
             }
             var hello = new Hello { Type = HelloType.UserTrunk, Token = token };
-            var (tls, _) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
-            var trunk = new Trunk(tls, opener: true);
+            var (tls, reply) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+            // Closed here a quarter before the gateway's idle timeout, so a new stream never races
+            // the gateway's close: it finds the trunk closed and dials a fresh one.
+            var trunk = new Trunk(tls, opener: true)
+            {
+                IdleTimeout = reply.IdleTimeoutMs > 0 ? TimeSpan.FromMilliseconds(reply.IdleTimeoutMs * 3 / 4) : Timeout.InfiniteTimeSpan,
+            };
             _ = trunk.RunAsync(_stop.Token);
             _trunk = trunk;
             return trunk;

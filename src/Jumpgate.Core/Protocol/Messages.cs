@@ -88,6 +88,9 @@ internal sealed record Reply
     public int HeartbeatMs { get; init; }
     public int PoolSize { get; init; }
 
+    /// <summary>user-trunk: the gateway closes the trunk once it has had no streams and sent nothing for this long; 0 if it never does.</summary>
+    public long IdleTimeoutMs { get; init; }
+
     /// <summary>agent: hosts the gateway refused, each with the reason.</summary>
     public IReadOnlyList<string>? Refused { get; init; }
 

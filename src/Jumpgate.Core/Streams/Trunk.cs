@@ -35,6 +35,19 @@ internal sealed class Trunk
     private int _lastId;
     private volatile bool _draining;
     private int _closing;
+    private int _refusalsUnwritten;
+    private TaskCompletionSource? _refusalsWritten;
+    private long _lastActivity;
+
+    /// <summary>
+    /// How many refusals (<see cref="Refuse"/>) may wait to be written before the reader stops
+    /// taking frames until half of them are: a peer that opens streams faster than their refusals
+    /// can be written is slowed to that pace instead of queueing answers without end.
+    /// </summary>
+    public const int MaxRefusalsUnwritten = 64;
+
+    /// <summary>How long the reader waits for refusals to be written; a peer that reads nothing for this long is closed.</summary>
+    public static readonly TimeSpan RefusalWriteTimeout = TimeSpan.FromSeconds(10);
 
     /// <param name="transport">The connection, after its hello; the trunk owns it from here on.</param>
     /// <param name="opener">Whether this side opens streams; the other side accepts them.</param>
@@ -53,6 +66,17 @@ internal sealed class Trunk
     public bool IsOpen => !_closed.IsCancellationRequested && !_draining;
 
     public int StreamCount => _streams.Count;
+
+    /// <summary>
+    /// A trunk with no streams that receives nothing for this long is closed (a peer that vanished
+    /// without a word, or one nobody uses). Infinite (the default) keeps it open.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>True once the trunk was closed for being idle (<see cref="IdleTimeout"/>).</summary>
+    public bool ClosedIdle { get; private set; }
 
     /// <summary>
     /// Opens a stream (opener side only). It gets its id, and opens on the other side, with its
@@ -88,6 +112,9 @@ internal sealed class Trunk
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
         var buffer = new byte[2 * (HeaderSize + MaxPayload)];
         int start = 0, end = 0;
+        Volatile.Write(ref _lastActivity, Time.GetTimestamp());
+        // Checked four times per timeout, so an idle trunk closes within 1.25 timeouts.
+        using var idle = IdleTimeout == Timeout.InfiniteTimeSpan ? null : Time.CreateTimer(_ => CloseIfIdle(), null, IdleTimeout / 4, IdleTimeout / 4);
         try
         {
             while (true)
@@ -95,6 +122,10 @@ internal sealed class Trunk
                 // Take every whole frame in the buffer, then read more behind what is left.
                 while (end - start >= HeaderSize)
                 {
+                    if (Volatile.Read(ref _refusalsUnwritten) >= MaxRefusalsUnwritten)
+                    {
+                        await WhenRefusalsWrittenAsync(stop.Token);
+                    }
                     var header = buffer.AsSpan(start, HeaderSize);
                     var length = header[1] << 16 | header[2] << 8 | header[3];
                     if (length > MaxPayload)
@@ -122,12 +153,13 @@ internal sealed class Trunk
                 {
                     return;
                 }
+                Volatile.Write(ref _lastActivity, Time.GetTimestamp());
                 end += read;
             }
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or ObjectDisposedException or TimeoutException or System.Security.Authentication.AuthenticationException)
         {
-            // The connection ended or its peer broke the protocol; either way every stream on it is over.
+            // The connection ended, its peer broke the protocol, or it read nothing for too long; either way every stream on it is over.
         }
         finally
         {
@@ -183,6 +215,89 @@ internal sealed class Trunk
             default:
                 throw new InvalidDataException($"unknown trunk frame type {(byte)type}");
         }
+    }
+
+    private void CloseIfIdle()
+    {
+        if (_streams.IsEmpty && Time.GetElapsedTime(Volatile.Read(ref _lastActivity)) >= IdleTimeout)
+        {
+            ClosedIdle = true;
+            Close();
+        }
+    }
+
+    /// <summary>
+    /// Answers a new stream (acceptor side) with <paramref name="answer"/> and resets it, in one write
+    /// nobody waits on: the stream's handler refuses without holding anything. Called on the reader loop.
+    /// </summary>
+    public void Refuse(TrunkStream stream, ReadOnlyMemory<byte> answer)
+    {
+        stream.Discard();
+        Interlocked.Increment(ref _refusalsUnwritten);
+        _ = WriteRefusalAsync(stream.Id, answer);
+    }
+
+    /// <summary>
+    /// The reader's only wait on writes: while refusals pile up it takes no more frames until half
+    /// of them are written. Only refusals count, and only a peer that opens streams it was refused
+    /// waits here; it times out (<see cref="RefusalWriteTimeout"/>) if the peer reads nothing.
+    /// </summary>
+    private async Task WhenRefusalsWrittenAsync(CancellationToken cancellationToken)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _refusalsWritten, written);
+        if (Volatile.Read(ref _refusalsUnwritten) > MaxRefusalsUnwritten / 2)
+        {
+            await written.Task.WaitAsync(RefusalWriteTimeout, Time, cancellationToken);
+        }
+        Volatile.Write(ref _refusalsWritten, null);
+    }
+
+    private async Task WriteRefusalAsync(uint id, ReadOnlyMemory<byte> answer)
+    {
+        var frames = ArrayPool<byte>.Shared.Rent(2 * HeaderSize + answer.Length);
+        try
+        {
+            var length = WriteHeader(frames, FrameType.Data, answer.Length, id);
+            answer.Span.CopyTo(frames.AsSpan(length));
+            length += answer.Length;
+            length += WriteHeader(frames.AsSpan(length), FrameType.Reset, 0, id);
+            await _writeLock.WaitAsync(CancellationToken.None);
+            try
+            {
+                if (!_closed.IsCancellationRequested)
+                {
+                    await _transport.WriteAsync(frames.AsMemory(0, length), CancellationToken.None);
+                }
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
+        {
+            // A half-written frame would corrupt the trunk: it is closed, and every stream on it reset.
+            Close();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frames);
+            if (Interlocked.Decrement(ref _refusalsUnwritten) <= MaxRefusalsUnwritten / 2)
+            {
+                Volatile.Read(ref _refusalsWritten)?.TrySetResult();
+            }
+        }
+    }
+
+    private static int WriteHeader(Span<byte> frame, FrameType type, int length, uint id)
+    {
+        frame[0] = (byte)type;
+        frame[1] = (byte)(length >> 16);
+        frame[2] = (byte)(length >> 8);
+        frame[3] = (byte)length;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[4..], id);
+        return HeaderSize;
     }
 
     /// <summary>The handler, with anything it throws kept in the task it returns, never thrown into the reader loop.</summary>
@@ -257,7 +372,13 @@ internal sealed class Trunk
 
     internal void Remove(TrunkStream stream)
     {
-        if (stream.Id != 0 && _streams.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream)) && _draining && _streams.IsEmpty)
+        if (stream.Id == 0 || !_streams.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream)))
+        {
+            return;
+        }
+        // The idle timeout counts from the last stream's end, not from its last frame.
+        Volatile.Write(ref _lastActivity, Time.GetTimestamp());
+        if (_draining && _streams.IsEmpty)
         {
             Close();
         }

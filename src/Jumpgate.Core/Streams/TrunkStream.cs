@@ -14,7 +14,9 @@ internal sealed class TrunkStream : ConnectionStream
 {
     private readonly Trunk _trunk;
     private readonly Lock _gate = new();
-    private readonly Queue<(byte[] Array, int Count)> _received = new();
+    private readonly Queue<byte[]> _received = new();
+    private byte[]? _tail;
+    private int _tailCount;
     private int _headOffset;
     private int _buffered;
     private int _consumed;
@@ -28,6 +30,37 @@ internal sealed class TrunkStream : ConnectionStream
     internal TrunkStream(Trunk trunk)
     {
         _trunk = trunk;
+    }
+
+    /// <summary>
+    /// What arrives is held in chunks of this size, each filled before the next is taken: a peer's
+    /// 1-byte frames cost a byte each, not an array each, so a stalled stream holds at most its
+    /// window plus two part-filled chunks (the head's read part, the tail's empty part). A TLS record's worth.
+    /// </summary>
+    internal const int ChunkSize = 16 * 1024;
+
+    /// <summary>Arrived and not yet read.</summary>
+    internal int Buffered
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _buffered;
+            }
+        }
+    }
+
+    /// <summary>What the arrived, unread data holds in memory: whole chunks, not just their payload.</summary>
+    internal int HeldBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _received.Count * ChunkSize;
+            }
+        }
     }
 
     /// <summary>0 until the stream's first frame is written (opener side).</summary>
@@ -46,7 +79,7 @@ internal sealed class TrunkStream : ConnectionStream
             var copied = 0;
             lock (_gate)
             {
-                if (_received.Count > 0)
+                if (_buffered > 0)
                 {
                     if (buffer.IsEmpty)
                     {
@@ -92,15 +125,22 @@ internal sealed class TrunkStream : ConnectionStream
         var copied = 0;
         while (copied < buffer.Length && _received.TryPeek(out var chunk))
         {
-            var take = Math.Min(chunk.Count - _headOffset, buffer.Length - copied);
-            chunk.Array.AsSpan(_headOffset, take).CopyTo(buffer[copied..]);
+            var isTail = ReferenceEquals(chunk, _tail);
+            var end = isTail ? _tailCount : ChunkSize;
+            var take = Math.Min(end - _headOffset, buffer.Length - copied);
+            chunk.AsSpan(_headOffset, take).CopyTo(buffer[copied..]);
             copied += take;
             _headOffset += take;
-            if (_headOffset == chunk.Count)
+            if (_headOffset == end)
             {
                 _received.Dequeue();
                 _headOffset = 0;
-                ArrayPool<byte>.Shared.Return(chunk.Array);
+                if (isTail)
+                {
+                    _tail = null;
+                    _tailCount = 0;
+                }
+                ArrayPool<byte>.Shared.Return(chunk);
             }
         }
         _buffered -= copied;
@@ -196,14 +236,40 @@ internal sealed class TrunkStream : ConnectionStream
             {
                 return false;
             }
-            var copy = ArrayPool<byte>.Shared.Rent(data.Length);
-            data.CopyTo(copy);
-            _received.Enqueue((copy, data.Length));
+            if (data.IsEmpty)
+            {
+                return true;
+            }
+            // One copy, into the tail chunk's free space and fresh chunks after it: what is held
+            // follows what was sent, however the peer cut it into frames.
             _buffered += data.Length;
+            while (!data.IsEmpty)
+            {
+                if (_tail is null || _tailCount == ChunkSize)
+                {
+                    _tail = ArrayPool<byte>.Shared.Rent(ChunkSize);
+                    _tailCount = 0;
+                    _received.Enqueue(_tail);
+                }
+                var take = Math.Min(data.Length, ChunkSize - _tailCount);
+                data[..take].CopyTo(_tail.AsSpan(_tailCount));
+                _tailCount += take;
+                data = data[take..];
+            }
             reader = Take(ref _readable);
         }
         reader?.TrySetResult();
         return true;
+    }
+
+    /// <summary>The trunk refused this new stream and answers it itself: drop what arrived, and end it here without a frame of its own.</summary>
+    internal void Discard()
+    {
+        lock (_gate)
+        {
+            DropReceived();
+        }
+        OnReset();
     }
 
     internal void OnFin()
@@ -253,8 +319,10 @@ internal sealed class TrunkStream : ConnectionStream
     {
         while (_received.TryDequeue(out var chunk))
         {
-            ArrayPool<byte>.Shared.Return(chunk.Array);
+            ArrayPool<byte>.Shared.Return(chunk);
         }
+        _tail = null;
+        _tailCount = 0;
         _headOffset = 0;
         _buffered = 0;
     }

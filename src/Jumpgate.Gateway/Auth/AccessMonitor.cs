@@ -31,6 +31,9 @@ internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogg
 
     public LiveGrant TrackAgent(string agent, string tokenId) => Track(LiveGrant.ForAgent(agent, tokenId, Untrack));
 
+    /// <summary>A user's trunk, closed once its token is revoked (its streams are tracked on their own).</summary>
+    public LiveGrant TrackTrunk(string user, string tokenId) => Track(LiveGrant.ForTrunk(user, tokenId, Untrack));
+
     /// <summary>One pass over every live grant; each token and each user's rules are read once per pass.</summary>
     public void Sweep()
     {
@@ -41,12 +44,19 @@ internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogg
 
         var revokedAgents = new HashSet<string>(StringComparer.Ordinal);
         var grants = _live.Keys.ToList();
-        foreach (var agent in grants.Where(g => !g.IsStream && g.Reason is null))
+        foreach (var agent in grants.Where(g => g.IsAgent && g.Reason is null))
         {
             if (!Valid(agent.TokenId))
             {
                 revokedAgents.Add(agent.Agent);
                 Revoke(agent, $"agent {agent.Agent} was disabled or its token was revoked or expired");
+            }
+        }
+        foreach (var trunk in grants.Where(g => g.IsTrunk && g.Reason is null))
+        {
+            if (!Valid(trunk.TokenId))
+            {
+                Revoke(trunk, $"user {trunk.User} was disabled or the token was revoked or expired");
             }
         }
         foreach (var stream in grants.Where(g => g.IsStream && g.Reason is null))
@@ -114,7 +124,8 @@ internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogg
 
     private void Revoke(LiveGrant grant, string reason)
     {
-        GatewayLog.AccessRevoked(logger, grant.IsStream ? $"stream {grant.User} -> {grant.Host}:{grant.Service}" : $"agent {grant.Agent}", reason);
+        var what = grant.IsStream ? $"stream {grant.User} -> {grant.Host}:{grant.Service}" : grant.IsTrunk ? $"trunk of user {grant.User}" : $"agent {grant.Agent}";
+        GatewayLog.AccessRevoked(logger, what, reason);
         grant.Revoke(reason);
     }
 

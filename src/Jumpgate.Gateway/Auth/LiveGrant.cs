@@ -27,7 +27,11 @@ internal sealed class LiveGrant : IDisposable
     public static LiveGrant ForAgent(string agent, string tokenId, Action<LiveGrant> untrack) =>
         new(null, agent, tokenId, null, null, untrack);
 
-    /// <summary>The user of a stream; null for an agent's session.</summary>
+    /// <summary>A user's trunk: it carries no stream of its own, but it must open none once its token is revoked.</summary>
+    public static LiveGrant ForTrunk(string user, string tokenId, Action<LiveGrant> untrack) =>
+        new(user, "", tokenId, null, null, untrack);
+
+    /// <summary>The user of a stream or a trunk; null for an agent's session.</summary>
     public string? User { get; }
 
     /// <summary>The agent that serves the stream, or whose session this is.</summary>
@@ -40,7 +44,11 @@ internal sealed class LiveGrant : IDisposable
 
     public string? Service { get; }
 
-    public bool IsStream => User is not null;
+    public bool IsStream => Host is not null;
+
+    public bool IsAgent => User is null;
+
+    public bool IsTrunk => User is not null && Host is null;
 
     /// <summary>Fires when the store no longer allows this connection.</summary>
     public CancellationToken Revoked => _revoked.Token;

@@ -39,6 +39,9 @@ internal sealed record GatewayOptions
     /// <summary>The <c>access:</c> section: re-check and rate-limit intervals (<see cref="AccessOptions"/>).</summary>
     public AccessOptions Access { get; init; } = new();
 
+    /// <summary>The <c>trunks:</c> section: stream limits and idle timeout of users' trunks (<see cref="TrunkOptions"/>).</summary>
+    public TrunkOptions Trunks { get; init; } = new();
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -48,7 +51,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -79,6 +82,7 @@ internal sealed record GatewayOptions
             HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
             Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
             Access = AccessOptions.Parse(file, root),
+            Trunks = TrunkOptions.Parse(file, root),
         };
         file.ThrowIfErrors();
         return options;

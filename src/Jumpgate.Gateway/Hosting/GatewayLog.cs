@@ -56,6 +56,12 @@ internal static partial class GatewayLog
     [LoggerMessage(25, LogLevel.Information, "stream {User} -> {Host}:{Service} denied: {Reason}", EventName = "StreamDenied")]
     public static partial void StreamDenied(ILogger logger, string user, string host, string service, string reason);
 
+    [LoggerMessage(40, LogLevel.Warning, "refused {Count} new streams of user {User} from {Remote}: {Reason}", EventName = "StreamsRefused")]
+    public static partial void StreamsRefused(ILogger logger, string user, string? remote, int count, string reason);
+
+    [LoggerMessage(41, LogLevel.Information, "closed the trunk of user {User} from {Remote}: {Reason}", EventName = "UserTrunkClosed")]
+    public static partial void UserTrunkClosed(ILogger logger, string user, string? remote, string reason);
+
     [LoggerMessage(30, LogLevel.Information, "http {User} -> {Host}:{Service} denied: {Reason}", EventName = "HttpDenied")]
     public static partial void HttpDenied(ILogger logger, string user, string host, string service, string reason);
 }

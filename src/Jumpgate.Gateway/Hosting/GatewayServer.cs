@@ -49,6 +49,7 @@ public static class GatewayServer
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Access);
+        builder.Services.AddSingleton(options.Trunks);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
@@ -62,6 +63,7 @@ public static class GatewayServer
         builder.Services.AddSingleton<AgentStreams>();
         builder.Services.AddSingleton<DirectRendezvous>();
         builder.Services.AddSingleton<DirectLegHandler>();
+        builder.Services.AddSingleton<StreamQuota>();
         builder.Services.AddSingleton<StreamBroker>();
         builder.Services.AddSingleton<TunnelHandler>();
         builder.Services.AddSingleton<ServiceRouter>();
@@ -78,6 +80,7 @@ public static class GatewayServer
             kestrel.Limits.MaxRequestBodySize = HttpServiceOptions.GatewayBodyBytes;
             kestrel.Listen(options.Listen, listen =>
             {
+                listen.Use(next => connection => TcpKeepAlive.OnConnectionAsync(connection, next));
                 // In front of TLS: a direct stream's legs are plain TCP (their ends run TLS across the gateway).
                 var direct = listen.ApplicationServices.GetRequiredService<DirectLegHandler>();
                 listen.Use(next => connection => direct.OnConnectionAsync(connection, next));

@@ -6,6 +6,7 @@ using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Connections;
@@ -27,6 +28,8 @@ internal sealed class StreamBroker(
     AccessMonitor monitor,
     AuditLog audit,
     DirectRendezvous rendezvous,
+    StreamQuota quota,
+    TrunkOptions trunkOptions,
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
@@ -153,7 +156,9 @@ internal sealed class StreamBroker(
     /// <summary>
     /// A user's trunk (what `jumpgate forward` keeps): every stream on it opens with an
     /// <see cref="OpenRequest"/> and is then handled as a connection of its own would be. The
-    /// token is checked again for each stream, since it may have been revoked meanwhile.
+    /// token is checked again for each stream, since it may have been revoked meanwhile, and the
+    /// trunk closes once it is. Streams are limited per trunk and per user (<see cref="StreamQuota"/>);
+    /// a trunk with no streams that sends nothing for <see cref="TrunkOptions.IdleTimeout"/> is closed.
     /// </summary>
     public async Task RunTrunkAsync(TunnelConnection connection, Hello hello, Principal? user)
     {
@@ -162,15 +167,38 @@ internal sealed class StreamBroker(
             await connection.RefuseAsync(await authenticator.RefusalAsync(connection.Remote, connection.Closed));
             return;
         }
-        await connection.ReplyAsync(Reply.Success, connection.Closed);
+        // The idle timeout goes with the answer, so `forward` can close an idle trunk itself just before the gateway would.
+        await connection.ReplyAsync(Reply.Success with { IdleTimeoutMs = (long)trunkOptions.IdleTimeout.TotalMilliseconds }, connection.Closed);
+        var streams = quota.ForTrunk(user.Name, connection.Remote);
         Trunk? trunk = null;
-        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunTrunkStreamAsync(stream, trunk!, connection, hello));
+        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunTrunkStreamAsync(stream, trunk!, streams, connection, hello))
+        {
+            IdleTimeout = trunkOptions.IdleTimeout,
+            Time = time,
+        };
         using var stopping = connection.ClosingRequested.Register(trunk.Drain);
+        using var grant = monitor.TrackTrunk(user.Name, user.TokenId);
+        using var revoked = grant.Revoked.Register(trunk.Close);
         await trunk.RunAsync(connection.Closed);
+        if (grant.Reason is { } reason)
+        {
+            GatewayLog.UserTrunkClosed(logger, user.Name, connection.Remote, "revoked: " + reason);
+        }
+        else if (trunk.ClosedIdle)
+        {
+            GatewayLog.UserTrunkClosed(logger, user.Name, connection.Remote, $"no streams and nothing sent for {Durations.Humanize(trunkOptions.IdleTimeout)}");
+        }
     }
 
-    private async Task RunTrunkStreamAsync(TrunkStream stream, Trunk trunk, TunnelConnection connection, Hello hello)
+    private async Task RunTrunkStreamAsync(TrunkStream stream, Trunk trunk, StreamQuota.TrunkStreams streams, TunnelConnection connection, Hello hello)
     {
+        if (quota.TryAdmit(streams, out var refusal) is not { } admission)
+        {
+            // Answered and reset in one write nobody waits on: a flood of new streams holds nothing here.
+            trunk.Refuse(stream, Frame.Encode(Reply.Failure(refusal), ProtocolJson.Default.Reply));
+            return;
+        }
+        using var admitted = admission;
         await using var _ = stream;
         var client = new TunnelConnection(stream, connection.Remote, trunk.Closed, connection.ClosingRequested, stream.Abort);
         try
@@ -181,6 +209,7 @@ internal sealed class StreamBroker(
                 waiting.CancelAfter(OpenRequestTimeout);
                 request = await Frame.ReadAsync(stream, ProtocolJson.Default.OpenRequest, waiting.Token);
             }
+            admission.Requested();
             if (connection.ClosingRequested.IsCancellationRequested)
             {
                 await client.RefuseAsync("the gateway is stopping; try again in a moment");

@@ -134,6 +134,46 @@ public sealed class GatewayOptionsTests : IDisposable
     }
 
     [Fact]
+    public void ReadsTheTrunkLimits()
+    {
+        File.WriteAllText(ConfigPath, """
+            listen: 127.0.0.1:7443
+            trunks:
+              max_streams: 8
+              max_streams_per_user: 16
+              max_pending: 2
+              max_pending_per_user: 4
+              idle_timeout: 2s
+            """);
+
+        var trunks = GatewayOptions.Load(_directory.Path).Trunks;
+
+        Assert.Equal((8, 16, 2, 4, TimeSpan.FromSeconds(2)), (trunks.MaxStreams, trunks.MaxStreamsPerUser, trunks.MaxPending, trunks.MaxPendingPerUser, trunks.IdleTimeout));
+        var defaults = GatewayOptions.Load(WriteMinimal()).Trunks;
+        Assert.Equal((256, 1024, 32, 64, TimeSpan.FromMinutes(10)), (defaults.MaxStreams, defaults.MaxStreamsPerUser, defaults.MaxPending, defaults.MaxPendingPerUser, defaults.IdleTimeout));
+    }
+
+    [Fact]
+    public void ReportsBadTrunkSettingsWithFileLineAndField()
+    {
+        File.WriteAllText(ConfigPath, """
+            listen: 127.0.0.1:7443
+            trunks:
+              max_streams: 0
+              idle_timeout: 100ms
+              max_pending: lots
+              streams: 4
+            """);
+
+        var errors = Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Errors.OrderBy(e => e.Line).ToList();
+
+        Assert.Equal(["trunks.max_streams", "trunks.idle_timeout", "trunks.max_pending", "trunks.streams"], errors.Select(e => e.Field));
+        Assert.Equal([3, 4, 5, 6], errors.Select(e => e.Line));
+        Assert.All(errors, e => Assert.Equal(ConfigPath, e.File));
+        Assert.Contains("from 1s to 1d", errors[1].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ReportsBadAccessSettingsWithFileLineColumnAndField()
     {
         File.WriteAllText(ConfigPath, """

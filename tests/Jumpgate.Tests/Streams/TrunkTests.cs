@@ -178,6 +178,46 @@ public sealed class TrunkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AWindowOfOneByteFramesToAStalledStreamHoldsNoMoreThanTheWindowAndArrivesIntact()
+    {
+        // A peer's trunk written by hand, so it can send what the opener never would: a window's worth of 1-byte data frames.
+        var (client, server) = await LoopbackSockets.ConnectAsync();
+        using var peer = client;
+        var stalled = new TaskCompletionSource<TrunkStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var acceptor = new Trunk(new NetworkStream(server, ownsSocket: true), opener: false, accept: stream =>
+        {
+            stalled.TrySetResult(stream);
+            return Task.CompletedTask;
+        });
+        var loop = acceptor.RunAsync(_stop.Token);
+        var frames = new byte[Trunk.Window * (Trunk.HeaderSize + 1)];
+        for (var i = 0; i < Trunk.Window; i++)
+        {
+            var frame = frames.AsSpan(i * (Trunk.HeaderSize + 1), Trunk.HeaderSize + 1);
+            frame[0] = 1; // data
+            frame[3] = 1; // one byte of payload
+            frame[7] = 1; // stream 1
+            frame[8] = (byte)(i * 7 + i / 256);
+        }
+
+        await peer.SendAsync(frames);
+        await using var unread = await stalled.Task.WaitAsync(Timeout);
+        Assert.True(await Signals.UntilAsync(() => Task.FromResult(unread.Buffered == Trunk.Window), Timeout, TimeSpan.FromMilliseconds(10)), $"only {unread.Buffered} of {Trunk.Window} bytes arrived");
+
+        Assert.True(unread.HeldBytes <= Trunk.Window + 2 * TrunkStream.ChunkSize,
+            $"a window of 1-byte frames ({Trunk.Window} bytes) holds {unread.HeldBytes} bytes; at most {Trunk.Window + 2 * TrunkStream.ChunkSize} expected");
+        var received = new byte[Trunk.Window];
+        await unread.ReadExactlyAsync(received).AsTask().WaitAsync(Timeout);
+        for (var i = 0; i < Trunk.Window; i++)
+        {
+            Assert.True(received[i] == (byte)(i * 7 + i / 256), $"byte {i} arrived as {received[i]}");
+        }
+        Assert.Equal(0, unread.HeldBytes);
+        acceptor.Close();
+        await loop.WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task AResetReachesThePeerAfterWhatWasSentBeforeIt()
     {
         _serve = async stream =>
