@@ -17,7 +17,7 @@ internal static partial class GatewayLog
     [LoggerMessage(4, LogLevel.Warning, "refused host {Host} from agent {Agent}: {Reason}", EventName = "AgentHostRefused")]
     public static partial void AgentHostRefused(ILogger logger, string agent, string host, string reason);
 
-    [LoggerMessage(41, LogLevel.Warning, "refused subdomain {Label} for {Service} on {Host} from agent {Agent}: {Reason}", EventName = "AgentSubdomainRefused")]
+    [LoggerMessage(11, LogLevel.Warning, "refused subdomain {Label} for {Service} on {Host} from agent {Agent}: {Reason}", EventName = "AgentSubdomainRefused")]
     public static partial void AgentSubdomainRefused(ILogger logger, string agent, string host, string service, string label, string reason);
 
     [LoggerMessage(5, LogLevel.Warning, "refused {Kind} connection from {Remote}: {Reason}", EventName = "HandshakeRefused")]
