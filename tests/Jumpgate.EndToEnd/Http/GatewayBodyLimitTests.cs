@@ -67,8 +67,8 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
             quiet.Add(await ServiceRoundTripAsync($"quiet-{i}"));
         }
         quiet.Sort();
-        var before = StatusKiB(gateway, "VmRSS:");
-        var peakReset = TryResetPeak(gateway);
+        var before = ProcessMemory.ResidentKiB(gateway);
+        var peakReset = ProcessMemory.TryResetPeak(gateway);
         using var budget = new CancellationTokenSource(Budget);
 
         var sampling = new CancellationTokenSource();
@@ -96,12 +96,12 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         long after;
         do
         {
-            after = StatusKiB(gateway, "VmRSS:");
+            after = ProcessMemory.ResidentKiB(gateway);
             await Task.Delay(TimeSpan.FromMilliseconds(500), CancellationToken.None);
         }
         while (settled.Elapsed < Aftermath);
         // The kernel's mark covers the attack and what followed it; the samples, where it could not be reset, the attack.
-        var peak = peakReset ? Math.Max(sampledPeak, StatusKiB(gateway, "VmHWM:")) : sampledPeak;
+        var peak = peakReset ? Math.Max(sampledPeak, ProcessMemory.PeakKiB(gateway)) : sampledPeak;
 
         foreach (var result in results.DistinctBy(r => (r.Kind, r.StatusLine)))
         {
@@ -325,7 +325,7 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         var files = 0;
         while (true)
         {
-            peak = Math.Max(peak, StatusKiB(pid, "VmRSS:"));
+            peak = Math.Max(peak, ProcessMemory.ResidentKiB(pid));
             files = Math.Max(files, OpenTempFiles(pid));
             try
             {
@@ -359,23 +359,5 @@ public sealed class GatewayBodyLimitTests(ITestOutputHelper output) : IAsyncLife
         return count;
     }
 
-    /// <summary>Resets the kernel's peak-RSS mark (VmHWM) for our own child, so the peak read later is this attack's.</summary>
-    private static bool TryResetPeak(int pid)
-    {
-        try
-        {
-            File.WriteAllText($"/proc/{pid}/clear_refs", "5");
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // An older kernel or a restricted /proc: the sampled peak stands in.
-            return false;
-        }
-    }
-
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, sorted.Count * p)];
-
-    private static long StatusKiB(int pid, string field) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 }

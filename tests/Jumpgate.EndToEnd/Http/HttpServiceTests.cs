@@ -138,7 +138,7 @@ public sealed class HttpServiceTests(ITestOutputHelper output) : IAsyncLifetime
         const long size = 200L << 20;
         await _fixture.SignInAsync();
         var gateway = _fixture.Deployment.Gateway!.Id;
-        var before = ResidentKiB(gateway);
+        var before = ProcessMemory.ResidentKiB(gateway);
 
         var clock = Stopwatch.StartNew();
         using var content = new StreamContent(new DeterministicStream(size, seed: 11));
@@ -154,7 +154,7 @@ public sealed class HttpServiceTests(ITestOutputHelper output) : IAsyncLifetime
         await using var body = await downloaded.Content.ReadAsStreamAsync();
         var downHash = Convert.ToHexStringLower(await SHA256.HashDataAsync(body));
         var downSeconds = clock.Elapsed.TotalSeconds;
-        var peak = PeakKiB(gateway);
+        var peak = ProcessMemory.PeakKiB(gateway);
 
         Assert.Equal(size, bytes);
         Assert.Equal(DeterministicBytes.Sha256(size, seed: 11), sha256);
@@ -329,10 +329,4 @@ public sealed class HttpServiceTests(ITestOutputHelper output) : IAsyncLifetime
             ? JsonDocument.Parse(text).RootElement.EnumerateArray().ToList()
             : text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
 
-    private static long ResidentKiB(int pid) => StatusKiB(pid, "VmRSS:");
-
-    private static long PeakKiB(int pid) => StatusKiB(pid, "VmHWM:");
-
-    private static long StatusKiB(int pid, string field) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 }
