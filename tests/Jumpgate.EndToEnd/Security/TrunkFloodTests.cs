@@ -142,27 +142,7 @@ public sealed class TrunkFloodTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.DoesNotContain((await AuditAsync()), e => e.GetProperty("event").GetString() == "agent" && e.GetProperty("outcome").GetString() == "disconnected");
     }
 
-    private sealed record Latency(TimeSpan Connect, TimeSpan P50, TimeSpan Max);
-
-    /// <summary>Opens a stream as <paramref name="token"/>'s user and times 20 round trips of 1 KiB through it.</summary>
-    private async Task<Latency> MeasureStreamAsync(string token, string host)
-    {
-        var watch = Stopwatch.StartNew();
-        await using var stream = await TunnelClient.ConnectAsync(Deployment.GatewayUrl, token, host, "echo", Signals.Timeout(30));
-        var connect = watch.Elapsed;
-        Assert.True(stream.Ok, stream.Error);
-        var payload = new byte[1024];
-        Random.Shared.NextBytes(payload);
-        var times = new List<TimeSpan>();
-        for (var i = 0; i < 20; i++)
-        {
-            watch.Restart();
-            Assert.Equal(payload, await EchoServer.RoundTripAsync(stream.Stream, payload, Signals.Timeout(10)));
-            times.Add(watch.Elapsed);
-        }
-        times.Sort();
-        return new Latency(connect, times[times.Count / 2], times[^1]);
-    }
+    private Task<StreamLatency> MeasureStreamAsync(string token, string host) => StreamLatency.MeasureAsync(Deployment.GatewayUrl, token, host);
 
     private async Task<List<JsonElement>> AuditAsync()
     {
