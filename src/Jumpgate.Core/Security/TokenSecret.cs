@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 
 namespace Jumpgate.Core.Security;
@@ -28,7 +29,7 @@ internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
     public static TokenSecret Create(PrincipalKind kind) => new(
         kind,
         Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdBytes)),
-        Base64Url(RandomNumberGenerator.GetBytes(SecretBytes)));
+        Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(SecretBytes)));
 
     /// <summary>Parses a presented token. Fails without saying why: a caller only ever reports "invalid token".</summary>
     public static bool TryParse(string? text, out TokenSecret token)
@@ -76,6 +77,4 @@ internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
     public override string ToString() => $"{Kind switch { PrincipalKind.User => UserPrefix, PrincipalKind.Agent => AgentPrefix, _ => AdminPrefix }}{Id}_{Secret}";
 
     private static bool IsHex(char c) => c is >= '0' and <= '9' or >= 'a' and <= 'f';
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
