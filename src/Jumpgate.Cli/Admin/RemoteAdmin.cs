@@ -4,7 +4,6 @@ using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
-using Jumpgate.Gateway.Store;
 
 namespace Jumpgate.Cli.Admin;
 
@@ -63,7 +62,7 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
         return (await api.SendAsync(HttpMethod.Get, $"{Prefix}/audit?{string.Join('&', query)}", null, AdminJson.Default.ListAuditEvent, cancellationToken))!;
     }
 
-    private static string Plural(PrincipalKind kind) => GatewayStore.KindText(kind) + "s";
+    private static string Plural(PrincipalKind kind) => PrincipalKinds.Text(kind) + "s";
 
     public void Dispose() => api.Dispose();
 }

@@ -3,16 +3,6 @@ using System.Security.Cryptography;
 
 namespace Jumpgate.Core.Security;
 
-/// <summary>Who a token speaks for. The kind is part of the token so one kind can never pass for another.</summary>
-internal enum PrincipalKind
-{
-    User,
-    Agent,
-
-    /// <summary>Manages the gateway through its admin API, and nothing else: it opens no stream and serves no host.</summary>
-    Admin,
-}
-
 /// <summary>
 /// A bearer token: <c>jgu_</c> (user), <c>jga_</c> (agent) or <c>jgx_</c> (admin), a public 12-hex-digit id the store looks up, <c>_</c>, and a
 /// 256-bit secret of which only a SHA-256 hash is stored. The secret is random, so a plain

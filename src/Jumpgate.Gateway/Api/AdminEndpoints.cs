@@ -37,7 +37,7 @@ internal static class AdminEndpoints
 
         foreach (var text in Kinds)
         {
-            var kind = AdminActions.ParseKind(text);
+            var kind = PrincipalKinds.Parse(text);
             admin.MapGet($"/{text}s", (HttpContext http) => Results.Json([.. Actions(http).List(kind)], AdminJson.Default.ListPrincipalView));
             admin.MapPost($"/{text}s", async (HttpContext http, CancellationToken cancellationToken) =>
                 Results.Json(Actions(http).Add(kind, await BodyAsync(http, AdminJson.Default.AddPrincipalRequest, cancellationToken)), AdminJson.Default.IssuedToken));

@@ -75,13 +75,13 @@ internal sealed class Authenticator : IDisposable
             {
                 Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
                 User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null, Admin = kind == PrincipalKind.Admin ? stale : null,
-                Reason = $"a revoked or expired token, or a disabled {GatewayStore.KindText(kind)}",
+                Reason = $"a revoked or expired token, or a disabled {PrincipalKinds.Text(kind)}",
             });
         }
         else
         {
             var engaged = _limiter.Failed(address);
-            _audit.Write(new AuditEvent { Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {GatewayStore.KindText(kind)} token" });
+            _audit.Write(new AuditEvent { Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {PrincipalKinds.Text(kind)} token" });
             if (engaged)
             {
                 var source = AuthRateLimiter.SourceOf(address);
