@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Commands;
 

@@ -1,8 +1,8 @@
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
-using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Store;
 

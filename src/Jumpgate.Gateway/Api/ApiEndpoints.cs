@@ -1,3 +1,4 @@
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Auth;
@@ -14,12 +15,12 @@ internal static class ApiEndpoints
 {
     public static void MapJumpgateApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/whoami", async (HttpContext http, Authenticator authenticator, GatewayOptions options) =>
+        app.MapGet(ApiPaths.WhoAmI, async (HttpContext http, Authenticator authenticator, GatewayOptions options) =>
             Authenticate(http, authenticator) is { } user
                 ? Results.Json(new WhoAmI(user.Name, $"https://{http.Request.Host}", options.Domain), ApiJson.Default.WhoAmI)
                 : await UnauthorizedAsync(http, authenticator));
 
-        app.MapGet("/api/v1/hosts", async (HttpContext http, Authenticator authenticator, GatewayStore store, AgentRegistry registry) =>
+        app.MapGet(ApiPaths.Hosts, async (HttpContext http, Authenticator authenticator, GatewayStore store, AgentRegistry registry) =>
         {
             if (Authenticate(http, authenticator) is not { } user)
             {
@@ -50,7 +51,7 @@ internal static class ApiEndpoints
             return Results.Json<IReadOnlyList<HostListing>>(listing, ApiJson.Default.IReadOnlyListHostListing);
         });
 
-        app.MapGet("/api/v1/open", OpenAsync);
+        app.MapGet(ApiPaths.Open, OpenAsync);
     }
 
     /// <summary>

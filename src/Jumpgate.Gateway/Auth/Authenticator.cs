@@ -1,4 +1,5 @@
 using System.Net;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Hosting;

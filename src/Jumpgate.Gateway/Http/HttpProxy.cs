@@ -1,4 +1,5 @@
 using System.Net;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Agents;

@@ -1,3 +1,4 @@
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Api;

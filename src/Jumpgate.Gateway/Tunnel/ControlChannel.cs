@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
