@@ -6,6 +6,7 @@ using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -103,7 +104,7 @@ internal static class AdminEndpoints
     {
         var services = http.RequestServices;
         var audit = services.GetRequiredService<AuditLog>();
-        return new AdminActions(services.GetRequiredService<GatewayStore>(), Caller(http).Name, ApiEndpoints.Remote(http), audit.Write, services.GetRequiredService<TimeProvider>());
+        return new AdminActions(services.GetRequiredService<GatewayStore>(), Caller(http).Name, PeerAddress.Of(http), audit.Write, services.GetRequiredService<TimeProvider>());
     }
 
     /// <remarks>

@@ -3,7 +3,6 @@ using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Agents;
-using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
@@ -91,7 +90,7 @@ internal sealed class HttpProxy(
             GatewayLog.HttpDenied(logger, session.User, target.Host, target.Service, refusal);
             audit.Write(new AuditEvent
             {
-                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "denied", User = session.User, Source = ApiEndpoints.Remote(http),
+                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "denied", User = session.User, Source = PeerAddress.Of(http),
                 Host = target.Host, Service = target.Service, Reason = refusal,
             });
             await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Not allowed", refusal);
@@ -118,7 +117,7 @@ internal sealed class HttpProxy(
         {
             await WebSocketRelay.RunAsync(http, invoker, forward, new AuditEvent
             {
-                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "opened", User = session.User, Source = ApiEndpoints.Remote(http),
+                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "opened", User = session.User, Source = PeerAddress.Of(http),
                 Host = target.Host, Service = target.Service, Agent = agentSession.Agent,
             }, audit, time);
             return;
