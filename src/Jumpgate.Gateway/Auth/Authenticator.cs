@@ -41,7 +41,7 @@ internal sealed class Authenticator : IDisposable
     }
 
     /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
-    public const string InvalidToken = Tunnel.TunnelHandler.InvalidToken;
+    public const string InvalidToken = "invalid or revoked token";
 
     /// <summary>How long a limited address waits for its refusal: a sequential guessing loop gets one answer a second.</summary>
     public static readonly TimeSpan ThrottleDelay = TimeSpan.FromSeconds(1);

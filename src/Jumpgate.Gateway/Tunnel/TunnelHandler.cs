@@ -96,9 +96,6 @@ internal sealed class TunnelHandler(
         return principal;
     }
 
-    /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
-    public const string InvalidToken = "invalid or revoked token";
-
     private static readonly byte[] TunnelPreface = Frame.Preface.ToArray();
 
     /// <summary>
