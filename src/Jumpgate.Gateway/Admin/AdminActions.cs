@@ -3,7 +3,7 @@ using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Store;
 
 namespace Jumpgate.Gateway.Admin;

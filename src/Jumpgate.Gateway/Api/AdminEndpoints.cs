@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;

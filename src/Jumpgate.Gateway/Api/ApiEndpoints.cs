@@ -1,5 +1,6 @@
 using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;

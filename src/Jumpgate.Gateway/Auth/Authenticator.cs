@@ -1,6 +1,7 @@
 using System.Net;
 using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;

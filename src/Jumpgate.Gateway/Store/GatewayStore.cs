@@ -3,12 +3,10 @@ using System.Text.Json;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Microsoft.Data.Sqlite;
 
 namespace Jumpgate.Gateway.Store;
-
-/// <summary>An authenticated principal: who a token speaks for, and which token (its public id) it presented.</summary>
-internal sealed record Principal(PrincipalKind Kind, string Name, HostPatterns? HostPatterns, string TokenId);
 
 /// <summary>A host as the store remembers it, whether or not its agent is online.</summary>
 internal sealed record KnownHost(string Name, string Agent, IReadOnlyList<ServiceAnnouncement> Services, DateTimeOffset LastSeen);
