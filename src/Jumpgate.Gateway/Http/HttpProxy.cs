@@ -194,7 +194,7 @@ internal sealed class HttpProxy(
         await Pages.ErrorAsync(http, StatusCodes.Status401Unauthorized, "Sign in first", $"sign in at {router.GatewayUrl(request.Host.Value)}/signin");
     }
 
-    private string Offline(ServiceTarget target)
+    private string Offline(ServiceRoute target)
     {
         var known = store.ListHosts(target.Host);
         if (known.Count == 0)

@@ -55,7 +55,7 @@ internal sealed class TunnelHandler(
             return;
         }
         // Every tunnel connection may be half-closed while it is read, so it is used through its gate.
-        var gate = connection.Features.Get<TlsReadGate>() ?? throw new InvalidOperationException("the listener has no GatedTransport in front of TLS");
+        var gate = connection.Features.Get<TlsReadGate>() ?? throw new InvalidOperationException("the listener has no TlsReadGateMiddleware in front of TLS");
         var tunnel = TunnelConnection.Of(connection, new TlsStream(tls, gate));
         switch (hello.Type)
         {
