@@ -1,6 +1,6 @@
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
-using Jumpgate.Gateway.Audit;
 
 namespace Jumpgate.Cli.Admin;
 

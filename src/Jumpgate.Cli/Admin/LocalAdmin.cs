@@ -1,7 +1,7 @@
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Admin;
-using Jumpgate.Gateway.Api;
-using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Store;
 

@@ -1,17 +1,16 @@
 using System.Net.Http.Json;
 using Jumpgate.Cli.Client;
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
-using Jumpgate.Gateway.Audit;
-using Jumpgate.Gateway.Store;
 
 namespace Jumpgate.Cli.Admin;
 
 /// <summary>Admin commands through the gateway's admin API, with the admin token and pinned certificate `jumpgate admin login` saved.</summary>
 internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
 {
-    private const string Prefix = AdminEndpoints.Prefix;
+    private const string Prefix = ApiPaths.Admin;
 
     public static RemoteAdmin FromSettings(AdminSettings settings) =>
         new(new GatewayApi(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token));
@@ -20,13 +19,13 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
         (await api.SendAsync(HttpMethod.Get, $"{Prefix}/whoami", null, AdminJson.Default.AdminWhoAmI, cancellationToken))!;
 
     public async Task<IReadOnlyList<PrincipalView>> ListAsync(PrincipalKind kind, CancellationToken cancellationToken) =>
-        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/{Plural(kind)}", null, AdminJson.Default.ListPrincipalView, cancellationToken))!;
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/{ApiPaths.Principals(kind)}", null, AdminJson.Default.ListPrincipalView, cancellationToken))!;
 
     public async Task<IssuedToken> AddAsync(PrincipalKind kind, AddPrincipalRequest request, CancellationToken cancellationToken) =>
-        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/{Plural(kind)}", JsonContent.Create(request, AdminJson.Default.AddPrincipalRequest), AdminJson.Default.IssuedToken, cancellationToken))!;
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/{ApiPaths.Principals(kind)}", JsonContent.Create(request, AdminJson.Default.AddPrincipalRequest), AdminJson.Default.IssuedToken, cancellationToken))!;
 
     public Task SetDisabledAsync(PrincipalKind kind, string name, bool disabled, CancellationToken cancellationToken) =>
-        api.SendAsync(HttpMethod.Post, $"{Prefix}/{Plural(kind)}/{Uri.EscapeDataString(name)}/{(disabled ? "disable" : "enable")}", null, AdminJson.Default.ChangeResult, cancellationToken);
+        api.SendAsync(HttpMethod.Post, $"{Prefix}/{ApiPaths.Principals(kind)}/{Uri.EscapeDataString(name)}/{(disabled ? "disable" : "enable")}", null, AdminJson.Default.ChangeResult, cancellationToken);
 
     public async Task<ChangeResult> ChangeGroupsAsync(string user, IReadOnlyList<string> groups, bool add, CancellationToken cancellationToken) =>
         (await api.SendAsync(HttpMethod.Post, $"{Prefix}/users/{Uri.EscapeDataString(user)}/groups/{(add ? "add" : "remove")}",
@@ -62,8 +61,6 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
         }
         return (await api.SendAsync(HttpMethod.Get, $"{Prefix}/audit?{string.Join('&', query)}", null, AdminJson.Default.ListAuditEvent, cancellationToken))!;
     }
-
-    private static string Plural(PrincipalKind kind) => GatewayStore.KindText(kind) + "s";
 
     public void Dispose() => api.Dispose();
 }

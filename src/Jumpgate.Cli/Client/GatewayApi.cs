@@ -2,9 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Serialization.Metadata;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Client;
 
@@ -26,13 +26,13 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
         new(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token);
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
-        GetAsync("/api/v1/whoami", ApiJson.Default.WhoAmI, cancellationToken);
+        GetAsync(ApiPaths.WhoAmI, ApiJson.Default.WhoAmI, cancellationToken);
 
     public Task<IReadOnlyList<HostListing>> HostsAsync(CancellationToken cancellationToken) =>
-        GetAsync("/api/v1/hosts", ApiJson.Default.IReadOnlyListHostListing, cancellationToken);
+        GetAsync(ApiPaths.Hosts, ApiJson.Default.IReadOnlyListHostListing, cancellationToken);
 
     public Task<OpenLink> OpenAsync(string host, string service, CancellationToken cancellationToken) =>
-        GetAsync($"/api/v1/open?host={Uri.EscapeDataString(host)}&service={Uri.EscapeDataString(service)}", ApiJson.Default.OpenLink, cancellationToken);
+        GetAsync($"{ApiPaths.Open}?host={Uri.EscapeDataString(host)}&service={Uri.EscapeDataString(service)}", ApiJson.Default.OpenLink, cancellationToken);
 
     public GatewayEndpoint Gateway => gateway;
 

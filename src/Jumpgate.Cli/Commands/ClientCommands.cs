@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
 using Jumpgate.Cli.Client;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Jumpgate.Cli.Admin;
-using Jumpgate.Gateway.Api;
+using Jumpgate.Core.Api;
 
 namespace Jumpgate.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Jumpgate.Gateway.Audit;
+using Jumpgate.Core.Audit;
 
 namespace Jumpgate.Cli.Commands;
 

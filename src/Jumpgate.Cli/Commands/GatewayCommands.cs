@@ -4,11 +4,11 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Jumpgate.Cli.Client;
 using Jumpgate.Cli.Logging;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
-using Jumpgate.Gateway.Api;
 
 namespace Jumpgate.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
-using Jumpgate.Gateway.Admin;
-using Jumpgate.Gateway.Api;
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Commands;
 
@@ -25,7 +25,7 @@ internal static class GatewayTokenCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             using var admin = target.Open(result);
-            await admin.SetDisabledAsync(AdminActions.ParseKind(result.GetValue(kind)), result.GetValue(name)!, disable, cancellationToken);
+            await admin.SetDisabledAsync(PrincipalKinds.Parse(result.GetValue(kind)), result.GetValue(name)!, disable, cancellationToken);
             return 0;
         });
         return command;

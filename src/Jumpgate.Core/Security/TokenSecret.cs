@@ -1,16 +1,7 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 
 namespace Jumpgate.Core.Security;
-
-/// <summary>Who a token speaks for. The kind is part of the token so one kind can never pass for another.</summary>
-internal enum PrincipalKind
-{
-    User,
-    Agent,
-
-    /// <summary>Manages the gateway through its admin API, and nothing else: it opens no stream and serves no host.</summary>
-    Admin,
-}
 
 /// <summary>
 /// A bearer token: <c>jgu_</c> (user), <c>jga_</c> (agent) or <c>jgx_</c> (admin), a public 12-hex-digit id the store looks up, <c>_</c>, and a
@@ -28,7 +19,7 @@ internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
     public static TokenSecret Create(PrincipalKind kind) => new(
         kind,
         Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdBytes)),
-        Base64Url(RandomNumberGenerator.GetBytes(SecretBytes)));
+        Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(SecretBytes)));
 
     /// <summary>Parses a presented token. Fails without saying why: a caller only ever reports "invalid token".</summary>
     public static bool TryParse(string? text, out TokenSecret token)
@@ -76,6 +67,4 @@ internal sealed record TokenSecret(PrincipalKind Kind, string Id, string Secret)
     public override string ToString() => $"{Kind switch { PrincipalKind.User => UserPrefix, PrincipalKind.Agent => AgentPrefix, _ => AdminPrefix }}{Id}_{Secret}";
 
     private static bool IsHex(char c) => c is >= '0' and <= '9' or >= 'a' and <= 'f';
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

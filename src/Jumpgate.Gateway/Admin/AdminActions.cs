@@ -1,9 +1,9 @@
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Api;
-using Jumpgate.Gateway.Audit;
-using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Store;
 
 namespace Jumpgate.Gateway.Admin;
@@ -18,12 +18,12 @@ namespace Jumpgate.Gateway.Admin;
 internal sealed class AdminActions(GatewayStore store, string actor, string? source, Action<AuditEvent> audit, TimeProvider time)
 {
     public IReadOnlyList<PrincipalView> List(PrincipalKind kind) =>
-        [.. store.ListPrincipals(kind).Select(r => new PrincipalView(r.Name, GatewayStore.KindText(kind), r.HostPatterns, r.Disabled, r.Created, r.Groups))];
+        [.. store.ListPrincipals(kind).Select(r => new PrincipalView(r.Name, PrincipalKinds.Text(kind), r.HostPatterns, r.Disabled, r.Created, r.Groups))];
 
     /// <summary>Adds a user, agent or admin and returns its first token (shown once, stored hashed).</summary>
     public IssuedToken Add(PrincipalKind kind, AddPrincipalRequest request)
     {
-        var name = CheckName(request.Name, GatewayStore.KindText(kind));
+        var name = CheckName(request.Name, PrincipalKinds.Text(kind));
         HostPatterns? patterns = null;
         if (kind == PrincipalKind.Agent)
         {
@@ -31,7 +31,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
         }
         else if (request.Hosts is not null)
         {
-            throw new InvalidOperationException($"only agents have host patterns; what a {GatewayStore.KindText(kind)} may reach is up to the rules");
+            throw new InvalidOperationException($"only agents have host patterns; what a {PrincipalKinds.Text(kind)} may reach is up to the rules");
         }
         var groups = kind == PrincipalKind.User ? CheckGroups(request.Groups ?? []) : [];
         if (kind != PrincipalKind.User && request.Groups is { Count: > 0 })
@@ -39,10 +39,10 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
             throw new InvalidOperationException("only users are in groups");
         }
         var token = store.AddPrincipal(kind, name, patterns, time.GetUtcNow(), groups);
-        Record($"add_{GatewayStore.KindText(kind)}", kind, name,
+        Record($"add_{PrincipalKinds.Text(kind)}", kind, name,
             kind == PrincipalKind.Agent ? $"added agent {name} for hosts '{patterns}'"
             : groups.Count > 0 ? $"added user {name} in {string.Join(", ", groups.Select(g => "@" + g))}"
-            : $"added {GatewayStore.KindText(kind)} {name}");
+            : $"added {PrincipalKinds.Text(kind)} {name}");
         return new IssuedToken(token.ToString());
     }
 
@@ -50,14 +50,14 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
     {
         store.SetDisabled(kind, name, disabled);
         var verb = disabled ? "disable" : "enable";
-        Record(verb, kind, name, $"{verb}d {GatewayStore.KindText(kind)} {name}");
+        Record(verb, kind, name, $"{verb}d {PrincipalKinds.Text(kind)} {name}");
     }
 
     public IReadOnlyList<TokenView> Tokens() => [.. store.ListTokens().Select(View)];
 
     public IssuedToken AddToken(AddTokenRequest request)
     {
-        var kind = ParseKind(request.Kind);
+        var kind = PrincipalKinds.Parse(request.Kind);
         var now = time.GetUtcNow();
         DateTimeOffset? expires = null;
         if (request.Expires is { } text)
@@ -70,14 +70,14 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
         }
         var token = store.AddToken(kind, request.Name, now, expires);
         // The public id names the token in the trail (as `gateway tokens` does); the secret never appears.
-        Record("token_add", kind, request.Name, $"issued token {token.Id} to {GatewayStore.KindText(kind)} {request.Name}{(expires is { } e ? $", expiring {e:yyyy-MM-dd HH:mm:ss}Z" : "")}");
+        Record("token_add", kind, request.Name, $"issued token {token.Id} to {PrincipalKinds.Text(kind)} {request.Name}{(expires is { } e ? $", expiring {e:yyyy-MM-dd HH:mm:ss}Z" : "")}");
         return new IssuedToken(token.ToString());
     }
 
     public TokenView RevokeToken(string id)
     {
         var row = store.RevokeToken(id);
-        Record("token_revoke", row.Kind, row.Principal, $"revoked token {row.Id} of {GatewayStore.KindText(row.Kind)} {row.Principal}");
+        Record("token_revoke", row.Kind, row.Principal, $"revoked token {row.Id} of {PrincipalKinds.Text(row.Kind)} {row.Principal}");
         return View(row);
     }
 
@@ -150,11 +150,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
         return store.QueryAudit(new AuditQuery(user, host, from, Math.Clamp(limit, 1, 100_000), kind));
     }
 
-    public static PrincipalKind ParseKind(string? text) => GatewayStore.TryParseKind(text, out var kind)
-        ? kind
-        : throw new InvalidOperationException($"'{text}' is none of user, agent or admin");
-
-    private static TokenView View(TokenRow t) => new(t.Id, GatewayStore.KindText(t.Kind), t.Principal, t.Created, t.Expires, t.Revoked);
+    private static TokenView View(TokenRow t) => new(t.Id, PrincipalKinds.Text(t.Kind), t.Principal, t.Created, t.Expires, t.Revoked);
 
     private AccessRule ParseRule(RuleRequest request, bool requireUser)
     {

@@ -1,10 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -14,7 +17,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Jumpgate.Gateway.Api;
 
 /// <summary>
-/// The admin API under <see cref="Prefix"/>: what `jumpgate gateway … --remote` and the dashboard
+/// The admin API under <see cref="ApiPaths.Admin"/>: what `jumpgate gateway … --remote` and the dashboard
 /// use. Every request, including one for a path that does not exist, must carry an admin token
 /// (<c>jgx_…</c>); anything else (a user's or an agent's token, a revoked admin's, garbage, none)
 /// gets the user API's answer: 401 with the same words, or 429 once its address is limited, and
@@ -23,26 +26,24 @@ namespace Jumpgate.Gateway.Api;
 /// </summary>
 internal static class AdminEndpoints
 {
-    public const string Prefix = "/api/v1/admin";
-
-    private static readonly string[] Kinds = ["user", "agent", "admin"];
+    private static readonly PrincipalKind[] Kinds = [PrincipalKind.User, PrincipalKind.Agent, PrincipalKind.Admin];
 
     public static void MapJumpgateAdminApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup(Prefix);
+        var admin = app.MapGroup(ApiPaths.Admin);
         admin.AddEndpointFilter(AuthorizeAsync);
 
         admin.MapGet("/whoami", (HttpContext http) =>
             Results.Json(new AdminWhoAmI(Caller(http).Name, $"https://{http.Request.Host}"), AdminJson.Default.AdminWhoAmI));
 
-        foreach (var text in Kinds)
+        foreach (var kind in Kinds)
         {
-            var kind = AdminActions.ParseKind(text);
-            admin.MapGet($"/{text}s", (HttpContext http) => Results.Json([.. Actions(http).List(kind)], AdminJson.Default.ListPrincipalView));
-            admin.MapPost($"/{text}s", async (HttpContext http, CancellationToken cancellationToken) =>
+            var principals = ApiPaths.Principals(kind);
+            admin.MapGet($"/{principals}", (HttpContext http) => Results.Json([.. Actions(http).List(kind)], AdminJson.Default.ListPrincipalView));
+            admin.MapPost($"/{principals}", async (HttpContext http, CancellationToken cancellationToken) =>
                 Results.Json(Actions(http).Add(kind, await BodyAsync(http, AdminJson.Default.AddPrincipalRequest, cancellationToken)), AdminJson.Default.IssuedToken));
-            admin.MapPost($"/{text}s/{{name}}/disable", (HttpContext http, string name) => Done(() => Actions(http).SetDisabled(kind, name, disabled: true)));
-            admin.MapPost($"/{text}s/{{name}}/enable", (HttpContext http, string name) => Done(() => Actions(http).SetDisabled(kind, name, disabled: false)));
+            admin.MapPost($"/{principals}/{{name}}/disable", (HttpContext http, string name) => Done(() => Actions(http).SetDisabled(kind, name, disabled: true)));
+            admin.MapPost($"/{principals}/{{name}}/enable", (HttpContext http, string name) => Done(() => Actions(http).SetDisabled(kind, name, disabled: false)));
         }
         admin.MapPost("/users/{name}/groups/add", async (HttpContext http, string name, CancellationToken cancellationToken) =>
             Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: true), AdminJson.Default.ChangeResult));
@@ -104,7 +105,7 @@ internal static class AdminEndpoints
     {
         var services = http.RequestServices;
         var audit = services.GetRequiredService<AuditLog>();
-        return new AdminActions(services.GetRequiredService<GatewayStore>(), Caller(http).Name, ApiEndpoints.Remote(http), audit.Write, services.GetRequiredService<TimeProvider>());
+        return new AdminActions(services.GetRequiredService<GatewayStore>(), Caller(http).Name, PeerAddress.Of(http), audit.Write, services.GetRequiredService<TimeProvider>());
     }
 
     /// <remarks>

@@ -1,7 +1,10 @@
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -14,12 +17,12 @@ internal static class ApiEndpoints
 {
     public static void MapJumpgateApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/whoami", async (HttpContext http, Authenticator authenticator, GatewayOptions options) =>
+        app.MapGet(ApiPaths.WhoAmI, async (HttpContext http, Authenticator authenticator, GatewayOptions options) =>
             Authenticate(http, authenticator) is { } user
                 ? Results.Json(new WhoAmI(user.Name, $"https://{http.Request.Host}", options.Domain), ApiJson.Default.WhoAmI)
                 : await UnauthorizedAsync(http, authenticator));
 
-        app.MapGet("/api/v1/hosts", async (HttpContext http, Authenticator authenticator, GatewayStore store, AgentRegistry registry) =>
+        app.MapGet(ApiPaths.Hosts, async (HttpContext http, Authenticator authenticator, GatewayStore store, AgentRegistry registry) =>
         {
             if (Authenticate(http, authenticator) is not { } user)
             {
@@ -50,7 +53,7 @@ internal static class ApiEndpoints
             return Results.Json<IReadOnlyList<HostListing>>(listing, ApiJson.Default.IReadOnlyListHostListing);
         });
 
-        app.MapGet("/api/v1/open", OpenAsync);
+        app.MapGet(ApiPaths.Open, OpenAsync);
     }
 
     /// <summary>
@@ -58,7 +61,7 @@ internal static class ApiEndpoints
     /// browser in on it. Refused like a stream would be: rules first, so a refused user learns
     /// nothing about which hosts exist.
     /// </summary>
-    private static async Task<IResult> OpenAsync(HttpContext http, string host, string service, Authenticator authenticator, GatewayStore store, Http.ServiceRouter router, Http.SignInEndpoints signIn)
+    private static async Task<IResult> OpenAsync(HttpContext http, string host, string service, Authenticator authenticator, GatewayStore store, ServiceRouter router, SignInEndpoints signIn)
     {
         if (Authenticate(http, authenticator) is not { } user)
         {
@@ -82,9 +85,9 @@ internal static class ApiEndpoints
         {
             return Error(StatusCodes.Status400BadRequest, $"{host}:{service} is not an HTTP service; use `jumpgate forward {host}:{service}`");
         }
-        var label = announced.Subdomain ?? Http.ServiceRouter.LabelOf(service, host);
+        var label = announced.Subdomain ?? ServiceRouter.LabelOf(service, host);
         return Results.Json(new OpenLink(router.UrlOf(label, http.Request.Host.Value), signIn.MintLink(user, label, http.Request.Host.Value),
-            (int)Http.SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
+            (int)SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
     }
 
     /// <summary>A refusal in words, as every API answers one: <c>{"error": "..."}</c>.</summary>
@@ -95,17 +98,14 @@ internal static class ApiEndpoints
     {
         var header = http.Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
-        return authenticator.Authenticate(token, kind, Remote(http));
+        return authenticator.Authenticate(token, kind, PeerAddress.Of(http));
     }
 
     /// <summary>401 with the same words for every credential failure; 429 (after the limiter's delay) for a rate-limited address.</summary>
     internal static async Task<IResult> UnauthorizedAsync(HttpContext http, Authenticator authenticator)
     {
-        var limited = authenticator.IsLimited(Remote(http));
-        var message = await authenticator.RefusalAsync(Remote(http), http.RequestAborted);
+        var limited = authenticator.IsLimited(PeerAddress.Of(http));
+        var message = await authenticator.RefusalAsync(PeerAddress.Of(http), http.RequestAborted);
         return Error(limited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized, message);
     }
-
-    internal static string? Remote(HttpContext http) =>
-        http.Connection.RemoteIpAddress is { } address ? new System.Net.IPEndPoint(address, http.Connection.RemotePort).ToString() : null;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using Jumpgate.Core.Audit;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;

@@ -1,5 +1,7 @@
 using System.Net;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
@@ -40,7 +42,7 @@ internal sealed class Authenticator : IDisposable
     }
 
     /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
-    public const string InvalidToken = Tunnel.TunnelHandler.InvalidToken;
+    public const string InvalidToken = "invalid or revoked token";
 
     /// <summary>How long a limited address waits for its refusal: a sequential guessing loop gets one answer a second.</summary>
     public static readonly TimeSpan ThrottleDelay = TimeSpan.FromSeconds(1);
@@ -75,13 +77,13 @@ internal sealed class Authenticator : IDisposable
             {
                 Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
                 User = kind == PrincipalKind.User ? stale : null, Agent = kind == PrincipalKind.Agent ? stale : null, Admin = kind == PrincipalKind.Admin ? stale : null,
-                Reason = $"a revoked or expired token, or a disabled {GatewayStore.KindText(kind)}",
+                Reason = $"a revoked or expired token, or a disabled {PrincipalKinds.Text(kind)}",
             });
         }
         else
         {
             var engaged = _limiter.Failed(address);
-            _audit.Write(new AuditEvent { Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {GatewayStore.KindText(kind)} token" });
+            _audit.Write(new AuditEvent { Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {PrincipalKinds.Text(kind)} token" });
             if (engaged)
             {
                 var source = AuthRateLimiter.SourceOf(address);

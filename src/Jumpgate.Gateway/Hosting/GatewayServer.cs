@@ -84,7 +84,7 @@ public static class GatewayServer
                 // In front of TLS: a direct stream's legs are plain TCP (their ends run TLS across the gateway).
                 var direct = listen.ApplicationServices.GetRequiredService<DirectLegHandler>();
                 listen.Use(next => connection => direct.OnConnectionAsync(connection, next));
-                listen.Use(next => connection => GatedTransport.OnConnectionAsync(connection, next));
+                listen.Use(next => connection => TlsReadGateMiddleware.OnConnectionAsync(connection, next));
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = certificate,

@@ -1,8 +1,8 @@
 using System.Net;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Agents;
-using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
@@ -90,7 +90,7 @@ internal sealed class HttpProxy(
             GatewayLog.HttpDenied(logger, session.User, target.Host, target.Service, refusal);
             audit.Write(new AuditEvent
             {
-                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "denied", User = session.User, Source = ApiEndpoints.Remote(http),
+                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "denied", User = session.User, Source = PeerAddress.Of(http),
                 Host = target.Host, Service = target.Service, Reason = refusal,
             });
             await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Not allowed", refusal);
@@ -117,7 +117,7 @@ internal sealed class HttpProxy(
         {
             await WebSocketRelay.RunAsync(http, invoker, forward, new AuditEvent
             {
-                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "opened", User = session.User, Source = ApiEndpoints.Remote(http),
+                Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "opened", User = session.User, Source = PeerAddress.Of(http),
                 Host = target.Host, Service = target.Service, Agent = agentSession.Agent,
             }, audit, time);
             return;
@@ -194,7 +194,7 @@ internal sealed class HttpProxy(
         await Pages.ErrorAsync(http, StatusCodes.Status401Unauthorized, "Sign in first", $"sign in at {router.GatewayUrl(request.Host.Value)}/signin");
     }
 
-    private string Offline(ServiceTarget target)
+    private string Offline(ServiceRoute target)
     {
         var known = store.ListHosts(target.Host);
         if (known.Count == 0)

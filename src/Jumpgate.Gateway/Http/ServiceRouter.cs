@@ -16,7 +16,7 @@ internal enum HostKind
 }
 
 /// <summary>A service subdomain resolved to a host and service, with the agents serving it now (none when it is offline).</summary>
-internal sealed record ServiceTarget(string Label, string Host, string Service, IReadOnlyList<(AgentSession Session, ServiceAnnouncement Announcement)> Online);
+internal sealed record ServiceRoute(string Label, string Host, string Service, IReadOnlyList<(AgentSession Session, ServiceAnnouncement Announcement)> Online);
 
 /// <summary>
 /// Maps a request's Host to a service. Each HTTP service is one DNS label under the gateway's
@@ -47,10 +47,10 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         return HostKind.Foreign;
     }
 
-    private volatile OnlineServices _online = new([], new Dictionary<string, ServiceTarget>(StringComparer.Ordinal), new HashSet<string>());
+    private volatile OnlineServices _online = new([], new Dictionary<string, ServiceRoute>(StringComparer.Ordinal), new HashSet<string>());
 
     /// <summary>The host and service a label names, whether or not it is online; null when it names nothing the gateway knows.</summary>
-    public ServiceTarget? Resolve(string label)
+    public ServiceRoute? Resolve(string label)
     {
         var sessions = registry.All();
         var online = _online;
@@ -73,7 +73,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
             .ToList();
         if (remembered.Count == 1)
         {
-            return new ServiceTarget(label, remembered[0].Host, remembered[0].Service, []);
+            return new ServiceRoute(label, remembered[0].Host, remembered[0].Service, []);
         }
         if (remembered.Count > 1)
         {
@@ -84,7 +84,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         var separator = label.IndexOf(Separator, StringComparison.Ordinal);
         if (separator > 0 && Names.IsValid(label[..separator]) && Names.IsValid(label[(separator + 2)..]))
         {
-            return new ServiceTarget(label, label[(separator + 2)..], label[..separator], []);
+            return new ServiceRoute(label, label[(separator + 2)..], label[..separator], []);
         }
         return null;
     }
@@ -108,7 +108,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
     /// label never leads to two; if it ever did, it is <see cref="Ambiguous"/> and leads nowhere
     /// rather than to whichever agent happens to come first.
     /// </summary>
-    private sealed record OnlineServices(IReadOnlyList<AgentSession> Sessions, IReadOnlyDictionary<string, ServiceTarget> Targets, IReadOnlySet<string> Ambiguous)
+    private sealed record OnlineServices(IReadOnlyList<AgentSession> Sessions, IReadOnlyDictionary<string, ServiceRoute> Targets, IReadOnlySet<string> Ambiguous)
     {
         public static OnlineServices Of(IReadOnlyList<AgentSession> sessions)
         {
@@ -131,7 +131,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
                     }
                 }
             }
-            var targets = new Dictionary<string, ServiceTarget>(StringComparer.Ordinal);
+            var targets = new Dictionary<string, ServiceRoute>(StringComparer.Ordinal);
             var ambiguous = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (label, serving) in byLabel)
             {
@@ -141,7 +141,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
                     ambiguous.Add(label);
                     continue;
                 }
-                targets[label] = new ServiceTarget(label, host, service, [.. serving.Select(o => (o.Session, o.Announcement))]);
+                targets[label] = new ServiceRoute(label, host, service, [.. serving.Select(o => (o.Session, o.Announcement))]);
             }
             return new OnlineServices(sessions, targets, ambiguous);
         }

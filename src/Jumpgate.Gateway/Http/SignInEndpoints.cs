@@ -1,6 +1,7 @@
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
-using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Store;
@@ -86,7 +87,7 @@ internal sealed class SignInEndpoints(
             return Task.CompletedTask;
         }
         sessions.SignIn(http, grant.User, grant.TokenId, grant.SignIn);
-        audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = ApiEndpoints.Remote(http), Reason = $"one-time code for {label}" });
+        audit.Write(new AuditEvent { Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_in", User = grant.User, Source = PeerAddress.Of(http), Reason = $"one-time code for {label}" });
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Redirect(next);
         return Task.CompletedTask;
@@ -153,7 +154,7 @@ internal sealed class SignInEndpoints(
             return;
         }
         var to = form.To;
-        var remote = ApiEndpoints.Remote(http);
+        var remote = PeerAddress.Of(http);
         var user = authenticator.Authenticate(form.Token.Trim(), PrincipalKind.User, remote, out var throttled);
         if (user is null)
         {
@@ -227,7 +228,7 @@ internal sealed class SignInEndpoints(
         {
             audit.Write(new AuditEvent
             {
-                Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_out", User = session.User, Source = ApiEndpoints.Remote(http),
+                Time = time.GetUtcNow(), Event = AuditEvent.KindSignIn, Outcome = "signed_out", User = session.User, Source = PeerAddress.Of(http),
                 Reason = $"signed out on {session.Host}: {ended} session(s) ended",
             });
         }

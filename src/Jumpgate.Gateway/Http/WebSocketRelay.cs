@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
+using Jumpgate.Core.Audit;
 using Jumpgate.Gateway.Audit;
 using Microsoft.AspNetCore.Http;
 

@@ -1,5 +1,6 @@
 using Jumpgate.Core.Naming;
-using Jumpgate.Gateway.Auth;
+using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Microsoft.Data.Sqlite;
 
 namespace Jumpgate.Gateway.Store;
@@ -116,7 +117,7 @@ internal sealed partial class GatewayStore
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT 1 FROM principals WHERE kind = $kind AND name = $name";
-        command.Parameters.AddWithValue("$kind", KindText(kind));
+        command.Parameters.AddWithValue("$kind", PrincipalKinds.Text(kind));
         command.Parameters.AddWithValue("$name", name);
         return command.ExecuteScalar() is not null;
     }

@@ -1,4 +1,4 @@
-using Jumpgate.Gateway.Audit;
+using Jumpgate.Core.Audit;
 using Microsoft.Data.Sqlite;
 
 namespace Jumpgate.Gateway.Store;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Access;
 using Microsoft.Data.Sqlite;
 
 namespace Jumpgate.Gateway.Store;

@@ -15,11 +15,11 @@ internal sealed partial class GatewayStore
         using var command = connection.CreateCommand();
         command.CommandText = "UPDATE principals SET disabled = $disabled WHERE kind = $kind AND name = $name";
         command.Parameters.AddWithValue("$disabled", disabled ? 1 : 0);
-        command.Parameters.AddWithValue("$kind", KindText(kind));
+        command.Parameters.AddWithValue("$kind", PrincipalKinds.Text(kind));
         command.Parameters.AddWithValue("$name", name);
         if (command.ExecuteNonQuery() == 0)
         {
-            throw new InvalidOperationException($"there is no {KindText(kind)} {name} (`jumpgate gateway {KindText(kind)}s` lists them)");
+            throw new InvalidOperationException($"there is no {PrincipalKinds.Text(kind)} {name} (`jumpgate gateway {PrincipalKinds.Text(kind)}s` lists them)");
         }
     }
 
@@ -28,7 +28,7 @@ internal sealed partial class GatewayStore
     {
         if (!PrincipalExists(kind, name))
         {
-            throw new InvalidOperationException($"there is no {KindText(kind)} {name} (`jumpgate gateway {KindText(kind)}s` lists them)");
+            throw new InvalidOperationException($"there is no {PrincipalKinds.Text(kind)} {name} (`jumpgate gateway {PrincipalKinds.Text(kind)}s` lists them)");
         }
         using var connection = Open();
         return IssueToken(connection, kind, name, now, expires);
@@ -59,7 +59,7 @@ internal sealed partial class GatewayStore
         {
             rows.Add(new TokenRow(
                 reader.GetString(0),
-                TryParseKind(reader.GetString(1), out var kind) ? kind : PrincipalKind.User,
+                PrincipalKinds.TryParse(reader.GetString(1), out var kind) ? kind : PrincipalKind.User,
                 reader.GetString(2),
                 Parse(reader.GetString(3)),
                 reader.IsDBNull(4) ? null : Parse(reader.GetString(4)),

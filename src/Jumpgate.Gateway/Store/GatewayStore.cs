@@ -3,12 +3,10 @@ using System.Text.Json;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Microsoft.Data.Sqlite;
 
 namespace Jumpgate.Gateway.Store;
-
-/// <summary>An authenticated principal: who a token speaks for, and which token (its public id) it presented.</summary>
-internal sealed record Principal(PrincipalKind Kind, string Name, HostPatterns? HostPatterns, string TokenId);
 
 /// <summary>A host as the store remembers it, whether or not its agent is online.</summary>
 internal sealed record KnownHost(string Name, string Agent, IReadOnlyList<ServiceAnnouncement> Services, DateTimeOffset LastSeen);
@@ -94,7 +92,7 @@ internal sealed partial class GatewayStore : IDisposable
         {
             insert.CommandText = "INSERT INTO principals (name, kind, host_patterns, created) VALUES ($name, $kind, $patterns, $created)";
             insert.Parameters.AddWithValue("$name", name);
-            insert.Parameters.AddWithValue("$kind", KindText(kind));
+            insert.Parameters.AddWithValue("$kind", PrincipalKinds.Text(kind));
             insert.Parameters.AddWithValue("$patterns", (object?)patterns?.ToString() ?? DBNull.Value);
             insert.Parameters.AddWithValue("$created", Format(now));
             try
@@ -103,7 +101,7 @@ internal sealed partial class GatewayStore : IDisposable
             }
             catch (SqliteException e) when (e.SqliteErrorCode == 19)
             {
-                throw new InvalidOperationException($"{KindText(kind)} {name} already exists");
+                throw new InvalidOperationException($"{PrincipalKinds.Text(kind)} {name} already exists");
             }
         }
         foreach (var group in groups ?? [])
@@ -120,7 +118,7 @@ internal sealed partial class GatewayStore : IDisposable
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT name, host_patterns, disabled, created FROM principals WHERE kind = $kind ORDER BY name";
-        command.Parameters.AddWithValue("$kind", KindText(kind));
+        command.Parameters.AddWithValue("$kind", PrincipalKinds.Text(kind));
         using var reader = command.ExecuteReader();
         var rows = new List<PrincipalRow>();
         while (reader.Read())
@@ -162,7 +160,7 @@ internal sealed partial class GatewayStore : IDisposable
             WHERE t.id = $id AND t.kind = $kind
             """;
         command.Parameters.AddWithValue("$id", token.Id);
-        command.Parameters.AddWithValue("$kind", KindText(expected));
+        command.Parameters.AddWithValue("$kind", PrincipalKinds.Text(expected));
         using var reader = command.ExecuteReader();
         if (!reader.Read())
         {
@@ -248,7 +246,7 @@ internal sealed partial class GatewayStore : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = "INSERT INTO tokens (id, kind, principal, secret_sha256, created, expires) VALUES ($id, $kind, $name, $hash, $created, $expires)";
         command.Parameters.AddWithValue("$id", token.Id);
-        command.Parameters.AddWithValue("$kind", KindText(kind));
+        command.Parameters.AddWithValue("$kind", PrincipalKinds.Text(kind));
         command.Parameters.AddWithValue("$name", name);
         command.Parameters.AddWithValue("$hash", token.SecretHash());
         command.Parameters.AddWithValue("$created", Format(now));
@@ -280,26 +278,6 @@ internal sealed partial class GatewayStore : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
-    }
-
-    internal static string KindText(PrincipalKind kind) => kind switch
-    {
-        PrincipalKind.User => "user",
-        PrincipalKind.Agent => "agent",
-        _ => "admin",
-    };
-
-    /// <summary>The kind named by its text (user, agent, admin); false for anything else.</summary>
-    internal static bool TryParseKind(string? text, out PrincipalKind kind)
-    {
-        (var known, kind) = text switch
-        {
-            "user" => (true, PrincipalKind.User),
-            "agent" => (true, PrincipalKind.Agent),
-            "admin" => (true, PrincipalKind.Admin),
-            _ => (false, PrincipalKind.User),
-        };
-        return known;
     }
 
     private static string PrincipalsTable(string name) => $"""

@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;

@@ -1,8 +1,10 @@
 using System.Buffers;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;

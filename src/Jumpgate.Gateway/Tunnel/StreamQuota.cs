@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Jumpgate.Core.Audit;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;

@@ -1,6 +1,7 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;

@@ -2,10 +2,10 @@ using System.Buffers;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
-using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
@@ -55,7 +55,7 @@ internal sealed class TunnelHandler(
             return;
         }
         // Every tunnel connection may be half-closed while it is read, so it is used through its gate.
-        var gate = connection.Features.Get<TlsReadGate>() ?? throw new InvalidOperationException("the listener has no GatedTransport in front of TLS");
+        var gate = connection.Features.Get<TlsReadGate>() ?? throw new InvalidOperationException("the listener has no TlsReadGateMiddleware in front of TLS");
         var tunnel = TunnelConnection.Of(connection, new TlsStream(tls, gate));
         switch (hello.Type)
         {
@@ -95,9 +95,6 @@ internal sealed class TunnelHandler(
         }
         return principal;
     }
-
-    /// <summary>The same words for every credential failure, so a guesser learns nothing.</summary>
-    public const string InvalidToken = "invalid or revoked token";
 
     private static readonly byte[] TunnelPreface = Frame.Preface.ToArray();
 

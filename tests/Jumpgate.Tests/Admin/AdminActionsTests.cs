@@ -1,7 +1,7 @@
+using Jumpgate.Core.Api;
+using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Admin;
-using Jumpgate.Gateway.Api;
-using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;
 using Jumpgate.Tests.Auth;
@@ -75,7 +75,7 @@ public sealed class AdminActionsTests : IDisposable
     {
         _actions.Add(PrincipalKind.User, new AddPrincipalRequest("carol"));
         _actions.Grant(new RuleRequest("@gpu", "node1", ["ssh"]));
-        _temp.Store.Revoke(new Gateway.Auth.AccessRule("@everyone", Core.Naming.HostPatterns.Parse("*"), []));
+        _temp.Store.Revoke(new Gateway.Access.AccessRule("@everyone", Core.Naming.HostPatterns.Parse("*"), []));
         Assert.False(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
 
         var added = _actions.ChangeGroups("carol", ["gpu", "@staff"], add: true);

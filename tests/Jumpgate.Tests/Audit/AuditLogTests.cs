@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Jumpgate.Core.Audit;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;

@@ -1,7 +1,7 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Auth;
-using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;

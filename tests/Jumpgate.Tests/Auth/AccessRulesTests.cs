@@ -1,7 +1,6 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Auth;
-using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Access;
 using Jumpgate.TestSupport;
 using Microsoft.Data.Sqlite;
 using Jumpgate.Tests.Store;

@@ -1,8 +1,8 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
-using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Tunnel;
 using Jumpgate.Tests.Store;
 using Xunit;

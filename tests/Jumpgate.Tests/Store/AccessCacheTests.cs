@@ -1,6 +1,6 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Store;
 using Xunit;
 

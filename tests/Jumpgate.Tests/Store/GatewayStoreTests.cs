@@ -2,6 +2,7 @@ using System.Text;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Store;
 using Jumpgate.TestSupport;
 using Microsoft.Data.Sqlite;

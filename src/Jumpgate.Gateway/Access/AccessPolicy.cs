@@ -1,4 +1,4 @@
-namespace Jumpgate.Gateway.Auth;
+namespace Jumpgate.Gateway.Access;
 
 /// <summary>
 /// The rules that apply to one user (their own, their groups', and @everyone's), read from the

@@ -1,10 +1,11 @@
 using System.Text.Json.Serialization;
 
-namespace Jumpgate.Gateway.Audit;
+namespace Jumpgate.Core.Audit;
 
 /// <summary>
-/// One audit event, as a line of audit.jsonl and a row of the store's audit table. It never
-/// holds a token or a secret: principals are named, connections are addressed, nothing else.
+/// One audit event, as a line of audit.jsonl, a row of the store's audit table and an entry of
+/// the admin API's audit answer. It never holds a token or a secret: principals are named,
+/// connections are addressed, nothing else.
 /// </summary>
 internal sealed record AuditEvent
 {

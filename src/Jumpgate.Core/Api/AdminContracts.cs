@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
-using Jumpgate.Gateway.Audit;
+using Jumpgate.Core.Audit;
 
-namespace Jumpgate.Gateway.Api;
+namespace Jumpgate.Core.Api;
 
 /// <summary>A user, agent or admin as the admin API and `gateway users|agents|admins --json` show it.</summary>
 internal sealed record PrincipalView(string Name, string Kind, string? Hosts, bool Disabled, DateTimeOffset Created, IReadOnlyList<string> Groups);

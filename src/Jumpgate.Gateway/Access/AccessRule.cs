@@ -1,6 +1,6 @@
 using Jumpgate.Core.Naming;
 
-namespace Jumpgate.Gateway.Auth;
+namespace Jumpgate.Gateway.Access;
 
 /// <summary>
 /// One grant: a subject (a user's name, <c>@group</c>, or <c>@everyone</c>) may reach the hosts

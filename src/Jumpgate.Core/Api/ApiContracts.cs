@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Jumpgate.Gateway.Api;
+namespace Jumpgate.Core.Api;
 
 /// <summary>One host as `jumpgate ls` shows it.</summary>
 internal sealed record HostListing

@@ -11,7 +11,7 @@ namespace Jumpgate.Gateway.Tunnel;
 /// gate is kept in the connection's features. HTTP connections never take it and pay one check
 /// per read and per send.
 /// </summary>
-internal static class GatedTransport
+internal static class TlsReadGateMiddleware
 {
     public static Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
