@@ -50,31 +50,13 @@ public sealed class SubdomainClaimTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Contains("subdomain tensorboard is not allotted to agent evil", refusal.GetProperty("reason").GetString(), StringComparison.Ordinal);
 
         // A user opening node1's TensorBoard reaches node1's service, never the rogue's.
-        using (var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint))
-        {
-            var link = await _deployment.OpenLinkAsync("node1", "tensorboard", "/headers?node1-tensorboard");
-            Assert.Equal("tensorboard.localhost", link.Host);
-            var (response, _) = await browser.FollowAsync(link);
-            using (response)
-            {
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            }
-            Assert.True(_node1.SawRequest("node1-tensorboard"), "node1's TensorBoard did not get the request for its subdomain");
-            Assert.False(_rogue.SawRequest("node1-tensorboard"), "the rogue agent's service answered node1's subdomain");
-        }
+        Assert.Equal("tensorboard.localhost", await OpenInNewBrowserAsync("node1", "tensorboard", "/headers?node1-tensorboard"));
+        Assert.True(_node1.SawRequest("node1-tensorboard"), "node1's TensorBoard did not get the request for its subdomain");
+        Assert.False(_rogue.SawRequest("node1-tensorboard"), "the rogue agent's service answered node1's subdomain");
 
         // The rogue's service is still served, on its own service--host label.
-        using (var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint))
-        {
-            var link = await _deployment.OpenLinkAsync("evil1", "tensorboard", "/headers?evil1-tensorboard");
-            Assert.Equal("tensorboard--evil1.localhost", link.Host);
-            var (response, _) = await browser.FollowAsync(link);
-            using (response)
-            {
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            }
-            Assert.True(_rogue.SawRequest("evil1-tensorboard"));
-        }
+        Assert.Equal("tensorboard--evil1.localhost", await OpenInNewBrowserAsync("evil1", "tensorboard", "/headers?evil1-tensorboard"));
+        Assert.True(_rogue.SawRequest("evil1-tensorboard"));
 
         // A replica of node1's TensorBoard (another agent, same host and service) shares the label
         // without having it allotted: with lab-a gone, the subdomain reaches the replica.
@@ -83,18 +65,9 @@ public sealed class SubdomainClaimTests(ITestOutputHelper output) : IAsyncLifeti
         var labA = _deployment.Agent("lab-a");
         labA.Signal(ChildProcess.SIGTERM);
         await labA.Exited.WaitAsync(Signals.Timeout(30));
-        using (var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint))
-        {
-            var link = await _deployment.OpenLinkAsync("node1", "tensorboard", "/headers?replica-tensorboard");
-            Assert.Equal("tensorboard.localhost", link.Host);
-            var (response, _) = await browser.FollowAsync(link);
-            using (response)
-            {
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            }
-            Assert.True(_replica.SawRequest("replica-tensorboard"), "the replica did not get the request for its host's subdomain");
-            Assert.False(_rogue.SawRequest("replica-tensorboard"));
-        }
+        Assert.Equal("tensorboard.localhost", await OpenInNewBrowserAsync("node1", "tensorboard", "/headers?replica-tensorboard"));
+        Assert.True(_replica.SawRequest("replica-tensorboard"), "the replica did not get the request for its host's subdomain");
+        Assert.False(_rogue.SawRequest("replica-tensorboard"));
         Assert.DoesNotContain("the gateway refused", replica.Output, StringComparison.Ordinal);
         Assert.Single(await AuditAsync(), e => e.GetProperty("outcome").GetString() == "subdomain_refused");
     }
@@ -125,5 +98,18 @@ public sealed class SubdomainClaimTests(ITestOutputHelper output) : IAsyncLifeti
         var audit = await _deployment.JumpgateAsync("gateway", "audit", "--json", "--dir", _deployment.GatewayDir);
         Assert.Equal(0, audit.ExitCode);
         return [.. audit.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement)];
+    }
+
+    /// <summary>Follows a one-time link for <paramref name="host"/>'s <paramref name="service"/> in a fresh browser; asserts it was answered and returns the subdomain it went to.</summary>
+    private async Task<string> OpenInNewBrowserAsync(string host, string service, string path)
+    {
+        using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
+        var link = await _deployment.OpenLinkAsync(host, service, path);
+        var (response, _) = await browser.FollowAsync(link);
+        using (response)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        return link.Host;
     }
 }
