@@ -26,8 +26,8 @@ internal static partial class AgentLog
     [LoggerMessage(107, LogLevel.Warning, "could not open {Host}:{Service}: {Reason}", EventName = "StreamFailed")]
     public static partial void StreamFailed(ILogger logger, string host, string service, string reason);
 
-    [LoggerMessage(108, LogLevel.Debug, "stream to {Host}:{Service} closed: {Outcome}, {Up} bytes up, {Down} bytes down", EventName = "StreamClosed")]
-    public static partial void StreamClosed(ILogger logger, string host, string service, string outcome, long up, long down);
+    [LoggerMessage(108, LogLevel.Debug, "stream to {Host}:{Service} closed: {Outcome}, {ToService} bytes to the service, {ToUser} bytes to the user", EventName = "StreamClosed")]
+    public static partial void StreamClosed(ILogger logger, string host, string service, string outcome, long toService, long toUser);
 
     [LoggerMessage(109, LogLevel.Information, "stopping: {Count} open streams have {Seconds:0.#} s to finish", EventName = "Stopping")]
     public static partial void Stopping(ILogger logger, int count, double seconds);

@@ -201,7 +201,7 @@ internal sealed class AgentConnection : IAsyncDisposable
             }
             AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
             var result = await Splice.RunAsync(tunnel, target, _streams.Aborted);
-            AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.SecondToFirst, result.FirstToSecond);
+            AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
         }
     }
 
@@ -210,7 +210,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
     /// gateway and splice it to the service once the user's end has shown the stream's key.
     /// </summary>
-    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, Stream target, string address)
+    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address)
     {
         Stream leg;
         using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
@@ -252,7 +252,7 @@ internal sealed class AgentConnection : IAsyncDisposable
             {
                 AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
                 var result = await Splice.RunAsync(tls, target, _streams.Aborted);
-                AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.SecondToFirst, result.FirstToSecond);
+                AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
             }
         }
     }

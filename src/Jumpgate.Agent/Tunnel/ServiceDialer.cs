@@ -1,12 +1,13 @@
 using System.Net.Sockets;
 using Jumpgate.Agent.Configuration;
+using Jumpgate.Core.Streams;
 
 namespace Jumpgate.Agent.Tunnel;
 
 /// <summary>Connects to a service inside the agent's network. Only services declared in agent.yaml can be reached.</summary>
 internal static class ServiceDialer
 {
-    public static async Task<(NetworkStream? Stream, string Address, string? Error)> ConnectAsync(
+    public static async Task<(SocketStream? Stream, string Address, string? Error)> ConnectAsync(
         AgentOptions options, string host, string service, CancellationToken cancellationToken)
     {
         if (!options.Hosts.TryGetValue(host, out var target) || !target.Services.TryGetValue(service, out var port))
@@ -20,7 +21,7 @@ internal static class ServiceDialer
         try
         {
             await socket.ConnectAsync(target.Address, port.Port, timeout.Token);
-            return (new NetworkStream(socket, ownsSocket: true), address, null);
+            return (new SocketStream(socket), address, null);
         }
         catch (SocketException e)
         {

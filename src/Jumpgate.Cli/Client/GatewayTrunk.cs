@@ -8,7 +8,7 @@ namespace Jumpgate.Cli.Client;
 /// costs no handshake and no round trip of its own (what the agent's trunks do on the other leg). A trunk
 /// found closed (the gateway restarted, or it was idle) is replaced by a fresh dial on the next stream.
 /// </summary>
-internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsyncDisposable
+internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : ITrunkSource, IAsyncDisposable
 {
     public GatewayEndpoint Gateway => gateway;
 
@@ -23,42 +23,24 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
     /// <see cref="ReadAnswerAsync"/> before anything is read from the stream. A <paramref name="direct"/>
     /// stream's answer carries its ticket instead (docs/protocol.md, "Direct streams").
     /// </summary>
-    public async Task<Stream> StartAsync(string host, string service, CancellationToken cancellationToken, bool direct = false)
+    public async Task<TrunkStream> StartAsync(string host, string service, CancellationToken cancellationToken, bool direct = false)
     {
+        // A trunk that died since it was dialled (the gateway restarted) is closed and gets one fresh dial.
         var request = new OpenRequest { Host = host, Service = service, Direct = direct };
-        for (var attempt = 0; ; attempt++)
-        {
-            var trunk = await CurrentAsync(cancellationToken);
-            var stream = trunk.Open();
-            try
-            {
-                await Frame.WriteAsync(stream, request, ProtocolJson.Default.OpenRequest, cancellationToken);
-                return stream;
-            }
-            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-            {
-                await stream.DisposeAsync();
-                // A trunk that died since it was dialled (the gateway restarted) gets one fresh dial.
-                if (attempt > 0)
-                {
-                    throw new GatewayException($"gateway {gateway} closed the connection while the stream opened", inner: e);
-                }
-                trunk.Close();
-            }
-        }
+        return await StreamOpener.StartAsync(this, request, attempts: 2, cancellationToken) ?? throw ClosedWhileOpening(null);
     }
 
     /// <summary>The gateway's answer to <see cref="StartAsync"/>; throws <see cref="GatewayException"/> with its reason if it refused.</summary>
-    public async Task<Reply> ReadAnswerAsync(Stream stream, CancellationToken cancellationToken)
+    public async Task<Reply> ReadAnswerAsync(TrunkStream stream, CancellationToken cancellationToken)
     {
         Reply reply;
         try
         {
-            reply = await Frame.ReadAsync(stream, ProtocolJson.Default.Reply, cancellationToken);
+            reply = await StreamOpener.ReadAnswerAsync(stream, cancellationToken);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or ObjectDisposedException)
         {
-            throw new GatewayException($"gateway {gateway} closed the connection while the stream opened", inner: e);
+            throw ClosedWhileOpening(e);
         }
         if (!reply.Ok)
         {
@@ -66,6 +48,12 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : IAsy
         }
         return reply;
     }
+
+    ValueTask<Trunk> ITrunkSource.TakeAsync(CancellationToken cancellationToken) => new(CurrentAsync(cancellationToken));
+
+    void ITrunkSource.Stale(Trunk trunk, Exception error) => trunk.Close();
+
+    private GatewayException ClosedWhileOpening(Exception? inner) => new($"gateway {gateway} closed the connection while the stream opened", inner: inner);
 
     /// <summary>The open trunk, dialled now if there is none.</summary>
     private async Task<Trunk> CurrentAsync(CancellationToken cancellationToken)

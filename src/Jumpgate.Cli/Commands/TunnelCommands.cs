@@ -113,7 +113,7 @@ internal static class TunnelCommands
 
     private static async Task CarryAsync(GatewayTrunk trunk, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
     {
-        await using var local = new NetworkStream(client, ownsSocket: true);
+        await using var local = new SocketStream(client);
         try
         {
             await using var tunnel = await trunk.StartAsync(host, service, cancellationToken);
@@ -139,7 +139,7 @@ internal static class TunnelCommands
     /// </summary>
     private static async Task CarryDirectAsync(GatewayTrunk trunk, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
     {
-        await using var local = new NetworkStream(client, ownsSocket: true);
+        await using var local = new SocketStream(client);
         try
         {
             Reply answer;
@@ -161,7 +161,7 @@ internal static class TunnelCommands
     }
 
     /// <summary>Opens one stream to a host's service; throws <see cref="GatewayException"/> with the gateway's reason if it cannot.</summary>
-    public static async Task<Stream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken, bool probe = false)
+    public static async Task<ConnectionStream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken, bool probe = false)
     {
         var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Probe = probe };
@@ -170,7 +170,7 @@ internal static class TunnelCommands
     }
 
     /// <summary>Opens one direct stream: authorised on a `connect` connection, then carried on a leg of its own, TLS with the agent end to end.</summary>
-    private static async Task<Stream> OpenDirectAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
+    private static async Task<ConnectionStream> OpenDirectAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
     {
         var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true };

@@ -1,6 +1,10 @@
 namespace Jumpgate.Core.Streams;
 
-/// <summary>What every stream that stands for a connection says alike: read and written at once, never sought.</summary>
+/// <summary>
+/// What every stream that stands for a connection says alike: read and written at once, never
+/// sought, and able to pass its end on while it is still read (half-close), which is what lets
+/// <see cref="Splice"/> carry a connection's end without knowing what kind of connection it is.
+/// </summary>
 internal abstract class ConnectionStream : Stream
 {
     public sealed override bool CanRead => true;
@@ -8,6 +12,27 @@ internal abstract class ConnectionStream : Stream
     public sealed override bool CanSeek => false;
     public sealed override long Length => throw new NotSupportedException();
     public sealed override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>
+    /// Sends end of stream: the peer reads what was written, then 0, while this side's reads go on
+    /// (a socket's shutdown(SHUT_WR), TLS's close_notify, a trunk stream's fin).
+    /// </summary>
+    public abstract ValueTask CloseOutputAsync();
+
+    /// <summary>The most one write should carry; a relay reads at most this much before writing it.</summary>
+    public virtual int WriteSize => Splice.BufferSize;
+
+    /// <summary>
+    /// Whether each write costs enough on its own (a trunk frame each) that a relay should gather
+    /// what has already arrived into one write rather than pass each read on.
+    /// </summary>
+    public virtual bool GathersWrites => false;
+
+    /// <summary>
+    /// Whether a zero-byte read waits for data, as a socket's does. A relay gathers only from a
+    /// source whose does, or a keystroke would wait for the next one.
+    /// </summary>
+    public virtual bool ZeroByteReadWaits => true;
 
     public sealed override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

@@ -8,7 +8,10 @@ namespace Jumpgate.Core.Streams;
 internal sealed class DuplexStream(Stream input, Stream output) : ConnectionStream
 {
     /// <summary>Passes end of stream on by closing the output half, as a socket's shutdown(SHUT_WR) would.</summary>
-    public void CloseOutput() => output.Dispose();
+    public override ValueTask CloseOutputAsync() => output.DisposeAsync();
+
+    /// <summary>A console read cannot be woken by a zero-byte read: it returns at once.</summary>
+    public override bool ZeroByteReadWaits => false;
 
     public override int Read(byte[] buffer, int offset, int count) => input.Read(buffer, offset, count);
 

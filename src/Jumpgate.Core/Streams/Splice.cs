@@ -1,36 +1,44 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 
 namespace Jumpgate.Core.Streams;
 
 /// <summary>
-/// The one routine that joins two connections. Both directions run at once; when one side
-/// reaches end of stream its end is passed on and the other direction carries on; when
-/// either side fails, the other direction is cancelled and awaited before returning.
+/// The one routine that relays a stream between its user's side and its service's side, on every
+/// leg: the agent (trunk stream and service socket), the gateway (user's TLS and agent's trunk
+/// stream, or two direct legs), the CLI (local connection or stdio and its trunk stream). Both
+/// directions run at once; when one side reaches end of stream its end is passed on
+/// (<see cref="ConnectionStream.CloseOutputAsync"/>) and the other direction carries on; when
+/// either side fails, the other direction is cancelled and awaited before returning, and the
+/// result names which side it was.
 /// </summary>
 internal static class Splice
 {
     /// <summary>Large enough that a bulk transfer makes few syscalls and TLS records stay full (16 KiB each).</summary>
     public const int BufferSize = 128 * 1024;
 
-    /// <summary>Splices two streams: TLS to the gateway and a socket (agent), two TLS legs (gateway), TLS and stdio (CLI).</summary>
-    public static Task<SpliceResult> RunAsync(Stream first, Stream second, CancellationToken cancellationToken) =>
-        RunAsync(
-            (ct, count) => PumpAsync(first, second, count, ct),
-            (ct, count) => PumpAsync(second, first, count, ct),
+    public static Task<SpliceResult> RunAsync(ConnectionStream user, ConnectionStream service, CancellationToken cancellationToken, StreamMeters? meters = null)
+    {
+        meters ??= new StreamMeters();
+        return RunAsync(
+            ct => PumpAsync(user, service, meters, toService: true, ct),
+            ct => PumpAsync(service, user, meters, toService: false, ct),
+            meters,
             cancellationToken);
+    }
 
     /// <summary>
-    /// Splices a stream that was opened without waiting for its answer: the first side's bytes go
-    /// to the second at once, saving a round trip, while nothing goes back until
-    /// <paramref name="answered"/> has read the second side's answer (its first bytes) and acted
-    /// on it. If <paramref name="answered"/> throws, the splice ends as the second side's failure
+    /// Splices a stream that was opened without waiting for its answer: the user's bytes go to the
+    /// service's side at once, saving a round trip, while nothing goes back until
+    /// <paramref name="answered"/> has read the service side's answer (its first bytes) and acted
+    /// on it. If <paramref name="answered"/> throws, the splice ends as the service side's failure
     /// with that exception as its <see cref="SpliceResult.Error"/>.
     /// </summary>
-    public static Task<SpliceResult> RunAsync(Stream first, Stream second, Func<CancellationToken, Task> answered, CancellationToken cancellationToken) =>
-        RunAsync(
-            (ct, count) => PumpAsync(first, second, count, ct),
-            async (ct, count) =>
+    public static Task<SpliceResult> RunAsync(ConnectionStream user, ConnectionStream service, Func<CancellationToken, Task> answered, CancellationToken cancellationToken, StreamMeters? meters = null)
+    {
+        meters ??= new StreamMeters();
+        return RunAsync(
+            ct => PumpAsync(user, service, meters, toService: true, ct),
+            async ct =>
             {
                 try
                 {
@@ -42,11 +50,13 @@ internal static class Splice
                     // (a refusal, a broken answer, a dead leg) is the caller's to report.
                     return e is OperationCanceledException && ct.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
                 }
-                return await PumpAsync(second, first, count, ct);
+                return await PumpAsync(service, user, meters, toService: false, ct);
             },
+            meters,
             cancellationToken);
+    }
 
-    private delegate Task<Failure> Pump(CancellationToken cancellationToken, StrongBox<long> count);
+    private delegate Task<Failure> Pump(CancellationToken cancellationToken);
 
     /// <summary>Who a pump blames when it stops: nobody, its source or its destination.</summary>
     private readonly record struct Failure(bool Source, bool Destination, Exception? Error)
@@ -55,13 +65,11 @@ internal static class Splice
         public bool Any => Source || Destination;
     }
 
-    private static async Task<SpliceResult> RunAsync(Pump firstToSecond, Pump secondToFirst, CancellationToken cancellationToken)
+    private static async Task<SpliceResult> RunAsync(Pump toService, Pump toUser, StreamMeters meters, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var sent = new StrongBox<long>();
-        var received = new StrongBox<long>();
-        var forward = firstToSecond(stop.Token, sent);
-        var backward = secondToFirst(stop.Token, received);
+        var forward = toService(stop.Token);
+        var backward = toUser(stop.Token);
 
         var first = await Task.WhenAny(forward, backward);
         var firstFailure = await first;
@@ -74,24 +82,24 @@ internal static class Splice
 
         if (cancellationToken.IsCancellationRequested)
         {
-            return new SpliceResult(SpliceOutcome.Canceled, sent.Value, received.Value);
+            return new SpliceResult(SpliceOutcome.Canceled, meters.ToService, meters.ToUser);
         }
         // Blame the first failure; a failure caused by our own cancellation afterwards says nothing.
         var (failure, fromForward) = firstFailure.Any ? (firstFailure, first == forward) : (otherFailure, other == forward);
         if (!failure.Any)
         {
-            return new SpliceResult(SpliceOutcome.Completed, sent.Value, received.Value);
+            return new SpliceResult(SpliceOutcome.Completed, meters.ToService, meters.ToUser);
         }
-        // Forward reads the first side and writes the second: a source failure there is the first side's.
-        var firstSideFailed = fromForward ? failure.Source : failure.Destination;
-        return new SpliceResult(firstSideFailed ? SpliceOutcome.FirstFailed : SpliceOutcome.SecondFailed, sent.Value, received.Value, failure.Error);
+        // Forward reads the user's side and writes the service's: a source failure there is the user's.
+        var userSideFailed = fromForward ? failure.Source : failure.Destination;
+        return new SpliceResult(userSideFailed ? SpliceOutcome.UserSideFailed : SpliceOutcome.ServiceSideFailed, meters.ToService, meters.ToUser, failure.Error);
     }
 
-    private static async Task<Failure> PumpAsync(Stream source, Stream destination, StrongBox<long> count, CancellationToken cancellationToken)
+    private static async Task<Failure> PumpAsync(ConnectionStream source, ConnectionStream destination, StreamMeters meters, bool toService, CancellationToken cancellationToken)
     {
         Failure SourceFailed(Exception e) => cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
-        // Into a trunk, one write is one frame: up to a whole frame's payload (and so whole TLS records).
-        var limit = destination is TrunkStream ? Trunk.MaxPayload : BufferSize;
+        var limit = Math.Min(destination.WriteSize, BufferSize);
+        var gather = destination.GathersWrites && source.ZeroByteReadWaits;
         Gathered gathered = default;
 
         while (true)
@@ -113,7 +121,7 @@ internal static class Splice
                 try
                 {
                     var read = await source.ReadAsync(buffer.AsMemory(0, limit), cancellationToken);
-                    gathered = read > 0 && CanGather(source, destination)
+                    gathered = read > 0 && gather
                         ? await GatherAsync(source, buffer, read, limit, cancellationToken)
                         : new Gathered(read, read == 0, null, null);
                 }
@@ -133,7 +141,7 @@ internal static class Splice
                         gathered.Abandon();
                         return cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
                     }
-                    count.Value += gathered.Read;
+                    meters.Add(toService, gathered.Read);
                 }
                 if (gathered.Error is { } error)
                 {
@@ -179,19 +187,12 @@ internal static class Splice
     }
 
     /// <summary>
-    /// Into a trunk, from a source whose zero-byte read waits for data. A <see cref="DuplexStream"/>'s
-    /// (stdin) returns at once, so gathering from it would hold a keystroke until the next one came.
-    /// </summary>
-    private static bool CanGather(Stream source, Stream destination) =>
-        destination is TrunkStream && source is TlsStream or TrunkStream or System.Net.Sockets.NetworkStream;
-
-    /// <summary>
     /// Adds to <paramref name="buffer"/> whatever more has already arrived, so that it goes into one
     /// frame: a TLS source returns one 16 KiB record per read, and a frame of one record would cross
     /// the trunk as two (its 8-byte header spills into a record of its own). It never waits for data
     /// that is not there yet: the first wait that does not finish at once goes to the next round.
     /// </summary>
-    private static async ValueTask<Gathered> GatherAsync(Stream source, byte[] buffer, int read, int limit, CancellationToken cancellationToken)
+    private static async ValueTask<Gathered> GatherAsync(ConnectionStream source, byte[] buffer, int read, int limit, CancellationToken cancellationToken)
     {
         try
         {
@@ -224,30 +225,11 @@ internal static class Splice
     private static bool IsStreamFailure(Exception e) =>
         e is IOException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException;
 
-    private static async Task<Failure> ShutdownWriteAsync(Stream destination)
+    private static async Task<Failure> ShutdownWriteAsync(ConnectionStream destination)
     {
         try
         {
-            switch (destination)
-            {
-                case TlsStream tls:
-                    // close_notify: the peer's read returns end of stream, and TLS stays intact. Only
-                    // a TlsStream may send one while its other direction is read (TlsReadGate).
-                    await tls.ShutdownAsync();
-                    break;
-                case TrunkStream trunk:
-                    await trunk.CloseOutputAsync();
-                    break;
-                case DuplexStream duplex:
-                    duplex.CloseOutput();
-                    break;
-                case System.Net.Sockets.NetworkStream network:
-                    network.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
-                    break;
-                default:
-                    await destination.FlushAsync();
-                    break;
-            }
+            await destination.CloseOutputAsync();
             return Failure.None;
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -4,7 +4,7 @@ namespace Jumpgate.Core.Streams;
 
 /// <summary>
 /// A TLS connection that may be half-closed while it is being read: reads go through its
-/// <see cref="TlsReadGate"/>, and <see cref="ShutdownAsync"/> sends the close_notify only while no
+/// <see cref="TlsReadGate"/>, and <see cref="CloseOutputAsync"/> sends the close_notify only while no
 /// decrypt runs. Every TLS connection Jumpgate splices is one of these.
 /// </summary>
 internal sealed class TlsStream : ConnectionStream
@@ -56,7 +56,7 @@ internal sealed class TlsStream : ConnectionStream
     public override void Flush() => Tls.Flush();
 
     /// <summary>close_notify: the peer's reads end, this side's go on.</summary>
-    public Task ShutdownAsync() => _gate.ShutdownAsync(Tls);
+    public override ValueTask CloseOutputAsync() => new(_gate.ShutdownAsync(Tls));
 
     protected override void Dispose(bool disposing)
     {
@@ -123,6 +123,9 @@ internal sealed class TlsStream : ConnectionStream
             gate.LetGoForWrite();
             inner.Flush();
         }
+
+        /// <summary>Under TLS the end is a close_notify, which <see cref="TlsStream"/> sends; its transport never half-closes alone.</summary>
+        public override ValueTask CloseOutputAsync() => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -63,6 +63,12 @@ internal sealed class TrunkStream : ConnectionStream
         }
     }
 
+    /// <summary>One write is one frame: up to a whole frame's payload (and so whole TLS records).</summary>
+    public override int WriteSize => Trunk.MaxPayload;
+
+    /// <summary>A frame per write has a header each: what has already arrived goes into one.</summary>
+    public override bool GathersWrites => true;
+
     /// <summary>0 until the stream's first frame is written (opener side).</summary>
     public uint Id { get; internal set; }
 
@@ -186,7 +192,7 @@ internal sealed class TrunkStream : ConnectionStream
     }
 
     /// <summary>Sends end of stream: the peer reads what was sent, then 0. Reading goes on.</summary>
-    public async Task CloseOutputAsync()
+    public override async ValueTask CloseOutputAsync()
     {
         bool done;
         lock (_gate)

@@ -1,15 +1,15 @@
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Agents;
 
 /// <summary>
-/// Opens a stream to a host's service through an agent: a new stream on one of the agent's
-/// trunks, whose first frame asks the agent to connect it to the service and whose first frame
-/// back is the agent's answer. Tunnel streams and the HTTP proxy's upstream connections both
-/// start here.
+/// Opens a stream to a host's service through an agent (<see cref="StreamOpener"/> on the agent's
+/// least busy trunk) and words what can go wrong. Tunnel streams and the HTTP proxy's upstream
+/// connections both start here.
 /// </summary>
 internal sealed class AgentStreams(ILogger<AgentStreams> logger)
 {
@@ -19,73 +19,54 @@ internal sealed class AgentStreams(ILogger<AgentStreams> logger)
     /// <summary>How long the agent may take to reach the service (a TCP connect inside its network).</summary>
     private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>
-    /// Asks the agent to open the service on a new stream and returns at once, without waiting for
-    /// its answer (<see cref="ReadAnswerAsync"/> reads it), so the user's first bytes can follow the
-    /// request on the same round trip. A trunk that is found dead here is replaced by another.
-    /// </summary>
-    public Task<(TrunkStream? Stream, string? Error)> StartAsync(AgentSession session, string host, string service, CancellationToken cancellationToken) =>
-        StartAsync(session, new OpenRequest { Host = host, Service = service }, cancellationToken);
+    /// <summary>How many of an agent's trunks a new stream tries before the agent is called not answering.</summary>
+    private const int Attempts = 3;
 
-    /// <summary>As above, with the request spelled out (a direct stream's carries the agent's ticket).</summary>
+    /// <summary>Asks the agent to open the service and returns at once, without its answer (<see cref="ReadAnswerAsync"/>).</summary>
     public async Task<(TrunkStream? Stream, string? Error)> StartAsync(AgentSession session, OpenRequest request, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 3; attempt++)
+        try
         {
-            Trunk trunk;
-            try
-            {
-                trunk = await session.TakeTrunkAsync(TrunkTimeout, cancellationToken);
-            }
-            catch (TimeoutException e)
-            {
-                return (null, e.Message);
-            }
-            var stream = trunk.Open();
-            try
-            {
-                await Frame.WriteAsync(stream, request, ProtocolJson.Default.OpenRequest, cancellationToken);
-                return (stream, null);
-            }
-            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-            {
-                GatewayLog.StaleTrunk(logger, session.Agent);
-                await stream.DisposeAsync();
-            }
+            var stream = await StreamOpener.StartAsync(new SessionTrunks(session, logger), request, Attempts, cancellationToken);
+            return stream is null ? (null, Refusals.NotAnswering(session.Agent)) : (stream, null);
         }
-        return (null, NotAnswering(session));
+        catch (TimeoutException e)
+        {
+            return (null, e.Message);
+        }
     }
 
     /// <summary>Reads the agent's answer to <see cref="StartAsync"/>: null when it reached the service, else why not, in words.</summary>
-    public static async Task<string?> ReadAnswerAsync(TrunkStream stream, AgentSession session, string host, string service, CancellationToken cancellationToken)
+    public static async Task<string?> ReadAnswerAsync(TrunkStream stream, string agent, OpenRequest request, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(OpenTimeout);
         Reply reply;
         try
         {
-            reply = await Frame.ReadAsync(stream, ProtocolJson.Default.Reply, timeout.Token);
+            reply = await StreamOpener.ReadAnswerAsync(stream, timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return $"agent {session.Agent} did not open {host}:{service} within {OpenTimeout.TotalSeconds:0} s";
+            return $"agent {agent} did not open {request.Host}:{request.Service} within {OpenTimeout.TotalSeconds:0} s";
         }
-        return reply.Ok ? null : $"agent {session.Agent} could not open {host}:{service}: {reply.Error}";
+        return reply.Ok ? null : $"agent {agent} could not open {request.Host}:{request.Service}: {reply.Error}";
     }
 
     /// <summary>Opens a stream and waits for the agent's answer (the HTTP proxy's connections), trying another trunk if one turns out dead.</summary>
     public async Task<(TrunkStream? Stream, string? Error)> OpenAsync(AgentSession session, string host, string service, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 3; attempt++)
+        var request = new OpenRequest { Host = host, Service = service };
+        for (var attempt = 0; attempt < Attempts; attempt++)
         {
-            var (stream, error) = await StartAsync(session, host, service, cancellationToken);
+            var (stream, error) = await StartAsync(session, request, cancellationToken);
             if (stream is null)
             {
                 return (null, error);
             }
             try
             {
-                if (await ReadAnswerAsync(stream, session, host, service, cancellationToken) is { } refused)
+                if (await ReadAnswerAsync(stream, session.Agent, request, cancellationToken) is { } refused)
                 {
                     await stream.DisposeAsync();
                     return (null, refused);
@@ -103,8 +84,14 @@ internal sealed class AgentStreams(ILogger<AgentStreams> logger)
                 throw;
             }
         }
-        return (null, NotAnswering(session));
+        return (null, Refusals.NotAnswering(session.Agent));
     }
 
-    public static string NotAnswering(AgentSession session) => $"agent {session.Agent} is not answering; try again in a few seconds";
+    /// <summary>An agent session's trunks as a <see cref="StreamOpener"/> takes them: a dead one is only logged (the session drops it when its pump ends).</summary>
+    private sealed class SessionTrunks(AgentSession session, ILogger logger) : ITrunkSource
+    {
+        public async ValueTask<Trunk> TakeAsync(CancellationToken cancellationToken) => await session.TakeTrunkAsync(TrunkTimeout, cancellationToken);
+
+        public void Stale(Trunk trunk, Exception error) => GatewayLog.StaleTrunk(logger, session.Agent);
+    }
 }

@@ -75,11 +75,12 @@ internal static class ApiEndpoints
         var known = store.ListHosts(host);
         if (known.Count == 0)
         {
-            return Error(StatusCodes.Status404NotFound, $"unknown host {host}: no agent serves it (`jumpgate ls` lists the hosts you can reach)");
+            return Error(StatusCodes.Status404NotFound, Refusals.UnknownHost(host));
         }
-        if (known.SelectMany(k => k.Services).FirstOrDefault(s => s.Name == service) is not { } announced)
+        var services = known.SelectMany(k => k.Services).ToList();
+        if (services.FirstOrDefault(s => s.Name == service) is not { } announced)
         {
-            return Error(StatusCodes.Status404NotFound, $"host {host} has no service '{service}'");
+            return Error(StatusCodes.Status404NotFound, Refusals.NoSuchService(host, service, services.Select(s => s.Name).Where(name => policy.Allows(host, name)).Distinct()));
         }
         if (!announced.Http)
         {

@@ -26,8 +26,8 @@ internal static partial class GatewayLog
     [LoggerMessage(6, LogLevel.Information, "stream {User} -> {Host}:{Service} via {Agent} from {Remote} opened", EventName = "StreamOpened")]
     public static partial void StreamOpened(ILogger logger, string user, string host, string service, string agent, string? remote);
 
-    [LoggerMessage(7, LogLevel.Information, "stream {User} -> {Host}:{Service} via {Agent} closed after {Seconds:0.###} s: {Outcome}, {Up} bytes up, {Down} bytes down", EventName = "StreamClosed")]
-    public static partial void StreamClosed(ILogger logger, string user, string host, string service, string agent, double seconds, string outcome, long up, long down);
+    [LoggerMessage(7, LogLevel.Information, "stream {User} -> {Host}:{Service} via {Agent} closed after {Seconds:0.###} s: {Outcome}, {ToService} bytes to the service, {ToUser} bytes to the user", EventName = "StreamClosed")]
+    public static partial void StreamClosed(ILogger logger, string user, string host, string service, string agent, double seconds, string outcome, long toService, long toUser);
 
     [LoggerMessage(8, LogLevel.Information, "stream {User} -> {Host}:{Service} refused: {Reason}", EventName = "StreamRefused")]
     public static partial void StreamRefused(ILogger logger, string user, string host, string service, string reason);

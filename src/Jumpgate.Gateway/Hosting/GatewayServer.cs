@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
@@ -64,7 +65,10 @@ public static class GatewayServer
         builder.Services.AddSingleton<DirectRendezvous>();
         builder.Services.AddSingleton<DirectLegHandler>();
         builder.Services.AddSingleton<StreamQuota>();
+        builder.Services.AddSingleton<StreamAuthorizer>();
         builder.Services.AddSingleton<StreamBroker>();
+        builder.Services.AddSingleton<DirectStreams>();
+        builder.Services.AddSingleton<UserTrunks>();
         builder.Services.AddSingleton<TunnelHandler>();
         builder.Services.AddSingleton<ServiceRouter>();
         builder.Services.AddSingleton<SignInCodes>();

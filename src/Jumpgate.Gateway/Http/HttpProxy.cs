@@ -1,13 +1,12 @@
 using System.Net;
 using Jumpgate.Core.Audit;
-using Jumpgate.Core.Config;
 using Jumpgate.Core.Protocol;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
-using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -24,7 +23,7 @@ internal sealed class HttpProxy(
     ServiceRouter router,
     BrowserSessions sessions,
     SignInEndpoints signIn,
-    GatewayStore store,
+    StreamAuthorizer authorizer,
     UpstreamConnections upstream,
     AccessMonitor monitor,
     AuditLog audit,
@@ -83,10 +82,8 @@ internal sealed class HttpProxy(
             await Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "No such service", $"no HTTP service is served at {label}.{router.Domain}");
             return;
         }
-        var policy = store.LoadPolicy(session.User);
-        if (!policy.Allows(target.Host, target.Service))
+        if (authorizer.RuleRefusal(session.User, target.Host, target.Service) is { } refusal)
         {
-            var refusal = policy.Refusal(target.Host, target.Service);
             GatewayLog.HttpDenied(logger, session.User, target.Host, target.Service, refusal);
             audit.Write(new AuditEvent
             {
@@ -98,7 +95,7 @@ internal sealed class HttpProxy(
         }
         if (target.Online.Count == 0)
         {
-            await Pages.ErrorAsync(http, StatusCodes.Status503ServiceUnavailable, "Service offline", Offline(target));
+            await Pages.ErrorAsync(http, StatusCodes.Status503ServiceUnavailable, "Service offline", authorizer.Absence(target.Host));
             return;
         }
         // A browser sticks to one replica, so its kernels and sessions stay where they were made.
@@ -192,17 +189,6 @@ internal sealed class HttpProxy(
         }
         http.Response.Headers.WWWAuthenticate = "Cookie realm=\"jumpgate\"";
         await Pages.ErrorAsync(http, StatusCodes.Status401Unauthorized, "Sign in first", $"sign in at {router.GatewayUrl(request.Host.Value)}/signin");
-    }
-
-    private string Offline(ServiceRoute target)
-    {
-        var known = store.ListHosts(target.Host);
-        if (known.Count == 0)
-        {
-            return $"unknown host {target.Host}: no agent serves it";
-        }
-        var last = known[0];
-        return $"host {target.Host} is offline: agent {last.Agent} last seen {Durations.Humanize(time.GetUtcNow() - last.LastSeen)} ago";
     }
 
     private static int StableHash(string text)

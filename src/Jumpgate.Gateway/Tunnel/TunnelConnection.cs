@@ -1,4 +1,5 @@
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 
@@ -12,16 +13,16 @@ namespace Jumpgate.Gateway.Tunnel;
 /// in 4 KiB segments (one TLS record and one send each); writing to the SslStream in large
 /// chunks fills 16 KiB records instead, which the benchmark showed is faster.
 /// </summary>
-internal sealed class TunnelConnection(Stream stream, string? remote, CancellationToken closed, CancellationToken closingRequested, Action abort)
+internal sealed class TunnelConnection(ConnectionStream stream, string? remote, CancellationToken closed, CancellationToken closingRequested, Action abort)
 {
-    public static TunnelConnection Of(ConnectionContext context, Stream tls) => new(
+    public static TunnelConnection Of(ConnectionContext context, ConnectionStream tls) => new(
         tls,
         context.RemoteEndPoint?.ToString(),
         context.ConnectionClosed,
         context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None,
         context.Abort);
 
-    public Stream Stream { get; } = stream;
+    public ConnectionStream Stream { get; } = stream;
 
     public string? Remote { get; } = remote;
 

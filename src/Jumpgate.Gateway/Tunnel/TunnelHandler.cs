@@ -23,6 +23,7 @@ internal sealed class TunnelHandler(
     Authenticator authenticator,
     ControlChannel control,
     StreamBroker broker,
+    UserTrunks userTrunks,
     ILogger<TunnelHandler> logger)
 {
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
@@ -69,7 +70,7 @@ internal sealed class TunnelHandler(
                 await broker.RunAsync(tunnel, hello, Authenticate(hello, PrincipalKind.User, remote));
                 break;
             case HelloType.UserTrunk:
-                await broker.RunTrunkAsync(tunnel, hello, Authenticate(hello, PrincipalKind.User, remote));
+                await userTrunks.RunAsync(tunnel, hello, Authenticate(hello, PrincipalKind.User, remote));
                 break;
             default:
                 GatewayLog.HandshakeRefused(logger, "tunnel", remote, "unknown hello type");

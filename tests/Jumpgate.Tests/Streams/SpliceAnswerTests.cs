@@ -44,8 +44,8 @@ public sealed class SpliceAnswerTests : IAsyncLifetime
         _pair.Left.Shutdown(SocketShutdown.Send);
         var result = await _pair.Splice.WaitAsync(Timeout);
         Assert.Equal(SpliceOutcome.Completed, result.Outcome);
-        Assert.Equal(5, result.FirstToSecond);
-        Assert.Equal(5, result.SecondToFirst);
+        Assert.Equal(5, result.ToService);
+        Assert.Equal(5, result.ToUser);
     }
 
     [Fact]
@@ -56,9 +56,9 @@ public sealed class SpliceAnswerTests : IAsyncLifetime
 
         // The left end is still open and silent; the refusal alone ends the splice.
         var result = await _pair.Splice.WaitAsync(Timeout);
-        Assert.Equal(SpliceOutcome.SecondFailed, result.Outcome);
+        Assert.Equal(SpliceOutcome.ServiceSideFailed, result.Outcome);
         Assert.Equal("refused", Assert.IsType<InvalidDataException>(result.Error).Message);
-        Assert.Equal(0, result.SecondToFirst);
+        Assert.Equal(0, result.ToUser);
 
         // What followed the refusal never reached the left end.
         await _pair.First.DisposeAsync();

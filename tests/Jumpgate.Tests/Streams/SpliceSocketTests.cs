@@ -38,8 +38,8 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
         var result = await _pair.Splice.WaitAsync(Timeout);
         output.WriteLine($"{result}");
         Assert.Equal(SpliceOutcome.Completed, result.Outcome);
-        Assert.Equal(size, result.FirstToSecond);
-        Assert.Equal(size, result.SecondToFirst);
+        Assert.Equal(size, result.ToService);
+        Assert.Equal(size, result.ToUser);
         Assert.Null(result.Error);
     }
 
@@ -85,8 +85,8 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
 
         var result = await _pair.Splice.WaitAsync(Timeout);
         output.WriteLine($"{result.Outcome}: {result.Error?.GetType().Name}: {result.Error?.Message}");
-        Assert.Equal(SpliceOutcome.FirstFailed, result.Outcome);
-        Assert.Equal(3, result.FirstToSecond);
+        Assert.Equal(SpliceOutcome.UserSideFailed, result.Outcome);
+        Assert.Equal(3, result.ToService);
         Assert.IsAssignableFrom<IOException>(result.Error);
     }
 
@@ -100,8 +100,8 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
 
         var result = await _pair.Splice.WaitAsync(Timeout);
         output.WriteLine($"{result.Outcome}: {result.Error?.GetType().Name}: {result.Error?.Message}");
-        Assert.Equal(SpliceOutcome.SecondFailed, result.Outcome);
-        Assert.Equal(4, result.SecondToFirst);
+        Assert.Equal(SpliceOutcome.ServiceSideFailed, result.Outcome);
+        Assert.Equal(4, result.ToUser);
         Assert.IsAssignableFrom<IOException>(result.Error);
     }
 
@@ -118,9 +118,9 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
 
         await stopSending.CancelAsync();
         await sending.WaitAsync(Timeout);
-        output.WriteLine($"{result.Outcome} after {result.FirstToSecond} bytes: {result.Error?.Message}");
-        Assert.Equal(SpliceOutcome.SecondFailed, result.Outcome);
-        Assert.True(result.FirstToSecond >= 64 * 1024);
+        output.WriteLine($"{result.Outcome} after {result.ToService} bytes: {result.Error?.Message}");
+        Assert.Equal(SpliceOutcome.ServiceSideFailed, result.Outcome);
+        Assert.True(result.ToService >= 64 * 1024);
     }
 
     [Fact]

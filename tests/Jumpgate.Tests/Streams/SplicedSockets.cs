@@ -6,7 +6,7 @@ namespace Jumpgate.Tests.Streams;
 
 /// <summary>
 /// Two real loopback TCP connections joined by a splice: <c>left ⇄ [first ⇄ splice ⇄ second] ⇄ right</c>,
-/// where the test plays the peers at the left and right ends and chooses how the splice runs.
+/// where the test plays the peers at the left (the user) and right (the service) ends and chooses how the splice runs.
 /// </summary>
 internal sealed class SplicedSockets : IAsyncDisposable
 {
@@ -14,14 +14,14 @@ internal sealed class SplicedSockets : IAsyncDisposable
 
     private readonly CancellationTokenSource _cancel = new();
 
-    private SplicedSockets(Socket left, NetworkStream first, NetworkStream second, Socket right)
+    private SplicedSockets(Socket left, SocketStream first, SocketStream second, Socket right)
     {
         (Left, First, Second, Right) = (left, first, second, right);
     }
 
     public Socket Left { get; }
-    public NetworkStream First { get; }
-    public NetworkStream Second { get; }
+    public SocketStream First { get; }
+    public SocketStream Second { get; }
     public Socket Right { get; }
     public Task<SpliceResult> Splice { get; private set; } = null!;
 
@@ -30,7 +30,7 @@ internal sealed class SplicedSockets : IAsyncDisposable
     {
         var (left, first) = await LoopbackSockets.ConnectAsync();
         var (second, right) = await LoopbackSockets.ConnectAsync();
-        var sockets = new SplicedSockets(left, new NetworkStream(first, ownsSocket: true), new NetworkStream(second, ownsSocket: true), right);
+        var sockets = new SplicedSockets(left, new SocketStream(first), new SocketStream(second), right);
         sockets.Splice = splice(sockets, sockets._cancel.Token);
         return sockets;
     }

@@ -49,11 +49,11 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
 
         stalling.StallSends();
         var serverReads = ReadToEndAsync(server);
-        var serverEnds = server.ShutdownAsync();
+        var serverEnds = server.CloseOutputAsync().AsTask();
         await stalling.Stalled.WaitAsync(Timeout);
         var payload = RandomNumberGenerator.GetBytes(64 * 1024);
         await client.WriteAsync(payload).AsTask().WaitAsync(Timeout);
-        await client.ShutdownAsync().WaitAsync(Timeout);
+        await client.CloseOutputAsync().AsTask().WaitAsync(Timeout);
 
         Assert.Equal(payload, await serverReads.WaitAsync(Timeout));
         Assert.False(serverEnds.IsCompleted, "the close_notify went out although its send was held back");
@@ -70,14 +70,14 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
 
         // The server has nothing to send and ends its side at once, while it reads all the client sends.
         var serverReads = ReadToEndAsync(server);
-        var serverEnds = Task.Run(server.ShutdownAsync);
+        var serverEnds = Task.Run(async () => await server.CloseOutputAsync());
         var clientSends = Task.Run(async () =>
         {
             for (var at = 0; at < payload.Length; at += 16 * 1024)
             {
                 await client.WriteAsync(payload.AsMemory(at, 16 * 1024));
             }
-            await client.ShutdownAsync();
+            await client.CloseOutputAsync();
         });
         var clientReads = ReadToEndAsync(client);
 
@@ -133,6 +133,8 @@ public sealed class TlsStreamTests(ITestOutputHelper output)
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
 
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override ValueTask CloseOutputAsync() => throw new NotSupportedException();
 
         public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
 

@@ -123,7 +123,7 @@ public sealed class TrunkTests : IAsyncLifetime
             await user.WriteAsync(payload.AsMemory(at, piece));
             at += piece;
         }
-        await user.ShutdownAsync();
+        await user.CloseOutputAsync();
 
         Assert.Equal(payload, await back.WaitAsync(Timeout));
         Assert.Equal(SpliceOutcome.Completed, (await splice.WaitAsync(Timeout)).Outcome);
@@ -145,7 +145,7 @@ public sealed class TrunkTests : IAsyncLifetime
             await user.ReadExactlyAsync(echo).AsTask().WaitAsync(Timeout);
             Assert.Equal(key, echo[0]);
         }
-        await user.ShutdownAsync();
+        await user.CloseOutputAsync();
         Assert.Empty(await ReadToEndAsync(user).WaitAsync(Timeout));
         Assert.Equal(SpliceOutcome.Completed, (await splice.WaitAsync(Timeout)).Outcome);
     }

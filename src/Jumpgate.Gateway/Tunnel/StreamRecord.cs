@@ -1,0 +1,109 @@
+using Jumpgate.Core.Audit;
+using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Access;
+using Jumpgate.Gateway.Audit;
+using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Gateway.Tunnel;
+
+/// <summary>
+/// One user's stream from its request to its end, as the gateway records it: the log lines, the
+/// audit events, the live grant that can revoke it and the meters that count its bytes by role,
+/// kept together so that every path (a connection's stream, a trunk's, a direct one) records a
+/// stream the same way. Disposing it stops the grant's checks.
+/// </summary>
+internal sealed class StreamRecord(Principal user, string? source, string host, string service, AuditLog audit, ILogger logger, TimeProvider time) : IDisposable
+{
+    private AuditEvent _event = new()
+    {
+        Time = time.GetUtcNow(), Event = AuditEvent.KindStream, Outcome = "refused",
+        User = user.Name, Source = source, Host = Refusals.Clip(host), Service = Refusals.Clip(service),
+    };
+
+    private long _started;
+
+    public Principal User { get; } = user;
+
+    /// <summary>The bytes carried each way so far; a splice counts into them while it runs.</summary>
+    public StreamMeters Meters { get; } = new();
+
+    /// <summary>Set once the stream is authorised; it fires when the store no longer allows the stream.</summary>
+    public LiveGrant? Grant { get; private set; }
+
+    public DateTimeOffset? Start => _event.Start;
+
+    public string Host => _event.Host!;
+
+    public string Service => _event.Service!;
+
+    public string? Agent => _event.Agent;
+
+    /// <summary>Records a refusal (the rules' or any other) and returns its words for the user.</summary>
+    public string Refuse(Authorization authorization)
+    {
+        _event = _event with { Service = authorization.Service, Agent = authorization.Session?.Agent };
+        return authorization.Denied ? Deny(authorization.Refusal!) : Refuse(authorization.Refusal!);
+    }
+
+    /// <summary>Records a refusal for a reason other than the rules and returns its words.</summary>
+    public string Refuse(string reason)
+    {
+        GatewayLog.StreamRefused(logger, User.Name, Host, Service, reason);
+        audit.Write(_event with { Time = time.GetUtcNow(), Outcome = "refused", Reason = reason });
+        return reason;
+    }
+
+    private string Deny(string reason)
+    {
+        GatewayLog.StreamDenied(logger, User.Name, Host, Service, reason);
+        audit.Write(_event with { Time = time.GetUtcNow(), Outcome = "denied", Reason = reason });
+        return reason;
+    }
+
+    /// <summary>The stream is allowed: from now on the access monitor watches it, and it is recorded under the service and agent it goes to.</summary>
+    public LiveGrant Authorized(Authorization authorization, AccessMonitor monitor)
+    {
+        var agent = authorization.Session!.Agent;
+        _event = _event with { Service = authorization.Service, Agent = agent };
+        return Grant = monitor.TrackStream(User.Name, User.TokenId, Host, authorization.Service, agent);
+    }
+
+    /// <summary>The far end answered: the stream carries bytes from now on. <paramref name="how"/> marks a stream of another kind (direct).</summary>
+    public void Opened(string? remote, string? how = null)
+    {
+        var start = time.GetUtcNow();
+        _started = time.GetTimestamp();
+        _event = _event with { Time = start, Outcome = "opened", Start = start, Reason = how };
+        GatewayLog.StreamOpened(logger, User.Name, Host, Service, Agent!, remote);
+        audit.Write(_event);
+    }
+
+    /// <summary>Records how an opened stream ended, in words that name who ended it, and its bytes by role.</summary>
+    public void Closed(SpliceOutcome outcome)
+    {
+        var revoked = Grant?.Reason;
+        var words = outcome switch
+        {
+            SpliceOutcome.Completed => "closed by both ends",
+            SpliceOutcome.UserSideFailed => "the user's side went away",
+            SpliceOutcome.ServiceSideFailed => "the agent's side went away",
+            _ => revoked is not null ? "revoked: " + revoked : "cancelled",
+        };
+        if (_event.Reason is { } how)
+        {
+            words += $" ({how})";
+        }
+        var (toService, toUser) = (Meters.ToService, Meters.ToUser);
+        GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);
+        var end = time.GetUtcNow();
+        audit.Write(_event with
+        {
+            Time = end, Outcome = revoked is null ? "closed" : "revoked", End = end,
+            BytesUp = toService, BytesDown = toUser, Reason = words,
+        });
+    }
+
+    public void Dispose() => Grant?.Dispose();
+}
