@@ -2,7 +2,6 @@ using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Core.Protocol;
 using Jumpgate.TestSupport;
-using Xunit.Abstractions;
 
 namespace Jumpgate.Tests.InProcess;
 
@@ -16,7 +15,7 @@ internal sealed class AgentInProcess : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _running;
 
-    private AgentInProcess(AgentOptions options, ITestOutputHelper output, string name)
+    private AgentInProcess(AgentOptions options, TestOutput output, string name)
     {
         var log = new TestLog(output, "agent " + name);
         _running = Task.Run(() => new AgentRunner(options, TimeProvider.System, log.CreateLogger()).RunAsync(_stop.Token));
@@ -27,7 +26,7 @@ internal sealed class AgentInProcess : IAsyncDisposable
     /// <paramref name="hosts"/> (host → service → port); returns once a user can reach the first
     /// host's first service. <paramref name="via"/> is where it dials instead of the gateway itself.
     /// </summary>
-    public static async Task<AgentInProcess> StartAsync(GatewayInProcess gateway, ITestOutputHelper output, string name,
+    public static async Task<AgentInProcess> StartAsync(GatewayInProcess gateway, string name,
         IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> hosts, Uri? via = null, int? poolSize = null, ISet<string>? http = null)
     {
         var token = await gateway.AddAgentAsync(name, "*");
@@ -40,7 +39,7 @@ internal sealed class AgentInProcess : IAsyncDisposable
             PoolSize = poolSize,
             DrainTimeout = TimeSpan.FromSeconds(1),
         };
-        var agent = new AgentInProcess(options, output, name);
+        var agent = new AgentInProcess(options, gateway.Output, name);
         var (host, services) = hosts.First();
         if (!await Signals.UntilAsync(async () => await IsServingAsync(gateway, host, services.Keys.First()), Signals.Timeout(15), TimeSpan.FromMilliseconds(20)))
         {

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Jumpgate.Cli.Client;
 using Jumpgate.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
@@ -6,9 +7,10 @@ using Xunit.Abstractions;
 namespace Jumpgate.Tests.InProcess;
 
 /// <summary>
-/// An agent's trunks die without a word (a link or a middlebox resets them); the next stream
-/// still opens, on a trunk still alive or on one the agent dials afresh, and the user never sees
-/// the dead one. The agent reaches the gateway through a relay that can reset its connections.
+/// Trunks die without a word (a link or a middlebox resets them): an agent's, and the one
+/// `jumpgate forward` keeps. The next stream still opens, on a trunk still alive or on one dialled
+/// afresh, and the user never sees the dead one. Agent and forwarder reach the gateway through
+/// relays that can reset their connections.
 /// </summary>
 public sealed class DeadTrunkTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -22,7 +24,7 @@ public sealed class DeadTrunkTests(ITestOutputHelper output) : IAsyncLifetime
         _gateway = await GatewayInProcess.StartAsync(output);
         _service = ScriptedService.Echo();
         _relay = new CuttableRelay(_gateway.Port);
-        _agent = await AgentInProcess.StartAsync(_gateway, output, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
+        _agent = await AgentInProcess.StartAsync(_gateway, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
         {
             ["node1"] = new Dictionary<string, int> { ["echo"] = _service.Port },
         }, via: _relay.Url, poolSize: 2);
@@ -56,5 +58,31 @@ public sealed class DeadTrunkTests(ITestOutputHelper output) : IAsyncLifetime
         await using var next = await UserStream.OpenAsync(_gateway, path, "node1", "echo");
         await next.WriteAsync(chunk);
         Assert.Equal(chunk, await next.ReadExactlyAsync(chunk.Length));
+    }
+
+    [Fact]
+    public async Task ForwardDialsAFreshTrunkWhenItsTrunkWasReset()
+    {
+        await using var relay = new CuttableRelay(_gateway.Port);
+        await using var forward = new GatewayTrunk(_gateway.Endpoint with { Address = relay.Url }, _gateway.UserToken);
+        var chunk = RandomNumberGenerator.GetBytes(4096);
+        await EchoThroughAsync(forward, chunk);
+
+        relay.Cut(from: 0);
+
+        await EchoThroughAsync(forward, chunk);
+        Assert.Equal(2, relay.Count);
+    }
+
+    /// <summary>One stream on `forward`'s trunk, as a local connection to it would open one.</summary>
+    private static async Task EchoThroughAsync(GatewayTrunk forward, byte[] chunk)
+    {
+        using var deadline = new CancellationTokenSource(Signals.Timeout(15));
+        await using var stream = await forward.StartAsync("node1", "echo", deadline.Token);
+        await stream.WriteAsync(chunk, deadline.Token);
+        await forward.ReadAnswerAsync(stream, deadline.Token);
+        var back = new byte[chunk.Length];
+        await stream.ReadExactlyAsync(back, deadline.Token);
+        Assert.Equal(chunk, back);
     }
 }

@@ -35,6 +35,9 @@ internal sealed class GatewayInProcess : IAsyncDisposable
 
     public Fingerprint Fingerprint { get; }
 
+    /// <summary>Where this gateway's log and its agents' logs go; a test sharing the gateway points it at its own output.</summary>
+    public TestOutput Output { get; } = new();
+
     /// <summary>https://127.0.0.1:PORT, as users and agents are told it.</summary>
     public string Url { get; private set; } = "";
 
@@ -50,7 +53,7 @@ internal sealed class GatewayInProcess : IAsyncDisposable
     public string UserToken { get; private set; } = "";
 
     /// <param name="gatewayYaml">Added to gateway.yaml (for instance a pool_size).</param>
-    public static async Task<GatewayInProcess> StartAsync(ITestOutputHelper output, string? gatewayYaml = null)
+    public static async Task<GatewayInProcess> StartAsync(ITestOutputHelper? output, string? gatewayYaml = null)
     {
         var dir = new TempDirectory("jg-inproc");
         var fingerprint = GatewayInit.Run(dir.Path, new IPEndPoint(IPAddress.Loopback, 0), "localhost", null, null);
@@ -62,9 +65,10 @@ internal sealed class GatewayInProcess : IAsyncDisposable
 
             """);
         var gateway = new GatewayInProcess(dir, fingerprint);
+        gateway.Output.Current = output;
         try
         {
-            await gateway.RunAsync(output);
+            await gateway.RunAsync();
         }
         catch
         {
@@ -74,10 +78,10 @@ internal sealed class GatewayInProcess : IAsyncDisposable
         return gateway;
     }
 
-    private async Task RunAsync(ITestOutputHelper output)
+    private async Task RunAsync()
     {
         var listening = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = new TestLog(output, "gateway");
+        var log = new TestLog(Output, "gateway");
         _running = Task.Run(() => GatewayServer.RunAsync(_dir.Path, logging =>
         {
             logging.SetMinimumLevel(LogLevel.Debug);

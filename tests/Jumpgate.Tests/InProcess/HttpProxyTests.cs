@@ -22,7 +22,7 @@ public sealed class HttpProxyTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _gateway = await GatewayInProcess.StartAsync(output);
         _upstream = await HttpUpstream.StartAsync();
-        _agent = await AgentInProcess.StartAsync(_gateway, output, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
+        _agent = await AgentInProcess.StartAsync(_gateway, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
         {
             ["node1"] = new Dictionary<string, int> { ["web"] = _upstream.Port },
         }, http: new HashSet<string> { "web" });

@@ -8,33 +8,53 @@ namespace Jumpgate.Tests.InProcess;
 
 /// <summary>
 /// The words a user reads when a stream cannot open, through both ways a user opens one: a
-/// connection of its own (`jumpgate proxy`, <c>connect</c>) and a stream on a user trunk
-/// (`jumpgate forward`). Each refusal is audited with the same words.
+/// connection of its own (`jumpgate proxy`) and a stream on a user trunk (`jumpgate forward`).
+/// Each refusal is audited with the same words.
 /// </summary>
-public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class RefusalTests : IClassFixture<RefusalTests.Lab>
 {
-    private GatewayInProcess _gateway = null!;
-    private ScriptedService _service = null!;
-    private AgentInProcess? _agent;
+    private readonly Lab _lab;
 
-    public async Task InitializeAsync()
+    public RefusalTests(Lab lab, ITestOutputHelper output)
     {
-        _gateway = await GatewayInProcess.StartAsync(output);
-        _service = ScriptedService.Echo();
-        _agent = await AgentInProcess.StartAsync(_gateway, output, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
-        {
-            ["node1"] = new Dictionary<string, int> { ["echo"] = _service.Port, ["other"] = _service.Port },
-        });
+        _lab = lab;
+        lab.Gateway.Output.Current = output;
     }
 
-    public async Task DisposeAsync()
+    /// <summary>
+    /// One gateway for the class: lab-a serves node1 (echo, other), lab-b serves node2 until a test
+    /// stops it. Deny by default; researcher may reach everything, student node1's echo and nosuch.
+    /// </summary>
+    public sealed class Lab : IAsyncLifetime
     {
-        if (_agent is not null)
+        internal GatewayInProcess Gateway { get; private set; } = null!;
+        internal ScriptedService Service { get; } = ScriptedService.Echo();
+        internal AgentInProcess LabA { get; private set; } = null!;
+        internal AgentInProcess LabB { get; private set; } = null!;
+        internal string StudentToken { get; private set; } = "";
+
+        public async Task InitializeAsync()
         {
-            await _agent.DisposeAsync();
+            Gateway = await GatewayInProcess.StartAsync(null);
+            StudentToken = await Gateway.AddUserAsync("student");
+            await Gateway.RestrictAsync(new RuleRequest("researcher", "*"), new RuleRequest("student", "node1", ["echo", "nosuch"]));
+            LabA = await AgentInProcess.StartAsync(Gateway, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
+            {
+                ["node1"] = new Dictionary<string, int> { ["echo"] = Service.Port, ["other"] = Service.Port },
+            });
+            LabB = await AgentInProcess.StartAsync(Gateway, "lab-b", new Dictionary<string, IReadOnlyDictionary<string, int>>
+            {
+                ["node2"] = new Dictionary<string, int> { ["echo"] = Service.Port },
+            });
         }
-        await _service.DisposeAsync();
-        await _gateway.DisposeAsync();
+
+        public async Task DisposeAsync()
+        {
+            await LabA.DisposeAsync();
+            await LabB.DisposeAsync();
+            await Service.DisposeAsync();
+            await Gateway.DisposeAsync();
+        }
     }
 
     [Theory]
@@ -45,7 +65,7 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
         var refusal = await RefusalAsync(path, "node9", "echo");
 
         Assert.Equal("unknown host node9: no agent serves it (`jumpgate ls` lists the hosts you can reach)", refusal);
-        var audit = await _gateway.WaitForAuditAsync(e => e.Host == "node9");
+        var audit = await _lab.Gateway.WaitForAuditAsync(e => e.Host == "node9");
         Assert.Equal(("refused", refusal), (audit.Outcome, audit.Reason));
     }
 
@@ -54,29 +74,25 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData(UserPath.Trunk)]
     public async Task AnOfflineHostNamesItsAgentAndWhenItWasLastSeen(UserPath path)
     {
-        await _agent!.DisposeAsync();
-        _agent = null;
+        await _lab.LabB.DisposeAsync();
         // The agent's connections close as it stops; the gateway forgets it when it sees them go.
-        Assert.True(await Signals.UntilAsync(async () => !await AgentInProcess.IsServingAsync(_gateway, "node1", "echo"), Signals.Timeout(10), TimeSpan.FromMilliseconds(20)));
+        Assert.True(await Signals.UntilAsync(async () => !await AgentInProcess.IsServingAsync(_lab.Gateway, "node2", "echo"), Signals.Timeout(10), TimeSpan.FromMilliseconds(20)));
 
-        var refusal = await RefusalAsync(path, "node1", "echo");
+        var refusal = await RefusalAsync(path, "node2", "echo");
 
-        Assert.Matches(@"^host node1 is offline: agent lab-a last seen [0-9]+ (ms|s) ago$", refusal);
-        Assert.Empty(_service.Failures);
+        Assert.Matches(@"^host node2 is offline: agent lab-b last seen [0-9]+ (ms|s) ago$", refusal);
     }
 
     [Theory]
     [InlineData(UserPath.Connect, "other")]
     [InlineData(UserPath.Trunk, "other")]
-    [InlineData(UserPath.Connect, "nosuch")]
+    [InlineData(UserPath.Connect, "absent")]
     public async Task AServiceTheRulesForbidIsDeniedWhetherOrNotItExists(UserPath path, string service)
     {
-        await _gateway.RestrictAsync(new RuleRequest("researcher", "node1", ["echo"]));
+        var refusal = await RefusalAsync(path, "node1", service, _lab.StudentToken);
 
-        var refusal = await RefusalAsync(path, "node1", service);
-
-        Assert.Equal($"user researcher may not reach node1:{service}", refusal);
-        var audit = await _gateway.WaitForAuditAsync(e => e.Service == service);
+        Assert.Equal($"user student may not reach node1:{service}", refusal);
+        var audit = await _lab.Gateway.WaitForAuditAsync(e => e.User == "student" && e.Service == service);
         Assert.Equal(("denied", refusal), (audit.Outcome, audit.Reason));
     }
 
@@ -91,17 +107,15 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TheServicesListedAreOnlyThoseTheUserMayReach()
+    public async Task TheServicesNamedAreOnlyThoseTheUserMayReach()
     {
-        await _gateway.RestrictAsync(new RuleRequest("researcher", "node1", ["echo", "nosuch"]));
-
-        Assert.Equal("host node1 has no service 'nosuch' (it has: echo)", await RefusalAsync(UserPath.Connect, "node1", "nosuch"));
+        Assert.Equal("host node1 has no service 'nosuch' (it has: echo)", await RefusalAsync(UserPath.Connect, "node1", "nosuch", _lab.StudentToken));
     }
 
     /// <summary>Opens a stream the way <paramref name="path"/> does and returns the refusal's words; fails if it opened.</summary>
-    private async Task<string> RefusalAsync(UserPath path, string host, string service)
+    private async Task<string> RefusalAsync(UserPath path, string host, string service, string? token = null)
     {
-        var refused = await Assert.ThrowsAsync<GatewayException>(async () => await (await UserStream.OpenAsync(_gateway, path, host, service)).DisposeAsync());
+        var refused = await Assert.ThrowsAsync<GatewayException>(async () => await (await UserStream.OpenAsync(_lab.Gateway, path, host, service, token)).DisposeAsync());
         Assert.True(refused.Refused, refused.Message);
         return refused.Message;
     }

@@ -12,36 +12,52 @@ namespace Jumpgate.Tests.InProcess;
 /// process in production) cuts a user's live stream while it carries data, within the access
 /// re-check, and the audit says the stream was revoked and why.
 /// </summary>
-public sealed class RevocationTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class RevocationTests : IClassFixture<RevocationTests.Lab>
 {
-    private GatewayInProcess _gateway = null!;
-    private ScriptedService _service = null!;
-    private AgentInProcess _agent = null!;
+    private readonly Lab _lab;
+    private readonly ITestOutputHelper _output;
 
-    public async Task InitializeAsync()
+    public RevocationTests(Lab lab, ITestOutputHelper output)
     {
-        _gateway = await GatewayInProcess.StartAsync(output);
-        _service = ScriptedService.Echo();
-        _agent = await AgentInProcess.StartAsync(_gateway, output, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
-        {
-            ["node1"] = new Dictionary<string, int> { ["echo"] = _service.Port },
-        });
+        _lab = lab;
+        _output = output;
+        lab.Gateway.Output.Current = output;
     }
 
-    public async Task DisposeAsync()
+    /// <summary>One gateway for the class, lab-a serving node1's echo; each test revokes a user of its own.</summary>
+    public sealed class Lab : IAsyncLifetime
     {
-        await _agent.DisposeAsync();
-        await _service.DisposeAsync();
-        await _gateway.DisposeAsync();
+        internal GatewayInProcess Gateway { get; private set; } = null!;
+        internal ScriptedService Service { get; } = ScriptedService.Echo();
+        internal AgentInProcess Agent { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Gateway = await GatewayInProcess.StartAsync(null);
+            Agent = await AgentInProcess.StartAsync(Gateway, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
+            {
+                ["node1"] = new Dictionary<string, int> { ["echo"] = Service.Port },
+            });
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Agent.DisposeAsync();
+            await Service.DisposeAsync();
+            await Gateway.DisposeAsync();
+        }
     }
 
     [Theory]
     [InlineData(UserPath.Connect, "token")]
     [InlineData(UserPath.Trunk, "token")]
     [InlineData(UserPath.Connect, "user")]
+    [InlineData(UserPath.Trunk, "user")]
     public async Task ARevokedGrantCutsTheStreamWhileDataFlows(UserPath path, string revoke)
     {
-        await using var user = await UserStream.OpenAsync(_gateway, path, "node1", "echo");
+        var name = $"{revoke}-{path.ToString().ToLowerInvariant()}";
+        var token = await _lab.Gateway.AddUserAsync(name);
+        await using var user = await UserStream.OpenAsync(_lab.Gateway, path, "node1", "echo", token);
         var chunk = RandomNumberGenerator.GetBytes(16 * 1024);
         Assert.Equal(chunk, await EchoAsync(user, chunk));
         var flowing = PumpUntilCutAsync(user, chunk);
@@ -49,20 +65,20 @@ public sealed class RevocationTests(ITestOutputHelper output) : IAsyncLifetime
         var revoked = Stopwatch.StartNew();
         if (revoke == "token")
         {
-            var id = (await _gateway.Admin.TokensAsync(CancellationToken.None)).Single(t => t.Principal == "researcher").Id;
-            await _gateway.Admin.RevokeTokenAsync(id, CancellationToken.None);
+            var id = (await _lab.Gateway.Admin.TokensAsync(CancellationToken.None)).Single(t => t.Principal == name).Id;
+            await _lab.Gateway.Admin.RevokeTokenAsync(id, CancellationToken.None);
         }
         else
         {
-            await _gateway.Admin.SetDisabledAsync(PrincipalKind.User, "researcher", true, CancellationToken.None);
+            await _lab.Gateway.Admin.SetDisabledAsync(PrincipalKind.User, name, true, CancellationToken.None);
         }
 
-        var (echoedAfter, cut) = await flowing.WaitAsync(Signals.Timeout(10));
-        output.WriteLine($"cut {revoked.ElapsedMilliseconds} ms after the admin's change, {echoedAfter} chunks echoed meanwhile");
+        var (echoedAfter, cut) = await flowing.WaitAsync(Signals.Timeout(15));
+        _output.WriteLine($"cut {revoked.ElapsedMilliseconds} ms after the admin's change, {echoedAfter} chunks echoed meanwhile");
         Assert.True(cut, $"the stream was still open after {echoedAfter} more chunks");
-        var audit = await _gateway.WaitForAuditAsync(e => e.Outcome == "revoked");
-        Assert.Equal(("researcher", "node1", "echo"), (audit.User, audit.Host, audit.Service));
-        Assert.Equal("revoked: user researcher was disabled or the token was revoked or expired", audit.Reason);
+        var audit = await _lab.Gateway.WaitForAuditAsync(e => e.User == name && e.Outcome is "revoked" or "closed");
+        Assert.Equal(("revoked", "node1", "echo"), (audit.Outcome, audit.Host, audit.Service));
+        Assert.Equal($"revoked: user {name} was disabled or the token was revoked or expired", audit.Reason);
     }
 
     private static async Task<byte[]> EchoAsync(UserStream user, byte[] chunk)

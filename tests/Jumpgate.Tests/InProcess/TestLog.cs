@@ -1,37 +1,39 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace Jumpgate.Tests.InProcess;
 
 /// <summary>
-/// The in-process peers' logs, one line per event in the test's output (so a failure explains
-/// itself), prefixed with the peer's name. The framework's own chatter is left out below warnings.
+/// Where the in-process peers' logs go: the output of the test running now, which changes when a
+/// class's tests share one gateway (they run one at a time), so each failure shows its own lines.
 /// </summary>
-internal sealed class TestLog(ITestOutputHelper output, string peer) : ILoggerProvider
+internal sealed class TestOutput
 {
-    private readonly ConcurrentQueue<string> _lines = new();
+    public ITestOutputHelper? Current { get; set; }
 
-    /// <summary>Every line written so far, in order.</summary>
-    public IReadOnlyCollection<string> Lines => _lines;
+    public void WriteLine(string line)
+    {
+        try
+        {
+            Current?.WriteLine(line);
+        }
+        catch (InvalidOperationException)
+        {
+            // That test is over; a peer still stopping has nobody left to tell.
+        }
+    }
+}
+
+/// <summary>One peer's log, a line per event prefixed with the peer's name; the framework's own chatter only from warnings up.</summary>
+internal sealed class TestLog(TestOutput output, string peer) : ILoggerProvider
+{
+    private readonly TestOutput _output = output;
+    private readonly string _peer = peer;
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName.StartsWith("Microsoft", StringComparison.Ordinal) ? LogLevel.Warning : LogLevel.Debug);
 
     /// <summary>A logger for code that takes one directly (the agent).</summary>
     public ILogger CreateLogger() => new Logger(this, LogLevel.Debug);
-
-    private void Write(LogLevel level, string message)
-    {
-        _lines.Enqueue(message);
-        try
-        {
-            output.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {peer} {level.ToString().ToLowerInvariant()[..4]}: {message}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test is over; a peer still stopping has nobody left to tell.
-        }
-    }
 
     public void Dispose()
     {
@@ -47,7 +49,8 @@ internal sealed class TestLog(ITestOutputHelper output, string peer) : ILoggerPr
         {
             if (IsEnabled(logLevel))
             {
-                log.Write(logLevel, formatter(state, exception) + (exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message})"));
+                var failure = exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message})";
+                log._output.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {log._peer} {logLevel.ToString().ToLowerInvariant()[..4]}: {formatter(state, exception)}{failure}");
             }
         }
     }
