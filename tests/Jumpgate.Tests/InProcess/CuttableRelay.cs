@@ -89,22 +89,22 @@ internal sealed class CuttableRelay : IAsyncDisposable
 
     private async Task RelayAsync(Socket client, Socket server)
     {
-        using var clientStream = new NetworkStream(client, ownsSocket: true);
-        using var serverStream = new NetworkStream(server, ownsSocket: true);
-        await Task.WhenAll(CopyAsync(clientStream, server), CopyAsync(serverStream, client));
+        await using var fromClient = new NetworkStream(client, ownsSocket: true);
+        await using var fromServer = new NetworkStream(server, ownsSocket: true);
+        await Task.WhenAll(CopyAsync(fromClient, fromServer), CopyAsync(fromServer, fromClient));
     }
 
     /// <summary>One direction; its end is passed on as a half-close, its failure as a reset of the other side.</summary>
-    private async Task CopyAsync(NetworkStream source, Socket destination)
+    private async Task CopyAsync(NetworkStream source, NetworkStream destination)
     {
         try
         {
-            await source.CopyToAsync(new NetworkStream(destination, ownsSocket: false), _stop.Token);
-            destination.Shutdown(SocketShutdown.Send);
+            await source.CopyToAsync(destination, _stop.Token);
+            destination.Socket.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            Reset(destination);
+            Reset(destination.Socket);
         }
     }
 
