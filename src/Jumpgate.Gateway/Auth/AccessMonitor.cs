@@ -53,13 +53,6 @@ internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogg
                 Revoke(agent, $"agent {agent.Agent} was disabled or its token was revoked or expired");
             }
         }
-        foreach (var trunk in grants.Where(g => g.IsTrunk && g.Reason is null))
-        {
-            if (!Valid(trunk.TokenId))
-            {
-                Revoke(trunk, $"user {trunk.User} was disabled or the token was revoked or expired");
-            }
-        }
         foreach (var stream in grants.Where(g => g.IsStream && g.Reason is null))
         {
             var user = stream.User!;
@@ -79,6 +72,15 @@ internal sealed class AccessMonitor(GatewayStore store, TimeProvider time, ILogg
             else if (revokedAgents.Contains(stream.Agent))
             {
                 Revoke(stream, $"agent {stream.Agent} was disabled or its token was revoked or expired");
+            }
+        }
+        // After their streams: closing a trunk resets its streams, and a stream reset before its own
+        // grant was revoked would be audited as closed by the user rather than revoked.
+        foreach (var trunk in grants.Where(g => g.IsTrunk && g.Reason is null))
+        {
+            if (!Valid(trunk.TokenId))
+            {
+                Revoke(trunk, $"user {trunk.User} was disabled or the token was revoked or expired");
             }
         }
     }
