@@ -22,13 +22,13 @@ internal sealed class UserStream : IAsyncDisposable
 {
     private readonly GatewayTrunk? _trunk;
 
-    private UserStream(Stream stream, GatewayTrunk? trunk)
+    private UserStream(ConnectionStream stream, GatewayTrunk? trunk)
     {
         Stream = stream;
         _trunk = trunk;
     }
 
-    public Stream Stream { get; }
+    public ConnectionStream Stream { get; }
 
     /// <summary>Opens a stream to <paramref name="host"/>:<paramref name="service"/>; a refusal is a GatewayException in the user's words.</summary>
     public static async Task<UserStream> OpenAsync(GatewayInProcess gateway, UserPath path, string host, string service, string? token = null)
@@ -64,17 +64,7 @@ internal sealed class UserStream : IAsyncDisposable
     /// <summary>The user is done sending; what the service still sends keeps coming.</summary>
     public async Task EndSendingAsync()
     {
-        switch (Stream)
-        {
-            case TlsStream tls:
-                await tls.ShutdownAsync();
-                break;
-            case TrunkStream trunk:
-                await trunk.CloseOutputAsync();
-                break;
-            default:
-                throw new NotSupportedException($"{Stream.GetType().Name} cannot end one direction");
-        }
+        await Stream.CloseOutputAsync();
     }
 
     public async Task WriteAsync(byte[] bytes)
