@@ -24,7 +24,8 @@ internal sealed class HttpProxy(
     ServiceRouter router,
     BrowserSessions sessions,
     SignInEndpoints signIn,
-    GatewayStore store,
+    AccessCache access,
+    IHostStore hosts,
     UpstreamConnections upstream,
     AccessMonitor monitor,
     AuditLog audit,
@@ -83,7 +84,7 @@ internal sealed class HttpProxy(
             await Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "No such service", $"no HTTP service is served at {label}.{router.Domain}");
             return;
         }
-        var policy = store.LoadPolicy(session.User);
+        var policy = access.LoadPolicy(session.User);
         if (!policy.Allows(target.Host, target.Service))
         {
             var refusal = policy.Refusal(target.Host, target.Service);
@@ -196,7 +197,7 @@ internal sealed class HttpProxy(
 
     private string Offline(ServiceRoute target)
     {
-        var known = store.ListHosts(target.Host);
+        var known = hosts.List(target.Host);
         if (known.Count == 0)
         {
             return $"unknown host {target.Host}: no agent serves it";

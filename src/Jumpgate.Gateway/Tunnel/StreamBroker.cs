@@ -23,7 +23,8 @@ namespace Jumpgate.Gateway.Tunnel;
 /// an audit event.
 /// </summary>
 internal sealed class StreamBroker(
-    GatewayStore store,
+    AccessCache access,
+    IHostStore hosts,
     AgentRegistry registry,
     AgentStreams streams,
     Authenticator authenticator,
@@ -51,7 +52,7 @@ internal sealed class StreamBroker(
             return;
         }
         // The rules are checked before the host is looked up, so a refused user learns nothing about which hosts exist.
-        var policy = store.LoadPolicy(user.Name);
+        var policy = access.LoadPolicy(user.Name);
         if (!policy.AllowsHost(host))
         {
             await DenyAsync(client, stream, policy.Refusal(host, service == "22" ? "ssh" : Clip(service)));
@@ -383,7 +384,7 @@ internal sealed class StreamBroker(
         var sessions = registry.Serving(host);
         if (sessions.Count == 0)
         {
-            var known = store.ListHosts(host);
+            var known = hosts.List(host);
             if (known.Count == 0)
             {
                 return (null, $"unknown host {host}: no agent serves it (`jumpgate ls` lists the hosts you can reach)");
