@@ -3,7 +3,7 @@ using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Sqlite;
 
 namespace Jumpgate.Cli.Admin;
 
@@ -21,9 +21,8 @@ internal sealed class LocalAdmin : IGatewayAdmin
     public LocalAdmin(string directory)
     {
         var options = GatewayOptions.Load(directory);
-        var store = new GatewayStore(options.StorePath);
-        store.Initialize();
-        _actions = new AdminActions(store, "local:" + Environment.UserName, source: null, audit => store.AppendAudit([audit]), TimeProvider.System);
+        var store = SqliteStore.Open(options.StorePath);
+        _actions = new AdminActions(store, "local:" + Environment.UserName, source: null, audit => store.Audit.Append([audit]), TimeProvider.System);
     }
 
     public Task<IReadOnlyList<PrincipalView>> ListAsync(PrincipalKind kind, CancellationToken cancellationToken) => Task.FromResult(_actions.List(kind));

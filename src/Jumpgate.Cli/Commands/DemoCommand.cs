@@ -8,7 +8,7 @@ using Jumpgate.Cli.Logging;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
-using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Cli.Commands;
@@ -49,13 +49,13 @@ internal static class DemoCommand
         using var logs = LoggingSetup.CreateFactory(verbose: false);
         var gatewayDir = Path.Combine(directory, "gateway");
         var fingerprint = Directory.Exists(gatewayDir) ? null : GatewayInit.Run(gatewayDir, listen, "localhost", null, null);
-        var store = new GatewayStore(GatewayOptions.Load(gatewayDir).StorePath);
+        using var store = SqliteStore.Open(GatewayOptions.Load(gatewayDir).StorePath);
         fingerprint ??= Fingerprint.Of(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(GatewayOptions.Load(gatewayDir).CertificatePath)));
 
         using var web = DemoWebService.Start();
         var sshd = await ListensAsync(new IPEndPoint(IPAddress.Loopback, 22), cancellationToken);
-        var agentToken = store.AddPrincipal(PrincipalKind.Agent, $"demo-{Environment.ProcessId}", Core.Naming.HostPatterns.Parse("*"), DateTimeOffset.UtcNow);
-        var userToken = store.AddPrincipal(PrincipalKind.User, $"demo-user-{Environment.ProcessId}", null, DateTimeOffset.UtcNow);
+        var agentToken = store.Principals.Add(PrincipalKind.Agent, $"demo-{Environment.ProcessId}", Core.Naming.HostPatterns.Parse("*"), DateTimeOffset.UtcNow);
+        var userToken = store.Principals.Add(PrincipalKind.User, $"demo-user-{Environment.ProcessId}", null, DateTimeOffset.UtcNow);
         var tokenFile = Path.Combine(directory, "agent.token");
         File.Delete(tokenFile);
         await using (var writer = new StreamWriter(PrivateFile.CreateNew(tokenFile)))

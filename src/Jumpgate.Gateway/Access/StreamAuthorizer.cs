@@ -17,7 +17,7 @@ internal sealed record Authorization(AgentSession? Session, string Service, stri
 /// refused user learns nothing about which hosts or services exist. Every path that opens a
 /// stream or forwards a request asks here.
 /// </summary>
-internal sealed class StreamAuthorizer(GatewayStore store, AgentRegistry registry, TimeProvider time)
+internal sealed class StreamAuthorizer(AccessCache access, IHostStore hosts, AgentRegistry registry, TimeProvider time)
 {
     /// <summary>
     /// A stream to <paramref name="host"/>:<paramref name="service"/> (a name, or a port as `ssh`
@@ -31,7 +31,7 @@ internal sealed class StreamAuthorizer(GatewayStore store, AgentRegistry registr
         {
             return new Authorization(null, asked, Refusals.InvalidHost(host), Denied: false);
         }
-        var policy = store.LoadPolicy(user);
+        var policy = access.LoadPolicy(user);
         if (!policy.AllowsHost(host))
         {
             return Deny(policy, host, asked);
@@ -51,14 +51,14 @@ internal sealed class StreamAuthorizer(GatewayStore store, AgentRegistry registr
     /// <summary>The rules' refusal of <paramref name="host"/>:<paramref name="service"/> for <paramref name="user"/>; null when they allow it.</summary>
     public string? RuleRefusal(string user, string host, string service)
     {
-        var policy = store.LoadPolicy(user);
+        var policy = access.LoadPolicy(user);
         return Names.IsValid(host) && policy.Allows(host, service) ? null : policy.Refusal(host, service);
     }
 
     /// <summary>Why no agent serves <paramref name="host"/> now: never seen, or offline since its agent was last seen.</summary>
     public string Absence(string host)
     {
-        var known = store.ListHosts(host);
+        var known = hosts.List(host);
         if (known.Count == 0)
         {
             return Refusals.UnknownHost(host);

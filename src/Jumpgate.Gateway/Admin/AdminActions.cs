@@ -15,10 +15,10 @@ namespace Jumpgate.Gateway.Admin;
 /// <see cref="InvalidOperationException"/> with words meant for the admin; every change is one
 /// audit event naming who did what. Reads are not audited: they change nothing.
 /// </summary>
-internal sealed class AdminActions(GatewayStore store, string actor, string? source, Action<AuditEvent> audit, TimeProvider time)
+internal sealed class AdminActions(GatewayStores store, string actor, string? source, Action<AuditEvent> audit, TimeProvider time)
 {
     public IReadOnlyList<PrincipalView> List(PrincipalKind kind) =>
-        [.. store.ListPrincipals(kind).Select(r => new PrincipalView(r.Name, PrincipalKinds.Text(kind), r.HostPatterns, r.Disabled, r.Created, r.Groups))];
+        [.. store.Principals.List(kind).Select(r => new PrincipalView(r.Name, PrincipalKinds.Text(kind), r.HostPatterns, r.Disabled, r.Created, r.Groups))];
 
     /// <summary>Adds a user, agent or admin and returns its first token (shown once, stored hashed).</summary>
     public IssuedToken Add(PrincipalKind kind, AddPrincipalRequest request)
@@ -38,7 +38,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
         {
             throw new InvalidOperationException("only users are in groups");
         }
-        var token = store.AddPrincipal(kind, name, patterns, time.GetUtcNow(), groups);
+        var token = store.Principals.Add(kind, name, patterns, time.GetUtcNow(), groups);
         Record($"add_{PrincipalKinds.Text(kind)}", kind, name,
             kind == PrincipalKind.Agent ? $"added agent {name} for hosts '{patterns}'"
             : groups.Count > 0 ? $"added user {name} in {string.Join(", ", groups.Select(g => "@" + g))}"
@@ -48,12 +48,12 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
 
     public void SetDisabled(PrincipalKind kind, string name, bool disabled)
     {
-        store.SetDisabled(kind, name, disabled);
+        store.Principals.SetDisabled(kind, name, disabled);
         var verb = disabled ? "disable" : "enable";
         Record(verb, kind, name, $"{verb}d {PrincipalKinds.Text(kind)} {name}");
     }
 
-    public IReadOnlyList<TokenView> Tokens() => [.. store.ListTokens().Select(View)];
+    public IReadOnlyList<TokenView> Tokens() => [.. store.Tokens.List().Select(View)];
 
     public IssuedToken AddToken(AddTokenRequest request)
     {
@@ -68,7 +68,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
             }
             expires = now + span;
         }
-        var token = store.AddToken(kind, request.Name, now, expires);
+        var token = store.Tokens.Add(kind, request.Name, now, expires);
         // The public id names the token in the trail (as `gateway tokens` does); the secret never appears.
         Record("token_add", kind, request.Name, $"issued token {token.Id} to {PrincipalKinds.Text(kind)} {request.Name}{(expires is { } e ? $", expiring {e:yyyy-MM-dd HH:mm:ss}Z" : "")}");
         return new IssuedToken(token.ToString());
@@ -76,18 +76,18 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
 
     public TokenView RevokeToken(string id)
     {
-        var row = store.RevokeToken(id);
+        var row = store.Tokens.Revoke(id);
         Record("token_revoke", row.Kind, row.Principal, $"revoked token {row.Id} of {PrincipalKinds.Text(row.Kind)} {row.Principal}");
         return View(row);
     }
 
-    public IReadOnlyList<RuleView> Rules() => [.. store.ListRules().Select(r => new RuleView(r.Subject, r.Hosts.ToString(), r.Services))];
+    public IReadOnlyList<RuleView> Rules() => [.. store.Rules.List().Select(r => new RuleView(r.Subject, r.Hosts.ToString(), r.Services))];
 
     /// <summary>Adds a rule; granting what is granted already changes nothing and says so.</summary>
     public ChangeResult Grant(RuleRequest request)
     {
         var rule = ParseRule(request, requireUser: true);
-        if (!store.Grant(rule, time.GetUtcNow()))
+        if (!store.Rules.Grant(rule, time.GetUtcNow()))
         {
             return new ChangeResult(false, $"{rule.Subject} may reach '{rule.Hosts}' ({rule.DescribeServices()}) already");
         }
@@ -98,7 +98,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
     public void Revoke(RuleRequest request)
     {
         var rule = ParseRule(request, requireUser: false);
-        store.Revoke(rule);
+        store.Rules.Revoke(rule);
         Record("revoke", rule, $"revoked {rule.Subject} '{rule.Hosts}' ({rule.DescribeServices()})");
     }
 
@@ -110,20 +110,20 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
         {
             throw new InvalidOperationException("give at least one group");
         }
-        if (!store.PrincipalExists(PrincipalKind.User, user))
+        if (!store.Principals.Exists(PrincipalKind.User, user))
         {
             throw new InvalidOperationException($"there is no user {user} (`jumpgate gateway users` lists them)");
         }
-        var before = store.ListPrincipals(PrincipalKind.User).Single(u => u.Name == user).Groups;
+        var before = store.Principals.List(PrincipalKind.User).Single(u => u.Name == user).Groups;
         IReadOnlyList<string> changed;
         if (add)
         {
             changed = [.. checkedGroups.Except(before, StringComparer.Ordinal)];
-            store.AddToGroups(user, changed);
+            store.Principals.AddToGroups(user, changed);
         }
         else
         {
-            changed = store.RemoveFromGroups(user, checkedGroups);
+            changed = store.Principals.RemoveFromGroups(user, checkedGroups);
         }
         var unchanged = checkedGroups.Except(changed, StringComparer.Ordinal).Select(g => "@" + g).ToList();
         if (changed.Count > 0)
@@ -147,7 +147,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
             }
             from = time.GetUtcNow() - span;
         }
-        return store.QueryAudit(new AuditQuery(user, host, from, Math.Clamp(limit, 1, 100_000), kind));
+        return store.Audit.Query(new AuditQuery(user, host, from, Math.Clamp(limit, 1, 100_000), kind));
     }
 
     private static TokenView View(TokenRow t) => new(t.Id, PrincipalKinds.Text(t.Kind), t.Principal, t.Created, t.Expires, t.Revoked);
@@ -166,7 +166,7 @@ internal sealed class AdminActions(GatewayStore store, string actor, string? sou
         {
             throw new InvalidOperationException($"'{subject}' is not a valid user name: use {Names.Rule}, or @group");
         }
-        else if (requireUser && !store.PrincipalExists(PrincipalKind.User, subject))
+        else if (requireUser && !store.Principals.Exists(PrincipalKind.User, subject))
         {
             throw new InvalidOperationException($"there is no user {subject} (add one with `jumpgate gateway add-user {subject}`, or give a group as @name)");
         }

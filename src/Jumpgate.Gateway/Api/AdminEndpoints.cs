@@ -105,7 +105,7 @@ internal static class AdminEndpoints
     {
         var services = http.RequestServices;
         var audit = services.GetRequiredService<AuditLog>();
-        return new AdminActions(services.GetRequiredService<GatewayStore>(), Caller(http).Name, PeerAddress.Of(http), audit.Write, services.GetRequiredService<TimeProvider>());
+        return new AdminActions(services.GetRequiredService<GatewayStores>(), Caller(http).Name, PeerAddress.Of(http), audit.Write, services.GetRequiredService<TimeProvider>());
     }
 
     /// <remarks>

@@ -22,15 +22,15 @@ internal static class ApiEndpoints
                 ? Results.Json(new WhoAmI(user.Name, $"https://{http.Request.Host}", options.Domain), ApiJson.Default.WhoAmI)
                 : await UnauthorizedAsync(http, authenticator));
 
-        app.MapGet(ApiPaths.Hosts, async (HttpContext http, Authenticator authenticator, GatewayStore store, AgentRegistry registry) =>
+        app.MapGet(ApiPaths.Hosts, async (HttpContext http, Authenticator authenticator, AccessCache access, IHostStore hosts, AgentRegistry registry) =>
         {
             if (Authenticate(http, authenticator) is not { } user)
             {
                 return await UnauthorizedAsync(http, authenticator);
             }
             // Only what the user's rules allow: a host none of whose services they may reach is not listed at all.
-            var policy = store.LoadPolicy(user.Name);
-            var listing = store.ListHosts()
+            var policy = access.LoadPolicy(user.Name);
+            var listing = hosts.List()
                 .Where(h => policy.AllowsHost(h.Name))
                 .GroupBy(h => h.Name)
                 .Select(group =>
@@ -61,18 +61,18 @@ internal static class ApiEndpoints
     /// browser in on it. Refused like a stream would be: rules first, so a refused user learns
     /// nothing about which hosts exist.
     /// </summary>
-    private static async Task<IResult> OpenAsync(HttpContext http, string host, string service, Authenticator authenticator, GatewayStore store, ServiceRouter router, SignInEndpoints signIn)
+    private static async Task<IResult> OpenAsync(HttpContext http, string host, string service, Authenticator authenticator, AccessCache access, IHostStore hosts, ServiceRouter router, SignInEndpoints signIn)
     {
         if (Authenticate(http, authenticator) is not { } user)
         {
             return await UnauthorizedAsync(http, authenticator);
         }
-        var policy = store.LoadPolicy(user.Name);
+        var policy = access.LoadPolicy(user.Name);
         if (!Core.Naming.Names.IsValid(host) || !Core.Naming.Names.IsValid(service) || !policy.Allows(host, service))
         {
             return Error(StatusCodes.Status403Forbidden, policy.Refusal(host, service));
         }
-        var known = store.ListHosts(host);
+        var known = hosts.List(host);
         if (known.Count == 0)
         {
             return Error(StatusCodes.Status404NotFound, Refusals.UnknownHost(host));

@@ -28,14 +28,14 @@ internal sealed class AuditLog : IAsyncDisposable
     private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(5);
 
     private readonly Channel<AuditEvent> _queue = Channel.CreateBounded<AuditEvent>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly GatewayStore _store;
+    private readonly IAuditStore _store;
     private readonly AuditFile _file;
     private readonly TimeProvider _time;
     private readonly ILogger<AuditLog> _logger;
     private readonly Task _writer;
     private long _dropped;
 
-    public AuditLog(GatewayStore store, AuditFile file, TimeProvider time, ILogger<AuditLog> logger)
+    public AuditLog(IAuditStore store, AuditFile file, TimeProvider time, ILogger<AuditLog> logger)
     {
         _store = store;
         _file = file;
@@ -79,9 +79,9 @@ internal sealed class AuditLog : IAsyncDisposable
                     _file.AppendLine(JsonSerializer.SerializeToUtf8Bytes(audit, AuditJson.Default.AuditEvent));
                 }
                 _file.Flush();
-                _store.AppendAudit(batch);
+                _store.Append(batch);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException)
             {
                 // A full disk or a locked store must not stop the gateway; say so and keep going.
                 GatewayLog.AuditWriteFailed(_logger, batch.Count, e.Message);

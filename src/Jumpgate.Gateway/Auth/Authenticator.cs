@@ -24,16 +24,16 @@ internal sealed class Authenticator : IDisposable
     /// </summary>
     public static readonly TimeSpan ThrottledSummaryInterval = TimeSpan.FromMinutes(1);
 
-    private readonly GatewayStore _store;
+    private readonly AccessCache _access;
     private readonly AuthRateLimiter _limiter;
     private readonly AuditLog _audit;
     private readonly TimeProvider _time;
     private readonly ILogger<Authenticator> _logger;
     private readonly ITimer _summaries;
 
-    public Authenticator(GatewayStore store, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
+    public Authenticator(AccessCache access, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
     {
-        _store = store;
+        _access = access;
         _limiter = limiter;
         _audit = audit;
         _time = time;
@@ -62,7 +62,7 @@ internal sealed class Authenticator : IDisposable
         {
             return null;
         }
-        var principal = _store.Authenticate(token, kind, _time.GetUtcNow(), out var stale);
+        var principal = _access.Authenticate(token, kind, _time.GetUtcNow(), out var stale);
         if (principal is not null)
         {
             _limiter.Succeeded(address);

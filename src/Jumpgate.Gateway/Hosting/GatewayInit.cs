@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Sqlite;
 
 namespace Jumpgate.Gateway.Hosting;
 
@@ -39,8 +39,7 @@ internal static class GatewayInit
         }
 
         // The store creates its file with mode 0600 itself, wherever gateway.yaml later moves it.
-        using var store = new GatewayStore(Path.Combine(directory, "gateway.db"));
-        store.Initialize();
+        SqliteStore.Open(Path.Combine(directory, "gateway.db")).Dispose();
 
         File.WriteAllText(config, $"""
             # Jumpgate gateway. Paths are relative to this file.

@@ -8,6 +8,7 @@ using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Sqlite;
 using Jumpgate.Gateway.Tunnel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -30,8 +31,7 @@ public static class GatewayServer
         CheckSecretFile(options.KeyPath);
         CheckSecretFile(options.StorePath);
         var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
-        using var store = new GatewayStore(options.StorePath);
-        store.Initialize();
+        using var store = SqliteStore.Open(options.StorePath);
 
         // No appsettings.json and no file watching: gateway.yaml is the configuration. The builder
         // adds appsettings.json before the sources can be cleared, watching the content root (the
@@ -51,7 +51,7 @@ public static class GatewayServer
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Access);
         builder.Services.AddSingleton(options.Trunks);
-        builder.Services.AddSingleton(store);
+        AddStore(builder.Services, store);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
         builder.Services.AddSingleton<AuditLog>();
@@ -126,6 +126,23 @@ public static class GatewayServer
         }
         await app.StopAsync(CancellationToken.None);
         await app.DisposeAsync();
+    }
+
+    /// <summary>
+    /// The store's parts, one per concern, as the rest of the gateway asks for them; a second
+    /// backend fills the same parts. The caches over them are the backend's neighbours, not its parts.
+    /// </summary>
+    private static void AddStore(IServiceCollection services, GatewayStores store)
+    {
+        services.AddSingleton(store);
+        services.AddSingleton(store.Principals);
+        services.AddSingleton(store.Tokens);
+        services.AddSingleton(store.Rules);
+        services.AddSingleton(store.Hosts);
+        services.AddSingleton(store.Audit);
+        services.AddSingleton(store.WebSessions);
+        services.AddSingleton(store.Generation);
+        services.AddSingleton<AccessCache>();
     }
 
     /// <summary>A key or store others can read is a leak waiting to happen: refuse to start and say how to fix it.</summary>

@@ -11,18 +11,17 @@ namespace Jumpgate.Gateway.Http;
 /// subdomain have their own cookie, and each session is bound to the host it was issued for, so
 /// a cookie one service leaks opens nothing else; the gateway strips it from every request it forwards.
 /// </summary>
-internal sealed class BrowserSessions(GatewayStore store, ServiceRouter router, GatewayOptions options, TimeProvider time)
+internal sealed class BrowserSessions(IWebSessionStore store, IStoreGeneration generation, ServiceRouter router, GatewayOptions options, TimeProvider time)
 {
     public const string CookieName = "__Host-jumpgate";
 
     /// <summary>
-    /// Live sessions kept in memory: a few hundred bytes each, so at most about 2 MiB. More browsers
-    /// than this only means more of them are read from the store.
+    /// Live sessions kept in memory, each believed while the store's generation is the one it was
+    /// read at (so a sign-out, a revoked token or a disabled user anywhere ends it at the next
+    /// request): a few hundred bytes each, so at most about 2 MiB. More browsers than this only
+    /// means more of them are read from the store.
     /// </summary>
     public const int CacheCapacity = 4096;
-
-    /// <summary>How long a checked session is believed without asking the store again; revocation still lands within the 5 s promised.</summary>
-    private static readonly TimeSpan Recheck = TimeSpan.FromSeconds(2);
 
     private readonly SessionCache _recent = new(CacheCapacity);
 
@@ -38,22 +37,24 @@ internal sealed class BrowserSessions(GatewayStore store, ServiceRouter router, 
             return null;
         }
         var now = time.GetUtcNow();
+        // Read before the session: a change committed in between makes the next request read again.
+        var current = generation.Read();
         WebSession? session;
-        if (_recent.TryGet(cookie.Id, out var cached) && now - cached.Checked < Recheck)
+        if (_recent.TryGet(cookie.Id, out var cached) && cached.Generation == current)
         {
             // A wrong secret for a cached id is wrong in the store too: the secret never changes.
             session = cookie.Matches(cached.SecretHash) ? cached.Session : null;
         }
         else
         {
-            session = store.FindWebSession(cookie, now);
+            session = store.Find(cookie, now);
             if (session is null)
             {
                 // Unknown, ended or wrong: nothing is kept, so random cookies cost a lookup each and no memory.
                 _recent.Remove(cookie.Id);
                 return null;
             }
-            _recent.Set(new CachedSession(cookie.SecretHash, session, now));
+            _recent.Set(new CachedSession(cookie.SecretHash, session, current));
         }
         return session is not null && session.Expires > now && session.Host == site ? session : null;
     }
@@ -68,7 +69,7 @@ internal sealed class BrowserSessions(GatewayStore store, ServiceRouter router, 
         signIn ??= NewSignIn();
         var now = time.GetUtcNow();
         var expires = now + options.Http.SessionLifetime;
-        var cookie = store.CreateWebSession(user, tokenId, site, signIn, now, expires);
+        var cookie = store.Create(user, tokenId, site, signIn, now, expires);
         http.Response.Cookies.Append(CookieName, cookie, new CookieOptions
         {
             HttpOnly = true,

@@ -23,7 +23,7 @@ internal sealed record ServiceRoute(string Label, string Host, string Service, I
 /// domain, so one wildcard certificate covers them all: <c>service--host.domain</c> (names never
 /// contain a double dash), or the label the agent declared with <c>subdomain:</c>.
 /// </summary>
-internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry registry, GatewayStore store)
+internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry registry, IHostStore hosts)
 {
     public const string Separator = "--";
 
@@ -67,7 +67,7 @@ internal sealed class ServiceRouter(GatewayOptions options, AgentRegistry regist
         {
             return null;
         }
-        var remembered = store.ListHosts()
+        var remembered = hosts.List()
             .SelectMany(known => known.Services.Where(s => s.Http && LabelsOf(s, known.Name).Contains(label)).Select(s => (Host: known.Name, Service: s.Name)))
             .Distinct()
             .ToList();

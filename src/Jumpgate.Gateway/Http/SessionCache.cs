@@ -3,8 +3,8 @@ using Jumpgate.Gateway.Store;
 
 namespace Jumpgate.Gateway.Http;
 
-/// <summary>A session the store vouched for at <see cref="Checked"/>, with its secret's hash (never the secret).</summary>
-internal sealed record CachedSession(byte[] SecretHash, WebSession Session, DateTimeOffset Checked);
+/// <summary>A session the store vouched for at store generation <see cref="Generation"/>, with its secret's hash (never the secret).</summary>
+internal sealed record CachedSession(byte[] SecretHash, WebSession Session, long Generation);
 
 /// <summary>
 /// The live sessions read recently, keyed by session id, the least recently used dropped first

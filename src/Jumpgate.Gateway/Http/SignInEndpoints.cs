@@ -20,7 +20,7 @@ internal sealed class SignInEndpoints(
     BrowserSessions sessions,
     SignInCodes codes,
     Authenticator authenticator,
-    GatewayStore store,
+    AccessCache access,
     AgentRegistry registry,
     AuditLog audit,
     TimeProvider time)
@@ -112,7 +112,7 @@ internal sealed class SignInEndpoints(
             http.Response.Redirect("/signin");
             return;
         }
-        var policy = store.LoadPolicy(session.User);
+        var policy = access.LoadPolicy(session.User);
         var services = registry.All()
             .SelectMany(s => s.Hosts.Values.SelectMany(h => h.Services.Where(x => x.Http && policy.Allows(h.Name, x.Name)).Select(x => (Host: h.Name, Service: x))))
             .DistinctBy(x => (x.Host, x.Service.Name))

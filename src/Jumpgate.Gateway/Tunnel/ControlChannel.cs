@@ -23,7 +23,8 @@ namespace Jumpgate.Gateway.Tunnel;
 /// </summary>
 internal sealed class ControlChannel(
     GatewayOptions options,
-    GatewayStore store,
+    IPrincipalStore principals,
+    IHostStore hosts,
     AgentRegistry registry,
     Authenticator authenticator,
     AccessMonitor monitor,
@@ -31,7 +32,7 @@ internal sealed class ControlChannel(
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
-    private readonly SubdomainClaims _claims = new(store, registry);
+    private readonly SubdomainClaims _claims = new(principals, hosts, registry);
     private readonly Lock _claiming = new();
 
     public async Task RunAsync(TunnelConnection connection, Hello hello, Principal? agent, CancellationTokenSource handshake)
@@ -58,7 +59,7 @@ internal sealed class ControlChannel(
                 // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
                 Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
             };
-            store.ReplaceHosts(agent.Name, [.. accepted.Values], time.GetUtcNow());
+            hosts.Replace(agent.Name, [.. accepted.Values], time.GetUtcNow());
             registry.Register(session);
         }
         foreach (var refusal in subdomainsRefused)
@@ -97,7 +98,7 @@ internal sealed class ControlChannel(
         {
             registry.Unregister(session);
             session.End();
-            store.MarkSeen(agent.Name, time.GetUtcNow());
+            hosts.MarkSeen(agent.Name, time.GetUtcNow());
             GatewayLog.AgentDisconnected(logger, agent.Name, ended);
             var now = time.GetUtcNow();
             audit.Write(new AuditEvent

@@ -26,7 +26,7 @@ internal sealed record SubdomainRefusal(string Host, string Service, string Labe
 /// router never sees it. Callers serialise <see cref="Settle"/> with registering the session, so
 /// two agents cannot both take a free label at the same moment.
 /// </summary>
-internal sealed class SubdomainClaims(GatewayStore store, AgentRegistry registry)
+internal sealed class SubdomainClaims(IPrincipalStore principals, IHostStore hosts, AgentRegistry registry)
 {
     /// <summary>Strips every subdomain of <paramref name="hosts"/> that <paramref name="agent"/> may not have; returns why each was refused.</summary>
     public IReadOnlyList<SubdomainRefusal> Settle(Principal agent, Dictionary<string, HostAnnouncement> hosts)
@@ -76,7 +76,7 @@ internal sealed class SubdomainClaims(GatewayStore store, AgentRegistry registry
     /// <summary>Every label other agents' hosts hold now: online sessions and the store's remembered hosts.</summary>
     private Dictionary<string, HashSet<(string Host, string Service)>> HoldersExcept(string agent)
     {
-        var patterns = store.ListPrincipals(PrincipalKind.Agent)
+        var patterns = principals.List(PrincipalKind.Agent)
             .ToDictionary(p => p.Name, p => p.HostPatterns is { } text ? HostPatterns.Parse(text) : null, StringComparer.Ordinal);
         var holders = new Dictionary<string, HashSet<(string, string)>>(StringComparer.Ordinal);
         void HoldAll(string owner, string host, IEnumerable<ServiceAnnouncement> services)
@@ -100,7 +100,7 @@ internal sealed class SubdomainClaims(GatewayStore store, AgentRegistry registry
             }
         }
         // The agent's own stored hosts are about to be replaced by what it announces now.
-        foreach (var known in store.ListHosts().Where(k => k.Agent != agent))
+        foreach (var known in hosts.List().Where(k => k.Agent != agent))
         {
             HoldAll(known.Agent, known.Name, known.Services);
         }

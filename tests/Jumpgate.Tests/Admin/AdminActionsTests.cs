@@ -3,6 +3,7 @@ using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Sqlite;
 using Jumpgate.TestSupport;
 using Jumpgate.Tests.Auth;
 using Microsoft.Data.Sqlite;
@@ -32,9 +33,9 @@ public sealed class AdminActionsTests : IDisposable
         var token = _actions.Add(PrincipalKind.Admin, new AddPrincipalRequest("alice")).Token;
 
         Assert.StartsWith("jgx_", token, StringComparison.Ordinal);
-        Assert.Equal("alice", _temp.Store.Authenticate(token, PrincipalKind.Admin, _time.GetUtcNow())?.Name);
-        Assert.Null(_temp.Store.Authenticate(token, PrincipalKind.User, _time.GetUtcNow()));
-        Assert.Null(_temp.Store.Authenticate(token, PrincipalKind.Agent, _time.GetUtcNow()));
+        Assert.Equal("alice", _temp.Access.Authenticate(token, PrincipalKind.Admin, _time.GetUtcNow())?.Name);
+        Assert.Null(_temp.Access.Authenticate(token, PrincipalKind.User, _time.GetUtcNow()));
+        Assert.Null(_temp.Access.Authenticate(token, PrincipalKind.Agent, _time.GetUtcNow()));
         Assert.Equal(["alice"], _actions.List(PrincipalKind.Admin).Select(a => a.Name));
     }
 
@@ -75,17 +76,17 @@ public sealed class AdminActionsTests : IDisposable
     {
         _actions.Add(PrincipalKind.User, new AddPrincipalRequest("carol"));
         _actions.Grant(new RuleRequest("@gpu", "node1", ["ssh"]));
-        _temp.Store.Revoke(new Gateway.Access.AccessRule("@everyone", Core.Naming.HostPatterns.Parse("*"), []));
-        Assert.False(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
+        _temp.Store.Rules.Revoke(new Gateway.Access.AccessRule("@everyone", Core.Naming.HostPatterns.Parse("*"), []));
+        Assert.False(_temp.Access.LoadPolicy("carol").Allows("node1", "ssh"));
 
         var added = _actions.ChangeGroups("carol", ["gpu", "@staff"], add: true);
         Assert.True(added.Changed);
         Assert.Equal(["gpu", "staff"], _actions.List(PrincipalKind.User).Single().Groups);
-        Assert.True(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
+        Assert.True(_temp.Access.LoadPolicy("carol").Allows("node1", "ssh"));
         Assert.Equal("carol is in @gpu already", _actions.ChangeGroups("carol", ["gpu"], add: true).Message);
 
         _actions.ChangeGroups("carol", ["gpu"], add: false);
-        Assert.False(_temp.Store.LoadPolicy("carol").Allows("node1", "ssh"));
+        Assert.False(_temp.Access.LoadPolicy("carol").Allows("node1", "ssh"));
         Assert.Equal("carol is not in @gpu", _actions.ChangeGroups("carol", ["gpu"], add: false).Message);
     }
 
@@ -121,13 +122,12 @@ public sealed class AdminActionsTests : IDisposable
                 """;
             command.ExecuteNonQuery();
         }
-        var store = new GatewayStore(path);
-        store.Initialize();
-        var actions = new AdminActions(store, "boss", null, e => store.AppendAudit([e]), _time);
+        using var store = SqliteStore.Open(path);
+        var actions = new AdminActions(store, "boss", null, e => store.Audit.Append([e]), _time);
 
         actions.Add(PrincipalKind.Admin, new AddPrincipalRequest("alice"));
 
-        Assert.Equal(["old-user"], store.ListPrincipals(PrincipalKind.User).Select(u => u.Name));
-        Assert.Equal("boss", Assert.Single(store.QueryAudit(new AuditQuery(Event: AuditEvent.KindAdmin))).Admin);
+        Assert.Equal(["old-user"], store.Principals.List(PrincipalKind.User).Select(u => u.Name));
+        Assert.Equal("boss", Assert.Single(store.Audit.Query(new AuditQuery(Event: AuditEvent.KindAdmin))).Admin);
     }
 }

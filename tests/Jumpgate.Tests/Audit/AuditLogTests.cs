@@ -23,7 +23,7 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public async Task EventsReachTheFileAndTheTableAndDisposingWritesWhatIsQueued()
     {
-        var audit = new AuditLog(_temp.Store, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
+        var audit = new AuditLog(_temp.Store.Audit, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
         for (var i = 0; i < 1000; i++)
         {
             audit.Write(new AuditEvent
@@ -40,13 +40,13 @@ public sealed class AuditLogTests : IDisposable
         var last = JsonDocument.Parse(lines[^1]).RootElement;
         Assert.Equal(999, last.GetProperty("bytes_up").GetInt64());
         Assert.False(last.TryGetProperty("agent", out _), "null fields are left out");
-        Assert.Equal(1000, _temp.Store.QueryAudit(new AuditQuery(Limit: 5000)).Count);
-        var alice = _temp.Store.QueryAudit(new AuditQuery(User: "alice", Since: Now.AddSeconds(900)));
+        Assert.Equal(1000, _temp.Store.Audit.Query(new AuditQuery(Limit: 5000)).Count);
+        var alice = _temp.Store.Audit.Query(new AuditQuery(User: "alice", Since: Now.AddSeconds(900)));
         Assert.Equal(50, alice.Count);
         Assert.All(alice, e => Assert.Equal("alice", e.User));
         Assert.Equal(Now.AddSeconds(900), alice[0].Time);
         Assert.Equal(1800, alice[0].BytesDown);
-        Assert.Equal(3, _temp.Store.QueryAudit(new AuditQuery(Limit: 3)).Count);
-        Assert.Equal(Now.AddSeconds(999), _temp.Store.QueryAudit(new AuditQuery(Limit: 3))[^1].Time);
+        Assert.Equal(3, _temp.Store.Audit.Query(new AuditQuery(Limit: 3)).Count);
+        Assert.Equal(Now.AddSeconds(999), _temp.Store.Audit.Query(new AuditQuery(Limit: 3))[^1].Time);
     }
 }

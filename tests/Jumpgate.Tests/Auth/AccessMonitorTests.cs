@@ -19,7 +19,7 @@ public sealed class AccessMonitorTests : IDisposable
 
     public AccessMonitorTests()
     {
-        _monitor = new AccessMonitor(_temp.Store, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
+        _monitor = new AccessMonitor(_temp.Access, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
     }
 
     public void Dispose() => _temp.Dispose();
@@ -27,7 +27,7 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void AStreamStillAllowedStaysOpen()
     {
-        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        var token = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, _time.GetUtcNow());
         using var stream = _monitor.TrackStream("alice", token.Id, "node1", "ssh", "lab-a");
 
         _monitor.Sweep();
@@ -39,12 +39,12 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void ARuleChangeClosesOnlyTheStreamsItNoLongerAllows()
     {
-        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
-        _temp.Store.Grant(new AccessRule("alice", HostPatterns.Parse("node1"), ["ssh"]), _time.GetUtcNow());
+        var token = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        _temp.Store.Rules.Grant(new AccessRule("alice", HostPatterns.Parse("node1"), ["ssh"]), _time.GetUtcNow());
         using var ssh = _monitor.TrackStream("alice", token.Id, "node1", "ssh", "lab-a");
         using var jupyter = _monitor.TrackStream("alice", token.Id, "node1", "jupyter", "lab-a");
 
-        _temp.Store.Revoke(new AccessRule("@everyone", HostPatterns.Parse("*"), []));
+        _temp.Store.Rules.Revoke(new AccessRule("@everyone", HostPatterns.Parse("*"), []));
         _monitor.Sweep();
 
         Assert.False(ssh.Revoked.IsCancellationRequested);
@@ -55,16 +55,16 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void AnExpiredTokenClosesItsStreamsAndARevokedAgentItsSessionAndStreams()
     {
-        _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
-        var shortLived = _temp.Store.AddToken(PrincipalKind.User, "alice", _time.GetUtcNow(), _time.GetUtcNow().AddSeconds(10));
-        var longLived = _temp.Store.AddToken(PrincipalKind.User, "alice", _time.GetUtcNow(), null);
-        var agentToken = _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-b", HostPatterns.Parse("*"), _time.GetUtcNow());
+        _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        var shortLived = _temp.Store.Tokens.Add(PrincipalKind.User, "alice", _time.GetUtcNow(), _time.GetUtcNow().AddSeconds(10));
+        var longLived = _temp.Store.Tokens.Add(PrincipalKind.User, "alice", _time.GetUtcNow(), null);
+        var agentToken = _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-b", HostPatterns.Parse("*"), _time.GetUtcNow());
         using var expiring = _monitor.TrackStream("alice", shortLived.Id, "node1", "ssh", "lab-a");
         using var viaAgent = _monitor.TrackStream("alice", longLived.Id, "node2", "ssh", "lab-b");
         using var agent = _monitor.TrackAgent("lab-b", agentToken.Id);
 
         _time.Advance(TimeSpan.FromSeconds(11));
-        _temp.Store.SetDisabled(PrincipalKind.Agent, "lab-b", true);
+        _temp.Store.Principals.SetDisabled(PrincipalKind.Agent, "lab-b", true);
         _monitor.Sweep();
 
         Assert.Equal("user alice was disabled or the token was revoked or expired", expiring.Reason);
@@ -75,7 +75,7 @@ public sealed class AccessMonitorTests : IDisposable
     [Fact]
     public void ADisposedGrantIsNoLongerChecked()
     {
-        var token = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow());
+        var token = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, _time.GetUtcNow());
         var stream = _monitor.TrackStream("alice", token.Id, "node1", "ssh", "lab-a");
 
         stream.Dispose();

@@ -1,6 +1,7 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
+using Jumpgate.Gateway.Store.Sqlite;
 using Jumpgate.TestSupport;
 using Microsoft.Data.Sqlite;
 using Jumpgate.Tests.Store;
@@ -23,48 +24,48 @@ public sealed class AccessRulesTests : IDisposable
     [Fact]
     public void ANewStoreLetsEveryoneReachEverything()
     {
-        Assert.Equal([Rule("@everyone", "*")], _temp.Store.ListRules());
-        Assert.True(_temp.Store.LoadPolicy("anyone").Allows("node1", "ssh"));
+        Assert.Equal([Rule("@everyone", "*")], _temp.Store.Rules.List());
+        Assert.True(_temp.Access.LoadPolicy("anyone").Allows("node1", "ssh"));
     }
 
     [Fact]
     public void OpeningTheStoreAgainDoesNotBringBackARevokedDefault()
     {
-        _temp.Store.Revoke(Rule("@everyone", "*"));
+        _temp.Store.Rules.Revoke(Rule("@everyone", "*"));
 
-        _temp.Store.Initialize();
+        SqliteStore.Open(_temp.Path).Dispose();
 
-        Assert.Empty(_temp.Store.ListRules());
-        Assert.False(_temp.Store.LoadPolicy("anyone").AllowsHost("node1"));
+        Assert.Empty(_temp.Store.Rules.List());
+        Assert.False(_temp.Access.LoadPolicy("anyone").AllowsHost("node1"));
     }
 
     [Fact]
     public void AGroupRuleAppliesToItsMembersOnly()
     {
-        _temp.Store.Revoke(Rule("@everyone", "*"));
-        _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, Now, ["students"]);
-        _temp.Store.AddPrincipal(PrincipalKind.User, "bob", null, Now);
-        _temp.Store.Grant(Rule("@students", "node*", "ssh", "jupyter"), Now);
+        _temp.Store.Rules.Revoke(Rule("@everyone", "*"));
+        _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now, ["students"]);
+        _temp.Store.Principals.Add(PrincipalKind.User, "bob", null, Now);
+        _temp.Store.Rules.Grant(Rule("@students", "node*", "ssh", "jupyter"), Now);
 
-        var alice = _temp.Store.LoadPolicy("alice");
-        var bob = _temp.Store.LoadPolicy("bob");
+        var alice = _temp.Access.LoadPolicy("alice");
+        var bob = _temp.Access.LoadPolicy("bob");
 
         Assert.True(alice.Allows("node7", "ssh"));
         Assert.True(alice.Allows("node7", "jupyter"));
         Assert.False(alice.Allows("node7", "tensorboard"));
         Assert.False(alice.AllowsHost("lab-pc"));
         Assert.False(bob.AllowsHost("node7"));
-        Assert.Equal(["students"], _temp.Store.ListPrincipals(PrincipalKind.User).Single(u => u.Name == "alice").Groups);
+        Assert.Equal(["students"], _temp.Store.Principals.List(PrincipalKind.User).Single(u => u.Name == "alice").Groups);
     }
 
     [Fact]
     public void AUsersOwnRuleAndEveryonesAddUp()
     {
-        _temp.Store.Revoke(Rule("@everyone", "*"));
-        _temp.Store.Grant(Rule("@everyone", "lab-pc", "ssh"), Now);
-        _temp.Store.Grant(Rule("alice", "node1"), Now);
+        _temp.Store.Rules.Revoke(Rule("@everyone", "*"));
+        _temp.Store.Rules.Grant(Rule("@everyone", "lab-pc", "ssh"), Now);
+        _temp.Store.Rules.Grant(Rule("alice", "node1"), Now);
 
-        var alice = _temp.Store.LoadPolicy("alice");
+        var alice = _temp.Access.LoadPolicy("alice");
 
         Assert.True(alice.Allows("lab-pc", "ssh"));
         Assert.False(alice.Allows("lab-pc", "jupyter"));
@@ -75,23 +76,23 @@ public sealed class AccessRulesTests : IDisposable
     [Fact]
     public void RevokingOneServiceKeepsTheOthersAndRevokingAnUnknownRuleSaysSo()
     {
-        _temp.Store.Grant(Rule("@students", "node*", "ssh", "jupyter"), Now);
+        _temp.Store.Rules.Grant(Rule("@students", "node*", "ssh", "jupyter"), Now);
 
-        _temp.Store.Revoke(Rule("@students", "node*", "jupyter"));
+        _temp.Store.Rules.Revoke(Rule("@students", "node*", "jupyter"));
 
-        Assert.Contains(Rule("@students", "node*", "ssh"), _temp.Store.ListRules());
-        var unknown = Assert.Throws<InvalidOperationException>(() => _temp.Store.Revoke(Rule("@staff", "node*")));
+        Assert.Contains(Rule("@students", "node*", "ssh"), _temp.Store.Rules.List());
+        var unknown = Assert.Throws<InvalidOperationException>(() => _temp.Store.Rules.Revoke(Rule("@staff", "node*")));
         Assert.Contains("there is no rule for @staff on 'node*'", unknown.Message, StringComparison.Ordinal);
-        var partOfAll = Assert.Throws<InvalidOperationException>(() => _temp.Store.Revoke(Rule("@everyone", "*", "ssh")));
+        var partOfAll = Assert.Throws<InvalidOperationException>(() => _temp.Store.Rules.Revoke(Rule("@everyone", "*", "ssh")));
         Assert.Contains("may reach every service", partOfAll.Message, StringComparison.Ordinal);
-        Assert.Contains(Rule("@everyone", "*"), _temp.Store.ListRules());
+        Assert.Contains(Rule("@everyone", "*"), _temp.Store.Rules.List());
     }
 
     [Fact]
     public void GrantingTwiceChangesNothing()
     {
-        Assert.True(_temp.Store.Grant(Rule("alice", "node1", "ssh"), Now));
-        Assert.False(_temp.Store.Grant(Rule("alice", "node1", "ssh"), Now));
-        Assert.Equal(2, _temp.Store.ListRules().Count);
+        Assert.True(_temp.Store.Rules.Grant(Rule("alice", "node1", "ssh"), Now));
+        Assert.False(_temp.Store.Rules.Grant(Rule("alice", "node1", "ssh"), Now));
+        Assert.Equal(2, _temp.Store.Rules.List().Count);
     }
 }

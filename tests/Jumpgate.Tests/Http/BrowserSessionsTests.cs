@@ -4,6 +4,7 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Sqlite;
 using Jumpgate.Tests.Auth;
 using Jumpgate.Tests.Store;
 using Microsoft.AspNetCore.Http;
@@ -27,10 +28,10 @@ public sealed class BrowserSessionsTests : IDisposable
         var options = new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 7443), Domain = Domain,
-            CertificatePath = "", KeyPath = "", StorePath = _temp.Store.Path,
+            CertificatePath = "", KeyPath = "", StorePath = _temp.Path,
         };
-        _sessions = new BrowserSessions(_temp.Store, new ServiceRouter(options, new AgentRegistry(), _temp.Store), options, _time);
-        _tokenId = _temp.Store.AddPrincipal(PrincipalKind.User, "alice", null, _time.GetUtcNow()).Id;
+        _sessions = new BrowserSessions(_temp.Store.WebSessions, _temp.Store.Generation, new ServiceRouter(options, new AgentRegistry(), _temp.Store.Hosts), options, _time);
+        _tokenId = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, _time.GetUtcNow()).Id;
     }
 
     public void Dispose() => _temp.Dispose();
@@ -66,8 +67,8 @@ public sealed class BrowserSessionsTests : IDisposable
         Assert.Null(_sessions.Find(Request(Domain, web)));
         Assert.Null(_sessions.Find(Request("127.0.0.1:7443", web)));
         Assert.Null(_sessions.Find(Request("evil.example.org", web)));
-        // Read again after the cache's recheck: the store says the same.
-        _time.Advance(TimeSpan.FromSeconds(3));
+        // Read again from the store, as after any write: it says the same.
+        _temp.Store.Principals.Add(PrincipalKind.User, "bob", null, _time.GetUtcNow());
         Assert.Null(_sessions.Find(Request($"notes--node1.{Domain}", web)));
         Assert.NotNull(_sessions.Find(Request($"web--node1.{Domain}", web)));
     }
@@ -96,6 +97,43 @@ public sealed class BrowserSessionsTests : IDisposable
     }
 
     [Fact]
+    public void ATokenRevokedElsewhereEndsItsSessionsAtTheNextRequest()
+    {
+        var web = SignIn($"web--node1.{Domain}", signIn: null);
+        Assert.NotNull(_sessions.Find(Request($"web--node1.{Domain}", web)));
+        using var admin = SqliteStore.Open(_temp.Path);
+
+        admin.Tokens.Revoke(_tokenId);
+
+        // No clock advance: the session is in memory, and the store's generation moved.
+        Assert.Null(_sessions.Find(Request($"web--node1.{Domain}", web)));
+    }
+
+    [Fact]
+    public void ASignOutThroughAnotherGatewayEndsTheSessionHereAtTheNextRequest()
+    {
+        var web = SignIn($"web--node1.{Domain}", signIn: null);
+        var session = _sessions.Find(Request($"web--node1.{Domain}", web))!;
+        using var otherGateway = SqliteStore.Open(_temp.Path);
+
+        Assert.Equal(1, otherGateway.WebSessions.DeleteSignIn(session.SignIn));
+
+        Assert.Null(_sessions.Find(Request($"web--node1.{Domain}", web)));
+    }
+
+    [Fact]
+    public void ASessionEndsWhenItsTokenExpiresWithoutAnyWrite()
+    {
+        var token = _temp.Store.Tokens.Add(PrincipalKind.User, "alice", _time.GetUtcNow(), _time.GetUtcNow().AddMinutes(10));
+        var web = SignIn($"web--node1.{Domain}", signIn: null, token.Id);
+        Assert.NotNull(_sessions.Find(Request($"web--node1.{Domain}", web)));
+
+        _time.Advance(TimeSpan.FromMinutes(10));
+
+        Assert.Null(_sessions.Find(Request($"web--node1.{Domain}", web)));
+    }
+
+    [Fact]
     public void TheCacheDropsTheLeastRecentlyUsedSessionWhenFullInsteadOfEverything()
     {
         var cache = new SessionCache(capacity: 3);
@@ -115,14 +153,14 @@ public sealed class BrowserSessionsTests : IDisposable
     }
 
     private CachedSession Cached(string id) =>
-        new(new byte[32], new WebSession(id, "alice", _tokenId, _time.GetUtcNow().AddHours(1), Domain, "s"), _time.GetUtcNow());
+        new(new byte[32], new WebSession(id, "alice", _tokenId, _time.GetUtcNow().AddHours(1), Domain, "s"), Generation: 0);
 
     /// <summary>Signs in on <paramref name="host"/> and returns the cookie value the browser was given.</summary>
-    private string SignIn(string host, string? signIn)
+    private string SignIn(string host, string? signIn, string? tokenId = null)
     {
         var http = new DefaultHttpContext();
         http.Request.Host = new HostString(host);
-        _sessions.SignIn(http, "alice", _tokenId, signIn);
+        _sessions.SignIn(http, "alice", tokenId ?? _tokenId, signIn);
         var setCookie = SetCookieHeaderValue.Parse(http.Response.Headers.SetCookie.ToString());
         Assert.Equal(BrowserSessions.CookieName, setCookie.Name.Value);
         return setCookie.Value.Value!;

@@ -20,9 +20,9 @@ public sealed class ServiceRouterTests : IDisposable
         var options = new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 7443), Domain = "gw.example.org",
-            CertificatePath = "", KeyPath = "", StorePath = _temp.Store.Path,
+            CertificatePath = "", KeyPath = "", StorePath = _temp.Path,
         };
-        _router = new ServiceRouter(options, _registry, _temp.Store);
+        _router = new ServiceRouter(options, _registry, _temp.Store.Hosts);
     }
 
     public void Dispose() => _temp.Dispose();

@@ -16,7 +16,7 @@ public sealed class SubdomainClaimsTests : IDisposable
     private readonly AgentRegistry _registry = new();
     private readonly SubdomainClaims _claims;
 
-    public SubdomainClaimsTests() => _claims = new SubdomainClaims(_temp.Store, _registry);
+    public SubdomainClaimsTests() => _claims = new SubdomainClaims(_temp.Store.Principals, _temp.Store.Hosts, _registry);
 
     public void Dispose() => _temp.Dispose();
 
@@ -57,7 +57,7 @@ public sealed class SubdomainClaimsTests : IDisposable
     public void RefusesALabelAnotherServiceOfTheSameHostHoldsOnline()
     {
         var jupyter = new ServiceAnnouncement { Name = "jupyter", Port = 8888, Http = true, Subdomain = "nb" };
-        _temp.Store.AddPrincipal(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,nb"), DateTimeOffset.UtcNow);
+        _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,nb"), DateTimeOffset.UtcNow);
         _registry.Register(new AgentSession("lab-a", "s1", new Dictionary<string, HostAnnouncement> { ["node1"] = new() { Name = "node1", Services = [jupyter] } }));
         var hosts = Announce("node1", ("tensorboard", "nb"));
 
@@ -111,7 +111,7 @@ public sealed class SubdomainClaimsTests : IDisposable
 
     private void Store(string agent, string patterns, string host, params (string Service, string Subdomain)[] services)
     {
-        _temp.Store.AddPrincipal(PrincipalKind.Agent, agent, HostPatterns.Parse(patterns), DateTimeOffset.UtcNow);
-        _temp.Store.ReplaceHosts(agent, [.. Announce(host, services).Values], DateTimeOffset.UtcNow);
+        _temp.Store.Principals.Add(PrincipalKind.Agent, agent, HostPatterns.Parse(patterns), DateTimeOffset.UtcNow);
+        _temp.Store.Hosts.Replace(agent, [.. Announce(host, services).Values], DateTimeOffset.UtcNow);
     }
 }

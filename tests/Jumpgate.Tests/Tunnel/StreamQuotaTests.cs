@@ -17,7 +17,7 @@ public sealed class StreamQuotaTests : IAsyncDisposable
 
     public StreamQuotaTests()
     {
-        _audit = new AuditLog(_temp.Store, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
+        _audit = new AuditLog(_temp.Store.Audit, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
         _quota = new StreamQuota(new TrunkOptions { MaxStreams = 3, MaxStreamsPerUser = 4, MaxPending = 2, MaxPendingPerUser = 3 }, _audit, TimeProvider.System, NullLogger<StreamQuota>.Instance);
     }
 
@@ -61,7 +61,7 @@ public sealed class StreamQuotaTests : IAsyncDisposable
         Assert.Null(_quota.TryAdmit(second, out _));
 
         await _audit.DisposeAsync();
-        var refused = _temp.Store.QueryAudit(new AuditQuery(User: "alice")).Where(e => e.Outcome == "refused").ToList();
+        var refused = _temp.Store.Audit.Query(new AuditQuery(User: "alice")).Where(e => e.Outcome == "refused").ToList();
         Assert.Equal(pending, Assert.Single(refused).Reason);
     }
 }

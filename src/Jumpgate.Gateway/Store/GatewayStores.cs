@@ -1,0 +1,18 @@
+namespace Jumpgate.Gateway.Store;
+
+/// <summary>
+/// One backend's parts, one per concern, as the gateway's composition registers them and the admin
+/// commands on the gateway's own machine use them. Disposing lets go of what the backend holds open.
+/// </summary>
+internal sealed record GatewayStores(
+    IPrincipalStore Principals,
+    ITokenStore Tokens,
+    IRuleStore Rules,
+    IHostStore Hosts,
+    IAuditStore Audit,
+    IWebSessionStore WebSessions,
+    IStoreGeneration Generation,
+    IDisposable Backend) : IDisposable
+{
+    public void Dispose() => Backend.Dispose();
+}
