@@ -84,17 +84,16 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     public void Closed(SpliceOutcome outcome)
     {
         var revoked = Grant?.Reason;
-        var words = outcome switch
+        var words = (outcome, _event.Reason) switch
         {
-            SpliceOutcome.Completed => "closed by both ends",
-            SpliceOutcome.UserSideFailed => "the user's side went away",
-            SpliceOutcome.ServiceSideFailed => "the agent's side went away",
-            _ => revoked is not null ? "revoked: " + revoked : "cancelled",
+            (SpliceOutcome.Canceled, _) => revoked is not null ? "revoked: " + revoked : "cancelled",
+            // A direct stream's ends run TLS across the legs and close them when they are done, often
+            // with a reset: which leg ended first says nothing the gateway can know about the stream.
+            (_, { } how) => $"closed ({how})",
+            (SpliceOutcome.Completed, _) => "closed by both ends",
+            (SpliceOutcome.UserSideFailed, _) => "the user's side went away",
+            _ => "the agent's side went away",
         };
-        if (_event.Reason is { } how)
-        {
-            words += $" ({how})";
-        }
         var (toService, toUser) = (Meters.ToService, Meters.ToUser);
         GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);
         var end = time.GetUtcNow();
