@@ -14,7 +14,10 @@ namespace Jumpgate.Gateway.Http;
 /// browser's instead. X-Forwarded-For/-Proto/-Host say where it came from either way. The
 /// gateway's cookie and hop-by-hop headers never go upstream; the browser's own forwarding claims
 /// (Forwarded, X-Real-IP, X-Forwarded-*...) neither. A service's cookies reach the browser only
-/// as host-only cookies of its own subdomain (<see cref="ServiceCookie"/>).
+/// as host-only cookies of its own subdomain (<see cref="ServiceCookie"/>). A WebSocket's
+/// handshake headers pass as they came, so browser and service agree on its subprotocol and
+/// compression between themselves; the forwarder adds the Upgrade itself. This is the transform
+/// of YARP's forwarder: its own header copy, with rules of its own, never runs.
 /// </summary>
 internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement service) : HttpTransformer
 {

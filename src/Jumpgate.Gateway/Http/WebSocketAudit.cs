@@ -10,8 +10,10 @@ namespace Jumpgate.Gateway.Http;
 /// The audit of a browser's WebSocket, which the forwarder copies as bytes once the service has
 /// accepted it. It stands in for the server's upgrade features (HTTP/1.1 Upgrade and HTTP/2
 /// extended CONNECT), so the browser's end of the upgraded connection, which the forwarder asks
-/// them for, counts what passes each way. An <c>http</c> event says when the WebSocket opened
-/// and, with those counts, when it closed and which side ended the connection.
+/// them for, counts what passes each way (WebSocket frames, as sent). An <c>http</c> event says
+/// when the WebSocket opened and, with those counts, when it closed and which side ended the
+/// connection; which side began the closing handshake is inside the frames, which the gateway
+/// does not read.
 /// </summary>
 internal sealed class WebSocketAudit : IHttpUpgradeFeature, IHttpExtendedConnectFeature
 {
@@ -73,19 +75,18 @@ internal sealed class WebSocketAudit : IHttpUpgradeFeature, IHttpExtendedConnect
         {
             return;
         }
-        var side = error switch
+        var how = error switch
         {
-            ForwarderError.UpgradeRequestClient or ForwarderError.UpgradeResponseClient => "browser",
-            ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination => "service",
-            ForwarderError.None => browser.EndedByPeer ? "browser" : "service",
-            // Cancelled: the access was revoked, or the gateway is stopping.
-            _ => "gateway",
+            ForwarderError.UpgradeRequestClient or ForwarderError.UpgradeResponseClient => "closed by the browser",
+            ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination => "closed by the service",
+            ForwarderError.None => browser.EndedByPeer ? "closed by the browser" : "closed by the service",
+            _ => "cut: the browser's connection was lost, or the gateway revoked access or stopped",
         };
         var end = _time.GetUtcNow();
         _audit.Write(_opened with
         {
             Time = end, Outcome = "closed", Start = _start, End = end, BytesUp = browser.BytesRead, BytesDown = browser.BytesWritten,
-            Reason = $"websocket {_http.Request.Path}: closed by the {side}",
+            Reason = $"websocket {_http.Request.Path}: {how}",
         });
     }
 
