@@ -1,9 +1,9 @@
-using System.Net;
 using System.Net.Http.Headers;
 using Jumpgate.Core.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Jumpgate.Gateway.Http;
 
@@ -14,16 +14,18 @@ namespace Jumpgate.Gateway.Http;
 /// browser's instead. X-Forwarded-For/-Proto/-Host say where it came from either way. The
 /// gateway's cookie and hop-by-hop headers never go upstream; the browser's own forwarding claims
 /// (Forwarded, X-Real-IP, X-Forwarded-*...) neither. A service's cookies reach the browser only
-/// as host-only cookies of its own subdomain (<see cref="ServiceCookie"/>).
+/// as host-only cookies of its own subdomain (<see cref="ServiceCookie"/>). A WebSocket's
+/// handshake headers pass as they came, so browser and service agree on its subprotocol and
+/// compression between themselves; the forwarder adds the Upgrade itself. This is the transform
+/// of YARP's forwarder: its own header copy, with rules of its own, never runs.
 /// </summary>
-internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement service)
+internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement service) : HttpTransformer
 {
     /// <summary>Headers that describe one hop, not the request (RFC 9110 §7.6.1), and ones the gateway sets itself.</summary>
     private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Expect",
         "Host", "Cookie", "Origin", "Referer",
-        "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
         // Claims about where the request came from, which frameworks believe from a proxy in front of them: the gateway is the
         // edge, so only what it sets itself (X-Forwarded-For/-Proto/-Host) reaches the service. See also IsForwardingClaim.
         "Forwarded", "X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "X-Rewrite-URL",
@@ -53,29 +55,33 @@ internal sealed class ForwardedRequest(HttpContext http, ServiceAnnouncement ser
         }
     }
 
-    public Uri UpstreamUri(string scheme) => new($"{scheme}://{UpstreamHost}{Target}");
+    /// <summary>Where the forwarder sends the request: the connection itself is always a stream through the agent.</summary>
+    public string DestinationPrefix => $"http://{UpstreamHost}";
 
-    public HttpRequestMessage ToHttpRequest()
+    /// <summary>Replaces the forwarder's own header copy: the request carries exactly <see cref="Headers"/>.</summary>
+    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
-        var request = http.Request;
-        var message = new HttpRequestMessage(HttpMethod.Parse(request.Method), UpstreamUri("http"))
-        {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        if (http.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
-        {
-            message.Content = new StreamContent(request.Body, 64 * 1024);
-        }
+        proxyRequest.RequestUri = new Uri(DestinationPrefix + Target);
         foreach (var (name, value) in Headers())
         {
-            if (!TryAdd(message.Headers, name, value) && message.Content is { } content)
+            if (!TryAdd(proxyRequest.Headers, name, value) && proxyRequest.Content is { } content)
             {
                 TryAdd(content.Headers, name, value);
             }
         }
-        message.Headers.Host = UpstreamHost;
-        return message;
+        proxyRequest.Headers.Host = UpstreamHost;
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Replaces the forwarder's own header copy: the browser gets the headers <see cref="CopyResponseHeaders"/> lets through.</summary>
+    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        // No response (the service was not reached): the caller writes the error page.
+        if (proxyResponse is not null)
+        {
+            CopyResponseHeaders(proxyResponse);
+        }
+        return ValueTask.FromResult(proxyResponse is not null);
     }
 
     /// <summary>A header as it came; a single value (nearly every header) goes in without an array of its own.</summary>

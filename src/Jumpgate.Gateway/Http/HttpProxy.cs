@@ -10,14 +10,15 @@ using Jumpgate.Gateway.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Jumpgate.Gateway.Http;
 
 /// <summary>
 /// The HTTP side of the one port: requests for the gateway's own domain go to its pages and API;
 /// requests for a service subdomain are checked (bad framing, Origin, session, rules) and then
-/// forwarded through the serving agent, streaming both ways, with WebSockets relayed. Nothing a
-/// check refuses ever reaches the service.
+/// forwarded through the serving agent by YARP's forwarder, streaming both ways, WebSockets
+/// included. Nothing a check refuses ever reaches the service.
 /// </summary>
 internal sealed class HttpProxy(
     ServiceRouter router,
@@ -25,6 +26,7 @@ internal sealed class HttpProxy(
     SignInEndpoints signIn,
     StreamAuthorizer authorizer,
     UpstreamConnections upstream,
+    IHttpForwarder forwarder,
     AccessMonitor monitor,
     AuditLog audit,
     GatewayOptions options,
@@ -110,50 +112,53 @@ internal sealed class HttpProxy(
         }
         var invoker = upstream.For(agentSession, target.Host, target.Service);
         var forward = new ForwardedRequest(http, announcement);
-        if (http.WebSockets.IsWebSocketRequest)
-        {
-            await WebSocketRelay.RunAsync(http, invoker, forward, new AuditEvent
+        var webSocket = http.WebSockets.IsWebSocketRequest
+            ? WebSocketAudit.Install(http, new AuditEvent
             {
                 Time = time.GetUtcNow(), Event = AuditEvent.KindHttp, Outcome = "opened", User = session.User, Source = PeerAddress.Of(http),
                 Host = target.Host, Service = target.Service, Agent = agentSession.Agent,
-            }, audit, time);
-            return;
-        }
-        await ForwardAsync(http, invoker, forward, agentSession.Agent);
+            }, audit, time)
+            : null;
+        var error = await forwarder.SendAsync(http, forward.DestinationPrefix, invoker, Forwarding, forward);
+        webSocket?.Closed(error);
+        await ForwardingErrorAsync(http, error, agentSession.Agent);
     }
 
-    private async Task ForwardAsync(HttpContext http, HttpMessageInvoker invoker, ForwardedRequest forward, string agent)
+    /// <summary>
+    /// HTTP/1.1 to the service, whatever the browser speaks (a WebSocket over HTTP/2 becomes an
+    /// HTTP/1.1 Upgrade), and no activity timeout: a kernel that computes for an hour before it
+    /// answers, or a WebSocket idle for a day, stays open for as long as both ends want it.
+    /// </summary>
+    private static readonly ForwarderRequestConfig Forwarding = new()
     {
-        using var message = forward.ToHttpRequest();
-        HttpResponseMessage response;
-        try
+        Version = HttpVersion.Version11,
+        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        ActivityTimeout = Timeout.InfiniteTimeSpan,
+    };
+
+    /// <summary>
+    /// The page for a request the service never answered. Once the response has started, the
+    /// forwarder has already aborted it, so the browser sees a broken response, not a short one
+    /// that looks whole; a browser that went away gets nothing.
+    /// </summary>
+    private static async Task ForwardingErrorAsync(HttpContext http, ForwarderError error, string agent)
+    {
+        if (error == ForwarderError.None || http.Response.HasStarted || http.RequestAborted.IsCancellationRequested)
         {
-            response = await invoker.SendAsync(message, http.RequestAborted);
-        }
-        catch (HttpRequestException e)
-        {
-            await Pages.ErrorAsync(http, StatusCodes.Status502BadGateway, "Service unreachable", $"agent {agent} could not reach the service: {e.Message}");
             return;
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        var cause = http.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString();
+        switch (error)
         {
-            return;
-        }
-        using (response)
-        {
-            forward.CopyResponseHeaders(response);
-            http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            try
-            {
-                await using var body = await response.Content.ReadAsStreamAsync(http.RequestAborted);
-                // Each read is written (and so flushed) at once: streamed responses reach the browser as they are made.
-                await body.CopyToAsync(http.Response.Body, 64 * 1024, http.RequestAborted);
-            }
-            catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException)
-            {
-                // Either end went away mid-body; the other end must see a broken response, not a short one that looks whole.
-                http.Abort();
-            }
+            case ForwarderError.RequestBodyClient:
+                // The browser's body broke off or ran over the limit (Kestrel's status says which).
+                await Pages.ErrorAsync(http, http.Response.StatusCode, "Bad request", $"the request body could not be read: {cause}");
+                return;
+            case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled:
+                return;
+            default:
+                await Pages.ErrorAsync(http, StatusCodes.Status502BadGateway, "Service unreachable", $"agent {agent} could not reach the service: {cause}");
+                return;
         }
     }
 

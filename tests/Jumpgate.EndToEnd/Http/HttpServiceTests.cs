@@ -200,6 +200,15 @@ public sealed class HttpServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(WebSocketMessageType.Binary, binaryType);
         Assert.Equal(large, echoed);
         Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        // The audit counts the frames each way, so at least every payload byte.
+        var payload = large.Length + "hello, kernel".Length;
+        var closed = await Signals.UntilAsync(async () =>
+        {
+            var audit = await _fixture.Deployment.JumpgateAsync("gateway", "audit", "--json", "--dir", _fixture.Deployment.GatewayDir);
+            return JsonLines(audit.Stdout).Any(e => e.GetProperty("event").GetString() == "http" && e.GetProperty("outcome").GetString() == "closed"
+                && e.TryGetProperty("bytes_up", out var up) && up.GetInt64() >= payload && e.GetProperty("bytes_down").GetInt64() >= payload);
+        }, Signals.Timeout(20), every: TimeSpan.FromMilliseconds(500));
+        Assert.True(closed, "no http event audited the WebSocket's close with its bytes each way");
     }
 
     [Fact]
