@@ -173,7 +173,8 @@ internal sealed class StreamBroker(
         await connection.ReplyAsync(Reply.Success with { IdleTimeoutMs = (long)trunkOptions.IdleTimeout.TotalMilliseconds }, connection.Closed);
         var streams = quota.ForTrunk(user.Name, connection.Remote);
         Trunk? trunk = null;
-        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunTrunkStreamAsync(stream, trunk!, streams, connection, hello))
+        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunTrunkStreamAsync(stream, trunk!, streams, connection, hello),
+            acceptFailed: e => GatewayLog.UserTrunkStreamFailed(logger, user.Name, connection.Remote, e))
         {
             IdleTimeout = trunkOptions.IdleTimeout,
             Time = time,
