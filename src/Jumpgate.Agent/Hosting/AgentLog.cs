@@ -31,4 +31,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(109, LogLevel.Information, "stopping: {Count} open streams have {Seconds:0.#} s to finish", EventName = "Stopping")]
     public static partial void Stopping(ILogger logger, int count, double seconds);
+
+    [LoggerMessage(110, LogLevel.Error, "{Work} failed", EventName = "WorkFailed")]
+    public static partial void WorkFailed(ILogger logger, string work, Exception exception);
 }

@@ -1,5 +1,6 @@
 using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Tunnel;
+using Jumpgate.Core.Background;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 using Microsoft.Extensions.Logging;
@@ -15,13 +16,17 @@ public sealed class AgentRunner
     private readonly AgentOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly StreamTracker _streams = new();
+    private readonly TaskGroup _streams;
+    private readonly TaskGroup _trunks;
 
     internal AgentRunner(AgentOptions options, TimeProvider time, ILogger logger)
     {
         _options = options;
         _time = time;
         _logger = logger;
+        // Streams and trunks outlive the registration that opened them (a reconnect lets them finish), so the runner owns them.
+        _streams = new TaskGroup(e => AgentLog.WorkFailed(logger, "a stream", e));
+        _trunks = new TaskGroup(e => AgentLog.WorkFailed(logger, "a trunk to the gateway", e));
     }
 
     /// <summary>Loads agent.yaml and runs until <paramref name="cancellationToken"/> fires (Ctrl-C).</summary>
@@ -42,7 +47,7 @@ public sealed class AgentRunner
         {
             try
             {
-                await using var connection = await AgentConnection.ConnectAsync(_options, _streams, _time, _logger, cancellationToken);
+                await using var connection = await AgentConnection.ConnectAsync(_options, _streams, _trunks, _time, _logger, cancellationToken);
                 backoff.Reset();
                 var reason = await connection.RunAsync(cancellationToken);
                 if (cancellationToken.IsCancellationRequested)
@@ -74,7 +79,9 @@ public sealed class AgentRunner
             await DelayAsync(first, cancellationToken);
         }
         AgentLog.Stopping(_logger, _streams.Count, _options.DrainTimeout.TotalSeconds);
-        await _streams.DrainAsync(_options.DrainTimeout, _time);
+        await _streams.StopAsync(_options.DrainTimeout, _time);
+        // Each trunk closed once its last stream ended; one still dialling stops now.
+        await _trunks.DisposeAsync();
     }
 
     private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Hosting;
+using Jumpgate.Core.Background;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,8 @@ namespace Jumpgate.Agent.Tunnel;
 /// <summary>
 /// One registration with the gateway: the control connection with its heartbeats, and the trunks,
 /// the connections on which the gateway opens streams. Ends when the control connection does;
-/// the trunks then carry the streams they have to their end and close.
+/// the trunks then carry the streams they have to their end and close. The heartbeat is this
+/// registration's own task; the trunks and their streams belong to the runner, which waits for them on stop.
 /// </summary>
 internal sealed class AgentConnection : IAsyncDisposable
 {
@@ -19,32 +21,40 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly AgentOptions _options;
     private readonly TlsStream _control;
     private readonly Reply _welcome;
-    private readonly StreamTracker _streams;
+    private readonly TaskGroup _streams;
+    private readonly TaskGroup _trunks;
+    private readonly TaskGroup _session;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly CancellationTokenSource _ended = new();
-    private readonly List<Trunk> _trunks = [];
+    private readonly List<Trunk> _live = [];
 
-    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, StreamTracker streams, TimeProvider time, ILogger logger)
+    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, TaskGroup streams, TaskGroup trunks, TimeProvider time, ILogger logger)
     {
         _options = options;
         _control = control;
         _welcome = welcome;
         _streams = streams;
+        _trunks = trunks;
         _time = time;
         _logger = logger;
+        _session = new TaskGroup(e => AgentLog.WorkFailed(logger, "the heartbeat", e));
     }
+
+    /// <summary>Cancelled when the registration ends: the trunks are dialled no more.</summary>
+    private CancellationToken Ended => _session.Stopping;
 
     public string Agent => _welcome.Agent ?? "?";
 
     private int TrunkCount => Math.Clamp(_options.PoolSize ?? _welcome.PoolSize, 1, MaxTrunks);
 
-    public static async Task<AgentConnection> ConnectAsync(AgentOptions options, StreamTracker streams, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="streams">Where the streams the gateway opens run; the caller waits for them when it stops.</param>
+    /// <param name="trunks">Where this registration's trunks run, since they outlive it; the caller waits for them when it stops.</param>
+    public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
         var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint };
         var (control, welcome) = await GatewayDialer.HandshakeAsync(options.Gateway, hello, cancellationToken);
-        var connection = new AgentConnection(options, control, welcome, streams, time, logger);
+        var connection = new AgentConnection(options, control, welcome, streams, trunks, time, logger);
         foreach (var refusal in welcome.Refused ?? [])
         {
             AgentLog.HostRefused(logger, refusal);
@@ -60,13 +70,13 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// <summary>Runs until the control connection ends or <paramref name="cancellationToken"/> fires; returns why it ended.</summary>
     public async Task<string> RunAsync(CancellationToken cancellationToken)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ended.Token);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Ended);
         var interval = TimeSpan.FromMilliseconds(Math.Max(100, _welcome.HeartbeatMs));
         var deadline = interval * 3;
-        using var ticker = _time.CreateTimer(_ => _ = SendAsync(new ControlMessage { Type = ControlMessage.Ping }), null, interval, interval);
+        _session.Start(ended => PingAsync(interval, ended));
         for (var i = 0; i < TrunkCount; i++)
         {
-            _ = KeepTrunkAsync(_ended.Token);
+            _trunks.Start(KeepTrunkAsync);
         }
         var lastHeard = _time.GetTimestamp();
         try
@@ -97,6 +107,15 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
+    private async Task PingAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var ticker = new PeriodicTimer(interval, _time);
+        while (await ticker.WaitForNextTickAsync(cancellationToken))
+        {
+            await SendAsync(new ControlMessage { Type = ControlMessage.Ping });
+        }
+    }
+
     private async Task SendAsync(ControlMessage message)
     {
         await _writeLock.WaitAsync(CancellationToken.None);
@@ -115,37 +134,37 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Keeps one trunk connected while the session lasts, redialling it if it drops.</summary>
-    private async Task KeepTrunkAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Keeps one trunk connected while the session lasts, redialling it if it drops; the last one
+    /// drains when the session ends and this returns once it closed, or once <paramref name="abort"/> (the runner's stop) cuts it.
+    /// </summary>
+    private async Task KeepTrunkAsync(CancellationToken abort)
     {
         // Return to the caller at once: the connect and TLS handshake run off its path.
         await Task.Yield();
         var backoff = new Backoff(TimeSpan.FromSeconds(2));
-        while (!cancellationToken.IsCancellationRequested)
+        while (!Ended.IsCancellationRequested)
         {
             try
             {
                 var hello = new Hello { Type = HelloType.AgentTrunk, Token = _options.Token, Session = _welcome.Session };
-                var (tls, _) = await GatewayDialer.HandshakeAsync(_options.Gateway, hello, cancellationToken);
-                var trunk = new Trunk(tls, opener: false, accept: stream =>
+                var (tls, _) = await GatewayDialer.HandshakeAsync(_options.Gateway, hello, Ended);
+                var trunk = new Trunk(tls, opener: false, accept: Accept, acceptFailed: e => AgentLog.WorkFailed(_logger, "a stream", e));
+                lock (_live)
                 {
-                    _streams.Track(ServeAsync(stream));
-                    return Task.CompletedTask;
-                });
-                lock (_trunks)
-                {
-                    _trunks.Add(trunk);
-                    if (cancellationToken.IsCancellationRequested)
+                    _live.Add(trunk);
+                    if (Ended.IsCancellationRequested)
                     {
                         trunk.Drain();
                     }
                 }
                 backoff.Reset();
                 // Not cancelled with the session: a trunk drains (DisposeAsync) so its streams finish.
-                await trunk.RunAsync(CancellationToken.None);
-                lock (_trunks)
+                // Only the runner's stop cuts it, once those streams had their drain timeout.
+                await trunk.RunAsync(abort);
+                lock (_live)
                 {
-                    _trunks.Remove(trunk);
+                    _live.Remove(trunk);
                 }
             }
             catch (GatewayException e) when (e.Refused)
@@ -159,7 +178,7 @@ internal sealed class AgentConnection : IAsyncDisposable
             }
             try
             {
-                await Task.Delay(backoff.Next(), _time, cancellationToken);
+                await Task.Delay(backoff.Next(), _time, Ended);
             }
             catch (OperationCanceledException)
             {
@@ -168,20 +187,27 @@ internal sealed class AgentConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>A new stream runs with the runner's streams, which a stop lets finish; the trunk only hands it over.</summary>
+    private Task Accept(TrunkStream stream)
+    {
+        _streams.Start(static (accepted, aborted) => accepted.Connection.ServeAsync(accepted.Stream, aborted), (Connection: this, Stream: stream));
+        return Task.CompletedTask;
+    }
+
     /// <summary>One stream the gateway opened: read which service it is for, connect, and splice until either end is done.</summary>
-    private async Task ServeAsync(TrunkStream tunnel)
+    private async Task ServeAsync(TrunkStream tunnel, CancellationToken aborted)
     {
         await using var _ = tunnel;
         OpenRequest request;
         try
         {
-            request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, _streams.Aborted);
+            request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, aborted);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException)
         {
             return;
         }
-        var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, _streams.Aborted);
+        var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, aborted);
         if (target is null)
         {
             AgentLog.StreamFailed(_logger, request.Host, request.Service, error!);
@@ -192,7 +218,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             if (request.Leg is { } ticket)
             {
-                await ServeDirectAsync(tunnel, request, ticket, target, address);
+                await ServeDirectAsync(tunnel, request, ticket, target, address, aborted);
                 return;
             }
             if (!await TryWriteAsync(tunnel, Reply.Success))
@@ -200,7 +226,7 @@ internal sealed class AgentConnection : IAsyncDisposable
                 return;
             }
             AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
-            var result = await Splice.RunAsync(tunnel, target, _streams.Aborted);
+            var result = await Splice.RunAsync(tunnel, target, aborted);
             AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
         }
     }
@@ -210,10 +236,10 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
     /// gateway and splice it to the service once the user's end has shown the stream's key.
     /// </summary>
-    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address)
+    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address, CancellationToken aborted)
     {
         Stream leg;
-        using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
+        using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(aborted))
         {
             dialing.CancelAfter(_options.ConnectTimeout);
             try
@@ -235,7 +261,7 @@ internal sealed class AgentConnection : IAsyncDisposable
                 return;
             }
             TlsStream tls;
-            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(_streams.Aborted))
+            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted))
             {
                 setup.CancelAfter(DirectSetupTimeout);
                 try
@@ -251,7 +277,7 @@ internal sealed class AgentConnection : IAsyncDisposable
             await using (tls)
             {
                 AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
-                var result = await Splice.RunAsync(tls, target, _streams.Aborted);
+                var result = await Splice.RunAsync(tls, target, aborted);
                 AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
             }
         }
@@ -274,16 +300,18 @@ internal sealed class AgentConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Ends the registration. The trunks are not waited for: each finishes the streams it carries
-    /// (the runner's drain bounds that on stop) and then closes, while the agent reconnects.
+    /// Ends the registration and waits for its heartbeat. The trunks are not waited for: each
+    /// finishes the streams it carries (the runner's drain bounds that on stop) and then closes,
+    /// while the agent reconnects.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _ended.CancelAsync();
+        // First the connection, so that a heartbeat write under way fails instead of holding the wait below.
         await _control.DisposeAsync();
-        lock (_trunks)
+        await _session.DisposeAsync();
+        lock (_live)
         {
-            foreach (var trunk in _trunks)
+            foreach (var trunk in _live)
             {
                 trunk.Drain();
             }

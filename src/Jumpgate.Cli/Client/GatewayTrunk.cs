@@ -1,3 +1,4 @@
+using Jumpgate.Core.Background;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
 
@@ -7,13 +8,14 @@ namespace Jumpgate.Cli.Client;
 /// One connection to the gateway that carries every stream `forward` opens, so a new stream
 /// costs no handshake and no round trip of its own (what the agent's trunks do on the other leg). A trunk
 /// found closed (the gateway restarted, or it was idle) is replaced by a fresh dial on the next stream.
+/// Each trunk's reader runs until it closes or this is disposed, which waits for it; <paramref name="failed"/> hears of one that failed.
 /// </summary>
-internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : ITrunkSource, IAsyncDisposable
+internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token, Action<Exception> failed) : ITrunkSource, IAsyncDisposable
 {
     public GatewayEndpoint Gateway => gateway;
 
     private readonly SemaphoreSlim _dialing = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskGroup _readers = new(failed);
     private Trunk? _trunk;
 
     /// <summary>
@@ -77,7 +79,7 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : ITru
             {
                 IdleTimeout = reply.IdleTimeoutMs > 0 ? TimeSpan.FromMilliseconds(reply.IdleTimeoutMs * 3 / 4) : Timeout.InfiniteTimeSpan,
             };
-            _ = trunk.RunAsync(_stop.Token);
+            _readers.Start(trunk.RunAsync);
             _trunk = trunk;
             return trunk;
         }
@@ -87,9 +89,10 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token) : ITru
         }
     }
 
+    /// <summary>Closes the trunk, resetting its streams, and waits for its reader to end.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
         _trunk?.Close();
+        await _readers.DisposeAsync();
     }
 }

@@ -5,6 +5,7 @@ using System.Text;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Cli.Client;
 using Jumpgate.Cli.Logging;
+using Jumpgate.Core.Background;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
@@ -52,7 +53,7 @@ internal static class DemoCommand
         using var store = SqliteStore.Open(GatewayOptions.Load(gatewayDir).StorePath);
         fingerprint ??= Fingerprint.Of(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(GatewayOptions.Load(gatewayDir).CertificatePath)));
 
-        using var web = DemoWebService.Start();
+        await using var web = DemoWebService.Start();
         var sshd = await ListensAsync(new IPEndPoint(IPAddress.Loopback, 22), cancellationToken);
         var agentToken = store.Principals.Add(PrincipalKind.Agent, $"demo-{Environment.ProcessId}", Core.Naming.HostPatterns.Parse("*"), DateTimeOffset.UtcNow);
         var userToken = store.Principals.Add(PrincipalKind.User, $"demo-user-{Environment.ProcessId}", null, DateTimeOffset.UtcNow);
@@ -149,10 +150,10 @@ internal static class DemoCommand
     }
 
     /// <summary>A tiny web service on a loopback port: the thing inside the "private network".</summary>
-    private sealed class DemoWebService : IDisposable
+    private sealed class DemoWebService : IAsyncDisposable
     {
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
+        private readonly TaskGroup _running = new(e => Console.Error.WriteLine($"demo web service: {e.GetType().Name}: {e.Message}"));
 
         public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
@@ -160,18 +161,18 @@ internal static class DemoCommand
         {
             var service = new DemoWebService();
             service._listener.Start();
-            _ = service.AcceptAsync();
+            service._running.Start(service.AcceptAsync);
             return service;
         }
 
-        private async Task AcceptAsync()
+        private async Task AcceptAsync(CancellationToken cancellationToken)
         {
             try
             {
                 while (true)
                 {
-                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                    _ = AnswerAsync(client);
+                    var client = await _listener.AcceptTcpClientAsync(cancellationToken);
+                    _running.Start(stopping => AnswerAsync(client, stopping));
                 }
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -180,7 +181,7 @@ internal static class DemoCommand
             }
         }
 
-        private static async Task AnswerAsync(TcpClient client)
+        private static async Task AnswerAsync(TcpClient client, CancellationToken cancellationToken)
         {
             using var _ = client;
             try
@@ -188,10 +189,10 @@ internal static class DemoCommand
                 var stream = client.GetStream();
                 var buffer = new byte[8192];
                 // Read the request head; a demo page needs nothing from it.
-                await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                await stream.ReadAsync(buffer, cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
                 var body = $"Hello from behind Jumpgate: served by {Environment.MachineName} at {DateTime.UtcNow:O}\n";
                 var response = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}";
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(response));
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(response), cancellationToken);
             }
             catch (Exception e) when (e is IOException or TimeoutException or SocketException)
             {
@@ -199,10 +200,10 @@ internal static class DemoCommand
             }
         }
 
-        public void Dispose()
+        public async ValueTask DisposeAsync()
         {
-            _stop.Cancel();
             _listener.Stop();
+            await _running.DisposeAsync();
         }
     }
 }

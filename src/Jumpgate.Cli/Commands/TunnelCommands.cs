@@ -93,7 +93,8 @@ internal static class TunnelCommands
         say($"forwarding {bound} -> {host}:{service} through {settings.Gateway}{(direct ? ", encrypted end to end (--direct)" : "")}; Ctrl-C to stop");
         listening?.TrySetResult(bound);
         var running = new List<Task>();
-        await using var trunk = new GatewayTrunk(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token);
+        await using var trunk = new GatewayTrunk(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token,
+            e => say($"jumpgate: the connection to the gateway failed ({e.GetType().Name}: {e.Message})"));
         try
         {
             while (true)

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Jumpgate.Core.Background;
 
 namespace Jumpgate.Core.Streams;
 
@@ -29,7 +32,14 @@ internal sealed class Trunk
     private readonly Stream _transport;
     private readonly bool _opener;
     private readonly Func<TrunkStream, Task>? _accept;
+    private readonly TaskGroup? _handlers;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<ControlFrame> _control = Channel.CreateUnbounded<ControlFrame>(new UnboundedChannelOptions
+    {
+        SingleReader = true,
+        // The control writer, when idle, writes a posted frame at once on the poster's thread, as a direct write would.
+        AllowSynchronousContinuations = true,
+    });
     private readonly ConcurrentDictionary<uint, TrunkStream> _streams = new();
     private readonly CancellationTokenSource _closed = new();
     private int _lastId;
@@ -51,12 +61,19 @@ internal sealed class Trunk
 
     /// <param name="transport">The connection, after its hello; the trunk owns it from here on.</param>
     /// <param name="opener">Whether this side opens streams; the other side accepts them.</param>
-    /// <param name="accept">The acceptor's handler for each new stream; it owns the stream. It runs on the reader loop until it first waits, as it does again each time a frame wakes it, so between waits it does only short work and never blocks.</param>
-    public Trunk(Stream transport, bool opener, Func<TrunkStream, Task>? accept = null)
+    /// <param name="accept">The acceptor's handler for each new stream (acceptor side only); it owns the stream. It runs on the reader loop until it first waits, as it does again each time a frame wakes it, so between waits it does only short work and never blocks. <see cref="RunAsync"/> ends only once every handler has.</param>
+    /// <param name="acceptFailed">Told of each handler that ended with an exception, for the acceptor to log (acceptor side only).</param>
+    public Trunk(Stream transport, bool opener, Func<TrunkStream, Task>? accept = null, Action<Exception>? acceptFailed = null)
     {
         _transport = transport;
         _opener = opener;
         _accept = accept;
+        if (!opener)
+        {
+            ArgumentNullException.ThrowIfNull(accept);
+            ArgumentNullException.ThrowIfNull(acceptFailed);
+            _handlers = new TaskGroup(acceptFailed);
+        }
     }
 
     /// <summary>Cancelled when the connection is gone; every stream on it is reset then.</summary>
@@ -106,9 +123,13 @@ internal sealed class Trunk
         }
     }
 
-    /// <summary>Reads frames until the connection ends or <paramref name="cancellationToken"/> fires, then resets every stream.</summary>
+    /// <summary>
+    /// Reads frames until the connection ends or <paramref name="cancellationToken"/> fires, then
+    /// resets every stream, and returns once its control writer and every stream handler have ended.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        var controlWriter = WriteControlFramesAsync();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
         var buffer = new byte[2 * (HeaderSize + MaxPayload)];
         int start = 0, end = 0;
@@ -172,6 +193,12 @@ internal sealed class Trunk
             {
                 // Already broken; closing it is all that was left to do.
             }
+            // The transport is gone, so a control write still under way has failed: the writer drops what is queued and ends.
+            await controlWriter;
+            if (_handlers is not null)
+            {
+                await _handlers.DisposeAsync();
+            }
         }
     }
 
@@ -190,7 +217,7 @@ internal sealed class Trunk
             stream.Deliver(payload);
             // Run here, not queued: its first steps (read the request, check it, open the next leg)
             // complete at once on data already delivered, and its first real wait returns to this loop.
-            _ = AcceptAsync(stream);
+            _handlers!.Start(static (accepted, _) => accepted.Trunk._accept!(accepted.Stream), (Trunk: this, Stream: stream));
             return;
         }
         switch (type)
@@ -234,7 +261,11 @@ internal sealed class Trunk
     {
         stream.Discard();
         Interlocked.Increment(ref _refusalsUnwritten);
-        _ = WriteRefusalAsync(stream.Id, answer);
+        if (!_control.Writer.TryWrite(new ControlFrame(FrameType.Data, stream.Id, 0, answer)))
+        {
+            // Closed: there is nobody left to answer.
+            RefusalsWritten(1);
+        }
     }
 
     /// <summary>
@@ -253,40 +284,90 @@ internal sealed class Trunk
         Volatile.Write(ref _refusalsWritten, null);
     }
 
-    private async Task WriteRefusalAsync(uint id, ReadOnlyMemory<byte> answer)
+    /// <summary>
+    /// Writes the frames nobody waits on (<see cref="Post"/>, <see cref="Refuse"/>): whatever is
+    /// queued goes out in one write under the write lock, beside the streams' data frames. The queue
+    /// is bounded by what feeds it: a stream posts a reset once and credit only for data it read
+    /// (so at most a few frames before the peer waits for them), and refusals pause the reader at
+    /// <see cref="MaxRefusalsUnwritten"/>. A write that fails closes the trunk, and what is queued then is dropped.
+    /// </summary>
+    private async Task WriteControlFramesAsync()
     {
-        var frames = ArrayPool<byte>.Shared.Rent(2 * HeaderSize + answer.Length);
-        try
+        var frames = new ArrayBufferWriter<byte>(4 * HeaderSize);
+        // No token: the queue completes when the trunk closes, and the loop ends once it is empty.
+        while (await _control.Reader.WaitToReadAsync(CancellationToken.None))
         {
-            var length = WriteHeader(frames, FrameType.Data, answer.Length, id);
-            answer.Span.CopyTo(frames.AsSpan(length));
-            length += answer.Length;
-            length += WriteHeader(frames.AsSpan(length), FrameType.Reset, 0, id);
-            await _writeLock.WaitAsync(CancellationToken.None);
+            var refusals = 0;
+            while (frames.WrittenCount < MaxPayload && _control.Reader.TryRead(out var frame))
+            {
+                Append(frames, frame);
+                refusals += frame.Type == FrameType.Data ? 1 : 0;
+            }
             try
             {
-                if (!_closed.IsCancellationRequested)
+                await _writeLock.WaitAsync(CancellationToken.None);
+                try
                 {
-                    await _transport.WriteAsync(frames.AsMemory(0, length), CancellationToken.None);
+                    if (!_closed.IsCancellationRequested)
+                    {
+                        // Never cancelled halfway: a half-written frame would corrupt the trunk.
+                        await _transport.WriteAsync(frames.WrittenMemory, CancellationToken.None);
+                    }
                 }
+                finally
+                {
+                    _writeLock.Release();
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
+            {
+                // The connection failed: every stream on it is reset, and nothing more is queued.
+                Close();
             }
             finally
             {
-                _writeLock.Release();
+                frames.ResetWrittenCount();
+                if (refusals > 0)
+                {
+                    RefusalsWritten(refusals);
+                }
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
+
+        static void Append(ArrayBufferWriter<byte> frames, ControlFrame frame)
         {
-            // A half-written frame would corrupt the trunk: it is closed, and every stream on it reset.
-            Close();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frames);
-            if (Interlocked.Decrement(ref _refusalsUnwritten) <= MaxRefusalsUnwritten / 2)
+            var length = frame.Type switch
             {
-                Volatile.Read(ref _refusalsWritten)?.TrySetResult();
+                FrameType.Data => 2 * HeaderSize + frame.Answer.Length,
+                FrameType.Credit => HeaderSize + 4,
+                _ => HeaderSize,
+            };
+            var span = frames.GetSpan(length);
+            switch (frame.Type)
+            {
+                case FrameType.Data:
+                    WriteHeader(span, FrameType.Data, frame.Answer.Length, frame.Id);
+                    frame.Answer.Span.CopyTo(span[HeaderSize..]);
+                    WriteHeader(span[(HeaderSize + frame.Answer.Length)..], FrameType.Reset, 0, frame.Id);
+                    break;
+                case FrameType.Credit:
+                    WriteHeader(span, FrameType.Credit, 4, frame.Id);
+                    BinaryPrimitives.WriteInt32BigEndian(span[HeaderSize..], frame.Credit);
+                    break;
+                default:
+                    WriteHeader(span, frame.Type, 0, frame.Id);
+                    break;
             }
+            frames.Advance(length);
+        }
+    }
+
+    /// <summary>Counts refusals written (or dropped with a closed trunk), and wakes the reader once half of those waiting are.</summary>
+    private void RefusalsWritten(int count)
+    {
+        if (Interlocked.Add(ref _refusalsUnwritten, -count) <= MaxRefusalsUnwritten / 2)
+        {
+            Volatile.Read(ref _refusalsWritten)?.TrySetResult();
         }
     }
 
@@ -298,12 +379,6 @@ internal sealed class Trunk
         frame[3] = (byte)length;
         BinaryPrimitives.WriteUInt32BigEndian(frame[4..], id);
         return HeaderSize;
-    }
-
-    /// <summary>The handler, with anything it throws kept in the task it returns, never thrown into the reader loop.</summary>
-    private async Task AcceptAsync(TrunkStream stream)
-    {
-        await _accept!(stream);
     }
 
     /// <summary>Writes one whole frame; a failure closes the trunk, since a half-written frame would corrupt it.</summary>
@@ -352,22 +427,15 @@ internal sealed class Trunk
         }
     }
 
-    /// <summary>For frames nobody waits on (resets, credit): a failure already closes the trunk.</summary>
-    internal async void Post(FrameType type, TrunkStream stream, int value = 0)
+    /// <summary>
+    /// For frames nobody waits on (a reset, credit) of a stream whose first frame is written: queued
+    /// for the control writer, which writes them at once unless a write is under way.
+    /// </summary>
+    internal void Post(FrameType type, TrunkStream stream, int credit = 0)
     {
-        var payload = new byte[type == FrameType.Credit ? 4 : 0];
-        if (type == FrameType.Credit)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(payload, value);
-        }
-        try
-        {
-            await WriteFrameAsync(type, stream, payload);
-        }
-        catch (IOException)
-        {
-            // The trunk is closed and every stream on it reset.
-        }
+        Debug.Assert(stream.Id != 0 && type is FrameType.Reset or FrameType.Credit);
+        // False once the trunk is closed: the peer has nothing left to hear about.
+        _control.Writer.TryWrite(new ControlFrame(type, stream.Id, credit, default));
     }
 
     internal void Remove(TrunkStream stream)
@@ -392,12 +460,16 @@ internal sealed class Trunk
             return;
         }
         _closed.Cancel();
+        _control.Writer.TryComplete();
         foreach (var stream in _streams.Values)
         {
             stream.OnReset();
         }
         _streams.Clear();
     }
+
+    /// <summary>A frame for the control writer: a reset, credit, or (type data) a refusal's answer followed by a reset.</summary>
+    private readonly record struct ControlFrame(FrameType Type, uint Id, int Credit, ReadOnlyMemory<byte> Answer);
 
     internal enum FrameType : byte
     {

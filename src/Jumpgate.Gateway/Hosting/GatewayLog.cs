@@ -62,6 +62,9 @@ internal static partial class GatewayLog
     [LoggerMessage(41, LogLevel.Information, "closed the trunk of user {User} from {Remote}: {Reason}", EventName = "UserTrunkClosed")]
     public static partial void UserTrunkClosed(ILogger logger, string user, string? remote, string reason);
 
+    [LoggerMessage(42, LogLevel.Error, "a stream on the trunk of user {User} from {Remote} failed", EventName = "UserTrunkStreamFailed")]
+    public static partial void UserTrunkStreamFailed(ILogger logger, string user, string? remote, Exception exception);
+
     [LoggerMessage(30, LogLevel.Information, "http {User} -> {Host}:{Service} denied: {Reason}", EventName = "HttpDenied")]
     public static partial void HttpDenied(ILogger logger, string user, string host, string service, string reason);
 }

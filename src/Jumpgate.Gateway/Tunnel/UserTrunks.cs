@@ -41,7 +41,8 @@ internal sealed class UserTrunks(
         await connection.ReplyAsync(Reply.Success with { IdleTimeoutMs = (long)options.IdleTimeout.TotalMilliseconds }, connection.Closed);
         var streams = quota.ForTrunk(user.Name, connection.Remote);
         Trunk? trunk = null;
-        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunStreamAsync(stream, trunk!, streams, connection, hello))
+        trunk = new Trunk(connection.Stream, opener: false, accept: stream => RunStreamAsync(stream, trunk!, streams, connection, hello),
+            acceptFailed: e => GatewayLog.UserTrunkStreamFailed(logger, user.Name, connection.Remote, e))
         {
             IdleTimeout = options.IdleTimeout,
             Time = time,

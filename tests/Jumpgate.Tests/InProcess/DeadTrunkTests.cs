@@ -64,7 +64,7 @@ public sealed class DeadTrunkTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task ForwardDialsAFreshTrunkWhenItsTrunkWasReset()
     {
         await using var relay = new CuttableRelay(_gateway.Port);
-        await using var forward = new GatewayTrunk(_gateway.Endpoint with { Address = relay.Url }, _gateway.UserToken);
+        await using var forward = new GatewayTrunk(_gateway.Endpoint with { Address = relay.Url }, _gateway.UserToken, _gateway.TrunkFailed);
         var chunk = RandomNumberGenerator.GetBytes(4096);
         await EchoThroughAsync(forward, chunk);
 

@@ -124,7 +124,10 @@ internal sealed class GatewayInProcess : IAsyncDisposable
     }
 
     /// <summary>What `jumpgate forward` keeps: a user trunk, on which each stream is opened.</summary>
-    public GatewayTrunk OpenTrunk(string? token = null) => new(Endpoint, token ?? UserToken);
+    public GatewayTrunk OpenTrunk(string? token = null) => new(Endpoint, token ?? UserToken, TrunkFailed);
+
+    /// <summary>What `forward` would print when its trunk's reader fails: the running test's output shows it.</summary>
+    public void TrunkFailed(Exception e) => Output.WriteLine($"forward: the trunk failed: {e.Message}");
 
     /// <summary>
     /// The first audit event (as `jumpgate gateway audit` reads them from the store) that matches;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Jumpgate.Core.Streams;
@@ -20,12 +21,13 @@ public sealed class TrunkTests : IAsyncLifetime
     private Task _openerLoop = null!;
     private Task _acceptorLoop = null!;
     private Func<TrunkStream, Task> _serve = EchoAsync;
+    private readonly ConcurrentQueue<Exception> _handlerFailures = new();
 
     public async Task InitializeAsync()
     {
         var (client, server) = await LoopbackSockets.ConnectAsync();
         _opener = new Trunk(new NetworkStream(client, ownsSocket: true), opener: true);
-        _acceptor = new Trunk(new NetworkStream(server, ownsSocket: true), opener: false, accept: stream => _serve(stream));
+        _acceptor = new Trunk(new NetworkStream(server, ownsSocket: true), opener: false, accept: stream => _serve(stream), acceptFailed: _handlerFailures.Enqueue);
         _openerLoop = _opener.RunAsync(_stop.Token);
         _acceptorLoop = _acceptor.RunAsync(_stop.Token);
     }
@@ -188,7 +190,7 @@ public sealed class TrunkTests : IAsyncLifetime
         {
             stalled.TrySetResult(stream);
             return Task.CompletedTask;
-        });
+        }, acceptFailed: _handlerFailures.Enqueue);
         var loop = acceptor.RunAsync(_stop.Token);
         var frames = new byte[Trunk.Window * (Trunk.HeaderSize + 1)];
         for (var i = 0; i < Trunk.Window; i++)
@@ -274,5 +276,60 @@ public sealed class TrunkTests : IAsyncLifetime
         await stream.CloseOutputAsync();
         Assert.Equal(0, await stream.ReadAsync(new byte[1]).AsTask().WaitAsync(Timeout));
         await WhenCancelledAsync(_opener.Closed);
+    }
+
+    [Fact]
+    public async Task AStreamHandlerThatFailsIsReportedOnceAndTheTrunkCarriesOn()
+    {
+        var failure = new InvalidOperationException("the handler broke");
+        _serve = async stream =>
+        {
+            await using var _ = stream;
+            await stream.ReadExactlyAsync(new byte[1]);
+            throw failure;
+        };
+        await using (var broken = _opener.Open())
+        {
+            await broken.WriteAsync(new byte[1]);
+            Assert.True(await Signals.UntilAsync(() => Task.FromResult(!_handlerFailures.IsEmpty), Timeout, TimeSpan.FromMilliseconds(10)), "the handler's failure was not reported");
+        }
+
+        _serve = EchoAsync;
+        await using var next = _opener.Open();
+        var payload = RandomNumberGenerator.GetBytes(1000);
+        Assert.Equal(payload, await RoundTripAsync(next, payload));
+        Assert.Same(failure, Assert.Single(_handlerFailures));
+    }
+
+    [Fact]
+    public async Task ATrunkStopsOnlyOnceEveryStreamHandlerHasEnded()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reset = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlerEnded = false;
+        _serve = async stream =>
+        {
+            await using var _ = stream;
+            await stream.ReadExactlyAsync(new byte[1]);
+            started.TrySetResult();
+            // Still busy after its stream is gone (say, writing its audit event): the trunk waits for it.
+            await Assert.ThrowsAsync<IOException>(async () => await stream.ReadExactlyAsync(new byte[1]));
+            reset.TrySetResult();
+            await release.Task;
+            handlerEnded = true;
+        };
+        await using var stream = _opener.Open();
+        await stream.WriteAsync(new byte[1]);
+        await started.Task.WaitAsync(Timeout);
+
+        _acceptor.Close();
+        await reset.Task.WaitAsync(Timeout);
+        Assert.False(_acceptorLoop.IsCompleted, "the trunk stopped while a stream handler still ran");
+
+        release.TrySetResult();
+        await _acceptorLoop.WaitAsync(Timeout);
+        Assert.True(handlerEnded);
+        Assert.Empty(_handlerFailures);
     }
 }
