@@ -28,6 +28,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly List<Trunk> _live = [];
+    private readonly ServiceStreams _services;
 
     private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, TaskGroup streams, TaskGroup trunks, TimeProvider time, ILogger logger)
     {
@@ -39,6 +40,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         _time = time;
         _logger = logger;
         _session = new TaskGroup(e => AgentLog.WorkFailed(logger, "the heartbeat", e));
+        _services = new ServiceStreams(options, logger);
     }
 
     /// <summary>Cancelled when the registration ends: the trunks are dialled no more.</summary>
@@ -190,113 +192,8 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// <summary>A new stream runs with the runner's streams, which a stop lets finish; the trunk only hands it over.</summary>
     private Task Accept(TrunkStream stream)
     {
-        _streams.Start(static (accepted, aborted) => accepted.Connection.ServeAsync(accepted.Stream, aborted), (Connection: this, Stream: stream));
+        _streams.Start(static (accepted, aborted) => accepted.Services.ServeAsync(accepted.Stream, aborted), (Services: _services, Stream: stream));
         return Task.CompletedTask;
-    }
-
-    /// <summary>One stream the gateway opened: read which service it is for, connect, and splice until either end is done.</summary>
-    private async Task ServeAsync(TrunkStream tunnel, CancellationToken aborted)
-    {
-        await using var _ = tunnel;
-        OpenRequest request;
-        try
-        {
-            request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, aborted);
-        }
-        catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException)
-        {
-            return;
-        }
-        var (target, address, error) = await ServiceDialer.ConnectAsync(_options, request.Host, request.Service, aborted);
-        if (target is null)
-        {
-            AgentLog.StreamFailed(_logger, request.Host, request.Service, error!);
-            await TryWriteAsync(tunnel, Reply.Failure(error!));
-            return;
-        }
-        await using (target)
-        {
-            if (request.Leg is { } ticket)
-            {
-                await ServeDirectAsync(tunnel, request, ticket, target, address, aborted);
-                return;
-            }
-            if (!await TryWriteAsync(tunnel, Reply.Success))
-            {
-                return;
-            }
-            AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
-            var result = await Splice.RunAsync(tunnel, target, aborted);
-            AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
-        }
-    }
-
-    /// <summary>
-    /// A direct stream (docs/protocol.md, "Direct streams"), its service connected: dial this end's
-    /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
-    /// gateway and splice it to the service once the user's end has shown the stream's key.
-    /// </summary>
-    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address, CancellationToken aborted)
-    {
-        Stream leg;
-        using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(aborted))
-        {
-            dialing.CancelAfter(_options.ConnectTimeout);
-            try
-            {
-                leg = await DirectLeg.DialAsync(_options.Gateway, ticket, dialing.Token);
-            }
-            catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException)
-            {
-                var reason = e is OperationCanceledException ? $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
-                AgentLog.StreamFailed(_logger, request.Host, request.Service, $"could not dial the gateway for a direct stream: {reason}");
-                await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {reason}"));
-                return;
-            }
-        }
-        await using (leg)
-        {
-            if (!await TryWriteAsync(tunnel, Reply.Success))
-            {
-                return;
-            }
-            TlsStream tls;
-            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted))
-            {
-                setup.CancelAfter(DirectSetupTimeout);
-                try
-                {
-                    tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
-                }
-                catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
-                {
-                    AgentLog.StreamFailed(_logger, request.Host, request.Service, $"the direct stream was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
-                    return;
-                }
-            }
-            await using (tls)
-            {
-                AgentLog.StreamOpened(_logger, request.Host, request.Service, address);
-                var result = await Splice.RunAsync(tls, target, aborted);
-                AgentLog.StreamClosed(_logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
-            }
-        }
-    }
-
-    /// <summary>How long a direct stream's user end may take to reach this agent across the gateway and finish TLS.</summary>
-    private static readonly TimeSpan DirectSetupTimeout = TimeSpan.FromSeconds(15);
-
-    private static async Task<bool> TryWriteAsync(Stream tunnel, Reply reply)
-    {
-        try
-        {
-            await Frame.WriteAsync(tunnel, reply, ProtocolJson.Default.Reply, CancellationToken.None);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
-        {
-            return false;
-        }
     }
 
     /// <summary>

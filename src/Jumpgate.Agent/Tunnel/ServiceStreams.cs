@@ -1,0 +1,120 @@
+using Jumpgate.Agent.Configuration;
+using Jumpgate.Agent.Hosting;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Agent.Tunnel;
+
+/// <summary>
+/// The agent's end of every stream the gateway opens: read which service it is for, connect to
+/// it inside this network, answer, and splice the trunk stream (the user's side) to the service
+/// until either end is done; or, for a direct stream, dial this end's own leg and splice that.
+/// </summary>
+internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
+{
+    /// <summary>One stream the gateway opened: read which service it is for, connect, and splice until either end is done.</summary>
+    public async Task ServeAsync(TrunkStream tunnel, CancellationToken aborted)
+    {
+        await using var _ = tunnel;
+        OpenRequest request;
+        try
+        {
+            request = await Frame.ReadAsync(tunnel, ProtocolJson.Default.OpenRequest, aborted);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException)
+        {
+            return;
+        }
+        var (target, address, error) = await ServiceDialer.ConnectAsync(options, request.Host, request.Service, aborted);
+        if (target is null)
+        {
+            AgentLog.StreamFailed(logger, request.Host, request.Service, error!);
+            await TryWriteAsync(tunnel, Reply.Failure(error!));
+            return;
+        }
+        await using (target)
+        {
+            if (request.Leg is { } ticket)
+            {
+                await ServeDirectAsync(tunnel, request, ticket, target, address, aborted);
+                return;
+            }
+            if (!await TryWriteAsync(tunnel, Reply.Success))
+            {
+                return;
+            }
+            AgentLog.StreamOpened(logger, request.Host, request.Service, address);
+            var result = await Splice.RunAsync(tunnel, target, aborted);
+            AgentLog.StreamClosed(logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
+        }
+    }
+
+    /// <summary>
+    /// A direct stream (docs/protocol.md, "Direct streams"), its service connected: dial this end's
+    /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
+    /// gateway and splice it to the service once the user's end has shown the stream's key.
+    /// </summary>
+    private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address, CancellationToken aborted)
+    {
+        Stream leg;
+        using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+        {
+            dialing.CancelAfter(options.ConnectTimeout);
+            try
+            {
+                leg = await DirectLeg.DialAsync(options.Gateway, ticket, dialing.Token);
+            }
+            catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException)
+            {
+                var reason = e is OperationCanceledException ? $"no answer within {options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
+                AgentLog.StreamFailed(logger, request.Host, request.Service, $"could not dial the gateway for a direct stream: {reason}");
+                await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {reason}"));
+                return;
+            }
+        }
+        await using (leg)
+        {
+            if (!await TryWriteAsync(tunnel, Reply.Success))
+            {
+                return;
+            }
+            TlsStream tls;
+            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+            {
+                setup.CancelAfter(DirectSetupTimeout);
+                try
+                {
+                    tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
+                }
+                catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
+                {
+                    AgentLog.StreamFailed(logger, request.Host, request.Service, $"the direct stream was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
+                    return;
+                }
+            }
+            await using (tls)
+            {
+                AgentLog.StreamOpened(logger, request.Host, request.Service, address);
+                var result = await Splice.RunAsync(tls, target, aborted);
+                AgentLog.StreamClosed(logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
+            }
+        }
+    }
+
+    /// <summary>How long a direct stream's user end may take to reach this agent across the gateway and finish TLS.</summary>
+    private static readonly TimeSpan DirectSetupTimeout = TimeSpan.FromSeconds(15);
+
+    private static async Task<bool> TryWriteAsync(Stream tunnel, Reply reply)
+    {
+        try
+        {
+            await Frame.WriteAsync(tunnel, reply, ProtocolJson.Default.Reply, CancellationToken.None);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+}
