@@ -1,7 +1,7 @@
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Access;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Agents;

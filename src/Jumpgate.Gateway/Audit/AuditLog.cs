@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using Jumpgate.Core.Audit;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
 

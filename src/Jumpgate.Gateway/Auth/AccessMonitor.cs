@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -3,7 +3,7 @@ using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Audit;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
 

@@ -7,6 +7,7 @@ using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
+using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Store.Sqlite;
 using Jumpgate.Gateway.Tunnel;

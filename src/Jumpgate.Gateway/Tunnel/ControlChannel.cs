@@ -9,7 +9,7 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
 

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 

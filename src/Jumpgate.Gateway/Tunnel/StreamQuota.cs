@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Jumpgate.Core.Audit;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;

@@ -5,7 +5,7 @@ using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Hosting;
+using Jumpgate.Gateway.Logging;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Jumpgate.Gateway.Hosting;
+namespace Jumpgate.Gateway.Logging;
 
 /// <summary>The gateway's log events. Ids are stable; never reuse one.</summary>
 internal static partial class GatewayLog
