@@ -1,6 +1,5 @@
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
-using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Logging;
 using Microsoft.Extensions.Logging;
 
@@ -28,7 +27,7 @@ internal sealed class AgentStreams(ILogger<AgentStreams> logger)
         try
         {
             var stream = await StreamOpener.StartAsync(new SessionTrunks(session, logger), request, Attempts, cancellationToken);
-            return stream is null ? (null, Refusals.NotAnswering(session.Agent)) : (stream, null);
+            return stream is null ? (null, NotAnswering(session.Agent)) : (stream, null);
         }
         catch (TimeoutException e)
         {
@@ -84,8 +83,11 @@ internal sealed class AgentStreams(ILogger<AgentStreams> logger)
                 throw;
             }
         }
-        return (null, Refusals.NotAnswering(session.Agent));
+        return (null, NotAnswering(session.Agent));
     }
+
+    /// <summary>An agent none of whose trunks took a new stream, in words for the user.</summary>
+    public static string NotAnswering(string agent) => $"agent {agent} is not answering; try again in a few seconds";
 
     /// <summary>An agent session's trunks as a <see cref="StreamOpener"/> takes them: a dead one is only logged (the session drops it when its pump ends).</summary>
     private sealed class SessionTrunks(AgentSession session, ILogger logger) : ITrunkSource

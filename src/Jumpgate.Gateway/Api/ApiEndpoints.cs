@@ -5,6 +5,7 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
+using Jumpgate.Gateway.Routing;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

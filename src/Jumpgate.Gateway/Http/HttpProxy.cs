@@ -1,14 +1,14 @@
 using System.Net;
 using Jumpgate.Core.Audit;
 using Jumpgate.Core.Protocol;
-using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Logging;
-using Microsoft.AspNetCore.Http;
+using Jumpgate.Gateway.Routing;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
 

@@ -4,6 +4,7 @@ using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Routing;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -92,7 +93,7 @@ internal sealed class StreamBroker(
             else if (result.Outcome == SpliceOutcome.ServiceSideFailed)
             {
                 // Never opened: the agent refused or went away before answering.
-                await client.RefuseAsync(record.Refuse(result.Error is AgentRefusal refusal ? refusal.Message : Refusals.NotAnswering(session.Agent)));
+                await client.RefuseAsync(record.Refuse(result.Error is AgentRefusal refusal ? refusal.Message : AgentStreams.NotAnswering(session.Agent)));
             }
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException)

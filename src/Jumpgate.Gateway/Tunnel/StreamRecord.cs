@@ -4,6 +4,7 @@ using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Routing;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;

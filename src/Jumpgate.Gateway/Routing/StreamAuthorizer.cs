@@ -1,9 +1,10 @@
 using System.Globalization;
 using Jumpgate.Core.Naming;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Store;
 
-namespace Jumpgate.Gateway.Access;
+namespace Jumpgate.Gateway.Routing;
 
 /// <summary>What an authorisation found: a serving agent session and the service's name, or a refusal.</summary>
 internal sealed record Authorization(AgentSession? Session, string Service, string? Refusal, bool Denied)

@@ -1,11 +1,11 @@
 using Jumpgate.Core.Config;
 
-namespace Jumpgate.Gateway.Access;
+namespace Jumpgate.Gateway.Routing;
 
 /// <summary>
 /// The words of every refusal a stream or a request can meet before it reaches a service, said
 /// once so the tunnel, the HTTP proxy and the API say the same thing. A rule's refusal is the
-/// policy's own (<see cref="AccessPolicy.Refusal"/>).
+/// policy's own (<see cref="Access.AccessPolicy.Refusal"/>), an agent's in <see cref="Agents.AgentStreams"/>.
 /// </summary>
 internal static class Refusals
 {
@@ -22,8 +22,6 @@ internal static class Refusals
         var names = string.Join(", ", offered);
         return $"host {host} has no service '{Clip(service)}' (it has: {(names.Length == 0 ? "none" : names)})";
     }
-
-    public static string NotAnswering(string agent) => $"agent {agent} is not answering; try again in a few seconds";
 
     /// <summary>What a user asked for, cut to a length that a log line and a refusal can carry.</summary>
     public static string Clip(string text) => text.Length <= 64 ? text : text[..64] + "…";
