@@ -19,7 +19,7 @@ internal sealed class FleetApply(FleetStore store, TextWriter output, TimeProvid
         var previous = store.Find(fleet.Name);
         var folder = store.Prepare(fleet.Name);
         var knownHostsPath = store.KnownHosts(fleet.Name);
-        store.WriteText(store.SshConfig(fleet.Name), SshConfig.Write(fleet, knownHostsPath, store.ControlFolder(fleet.Name), Strict, StepTimeout));
+        store.WriteText(store.SshConfig(fleet.Name), SshConfig.Write(fleet, store.SshConfig(fleet.Name), knownHostsPath, store.ControlFolder(fleet.Name), Strict, StepTimeout));
         var ssh = new Ssh(store.SshConfig(fleet.Name), folder);
         var knownBefore = KnownHosts.Read(knownHostsPath);
 
@@ -137,8 +137,14 @@ internal sealed class FleetApply(FleetStore store, TextWriter output, TimeProvid
         result.TimedOut ? $"{step}: no answer within {StepTimeout.TotalSeconds:0}s" : $"{step}: {Ssh.Describe(result.Stderr, "the host")}";
 
     /// <summary>Adds the expected fingerprint, which only our known_hosts knows, to a changed-key refusal.</summary>
-    private static string ExplainKey(string error, string alias, IReadOnlyDictionary<string, string> known, string knownHostsPath) =>
-        error.StartsWith("the host key changed", StringComparison.Ordinal) && known.TryGetValue(alias, out var expected)
-            ? $"{error}, expected {expected} (recorded in {knownHostsPath}; if the host was reinstalled, run `ssh-keygen -R {alias} -f {knownHostsPath}` and apply again)"
-            : error;
+    private static string ExplainKey(string error, string alias, IReadOnlyDictionary<string, string> known, string knownHostsPath)
+    {
+        if (!error.StartsWith(Ssh.KeyChanged, StringComparison.Ordinal))
+        {
+            return error;
+        }
+        return known.TryGetValue(alias, out var expected)
+            ? $"{error}, expected {expected}; refused (if the host was reinstalled, run `ssh-keygen -R {alias} -f {knownHostsPath}` and apply again)"
+            : $"{error}; refused";
+    }
 }

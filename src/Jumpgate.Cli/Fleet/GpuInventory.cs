@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Text.Json.Serialization;
 using System.Xml;
 using System.Xml.Linq;
 
@@ -24,8 +25,13 @@ internal sealed record GpuInventory
 
 internal enum GpuStatus
 {
+    [JsonStringEnumMemberName("present")]
     Present,
+
+    [JsonStringEnumMemberName("no_nvidia_smi")]
     NoNvidiaSmi,
+
+    [JsonStringEnumMemberName("no_driver")]
     NoDriver,
 }
 

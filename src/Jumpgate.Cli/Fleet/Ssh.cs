@@ -33,8 +33,10 @@ internal sealed class Ssh(string configPath, string logFolder)
         {
             return null;
         }
-        var log = Path.Combine(logFolder, $"{Sanitize(host)}.log");
+        var log = SshConfig.Log(logFolder, host);
+        var jumpLog = SshConfig.JumpLog(logFolder, host);
         File.Delete(log);
+        File.Delete(jumpLog);
         // -f -N: authenticate, then leave the master in the background with no command of its own.
         // The log also takes the stderr of the head node's ssh -W, which says why a jump failed.
         string[] arguments = ["-c", "log=$1; shift; exec \"$@\" </dev/null >/dev/null 2>>\"$log\"", "sh", log, "ssh", "-F", ConfigPath, "-E", log, "-o", "ControlMaster=yes", "-f", "-N", host];
@@ -43,7 +45,10 @@ internal sealed class Ssh(string configPath, string logFolder)
         {
             return null;
         }
-        var error = File.Exists(log) ? await File.ReadAllTextAsync(log, cancellationToken) : "";
+        // The hop through the head node fails first and says why; the host's own log then only says the connection closed.
+        var error = string.Concat(
+            File.Exists(jumpLog) ? await File.ReadAllTextAsync(jumpLog, cancellationToken) : "",
+            File.Exists(log) ? await File.ReadAllTextAsync(log, cancellationToken) : "");
         return result.TimedOut ? $"no answer within {timeout.TotalSeconds:0}s" + (FirstLine(error) is { Length: > 0 } line ? $" ({line})" : "") : Describe(error, host);
     }
 
@@ -129,12 +134,14 @@ internal sealed class Ssh(string configPath, string logFolder)
         return text.ToString();
     }
 
+    public const string KeyChanged = "the host key changed:";
+
     /// <summary>ssh's error in words: its first line (the cause; what follows are consequences), or the fingerprint offered when the host key changed.</summary>
     public static string Describe(string error, string host)
     {
         if (error.Contains("IDENTIFICATION HAS CHANGED", StringComparison.Ordinal))
         {
-            return $"the host key changed: the host offered {KnownHosts.OfferedFingerprint(error) ?? "a different key"}; refused";
+            return $"{KeyChanged} the host offered {KnownHosts.OfferedFingerprint(error) ?? "a different key"}";
         }
         return FirstLine(error) is { Length: > 0 } line ? line : $"ssh to {host} failed without saying why";
     }
@@ -142,6 +149,4 @@ internal sealed class Ssh(string configPath, string logFolder)
     private static string FirstLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .FirstOrDefault(l => !l.StartsWith('@') && !l.StartsWith("Warning:", StringComparison.Ordinal)) ?? "";
-
-    private static string Sanitize(string host) => string.Concat(host.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_'));
 }

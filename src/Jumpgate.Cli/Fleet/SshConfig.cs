@@ -19,17 +19,17 @@ internal static class SshConfig
     /// </summary>
     public static readonly TimeSpan ControlPersist = TimeSpan.FromMinutes(2);
 
-    public static string Write(FleetSpec fleet, string knownHosts, string controlFolder, bool strict, TimeSpan connectTimeout)
+    public static string Write(FleetSpec fleet, string configPath, string knownHosts, string controlFolder, bool strict, TimeSpan connectTimeout)
     {
         var text = new StringBuilder();
         text.AppendLine("# Written by `jumpgate fleet apply`, rewritten on every apply; use it with ssh -F.");
         if (fleet.ProxyJump is { } head)
         {
-            Host(text, HeadAlias, head, jump: false);
+            Host(text, HeadAlias, head, jump: null);
         }
         foreach (var host in fleet.Hosts)
         {
-            Host(text, host.Name, host.Ssh, jump: fleet.ProxyJump is not null);
+            Host(text, host.Name, host.Ssh, jump: fleet.ProxyJump is null ? null : configPath);
         }
         text.AppendLine("Host *");
         text.AppendLine("    BatchMode yes");
@@ -48,7 +48,8 @@ internal static class SshConfig
         return text.ToString();
     }
 
-    private static void Host(StringBuilder text, string alias, SshTarget target, bool jump)
+    /// <param name="jump">The config's own path when the host is reached through the head node.</param>
+    private static void Host(StringBuilder text, string alias, SshTarget target, string? jump)
     {
         text.AppendLine($"Host {alias}");
         text.AppendLine($"    HostName {target.HostName}");
@@ -71,11 +72,24 @@ internal static class SshConfig
         {
             text.AppendLine($"    ProxyCommand {ClientCommands.SelfCommand()} proxy %h %p");
         }
-        else if (jump)
+        else if (jump is not null)
         {
-            text.AppendLine($"    ProxyJump {HeadAlias}");
+            // What ProxyJump does, but on a connection of its own (ControlPath none): over the head's
+            // master, a refused connection would be told in the head's log, not this host's. ssh sends
+            // a persisting master's ProxyCommand stderr to /dev/null, so the jump logs to a file of its
+            // own, at INFO, the level of "open failed: connect failed: Connection refused".
+            var log = Quote(JumpLog(Path.GetDirectoryName(jump)!, alias));
+            text.AppendLine($"    ProxyCommand ssh -F {Quote(jump)} -o ControlPath=none -o LogLevel=INFO -E {log} -W [%h]:%p {HeadAlias}");
         }
     }
+
+    /// <summary>Where ssh's own errors for a host's master connection go.</summary>
+    public static string Log(string folder, string alias) => Path.Combine(folder, FileName(alias) + ".log");
+
+    /// <summary>Where the head node's hop towards a host says why it failed.</summary>
+    public static string JumpLog(string folder, string alias) => Path.Combine(folder, FileName(alias) + ".jump.log");
+
+    private static string FileName(string alias) => string.Concat(alias.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_'));
 
     private static string Quote(string path) => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;
 }
