@@ -31,7 +31,8 @@ internal sealed class FleetNetwork : IAsyncDisposable
     /// <summary>The head node's address on its link to this machine.</summary>
     public string HeadAddress => $"10.215.{_n}.2";
 
-    private string LaptopAddress => $"10.215.{_n}.1";
+    /// <summary>This machine's end of the link to the head node: a gateway listens here.</summary>
+    public string LaptopAddress => $"10.215.{_n}.1";
 
     /// <summary>Host <paramref name="i"/>'s address, reachable from the head only.</summary>
     public string HostAddress(int i) => $"10.{216 + i}.{_n}.2";

@@ -89,9 +89,12 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
         _home.Dispose();
     }
 
-    private Task<CommandResult> FleetAsync(params string[] arguments) =>
+    private Task<CommandResult> FleetAsync(params string[] arguments) => FleetAsAsync(ConfigHome, arguments);
+
+    /// <summary>`jumpgate fleet …` as the user whose settings are in <paramref name="configHome"/>.</summary>
+    private Task<CommandResult> FleetAsAsync(string configHome, params string[] arguments) =>
         Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, ["fleet", .. arguments], TimeSpan.FromSeconds(90),
-            environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = ConfigHome, ["XDG_RUNTIME_DIR"] = "" },
+            environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = configHome, ["XDG_RUNTIME_DIR"] = "" },
             output: output);
 
     private async Task<JsonElement> ShowAsync()
@@ -194,5 +197,57 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine(error);
         Assert.Matches(@"the host key changed: the host offered SHA256:\S+, expected ", error);
         Assert.Contains($"expected {recorded}", error);
+    }
+
+    [Fact]
+    public async Task ApplyReachesTheSameHostsThroughAnAgentOnTheHeadNode()
+    {
+        await using var deployment = await Deployment.StartAsync(output, listen: $"{_network.LaptopAddress}:0");
+        await deployment.AddAgentAsync("head", "node*");
+        await deployment.StartAgentAsync("head", $"""
+            node1:
+              address: {Host(0)}
+              services:
+                ssh: 22
+            node2:
+              address: {Host(1)}
+              services:
+                ssh: 22
+            """, netns: _network.Head);
+        var file = _home.File("gateway-fleet.yml");
+        await File.WriteAllTextAsync(file, $"""
+            type: fleet
+            name: gw
+            ssh_config:
+              user: root
+              hosts:
+                - hostname: node1.jg
+                  identity_file: {Key(0)}
+                - hostname: node2.jg
+                  identity_file: {Key(1)}
+            """);
+        var config = Path.Combine(deployment.ClientHome, "jumpgate", "fleets", "gw", "ssh_config");
+        try
+        {
+            var apply = await FleetAsAsync(deployment.ClientHome, "apply", file);
+
+            Assert.True(apply.ExitCode == 0, apply.ToString());
+            Assert.Contains("2 of 2 hosts reachable", apply.Stdout);
+            Assert.Matches(@"node1\.jg\s+up\s.*2x GeForce RTX 2080 Ti", apply.Stdout);
+            Assert.Matches(@"node2\.jg\s+up\s.*no NVIDIA driver", apply.Stdout);
+            Assert.Contains("connecting through the gateway", apply.Stderr);
+
+            var exec = await FleetAsAsync(deployment.ClientHome, "exec", "gw", "--", "echo", "reached");
+            Assert.True(exec.ExitCode == 0, exec.ToString());
+            Assert.Contains("node1.jg | reached", exec.Stdout);
+            Assert.Contains("node2.jg | reached", exec.Stdout);
+        }
+        finally
+        {
+            foreach (var alias in new[] { "node1.jg", "node2.jg" })
+            {
+                await Command.RunAsync("ssh", ["-F", config, "-O", "exit", alias], TimeSpan.FromSeconds(10));
+            }
+        }
     }
 }
