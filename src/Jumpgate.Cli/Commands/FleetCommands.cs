@@ -173,7 +173,7 @@ internal static class FleetCommands
         return command;
     }
 
-    /// <summary>A duration option; its default is said in the description and applied by <see cref="Timeout"/>.</summary>
+    /// <summary>A duration option; its default is said in the description and applied where the option is read.</summary>
     private static Option<TimeSpan?> TimeoutOption(string description, TimeSpan @default) => new("--timeout")
     {
         Description = $"{description} (500ms, 30s, 5m; default {Durations.Humanize(@default)})",
