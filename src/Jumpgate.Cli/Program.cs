@@ -29,6 +29,7 @@ internal static class Program
             ClientCommands.SshConfig(),
             TunnelCommands.Proxy(),
             TunnelCommands.Forward(),
+            FleetCommands.Create(),
             DemoCommand.Create(),
         };
         var configuration = new InvocationConfiguration

@@ -13,6 +13,7 @@ public sealed class Sshd : IAsyncDisposable
 {
     private readonly TempDirectory _dir = new("jg-sshd");
     private ChildProcess? _process;
+    private string _extraConfig = "";
 
     private Sshd()
     {
@@ -29,9 +30,10 @@ public sealed class Sshd : IAsyncDisposable
 
     public static string SshdPath => File.Exists("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
 
-    public static async Task<Sshd> StartAsync(ITestOutputHelper? output, string? netns = null, string address = "127.0.0.1")
+    /// <param name="extraConfig">sshd_config lines added to the throw-away config, e.g. <c>SetEnv PATH=…</c>.</param>
+    public static async Task<Sshd> StartAsync(ITestOutputHelper? output, string? netns = null, string address = "127.0.0.1", string extraConfig = "")
     {
-        var sshd = new Sshd { Address = address };
+        var sshd = new Sshd { Address = address, _extraConfig = extraConfig };
         await sshd.StartCoreAsync(output, netns);
         return sshd;
     }
@@ -63,6 +65,7 @@ public sealed class Sshd : IAsyncDisposable
                 MaxStartups 200
                 MaxSessions 50
                 Subsystem sftp /usr/lib/openssh/sftp-server
+                {_extraConfig}
 
                 """);
             var arguments = new List<string> { SshdPath, "-D", "-e", "-f", _dir.File("sshd_config") };

@@ -1,0 +1,193 @@
+using System.CommandLine;
+using System.Text.Json;
+using Jumpgate.Cli.Fleet;
+using Jumpgate.Core.Config;
+
+namespace Jumpgate.Cli.Commands;
+
+/// <summary>`jumpgate fleet`: many hosts as one, described by a dstack-style fleet file and reached with OpenSSH.</summary>
+internal static class FleetCommands
+{
+    public static Command Create() => new("fleet", """
+        Many GPU hosts as one fleet: what each has (GPUs one by one, CPU, memory, disk, OS, Python),
+        whether it answers, and one command on all of them. A fleet file uses dstack's SSH fleet format;
+        hosts are reached with the system's OpenSSH, directly, through a head node (proxy_jump), or
+        through the gateway for NAME.jg hosts (run `jumpgate login` first).
+
+        A fleet file:
+          type: fleet
+          name: lab
+          ssh_config:
+            user: ubuntu
+            identity_file: ~/.ssh/lab_ed25519
+            hosts:
+              - 10.0.0.11
+              - hostname: 10.0.0.12
+                port: 2222
+              - node3.jg                # through the gateway
+            proxy_jump:                 # optional head node; every non-.jg host is reached through it
+              hostname: head.example.org
+
+        Examples:
+          jumpgate fleet apply fleet.yml
+          jumpgate fleet show lab
+          jumpgate fleet exec lab -- nvidia-smi -L
+        """)
+    {
+        Apply(),
+        List(),
+        Show(),
+        Exec(),
+    };
+
+    private static Command Apply()
+    {
+        var file = new Argument<string>("file") { Description = "The fleet file (dstack's SSH fleet format)" };
+        var strict = new Option<bool>("--strict") { Description = "Refuse hosts whose key is not yet in the fleet's known_hosts, instead of recording it on first contact (accept-new)" };
+        var timeout = TimeoutOption("How long each step on a host (connect, facts, GPUs) may take", StepTimeout);
+        var json = Options.Json();
+        var command = new Command("apply", Options.Describe(
+            """
+            Read a fleet file, reach every host in parallel and record what it has: reachable or why not,
+            OS, kernel, CPU, memory, disk, Python and every GPU (one nvidia-smi -q -x per host). Nothing is
+            applied when the file has a mistake. Re-applying updates the fleet; a host that stops answering
+            stays listed, unreachable, with the reason and when it last answered. Host keys go to the fleet's
+            own known_hosts; a key that changes is refused with both fingerprints.
+            """,
+            "jumpgate fleet apply fleet.yml",
+            "jumpgate fleet apply fleet.yml --strict"))
+        {
+            file, strict, timeout, json,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var path = Path.GetFullPath(result.GetValue(file)!);
+            var spec = FleetFile.Load(path);
+            var apply = new FleetApply(FleetStore.Default, Console.Error, TimeProvider.System)
+            {
+                Strict = result.GetValue(strict),
+                StepTimeout = result.GetValue(timeout) ?? StepTimeout,
+                Live = !Console.IsErrorRedirected,
+            };
+            var state = await apply.RunAsync(spec, path, cancellationToken);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(state, FleetJson.Default.FleetState));
+            }
+            else
+            {
+                FleetTable.Write(Console.Out, state);
+            }
+            return state.Hosts.All(h => h.Reachable) ? 0 : 2;
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var json = Options.Json();
+        var command = new Command("ls", Options.Describe(
+            "List the fleets applied on this machine: hosts, how many answered last time, GPUs by model.",
+            "jumpgate fleet ls"))
+        {
+            json,
+        };
+        command.SetAction(result =>
+        {
+            var store = FleetStore.Default;
+            var fleets = store.Names().Select(store.Load).ToList();
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize<IReadOnlyList<FleetState>>(fleets, FleetJson.Default.IReadOnlyListFleetState));
+                return 0;
+            }
+            if (fleets.Count == 0)
+            {
+                Console.Error.WriteLine("no fleets yet: run `jumpgate fleet apply FILE`");
+                return 0;
+            }
+            FleetTable.WriteList(Console.Out, fleets);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var name = new Argument<string>("name") { Description = "The fleet's name (its file's name: field)" };
+        var json = Options.Json();
+        var command = new Command("show", Options.Describe(
+            "Show what a fleet's hosts had when it was last applied: one row per host, its GPUs grouped by model.",
+            "jumpgate fleet show lab",
+            "jumpgate fleet show lab --json | jq '.hosts[] | {name, gpus: [.gpus.gpus[].name]}'"))
+        {
+            name, json,
+        };
+        command.SetAction(result =>
+        {
+            var state = FleetStore.Default.Load(result.GetValue(name)!);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(state, FleetJson.Default.FleetState));
+            }
+            else
+            {
+                FleetTable.Write(Console.Out, state);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Exec()
+    {
+        var name = new Argument<string>("name") { Description = "The fleet's name" };
+        var commandLine = new Argument<string[]>("command") { Description = "The command, after --; run by each host's login shell, as ssh runs it", Arity = ArgumentArity.OneOrMore };
+        var hosts = new Option<string?>("--hosts") { Description = "Only the hosts whose name matches this pattern (* and ?), e.g. 'node*'" };
+        var timeout = TimeoutOption("How long the command may run on each host; a host past it counts as failed", ExecTimeout);
+        var command = new Command("exec", Options.Describe(
+            """
+            Run a command on every host of a fleet at once. Each output line comes prefixed with its host;
+            at the end, each host's exit code. The exit status is 0 only when the command succeeded everywhere.
+            """,
+            "jumpgate fleet exec lab -- nvidia-smi --query-gpu=name,utilization.gpu --format=csv",
+            "jumpgate fleet exec lab --hosts 'node*' --timeout 30s -- uptime"))
+        {
+            name, commandLine, hosts, timeout,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var store = FleetStore.Default;
+            var fleet = store.Load(result.GetValue(name)!);
+            var outcomes = await new FleetExec(store, Console.Out, Console.Error)
+                .RunAsync(fleet, string.Join(' ', result.GetValue(commandLine)!), result.GetValue(hosts), result.GetValue(timeout) ?? ExecTimeout, cancellationToken);
+            var width = outcomes.Max(o => o.Host.Length);
+            var failed = outcomes.Count(o => !o.Succeeded);
+            Console.Error.WriteLine($"{outcomes.Count - failed} of {outcomes.Count} hosts succeeded");
+            foreach (var outcome in outcomes)
+            {
+                Console.Error.WriteLine($"  {outcome.Host.PadRight(width)}  {outcome.Failure ?? $"exit {outcome.ExitCode}"}");
+            }
+            return failed == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>A duration option; its default is said in the description and applied where the option is read.</summary>
+    private static Option<TimeSpan?> TimeoutOption(string description, TimeSpan @default) => new("--timeout")
+    {
+        Description = $"{description} (500ms, 30s, 5m; default {Durations.Humanize(@default)})",
+        CustomParser = argument =>
+        {
+            if (Durations.TryParse(argument.Tokens.Single().Value, out var value))
+            {
+                return value;
+            }
+            argument.AddError($"--timeout {argument.Tokens.Single().Value} is not a duration such as 500ms, 30s or 5m");
+            return null;
+        },
+    };
+
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ExecTimeout = TimeSpan.FromMinutes(10);
+}

@@ -1,0 +1,107 @@
+using Jumpgate.TestSupport;
+using Xunit.Abstractions;
+
+namespace Jumpgate.EndToEnd.Fleet;
+
+/// <summary>
+/// A lab behind a head node, made of network namespaces: <c>head</c> is joined to this machine, and
+/// two hosts are each joined only to <c>head</c>. This machine has no route to either host.
+/// Everything is created by the test and removed on dispose.
+/// </summary>
+internal sealed class FleetNetwork : IAsyncDisposable
+{
+    private readonly ITestOutputHelper? _output;
+    private readonly string _tag;
+    private readonly int _n;
+
+    private FleetNetwork(ITestOutputHelper? output)
+    {
+        _output = output;
+        _n = Random.Shared.Next(1, 250);
+        _tag = $"{Environment.ProcessId % 10000}{_n}";
+        Head = $"jg-fh-{_tag}";
+        Hosts = [$"jg-f1-{_tag}", $"jg-f2-{_tag}"];
+    }
+
+    public string Head { get; }
+
+    /// <summary>The hosts' namespaces.</summary>
+    public IReadOnlyList<string> Hosts { get; }
+
+    /// <summary>The head node's address on its link to this machine.</summary>
+    public string HeadAddress => $"10.215.{_n}.2";
+
+    /// <summary>This machine's end of the link to the head node: a gateway listens here.</summary>
+    public string LaptopAddress => $"10.215.{_n}.1";
+
+    /// <summary>Host <paramref name="i"/>'s address, reachable from the head only.</summary>
+    public string HostAddress(int i) => $"10.{216 + i}.{_n}.2";
+
+    private string HeadSideAddress(int i) => $"10.{216 + i}.{_n}.1";
+
+    private string HostSubnet(int i) => $"10.{216 + i}.{_n}.0/30";
+
+    public static async Task<FleetNetwork> CreateAsync(ITestOutputHelper? output)
+    {
+        var network = new FleetNetwork(output);
+        try
+        {
+            await network.SetUpAsync();
+        }
+        catch
+        {
+            await network.DisposeAsync();
+            throw;
+        }
+        return network;
+    }
+
+    private async Task SetUpAsync()
+    {
+        string laptop = $"jfo{_tag}", head = $"jfh{_tag}";
+        await IpAsync("netns", "add", Head);
+        await IpAsync("link", "add", laptop, "type", "veth", "peer", "name", head);
+        await IpAsync("link", "set", head, "netns", Head);
+        await IpAsync("addr", "add", LaptopAddress + "/30", "dev", laptop);
+        await IpAsync("link", "set", laptop, "up");
+        await IpAsync("-n", Head, "addr", "add", HeadAddress + "/30", "dev", head);
+        await IpAsync("-n", Head, "link", "set", head, "up");
+        await IpAsync("-n", Head, "link", "set", "lo", "up");
+        for (var i = 0; i < Hosts.Count; i++)
+        {
+            string headSide = $"jfx{i}{_tag}", hostSide = $"jfy{i}{_tag}";
+            await IpAsync("netns", "add", Hosts[i]);
+            await IpAsync("link", "add", headSide, "type", "veth", "peer", "name", hostSide);
+            await IpAsync("link", "set", headSide, "netns", Head);
+            await IpAsync("link", "set", hostSide, "netns", Hosts[i]);
+            await IpAsync("-n", Head, "addr", "add", HeadSideAddress(i) + "/30", "dev", headSide);
+            await IpAsync("-n", Head, "link", "set", headSide, "up");
+            await IpAsync("-n", Hosts[i], "addr", "add", HostAddress(i) + "/30", "dev", hostSide);
+            await IpAsync("-n", Hosts[i], "link", "set", hostSide, "up");
+            await IpAsync("-n", Hosts[i], "link", "set", "lo", "up");
+            // This machine's default route leads out of the sandbox: as from a real laptop, the
+            // hosts' subnets are unreachable here, so no packet of the test leaves the machine.
+            await IpAsync("route", "add", "unreachable", HostSubnet(i));
+        }
+    }
+
+    private async Task IpAsync(params string[] arguments)
+    {
+        var result = await Command.RunAsync("ip", arguments, TimeSpan.FromSeconds(30), output: _output);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed (network namespaces need root): {result.Stderr}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = 0; i < Hosts.Count; i++)
+        {
+            await Command.RunAsync("ip", ["route", "del", "unreachable", HostSubnet(i)], TimeSpan.FromSeconds(30));
+            await Command.RunAsync("ip", ["netns", "del", Hosts[i]], TimeSpan.FromSeconds(30));
+        }
+        // Deleting a namespace deletes its veth ends, and with them their peers.
+        await Command.RunAsync("ip", ["netns", "del", Head], TimeSpan.FromSeconds(30));
+    }
+}

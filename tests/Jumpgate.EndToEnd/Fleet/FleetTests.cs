@@ -1,0 +1,253 @@
+using System.Text.Json;
+using Jumpgate.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Jumpgate.EndToEnd.Fleet;
+
+/// <summary>
+/// `jumpgate fleet` against a lab in network namespaces: a head node with an sshd, and two hosts with
+/// their own sshd that only the head can reach. Each host's PATH (sshd's SetEnv) holds an nvidia-smi
+/// that replays a real capture: two RTX 2080 Ti on the first host, no driver on the second.
+/// </summary>
+public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly TempDirectory _home = new("jg-fleet");
+    private FleetNetwork _network = null!;
+    private Sshd _head = null!;
+    private readonly Sshd?[] _hosts = new Sshd?[2];
+
+    private string FleetFile => _home.File("fleet.yml");
+
+    private string ConfigHome => _home.File("config");
+
+    private string Host(int i) => _network.HostAddress(i);
+
+    public async Task InitializeAsync()
+    {
+        _network = await FleetNetwork.CreateAsync(output);
+        _head = await Sshd.StartAsync(output, netns: _network.Head, address: _network.HeadAddress);
+        _hosts[0] = await StartHostAsync(0, "2x-rtx2080ti-q-x.xml", exitCode: 0);
+        _hosts[1] = await StartHostAsync(1, "no-driver.txt", exitCode: 9);
+        WriteFleetFile();
+    }
+
+    /// <summary>A host's sshd, with an nvidia-smi on its PATH that prints a real capture and exits as the real one did.</summary>
+    private async Task<Sshd> StartHostAsync(int i, string capture, int exitCode)
+    {
+        var bin = Directory.CreateDirectory(_home.File($"bin{i}")).FullName;
+        var fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "nvidia-smi", capture);
+        var script = Path.Combine(bin, "nvidia-smi");
+        await File.WriteAllTextAsync(script, $"#!/bin/sh\ncat '{fixture}'\nexit {exitCode}\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var sshd = await Sshd.StartAsync(output, netns: _network.Hosts[i], address: Host(i), extraConfig: $"SetEnv PATH={bin}:/usr/local/bin:/usr/bin:/bin");
+        // The fleet file names a copy: the sshd's own folder goes when it stops, and the test restarts one.
+        File.Copy(sshd.ClientKey, Key(i), overwrite: true);
+        File.SetUnixFileMode(Key(i), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return sshd;
+    }
+
+    private string Key(int i) => _home.File($"host{i}_ed25519");
+
+    /// <summary>Each sshd has its own client key: the file gives each host its own identity_file, as dstack allows.</summary>
+    private void WriteFleetFile() => File.WriteAllText(FleetFile, $"""
+        type: fleet
+        name: lab
+        placement: cluster
+        ssh_config:
+          user: root
+          hosts:
+            - hostname: {Host(0)}
+              identity_file: {Key(0)}
+            - hostname: {Host(1)}
+              identity_file: {Key(1)}
+          proxy_jump:
+            hostname: {_network.HeadAddress}
+            identity_file: {_head.ClientKey}
+        """);
+
+    public async Task DisposeAsync()
+    {
+        // The fleet's master connections are ssh processes the CLI left running (ControlPersist): end them.
+        var config = Path.Combine(ConfigHome, "jumpgate", "fleets", "lab", "ssh_config");
+        if (File.Exists(config))
+        {
+            foreach (var alias in new[] { Host(0), Host(1), "jumpgate-fleet-head" })
+            {
+                await Command.RunAsync("ssh", ["-F", config, "-O", "exit", alias], TimeSpan.FromSeconds(10));
+            }
+        }
+        foreach (var host in _hosts)
+        {
+            if (host is not null)
+            {
+                await host.DisposeAsync();
+            }
+        }
+        await _head.DisposeAsync();
+        await _network.DisposeAsync();
+        _home.Dispose();
+    }
+
+    private Task<CommandResult> FleetAsync(params string[] arguments) => FleetAsAsync(ConfigHome, arguments);
+
+    /// <summary>`jumpgate fleet …` as the user whose settings are in <paramref name="configHome"/>.</summary>
+    private Task<CommandResult> FleetAsAsync(string configHome, params string[] arguments) =>
+        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, ["fleet", .. arguments], TimeSpan.FromSeconds(90),
+            environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = configHome, ["XDG_RUNTIME_DIR"] = "" },
+            output: output);
+
+    private async Task<JsonElement> ShowAsync()
+    {
+        var show = await FleetAsync("show", "lab", "--json");
+        Assert.True(show.ExitCode == 0, show.ToString());
+        return JsonDocument.Parse(show.Stdout).RootElement;
+    }
+
+    private static JsonElement HostOf(JsonElement fleet, string name) =>
+        fleet.GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("name").GetString() == name);
+
+    [Fact]
+    public async Task ApplyReachesBothHostsThroughTheHeadNodeAndReadsTheirGpus()
+    {
+        var apply = await FleetAsync("apply", FleetFile);
+
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+        Assert.Contains("2 of 2 hosts reachable, through head node", apply.Stdout);
+        Assert.Contains("2x GeForce RTX 2080 Ti", apply.Stdout);
+        Assert.Contains("no NVIDIA driver", apply.Stdout);
+        // First contact with each machine is said, head included.
+        Assert.Contains($"{Host(0)}: first contact, recorded its ED25519 SHA256:", apply.Stderr);
+        Assert.Contains($"{Host(1)}: first contact", apply.Stderr);
+        Assert.Contains($"{_network.HeadAddress} (head): first contact", apply.Stderr);
+
+        var fleet = await ShowAsync();
+        var first = HostOf(fleet, Host(0));
+        Assert.True(first.GetProperty("reachable").GetBoolean());
+        Assert.Equal(Environment.ProcessorCount, first.GetProperty("facts").GetProperty("cpu_cores").GetInt32());
+        var gpus = first.GetProperty("gpus");
+        Assert.Equal(("present", "450.102.04"), (gpus.GetProperty("status").GetString(), gpus.GetProperty("driver_version").GetString()));
+        Assert.Equal(["GPU-a51f7ab3-17a7-b7c3-4d17-b9bcef123731", "GPU-32bd22dc-de8c-31e4-6d46-0068d910a189"],
+            gpus.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()));
+        var second = HostOf(fleet, Host(1));
+        Assert.True(second.GetProperty("reachable").GetBoolean());
+        Assert.Equal("no_driver", second.GetProperty("gpus").GetProperty("status").GetString());
+
+        // Applying again changes nothing: the same hosts, no new keys.
+        var again = await FleetAsync("apply", FleetFile);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("first contact", again.Stderr);
+        Assert.Equal(2, (await ShowAsync()).GetProperty("hosts").GetArrayLength());
+
+        var list = await FleetAsync("ls");
+        Assert.Matches(@"lab\s+2\s+2\s+.*2x GeForce RTX 2080 Ti", list.Stdout);
+    }
+
+    [Fact]
+    public async Task ExecRunsOnBothHostsAtOnceAndReportsEachExitCode()
+    {
+        Assert.Equal(0, (await FleetAsync("apply", FleetFile)).ExitCode);
+        var meeting = Directory.CreateDirectory(_home.File("meeting")).FullName;
+
+        // Each host leaves a mark in a folder both see, then waits (bounded) for the other's:
+        // only two commands running at the same time both find two marks.
+        var exec = await FleetAsync("exec", "lab", "--timeout", "30s", "--",
+            $"set -- $SSH_CONNECTION; touch {meeting}/$3; i=0; while [ $(ls {meeting} | wc -l) -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo marks=$(ls {meeting} | wc -l)");
+
+        Assert.True(exec.ExitCode == 0, exec.ToString());
+        Assert.Matches($@"(?m)^{Host(0).Replace(".", "\\.")}\s*\| marks=2$", exec.Stdout);
+        Assert.Matches($@"(?m)^{Host(1).Replace(".", "\\.")}\s*\| marks=2$", exec.Stdout);
+        Assert.Contains("2 of 2 hosts succeeded", exec.Stderr);
+
+        var failing = await FleetAsync("exec", "lab", "--hosts", Host(1), "--", "echo", "about to fail;", "exit", "3");
+        Assert.Equal(1, failing.ExitCode);
+        Assert.DoesNotContain(Host(0), failing.Stdout + failing.Stderr);
+        Assert.Contains($"{Host(1)} | about to fail", failing.Stdout);
+        Assert.Contains("0 of 1 hosts succeeded", failing.Stderr);
+        Assert.Matches($@"{Host(1).Replace(".", "\\.")}\s+exit 3", failing.Stderr);
+    }
+
+    [Fact]
+    public async Task AHostThatStopsAnsweringStaysListedAndAChangedKeyIsRefused()
+    {
+        Assert.Equal(0, (await FleetAsync("apply", FleetFile)).ExitCode);
+        var answeredAt = HostOf(await ShowAsync(), Host(1)).GetProperty("last_success").GetDateTimeOffset();
+
+        // The second host goes down (its sshd, and the connection the fleet held to it): it stays in
+        // the fleet, unreachable, with ssh's reason and the time of its last answer.
+        await _hosts[1]!.DisposeAsync();
+        _hosts[1] = null;
+        await Command.RunAsync("ssh", ["-F", Path.Combine(ConfigHome, "jumpgate", "fleets", "lab", "ssh_config"), "-O", "exit", Host(1)], TimeSpan.FromSeconds(10));
+        var down = await FleetAsync("apply", FleetFile);
+        Assert.Equal(2, down.ExitCode);
+        var host = HostOf(await ShowAsync(), Host(1));
+        Assert.False(host.GetProperty("reachable").GetBoolean());
+        Assert.Contains("Connection refused", host.GetProperty("error").GetString());
+        Assert.Equal(answeredAt, host.GetProperty("last_success").GetDateTimeOffset());
+        Assert.Equal("no_driver", host.GetProperty("gpus").GetProperty("status").GetString());
+        Assert.Contains("unreachable", down.Stdout);
+
+        // It comes back reinstalled, with a new host key: refused, with both fingerprints.
+        var recorded = host.GetProperty("host_key").GetString()!;
+        _hosts[1] = await StartHostAsync(1, "no-driver.txt", exitCode: 9);
+        WriteFleetFile();
+        var changed = await FleetAsync("apply", FleetFile);
+        Assert.Equal(2, changed.ExitCode);
+        var error = HostOf(await ShowAsync(), Host(1)).GetProperty("error").GetString()!;
+        output.WriteLine(error);
+        Assert.Matches(@"the host key changed: the host offered SHA256:\S+, expected ", error);
+        Assert.Contains($"expected {recorded}", error);
+    }
+
+    [Fact]
+    public async Task ApplyReachesTheSameHostsThroughAnAgentOnTheHeadNode()
+    {
+        await using var deployment = await Deployment.StartAsync(output, listen: $"{_network.LaptopAddress}:0");
+        await deployment.AddAgentAsync("head", "node*");
+        await deployment.StartAgentAsync("head", $"""
+            node1:
+              address: {Host(0)}
+              services:
+                ssh: 22
+            node2:
+              address: {Host(1)}
+              services:
+                ssh: 22
+            """, netns: _network.Head);
+        var file = _home.File("gateway-fleet.yml");
+        await File.WriteAllTextAsync(file, $"""
+            type: fleet
+            name: gw
+            ssh_config:
+              user: root
+              hosts:
+                - hostname: node1.jg
+                  identity_file: {Key(0)}
+                - hostname: node2.jg
+                  identity_file: {Key(1)}
+            """);
+        var config = Path.Combine(deployment.ClientHome, "jumpgate", "fleets", "gw", "ssh_config");
+        try
+        {
+            var apply = await FleetAsAsync(deployment.ClientHome, "apply", file);
+
+            Assert.True(apply.ExitCode == 0, apply.ToString());
+            Assert.Contains("2 of 2 hosts reachable", apply.Stdout);
+            Assert.Matches(@"node1\.jg\s+up\s.*2x GeForce RTX 2080 Ti", apply.Stdout);
+            Assert.Matches(@"node2\.jg\s+up\s.*no NVIDIA driver", apply.Stdout);
+            Assert.Contains("connecting through the gateway", apply.Stderr);
+
+            var exec = await FleetAsAsync(deployment.ClientHome, "exec", "gw", "--", "echo", "reached");
+            Assert.True(exec.ExitCode == 0, exec.ToString());
+            Assert.Contains("node1.jg | reached", exec.Stdout);
+            Assert.Contains("node2.jg | reached", exec.Stdout);
+        }
+        finally
+        {
+            foreach (var alias in new[] { "node1.jg", "node2.jg" })
+            {
+                await Command.RunAsync("ssh", ["-F", config, "-O", "exit", alias], TimeSpan.FromSeconds(10));
+            }
+        }
+    }
+}
