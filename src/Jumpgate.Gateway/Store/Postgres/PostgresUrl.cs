@@ -13,8 +13,12 @@ internal sealed class PostgresUrl
     private PostgresUrl(NpgsqlConnectionStringBuilder builder, string masked)
     {
         ConnectionString = builder.ConnectionString;
+        HasPassword = builder.Password is not null;
         _masked = masked;
     }
+
+    /// <summary>Whether the URL itself holds the password, which makes the file it came from a secret.</summary>
+    public bool HasPassword { get; }
 
     private readonly string _masked;
 
@@ -74,6 +78,14 @@ internal sealed class PostgresUrl
         url = new PostgresUrl(builder, masked);
         error = "";
         return true;
+    }
+
+    /// <summary><paramref name="text"/> (a URL without a password) with <paramref name="password"/> put in its user part.</summary>
+    public static string WithPassword(string text, string password)
+    {
+        var start = text.IndexOf("://", StringComparison.Ordinal) + 3;
+        var at = text.IndexOf('@', start);
+        return at < 0 ? text : text[..at] + ":" + Uri.EscapeDataString(password) + text[at..];
     }
 
     public override string ToString() => _masked;
