@@ -8,16 +8,17 @@ namespace Jumpgate.TestSupport;
 /// <summary>
 /// A throw-away PostgreSQL cluster: initdb into a temporary folder (as the postgres user when the
 /// tests run as root, since PostgreSQL refuses to run as root), pg_ctl start on a free loopback
-/// port with its socket in that folder, one login role with a password. Databases are cheap, so
-/// every store a test opens gets a fresh one. One cluster serves the whole test run (starting it
-/// costs about a second); it is stopped by its PID when the run ends.
+/// port with its socket in that folder, one login role with a password. Making a database costs
+/// about a second on a loaded machine, emptying one a few milliseconds: so each test class gets a
+/// database of its own, emptied for each of its tests (xunit runs one class's tests one at a time).
+/// One cluster serves the whole test run; it is stopped by its PID when the run ends.
 /// </summary>
 public sealed class PostgresCluster : IDisposable
 {
     public const string User = "jumpgate";
 
     private static readonly Lazy<PostgresCluster> SharedCluster = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
-    private static int _databases;
+    private readonly Dictionary<string, string> _databases = new(StringComparer.Ordinal);
 
     private readonly TempDirectory _dir;
     private readonly string _admin;
@@ -48,14 +49,34 @@ public sealed class PostgresCluster : IDisposable
                 .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0).FirstOrDefault()
             : null;
 
-    /// <summary>Creates an empty database owned by <see cref="User"/> and returns its postgres:// URL, password included.</summary>
-    public string CreateDatabase(string prefix)
+    /// <summary>
+    /// The database <paramref name="name"/>, owned by <see cref="User"/>, with nothing in it: made on
+    /// first use, emptied (its schema dropped and made again) on every later one. Returns its
+    /// postgres:// URL, password included.
+    /// </summary>
+    public string EmptyDatabase(string name)
     {
-        var name = $"{prefix.Replace('-', '_')}_{Interlocked.Increment(ref _databases)}";
-        using var connection = new NpgsqlConnection(_admin);
-        connection.Open();
-        using var command = new NpgsqlCommand($"CREATE DATABASE {name} OWNER {User}", connection);
-        command.ExecuteNonQuery();
+        name = name.Replace('-', '_');
+        bool made;
+        lock (_databases)
+        {
+            made = _databases.ContainsKey(name);
+            if (!made)
+            {
+                using var connection = new NpgsqlConnection(_admin);
+                connection.Open();
+                using var create = new NpgsqlCommand($"CREATE DATABASE {name} OWNER {User} TEMPLATE template0 STRATEGY FILE_COPY", connection);
+                create.ExecuteNonQuery();
+                _databases[name] = Url(name);
+            }
+        }
+        if (made)
+        {
+            using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_admin) { Database = name }.ConnectionString);
+            connection.Open();
+            using var empty = new NpgsqlCommand($"DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION {User};", connection);
+            empty.ExecuteNonQuery();
+        }
         return Url(name);
     }
 

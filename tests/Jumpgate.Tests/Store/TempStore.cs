@@ -16,8 +16,9 @@ public enum StoreBackend
 }
 
 /// <summary>
-/// A fresh, migrated gateway store (a SQLite file in a directory of its own, or a new database in
-/// the run's PostgreSQL cluster), with the gateway's access cache over it; removed on dispose.
+/// A fresh, migrated gateway store (a SQLite file in a directory of its own, or an emptied database
+/// in the run's PostgreSQL cluster, one per <c>prefix</c>, so a class's tests share it
+/// one after another), with the gateway's access cache over it; removed on dispose.
 /// </summary>
 internal sealed class TempStore : IDisposable
 {
@@ -38,7 +39,7 @@ internal sealed class TempStore : IDisposable
         Directory = new TempDirectory(prefix);
         Location = backend == StoreBackend.Sqlite
             ? StoreLocation.Sqlite(Directory.File("gateway.db"))
-            : StoreLocation.PostgreSql(Parse(PostgresCluster.Shared.CreateDatabase(prefix)));
+            : StoreLocation.PostgreSql(Parse(PostgresCluster.Shared.EmptyDatabase(prefix)));
         Store = Location.Open(RecheckInterval);
         Access = new AccessCache(Store.Tokens, Store.Rules, Store.Generation);
     }

@@ -18,7 +18,9 @@ internal static class PostgresStore
         catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException)
         {
             database.Dispose();
-            throw new InvalidOperationException($"cannot open the store {url}: {e.Message}", e);
+            // The database's own words; Npgsql puts the socket's reason (connection refused, no such host) inside.
+            var reason = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message} ({inner.Message})" : e.Message;
+            throw new InvalidOperationException($"cannot open the store {url}: {reason}", e);
         }
         var generation = new PostgresGeneration(database, recheckInterval, TimeProvider.System);
         return new GatewayStores(
