@@ -9,8 +9,8 @@ namespace Jumpgate.TestSupport;
 /// A throw-away PostgreSQL cluster: initdb into a temporary folder (as the postgres user when the
 /// tests run as root, since PostgreSQL refuses to run as root), pg_ctl start on a free loopback
 /// port with its socket in that folder, one login role with a password. Making a database costs
-/// about a second on a loaded machine, emptying one a few milliseconds: so each test class gets a
-/// database of its own, emptied for each of its tests (xunit runs one class's tests one at a time).
+/// about a second on a loaded machine, so each test class gets a database of its own and empties
+/// it for each of its tests (xunit runs one class's tests one at a time).
 /// One cluster serves the whole test run; it is stopped by its PID when the run ends.
 /// </summary>
 public sealed class PostgresCluster : IDisposable
@@ -50,18 +50,17 @@ public sealed class PostgresCluster : IDisposable
             : null;
 
     /// <summary>
-    /// The database <paramref name="name"/>, owned by <see cref="User"/>, with nothing in it: made on
-    /// first use, emptied (its schema dropped and made again) on every later one. Returns its
-    /// postgres:// URL, password included.
+    /// The database <paramref name="name"/>, owned by <see cref="User"/>, made on first use; the
+    /// same one later. <paramref name="made"/> says whether this call made it (it is empty then).
+    /// Returns its postgres:// URL, password included.
     /// </summary>
-    public string EmptyDatabase(string name)
+    public string Database(string name, out bool made)
     {
         name = name.Replace('-', '_');
-        bool made;
         lock (_databases)
         {
-            made = _databases.ContainsKey(name);
-            if (!made)
+            made = !_databases.ContainsKey(name);
+            if (made)
             {
                 using var connection = new NpgsqlConnection(_admin);
                 connection.Open();
@@ -69,16 +68,11 @@ public sealed class PostgresCluster : IDisposable
                 create.ExecuteNonQuery();
                 _databases[name] = Url(name);
             }
+            return _databases[name];
         }
-        if (made)
-        {
-            using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_admin) { Database = name }.ConnectionString);
-            connection.Open();
-            using var empty = new NpgsqlCommand($"DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION {User};", connection);
-            empty.ExecuteNonQuery();
-        }
-        return Url(name);
     }
+
+    public string Database(string name) => Database(name, out _);
 
     public string Url(string database, string? password = null) =>
         $"postgres://{User}:{Uri.EscapeDataString(password ?? Password)}@127.0.0.1:{Port}/{database}";

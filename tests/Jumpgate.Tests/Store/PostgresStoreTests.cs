@@ -67,7 +67,7 @@ public sealed class PostgresStoreTests(ITestOutputHelper output) : IDisposable
     public void AWrongPasswordFailsWithTheDatabasesOwnWords()
     {
         var cluster = PostgresCluster.Shared;
-        cluster.EmptyDatabase("jg-wrong-password");
+        cluster.Database("jg-wrong-password");
         var url = Parse(cluster.Url("jg_wrong_password", password: "not-the-password"));
 
         var error = Assert.Throws<InvalidOperationException>(() => StoreLocation.PostgreSql(url).Open(TempStore.RecheckInterval).Dispose());
