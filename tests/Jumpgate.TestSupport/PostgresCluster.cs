@@ -93,8 +93,9 @@ public sealed class PostgresCluster : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var port = Sshd.FreePort();
-            // fsync off: a cluster that is thrown away needs no durability, and its databases are made by the hundred.
-            var options = $"-p {port} -k {dir.Path} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+            // fsync off: a cluster that is thrown away needs no durability. max_connections: every store a test opens
+            // holds a pool and a listener, and the test classes run side by side.
+            var options = $"-p {port} -k {dir.Path} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
             var result = Run(bin + "/pg_ctl", ["-D", data, "-l", dir.File("postgres.log"), "-w", "-t", "30", "-o", options, "start"], asRoot, check: false);
             if (result.ExitCode != 0)
             {

@@ -31,6 +31,11 @@ internal static class GatewayInit
         {
             throw new InvalidOperationException($"{config} already exists; this directory holds a gateway already");
         }
+        if (postgres is not null)
+        {
+            // Connects and migrates first, so a wrong URL or password fails init before it writes anything.
+            PostgresStore.Open(postgres, TimeSpan.FromSeconds(2)).Dispose();
+        }
         var certificateFile = Path.Combine(directory, "gateway.crt");
         var keyFile = Path.Combine(directory, "gateway.key");
         X509Certificate2 certificate;
@@ -55,11 +60,6 @@ internal static class GatewayInit
         {
             // The store creates its file with mode 0600 itself, wherever gateway.yaml later moves it.
             SqliteStore.Open(Path.Combine(directory, "gateway.db")).Dispose();
-        }
-        else
-        {
-            // Connects and migrates now, so a wrong URL or password is reported by init, not by the first run.
-            PostgresStore.Open(postgres, TimeSpan.FromSeconds(2)).Dispose();
         }
 
         var text = $"""

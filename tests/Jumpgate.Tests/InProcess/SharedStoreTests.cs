@@ -41,9 +41,10 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
             {
                 return true;
             }
-        }, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(5));
+        }, Signals.Timeout(10), TimeSpan.FromMilliseconds(5));
         output.WriteLine($"refused by the second gateway {revoked.Elapsed.TotalMilliseconds:0} ms after the revoke through the first");
-        Assert.True(refused, "the second gateway still accepted the token 2 s (the re-check interval) after the revoke");
+        // The promise is the re-check interval (100 ms here); the deadline is generous because a loaded machine is slow, never because the rule is.
+        Assert.True(refused, "the second gateway still accepted the token 10 s after the revoke");
         await EchoAsync(await second.ConnectAsync("node1", "echo"));
     }
 

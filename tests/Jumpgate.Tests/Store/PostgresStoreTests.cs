@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Net;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Hosting;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Store.Postgres;
 using Jumpgate.TestSupport;
@@ -48,6 +51,33 @@ public sealed class PostgresStoreTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(("store", 2), (error.Field, error.Line));
         Assert.Contains("postgres://user:password@host:port/database", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret-pw", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InitWritesTheStoreUrlIntoGatewayYamlReadableByItsOwnerOnly()
+    {
+        var url = PostgresCluster.Shared.Database("jg-init");
+        var dir = _directory.File("gw1");
+
+        GatewayInit.Run(dir, new IPEndPoint(IPAddress.Loopback, 0), "localhost", null, null, url);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, GatewayOptions.FileName)));
+        Assert.False(File.Exists(Path.Combine(dir, "gateway.db")));
+        var options = GatewayOptions.Load(dir);
+        using var store = options.Store.Open(TempStore.RecheckInterval);
+        Assert.Equal([AccessRule.Everyone], store.Rules.List().Select(r => r.Subject));
+    }
+
+    [Fact]
+    public void InitWithAStoreItCannotOpenWritesNothing()
+    {
+        var dir = _directory.File("gw1");
+
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            GatewayInit.Run(dir, new IPEndPoint(IPAddress.Loopback, 0), "localhost", null, null, $"postgres://jumpgate:secret-pw@127.0.0.1:{Sshd.FreePort()}/jumpgate"));
+
+        Assert.DoesNotContain("secret-pw", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
     }
 
     [Fact]
