@@ -52,9 +52,9 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
         {
             _listening.Wait();
         }
-        catch (AggregateException e) when (e.InnerException is OperationCanceledException)
+        catch (AggregateException)
         {
-            // Stopping is how the loop ends.
+            // Stopping is how the loop ends: whatever it was doing then (a wait, a connect, a retry's delay) fails with it.
         }
         _stop.Dispose();
     }

@@ -48,7 +48,7 @@ internal sealed class PostgresUrl
         }
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = uri.Host,
+            Host = uri.DnsSafeHost,
             Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port,
             Database = database,
             Username = user,
