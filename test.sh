@@ -17,6 +17,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 /usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need+=(python3-ipykernel)
 /usr/bin/python3 -c 'import websocket' >/dev/null 2>&1 || need+=(python3-websocket)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -3,7 +3,7 @@ using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Configuration;
-using Jumpgate.Gateway.Store.Sqlite;
+using Jumpgate.Gateway.Store;
 
 namespace Jumpgate.Cli.Admin;
 
@@ -17,11 +17,12 @@ namespace Jumpgate.Cli.Admin;
 internal sealed class LocalAdmin : IGatewayAdmin
 {
     private readonly AdminActions _actions;
+    private readonly GatewayStores _store;
 
     public LocalAdmin(string directory)
     {
         var options = GatewayOptions.Load(directory);
-        var store = SqliteStore.Open(options.StorePath);
+        var store = _store = options.Store.Open(options.Access.RecheckInterval);
         _actions = new AdminActions(store, "local:" + Environment.UserName, source: null, audit => store.Audit.Append([audit]), TimeProvider.System);
     }
 
@@ -57,8 +58,6 @@ internal sealed class LocalAdmin : IGatewayAdmin
     public Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken) =>
         Task.FromResult(_actions.Audit(user, host, since, limit, kind));
 
-    public void Dispose()
-    {
-        // The store opens a connection per call; nothing is held between commands.
-    }
+    /// <summary>Lets go of what the store holds open (a PostgreSQL store's pool and listener).</summary>
+    public void Dispose() => _store.Dispose();
 }

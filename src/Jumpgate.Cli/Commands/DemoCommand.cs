@@ -9,7 +9,6 @@ using Jumpgate.Core.Background;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Hosting;
-using Jumpgate.Gateway.Store.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Cli.Commands;
@@ -50,7 +49,7 @@ internal static class DemoCommand
         using var logs = LoggingSetup.CreateFactory(verbose: false);
         var gatewayDir = Path.Combine(directory, "gateway");
         var fingerprint = Directory.Exists(gatewayDir) ? null : GatewayInit.Run(gatewayDir, listen, "localhost", null, null);
-        using var store = SqliteStore.Open(GatewayOptions.Load(gatewayDir).StorePath);
+        using var store = GatewayOptions.Load(gatewayDir).Store.Open(TimeSpan.FromSeconds(2));
         fingerprint ??= Fingerprint.Of(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(GatewayOptions.Load(gatewayDir).CertificatePath)));
 
         await using var web = DemoWebService.Start();

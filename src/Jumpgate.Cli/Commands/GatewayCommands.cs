@@ -45,11 +45,15 @@ internal static class GatewayCommands
         var domain = new Option<string>("--domain") { Description = "The gateway's DNS name; HTTP services get its subdomains", DefaultValueFactory = _ => "localhost" };
         var cert = new Option<string?>("--cert") { Description = "A PEM certificate (e.g. a wildcard one) instead of a self-signed one" };
         var key = new Option<string?>("--key") { Description = "The PEM key of --cert" };
+        var store = new Option<string?>("--store")
+        {
+            Description = "A PostgreSQL database that several gateways share, postgres://user@host:port/db (the password through PGPASSWORD keeps it off the command line); default: a SQLite file, gateway.db",
+        };
         var command = new Command("init", Options.Describe(
             "Create a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store. Prints the certificate's fingerprint, which agents and users pin.",
             "jumpgate gateway init --dir ./gw --listen 127.0.0.1:7443 --domain localhost"))
         {
-            dir, listen, domain, cert, key,
+            dir, listen, domain, cert, key, store,
         };
         command.SetAction(result =>
         {
@@ -57,7 +61,7 @@ internal static class GatewayCommands
             {
                 throw new CliException($"--listen '{result.GetValue(listen)}' is not an address and port such as 127.0.0.1:7443");
             }
-            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, result.GetValue(cert), result.GetValue(key));
+            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, result.GetValue(cert), result.GetValue(key), result.GetValue(store));
             Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}; start it with `jumpgate gateway run --dir {result.GetValue(dir)}`");
             Console.Error.WriteLine("every user may reach every host (the rule @everyone '*'); `jumpgate gateway revoke @everyone '*'` makes access deny-by-default");
             Console.Error.WriteLine("certificate fingerprint (agents and users pin it):");

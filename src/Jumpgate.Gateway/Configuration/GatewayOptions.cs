@@ -1,5 +1,7 @@
 using System.Net;
 using Jumpgate.Core.Config;
+using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Postgres;
 
 namespace Jumpgate.Gateway.Configuration;
 
@@ -18,8 +20,11 @@ internal sealed record GatewayOptions
     public required string CertificatePath { get; init; }
     public required string KeyPath { get; init; }
 
-    /// <summary>The SQLite store. Default gateway.db next to gateway.yaml.</summary>
-    public required string StorePath { get; init; }
+    /// <summary>
+    /// The store: a SQLite file (default gateway.db next to gateway.yaml; one gateway) or
+    /// <c>postgres://user:password@host:port/db</c>, which several gateways share.
+    /// </summary>
+    public required StoreLocation Store { get; init; }
 
     /// <summary>How often each side of a control connection pings. Default 2 s: three missed pings (6 s) declare a peer dead, inside the 10 s the product promises.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(2);
@@ -75,7 +80,7 @@ internal sealed record GatewayOptions
             Domain = domain,
             CertificatePath = file.ResolvePath(file.String(root, "certificate", "certificate") ?? "gateway.crt"),
             KeyPath = file.ResolvePath(file.String(root, "key", "key") ?? "gateway.key"),
-            StorePath = file.ResolvePath(file.String(root, "store", "store") ?? "gateway.db"),
+            Store = ParseStore(file, root),
             HeartbeatInterval = heartbeat ?? TimeSpan.FromSeconds(2),
             PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64) ?? 4,
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
@@ -86,6 +91,21 @@ internal sealed record GatewayOptions
         };
         file.ThrowIfErrors();
         return options;
+    }
+
+    private static StoreLocation ParseStore(YamlFile file, YamlDotNet.RepresentationModel.YamlMappingNode root)
+    {
+        var text = file.String(root, "store", "store") ?? "gateway.db";
+        if (!StoreLocation.IsPostgres(text))
+        {
+            return StoreLocation.Sqlite(file.ResolvePath(text));
+        }
+        if (!PostgresUrl.TryParse(text, out var url, out var error))
+        {
+            file.Error(YamlFile.Get(root, "store"), "store", error);
+            return StoreLocation.Sqlite(file.ResolvePath("gateway.db"));
+        }
+        return StoreLocation.PostgreSql(url);
     }
 
     public static bool TryParseEndpoint(string text, out IPEndPoint endpoint)

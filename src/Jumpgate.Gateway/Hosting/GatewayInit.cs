@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Store.Postgres;
 using Jumpgate.Gateway.Store.Sqlite;
 
 namespace Jumpgate.Gateway.Hosting;
@@ -10,13 +11,30 @@ namespace Jumpgate.Gateway.Hosting;
 /// <summary>Creates a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store.</summary>
 internal static class GatewayInit
 {
-    public static Fingerprint Run(string directory, IPEndPoint listen, string domain, string? certificatePath, string? keyPath)
+    /// <param name="store">A postgres:// URL that several gateways share, or null for a SQLite file (gateway.db) of this gateway's own.</param>
+    public static Fingerprint Run(string directory, IPEndPoint listen, string domain, string? certificatePath, string? keyPath, string? store = null)
     {
+        PostgresUrl? postgres = null;
+        if (store is not null && !PostgresUrl.TryParse(store, out postgres, out var error))
+        {
+            throw new ArgumentException($"--store: {error}");
+        }
+        if (postgres is { HasPassword: false } && Environment.GetEnvironmentVariable("PGPASSWORD") is { Length: > 0 } password)
+        {
+            // The password came through the environment, off the command line; gateway.yaml keeps it (mode 0600).
+            store = PostgresUrl.WithPassword(store!, password);
+            PostgresUrl.TryParse(store, out postgres, out _);
+        }
         Directory.CreateDirectory(directory);
         var config = Path.Combine(directory, GatewayOptions.FileName);
         if (File.Exists(config))
         {
             throw new InvalidOperationException($"{config} already exists; this directory holds a gateway already");
+        }
+        if (postgres is not null)
+        {
+            // Connects and migrates first, so a wrong URL or password fails init before it writes anything.
+            PostgresStore.Open(postgres, TimeSpan.FromSeconds(2)).Dispose();
         }
         var certificateFile = Path.Combine(directory, "gateway.crt");
         var keyFile = Path.Combine(directory, "gateway.key");
@@ -38,21 +56,33 @@ internal static class GatewayInit
             WriteSecret(keyFile, certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         }
 
-        // The store creates its file with mode 0600 itself, wherever gateway.yaml later moves it.
-        SqliteStore.Open(Path.Combine(directory, "gateway.db")).Dispose();
+        if (postgres is null)
+        {
+            // The store creates its file with mode 0600 itself, wherever gateway.yaml later moves it.
+            SqliteStore.Open(Path.Combine(directory, "gateway.db")).Dispose();
+        }
 
-        File.WriteAllText(config, $"""
+        var text = $"""
             # Jumpgate gateway. Paths are relative to this file.
             listen: {listen}
             domain: {domain}
             certificate: gateway.crt
             key: gateway.key
-            store: gateway.db
+            store: {(store is null ? "gateway.db" : "'" + store.Replace("'", "''", StringComparison.Ordinal) + "'")}
             # heartbeat_interval: 2s   # a dead agent is noticed after three missed pings
             # pool_size: 4             # trunks (connections carrying streams) each agent keeps
             # drain_timeout: 5s        # how long open streams may finish after Ctrl-C
 
-            """);
+            """;
+        if (postgres?.HasPassword == true)
+        {
+            // The store's password is in it: readable by its owner only, as the key is.
+            WriteSecret(config, text);
+        }
+        else
+        {
+            File.WriteAllText(config, text);
+        }
         return Fingerprint.Of(certificate);
     }
 

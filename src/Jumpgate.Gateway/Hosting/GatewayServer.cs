@@ -9,7 +9,6 @@ using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Routing;
-using Jumpgate.Gateway.Store.Sqlite;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Tunnel;
 using Microsoft.AspNetCore.Builder;
@@ -31,9 +30,10 @@ public static class GatewayServer
     {
         var options = GatewayOptions.Load(directory);
         CheckSecretFile(options.KeyPath);
-        CheckSecretFile(options.StorePath);
+        // A store URL with its password makes gateway.yaml as secret as the key.
+        CheckSecretFile(options.Store.Postgres?.HasPassword == true ? Path.Combine(directory, GatewayOptions.FileName) : options.Store.Path!);
         var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
-        using var store = SqliteStore.Open(options.StorePath);
+        using var store = options.Store.Open(options.Access.RecheckInterval);
 
         // No appsettings.json and no file watching: gateway.yaml is the configuration. The builder
         // adds appsettings.json before the sources can be cleared, watching the content root (the

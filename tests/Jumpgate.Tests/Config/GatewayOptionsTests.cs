@@ -35,7 +35,7 @@ public sealed class GatewayOptionsTests : IDisposable
         Assert.Equal("gw.example.org", options.Domain);
         Assert.Equal(_directory.File("tls/gateway.crt"), options.CertificatePath);
         Assert.Equal("/etc/jumpgate/gateway.key", options.KeyPath);
-        Assert.Equal(_directory.File("state/gateway.db"), options.StorePath);
+        Assert.Equal(_directory.File("state/gateway.db"), options.Store.Path);
         Assert.Equal(TimeSpan.FromSeconds(1), options.HeartbeatInterval);
         Assert.Equal(2, options.PoolSize);
         Assert.Equal(TimeSpan.FromSeconds(30), options.DrainTimeout);
@@ -53,7 +53,7 @@ public sealed class GatewayOptionsTests : IDisposable
         Assert.Equal("localhost", options.Domain);
         Assert.Equal(_directory.File("gateway.crt"), options.CertificatePath);
         Assert.Equal(_directory.File("gateway.key"), options.KeyPath);
-        Assert.Equal(_directory.File("gateway.db"), options.StorePath);
+        Assert.Equal(_directory.File("gateway.db"), options.Store.Path);
         Assert.Equal(TimeSpan.FromSeconds(2), options.HeartbeatInterval);
         Assert.Equal(4, options.PoolSize);
     }

@@ -28,7 +28,7 @@ public sealed class BrowserSessionsTests : IDisposable
         var options = new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 7443), Domain = Domain,
-            CertificatePath = "", KeyPath = "", StorePath = _temp.Path,
+            CertificatePath = "", KeyPath = "", Store = StoreLocation.Sqlite(_temp.Path),
         };
         _sessions = new BrowserSessions(_temp.Store.WebSessions, _temp.Store.Generation, new ServiceRouter(options, new AgentRegistry(), _temp.Store.Hosts), options, _time);
         _tokenId = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, _time.GetUtcNow()).Id;

@@ -3,6 +3,7 @@ using Jumpgate.Core.Protocol;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Http;
+using Jumpgate.Gateway.Store;
 using Jumpgate.Tests.Store;
 using Xunit;
 
@@ -20,7 +21,7 @@ public sealed class ServiceRouterTests : IDisposable
         var options = new GatewayOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 7443), Domain = "gw.example.org",
-            CertificatePath = "", KeyPath = "", StorePath = _temp.Path,
+            CertificatePath = "", KeyPath = "", Store = StoreLocation.Sqlite(_temp.Path),
         };
         _router = new ServiceRouter(options, _registry, _temp.Store.Hosts);
     }

@@ -53,10 +53,12 @@ internal sealed class GatewayInProcess : IAsyncDisposable
     public string UserToken { get; private set; } = "";
 
     /// <param name="gatewayYaml">Added to gateway.yaml (for instance a pool_size).</param>
-    public static async Task<GatewayInProcess> StartAsync(ITestOutputHelper? output, string? gatewayYaml = null)
+    /// <param name="store">A postgres:// URL (as `gateway init --store` takes it), or null for the SQLite file.</param>
+    /// <param name="user">The user made at start; gateways that share a store need one each.</param>
+    public static async Task<GatewayInProcess> StartAsync(ITestOutputHelper? output, string? gatewayYaml = null, string? store = null, string user = "researcher")
     {
         var dir = new TempDirectory("jg-inproc");
-        var fingerprint = GatewayInit.Run(dir.Path, new IPEndPoint(IPAddress.Loopback, 0), "localhost", null, null);
+        var fingerprint = GatewayInit.Run(dir.Path, new IPEndPoint(IPAddress.Loopback, 0), "localhost", null, null, store);
         await File.AppendAllTextAsync(dir.File("gateway.yaml"), $"""
             drain_timeout: 1s
             access:
@@ -68,7 +70,7 @@ internal sealed class GatewayInProcess : IAsyncDisposable
         gateway.Output.Current = output;
         try
         {
-            await gateway.RunAsync();
+            await gateway.RunAsync(user);
         }
         catch
         {
@@ -78,7 +80,7 @@ internal sealed class GatewayInProcess : IAsyncDisposable
         return gateway;
     }
 
-    private async Task RunAsync()
+    private async Task RunAsync(string user)
     {
         var listening = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new TestLog(Output, "gateway");
@@ -92,7 +94,7 @@ internal sealed class GatewayInProcess : IAsyncDisposable
         await (_running.IsFaulted ? _running : Task.CompletedTask);
         Url = await listening.Task;
         Admin = new LocalAdmin(_dir.Path);
-        UserToken = await AddUserAsync("researcher");
+        UserToken = await AddUserAsync(user);
     }
 
     public async Task<string> AddUserAsync(string name) =>

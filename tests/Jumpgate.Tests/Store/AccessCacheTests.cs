@@ -1,123 +1,144 @@
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
-using Jumpgate.Gateway.Store;
-using Jumpgate.Gateway.Store.Sqlite;
 using Xunit;
 
 namespace Jumpgate.Tests.Store;
 
 /// <summary>
 /// The gateway answers tokens and rules from memory between changes. A second store on the same
-/// file stands for an admin command in another process (or another gateway): its changes must
-/// apply to the gateway's very next question, as when every question went to the file.
+/// file or database stands for an admin command in another process (or another gateway): on
+/// SQLite its changes must apply to the gateway's very next question, as when every question went
+/// to the file; on PostgreSQL within the re-check interval (<see cref="TempStore.Settle"/>).
 /// </summary>
-public sealed class AccessCacheTests : IDisposable
+public sealed class AccessCacheTests
 {
     private static readonly DateTimeOffset Now = new(2025, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
-    private readonly TempStore _temp = new("jg-cache");
-    private readonly AccessCache _gateway;
-    private readonly GatewayStores _admin;
-
-    public AccessCacheTests()
-    {
-        _gateway = _temp.Access;
-        _admin = SqliteStore.Open(_temp.Path);
-    }
-
-    public void Dispose()
-    {
-        _admin.Dispose();
-        _temp.Dispose();
-    }
-
     private static AccessRule Rule(string subject, string hosts, params string[] services) => new(subject, HostPatterns.Parse(hosts), services);
 
-    [Fact]
-    public void ARuleRevokedElsewhereAppliesToTheNextQuestion()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ARuleRevokedElsewhereAppliesToTheNextQuestion(StoreBackend backend)
     {
-        _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        Assert.True(_gateway.LoadPolicy("alice").Allows("node1", "ssh"));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        Assert.True(gateway.LoadPolicy("alice").Allows("node1", "ssh"));
 
-        _admin.Rules.Revoke(Rule("@everyone", "*"));
+        admin.Rules.Revoke(Rule("@everyone", "*"));
+        temp.Settle(admin);
 
-        Assert.False(_gateway.LoadPolicy("alice").AllowsHost("node1"));
-        _admin.Rules.Grant(Rule("alice", "node1", "ssh"), Now);
-        Assert.True(_gateway.LoadPolicy("alice").Allows("node1", "ssh"));
-        Assert.False(_gateway.LoadPolicy("alice").Allows("node1", "jupyter"));
+        Assert.False(gateway.LoadPolicy("alice").AllowsHost("node1"));
+        admin.Rules.Grant(Rule("alice", "node1", "ssh"), Now);
+        temp.Settle(admin);
+        Assert.True(gateway.LoadPolicy("alice").Allows("node1", "ssh"));
+        Assert.False(gateway.LoadPolicy("alice").Allows("node1", "jupyter"));
     }
 
-    [Fact]
-    public void AGroupChangeElsewhereAppliesToTheNextQuestion()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void AGroupChangeElsewhereAppliesToTheNextQuestion(StoreBackend backend)
     {
-        _admin.Rules.Revoke(Rule("@everyone", "*"));
-        _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        _admin.Rules.Grant(Rule("@gpu", "node*"), Now);
-        Assert.False(_gateway.LoadPolicy("alice").AllowsHost("node1"));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        admin.Rules.Revoke(Rule("@everyone", "*"));
+        temp.Settle(admin);
+        admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        admin.Rules.Grant(Rule("@gpu", "node*"), Now);
+        temp.Settle(admin);
+        Assert.False(gateway.LoadPolicy("alice").AllowsHost("node1"));
 
-        _admin.Principals.AddToGroups("alice", ["gpu"]);
-        Assert.True(_gateway.LoadPolicy("alice").AllowsHost("node1"));
+        admin.Principals.AddToGroups("alice", ["gpu"]);
+        temp.Settle(admin);
+        Assert.True(gateway.LoadPolicy("alice").AllowsHost("node1"));
 
-        _admin.Principals.RemoveFromGroups("alice", ["gpu"]);
-        Assert.False(_gateway.LoadPolicy("alice").AllowsHost("node1"));
+        admin.Principals.RemoveFromGroups("alice", ["gpu"]);
+        temp.Settle(admin);
+        Assert.False(gateway.LoadPolicy("alice").AllowsHost("node1"));
     }
 
-    [Fact]
-    public void ATokenRevokedElsewhereFailsAtOnceThoughItJustAuthenticated()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ATokenRevokedElsewhereFailsAtOnceThoughItJustAuthenticated(StoreBackend backend)
     {
-        var token = _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        Assert.NotNull(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        var token = admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        Assert.NotNull(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
 
-        _admin.Tokens.Revoke(token.Id);
+        admin.Tokens.Revoke(token.Id);
+        temp.Settle(admin);
 
-        Assert.Null(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now, out var stale));
+        Assert.Null(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now, out var stale));
         Assert.Equal("alice", stale);
     }
 
-    [Fact]
-    public void AUserDisabledElsewhereFailsAtOnce()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void AUserDisabledElsewhereFailsAtOnce(StoreBackend backend)
     {
-        var token = _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        Assert.NotNull(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        var token = admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        Assert.NotNull(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
 
-        _admin.Principals.SetDisabled(PrincipalKind.User, "alice", disabled: true);
+        admin.Principals.SetDisabled(PrincipalKind.User, "alice", disabled: true);
+        temp.Settle(admin);
 
-        Assert.Null(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
+        Assert.Null(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
     }
 
-    [Fact]
-    public void TheMonitorsQuestionSeesARevocationElsewhereThoughTheTokenIsInMemory()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void TheMonitorsQuestionSeesARevocationElsewhereThoughTheTokenIsInMemory(StoreBackend backend)
     {
-        var token = _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        Assert.NotNull(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
-        Assert.True(_gateway.IsTokenValid(token.Id, Now));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        var token = admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        Assert.NotNull(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
+        Assert.True(gateway.IsTokenValid(token.Id, Now));
 
-        _admin.Tokens.Revoke(token.Id);
+        admin.Tokens.Revoke(token.Id);
+        temp.Settle(admin);
 
-        Assert.False(_gateway.IsTokenValid(token.Id, Now));
+        Assert.False(gateway.IsTokenValid(token.Id, Now));
     }
 
-    [Fact]
-    public void AKnownTokenIdWithAnotherSecretIsRefused()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void AKnownTokenIdWithAnotherSecretIsRefused(StoreBackend backend)
     {
-        var token = _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        Assert.NotNull(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        var token = admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        Assert.NotNull(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
 
         var forged = token with { Secret = TokenSecret.Create(PrincipalKind.User).Secret };
 
-        Assert.Null(_gateway.Authenticate(forged.ToString(), PrincipalKind.User, Now));
-        Assert.NotNull(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
+        Assert.Null(gateway.Authenticate(forged.ToString(), PrincipalKind.User, Now));
+        Assert.NotNull(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now));
     }
 
-    [Fact]
-    public void ATokenThatExpiresIsRefusedFromThenOnWithoutAnyWrite()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ATokenThatExpiresIsRefusedFromThenOnWithoutAnyWrite(StoreBackend backend)
     {
-        _admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        var token = _admin.Tokens.Add(PrincipalKind.User, "alice", Now, Now.AddMinutes(5));
-        Assert.NotNull(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now.AddMinutes(4)));
+        using var temp = new TempStore(backend, "jg-cache");
+        var (gateway, admin) = (temp.Access, temp.OpenAnother());
+        admin.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Settle(admin);
+        var token = admin.Tokens.Add(PrincipalKind.User, "alice", Now, Now.AddMinutes(5));
+        temp.Settle(admin);
+        Assert.NotNull(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now.AddMinutes(4)));
 
-        Assert.Null(_gateway.Authenticate(token.ToString(), PrincipalKind.User, Now.AddMinutes(5), out var stale));
+        Assert.Null(gateway.Authenticate(token.ToString(), PrincipalKind.User, Now.AddMinutes(5), out var stale));
         Assert.Equal("alice", stale);
     }
 }

@@ -5,36 +5,36 @@ using Xunit;
 
 namespace Jumpgate.Tests.Store;
 
-/// <summary>Users and agents on a real SQLite file, as the admin commands add and list them.</summary>
-public sealed class PrincipalStoreTests : IDisposable
+/// <summary>Users and agents on each backend (a real SQLite file, a real PostgreSQL database), as the admin commands add and list them.</summary>
+public sealed class PrincipalStoreTests
 {
     private static readonly DateTimeOffset Now = new(2025, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
-    private readonly TempStore _temp = new("jg-principals");
-
-    public void Dispose() => _temp.Dispose();
-
-    [Fact]
-    public void ASecondPrincipalWithTheSameNameIsRefused()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ASecondPrincipalWithTheSameNameIsRefused(StoreBackend backend)
     {
-        _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*"), Now);
+        using var temp = new TempStore(backend, "jg-principals");
+        temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*"), Now);
 
-        var error = Assert.Throws<InvalidOperationException>(() => _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", null, Now));
+        var error = Assert.Throws<InvalidOperationException>(() => temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", null, Now));
 
         Assert.Contains("lab-a", error.Message, StringComparison.Ordinal);
         Assert.Contains("already exists", error.Message, StringComparison.Ordinal);
-        Assert.Single(_temp.Store.Principals.List(PrincipalKind.Agent));
+        Assert.Single(temp.Store.Principals.List(PrincipalKind.Agent));
     }
 
-    [Fact]
-    public void ListsPrincipalsOfOneKind()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ListsPrincipalsOfOneKind(StoreBackend backend)
     {
-        _temp.Store.Principals.Add(PrincipalKind.User, "bob", null, Now);
-        _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
-        _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
+        using var temp = new TempStore(backend, "jg-principals");
+        temp.Store.Principals.Add(PrincipalKind.User, "bob", null, Now);
+        temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
 
-        var users = _temp.Store.Principals.List(PrincipalKind.User);
-        var agents = _temp.Store.Principals.List(PrincipalKind.Agent);
+        var users = temp.Store.Principals.List(PrincipalKind.User);
+        var agents = temp.Store.Principals.List(PrincipalKind.Agent);
 
         Assert.Equal(["alice", "bob"], users.Select(u => u.Name));
         Assert.All(users, u => Assert.False(u.Disabled));

@@ -7,33 +7,33 @@ using Xunit;
 
 namespace Jumpgate.Tests.Store;
 
-/// <summary>Tokens on a real SQLite file, authenticated as the gateway does, through its access cache; and what the file holds of them.</summary>
-public sealed class TokenStoreTests : IDisposable
+/// <summary>Tokens on each backend (a real SQLite file, a real PostgreSQL database), authenticated as the gateway does, through its access cache; and what the file holds of them.</summary>
+public sealed class TokenStoreTests
 {
     private static readonly DateTimeOffset Now = new(2025, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
-    private readonly TempStore _temp = new("jg-tokens");
-
-    public void Dispose() => _temp.Dispose();
-
-    [Fact]
-    public void AUsersTokenAuthenticatesAsThatUser()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void AUsersTokenAuthenticatesAsThatUser(StoreBackend backend)
     {
-        var token = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        using var temp = new TempStore(backend, "jg-tokens");
+        var token = temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
 
-        var principal = _temp.Access.Authenticate(token.ToString(), PrincipalKind.User, Now);
+        var principal = temp.Access.Authenticate(token.ToString(), PrincipalKind.User, Now);
 
         Assert.NotNull(principal);
         Assert.Equal(new Principal(PrincipalKind.User, "alice", null, token.Id), principal);
         Assert.Equal(PrincipalKind.User, token.Kind);
     }
 
-    [Fact]
-    public void AnAgentsTokenAuthenticatesWithItsHostPatterns()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void AnAgentsTokenAuthenticatesWithItsHostPatterns(StoreBackend backend)
     {
-        var token = _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
+        using var temp = new TempStore(backend, "jg-tokens");
+        var token = temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("node*,lab-pc"), Now);
 
-        var principal = _temp.Access.Authenticate(token.ToString(), PrincipalKind.Agent, Now);
+        var principal = temp.Access.Authenticate(token.ToString(), PrincipalKind.Agent, Now);
 
         Assert.NotNull(principal);
         Assert.Equal("lab-a", principal.Name);
@@ -42,51 +42,58 @@ public sealed class TokenStoreTests : IDisposable
         Assert.True(principal.HostPatterns!.Allows("node7"));
     }
 
-    [Fact]
-    public void ATokenOfOneKindNeverPassesForTheOther()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ATokenOfOneKindNeverPassesForTheOther(StoreBackend backend)
     {
-        var agent = _temp.Store.Principals.Add(PrincipalKind.Agent, "shared-name", HostPatterns.Parse("*"), Now);
-        var user = _temp.Store.Principals.Add(PrincipalKind.User, "shared-name", null, Now);
+        using var temp = new TempStore(backend, "jg-tokens");
+        var agent = temp.Store.Principals.Add(PrincipalKind.Agent, "shared-name", HostPatterns.Parse("*"), Now);
+        var user = temp.Store.Principals.Add(PrincipalKind.User, "shared-name", null, Now);
 
-        Assert.Null(_temp.Access.Authenticate(agent.ToString(), PrincipalKind.User, Now));
-        Assert.Null(_temp.Access.Authenticate(user.ToString(), PrincipalKind.Agent, Now));
+        Assert.Null(temp.Access.Authenticate(agent.ToString(), PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate(user.ToString(), PrincipalKind.Agent, Now));
 
         // Relabelled: the agent's id and secret presented with the user prefix.
         var relabelled = agent with { Kind = PrincipalKind.User };
-        Assert.Null(_temp.Access.Authenticate(relabelled.ToString(), PrincipalKind.User, Now));
-        Assert.Null(_temp.Access.Authenticate(relabelled.ToString(), PrincipalKind.Agent, Now));
+        Assert.Null(temp.Access.Authenticate(relabelled.ToString(), PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate(relabelled.ToString(), PrincipalKind.Agent, Now));
     }
 
-    [Fact]
-    public void ARightIdWithAWrongSecretIsRefused()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void ARightIdWithAWrongSecretIsRefused(StoreBackend backend)
     {
-        var token = _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        using var temp = new TempStore(backend, "jg-tokens");
+        var token = temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
         var guessed = token with { Secret = TokenSecret.Create(PrincipalKind.User).Secret };
 
-        Assert.Null(_temp.Access.Authenticate(guessed.ToString(), PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate(guessed.ToString(), PrincipalKind.User, Now));
     }
 
-    [Fact]
-    public void AnUnknownOrMalformedTokenIsRefused()
+    [Theory]
+    [MemberData(nameof(TempStore.Backends), MemberType = typeof(TempStore))]
+    public void AnUnknownOrMalformedTokenIsRefused(StoreBackend backend)
     {
-        _temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
+        using var temp = new TempStore(backend, "jg-tokens");
+        temp.Store.Principals.Add(PrincipalKind.User, "alice", null, Now);
 
-        Assert.Null(_temp.Access.Authenticate(TokenSecret.Create(PrincipalKind.User).ToString(), PrincipalKind.User, Now));
-        Assert.Null(_temp.Access.Authenticate(null, PrincipalKind.User, Now));
-        Assert.Null(_temp.Access.Authenticate("", PrincipalKind.User, Now));
-        Assert.Null(_temp.Access.Authenticate("jgu_' OR 1=1 --", PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate(TokenSecret.Create(PrincipalKind.User).ToString(), PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate(null, PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate("", PrincipalKind.User, Now));
+        Assert.Null(temp.Access.Authenticate("jgu_' OR 1=1 --", PrincipalKind.User, Now));
     }
 
     [Fact]
     public void TheDatabaseNeverHoldsATokensSecret()
     {
-        var user = _temp.Store.Principals.Add(PrincipalKind.User, "alice-the-admin", null, Now);
-        var agent = _temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("*"), Now);
+        using var temp = new TempStore("jg-tokens");
+        var user = temp.Store.Principals.Add(PrincipalKind.User, "alice-the-admin", null, Now);
+        var agent = temp.Store.Principals.Add(PrincipalKind.Agent, "lab-a", HostPatterns.Parse("*"), Now);
 
         // Every file SQLite keeps (the database, its write-ahead log, the shared memory index), both while open and after closing.
-        var open = ReadAllFiles();
+        var open = ReadAllFiles(temp);
         SqliteConnection.ClearAllPools();
-        var closed = ReadAllFiles();
+        var closed = ReadAllFiles(temp);
 
         foreach (var bytes in new[] { open, closed })
         {
@@ -101,9 +108,9 @@ public sealed class TokenStoreTests : IDisposable
         }
     }
 
-    private byte[] ReadAllFiles() =>
+    private static byte[] ReadAllFiles(TempStore temp) =>
     [
-        .. Directory.GetFiles(_temp.Directory.Path).SelectMany(path =>
+        .. Directory.GetFiles(temp.Directory.Path).SelectMany(path =>
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var copy = new MemoryStream();

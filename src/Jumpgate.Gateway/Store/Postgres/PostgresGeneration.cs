@@ -1,0 +1,124 @@
+using System.Data.Common;
+using Npgsql;
+
+namespace Jumpgate.Gateway.Store.Postgres;
+
+/// <summary>
+/// The generation kept in memory: a connection of its own LISTENs on the channel the generation's
+/// trigger notifies, so another gateway's write reaches this one a moment after it commits, and
+/// the same connection reads the row again every half <c>access.recheck_interval</c> in case a
+/// notification was lost. A question reads the row itself only when that confirmation is older
+/// than the interval (the listener is down or reconnecting) or after this process's own write,
+/// which must apply at once. A round trip per question is what the in-memory value saves: two per
+/// HTTP request (docs/decisions.md, "Several gateways on PostgreSQL").
+/// </summary>
+internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
+{
+    private readonly PostgresDatabase _database;
+    private readonly TimeSpan _recheck;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _listening;
+    private long _value = -1;
+    private long _confirmedAt;
+    private volatile bool _stale = true;
+
+    public PostgresGeneration(PostgresDatabase database, TimeSpan recheckInterval, TimeProvider time)
+    {
+        _database = database;
+        _recheck = recheckInterval;
+        _time = time;
+        database.Wrote = () => _stale = true;
+        _listening = ListenAsync(_stop.Token);
+    }
+
+    public long Read()
+    {
+        if (_stale || _time.GetElapsedTime(Interlocked.Read(ref _confirmedAt)) >= _recheck)
+        {
+            // Cleared before the read: a write that commits during it marks the value stale again.
+            _stale = false;
+            using var connection = _database.Open();
+            Raise(ReadRow(connection));
+        }
+        return Interlocked.Read(ref _value);
+    }
+
+    /// <summary>Stops listening and lets go of the listener's connection.</summary>
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try
+        {
+            _listening.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Stopping is how the loop ends: whatever it was doing then (a wait, a connect, a retry's delay) fails with it.
+        }
+        _stop.Dispose();
+    }
+
+    private async Task ListenAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await _database.OpenListenerAsync(cancellationToken);
+                connection.Notification += (_, e) =>
+                {
+                    if (long.TryParse(e.Payload, out var value))
+                    {
+                        Raise(value);
+                    }
+                };
+                await using (var listen = new NpgsqlCommand($"LISTEN {PostgresSchema.Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(cancellationToken);
+                }
+                while (true)
+                {
+                    // Read after LISTEN, so nothing committed in between is missed.
+                    var readAt = _time.GetTimestamp();
+                    Raise(ReadRow(connection));
+                    Interlocked.Exchange(ref _confirmedAt, readAt);
+                    var half = _recheck / 2;
+                    var until = readAt + (long)(half.TotalSeconds * _time.TimestampFrequency);
+                    while (_time.GetTimestamp() < until)
+                    {
+                        await connection.WaitAsync(_time.GetElapsedTime(_time.GetTimestamp(), until), cancellationToken);
+                    }
+                }
+            }
+            catch (Exception e) when (e is DbException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                // The database went away: questions read the row themselves (and fail while it is
+                // gone) once the last confirmation is older than the interval; try again in a second.
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
+            }
+        }
+    }
+
+    private static long ReadRow(NpgsqlConnection connection)
+    {
+        using var command = new NpgsqlCommand("SELECT value FROM access_generation WHERE id = 0", connection);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>The generation only grows: an older answer (a read that raced a notification) never moves it back.</summary>
+    private void Raise(long value)
+    {
+        var current = Interlocked.Read(ref _value);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _value, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
+    }
+}
