@@ -54,6 +54,10 @@ public sealed class DeadTrunkTests(ITestOutputHelper output) : IAsyncLifetime
         // The control connection came through the relay first; both trunks came after it.
         Assert.True(await Signals.UntilAsync(() => Task.FromResult(_relay.Count == 3), Signals.Timeout(10), TimeSpan.FromMilliseconds(10)));
         _relay.Cut(from: 1 + 2 - trunksCut);
+        // The stream waits until the agent has dialled its trunks again, so the gateway has seen the
+        // resets too: a request that goes out on a trunk dying unnoticed fails with it, by design
+        // (docs/decisions.md, "Streams open without waiting for their answer").
+        Assert.True(await Signals.UntilAsync(() => Task.FromResult(_relay.Count >= 3 + trunksCut), Signals.Timeout(10), TimeSpan.FromMilliseconds(10)));
 
         await using var next = await UserStream.OpenAsync(_gateway, path, "node1", "echo");
         await next.WriteAsync(chunk);
