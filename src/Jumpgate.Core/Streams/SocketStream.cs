@@ -7,8 +7,6 @@ internal sealed class SocketStream(Socket socket) : ConnectionStream
 {
     private readonly NetworkStream _inner = new(socket, ownsSocket: true);
 
-    public Socket Socket => socket;
-
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _inner.ReadAsync(buffer, offset, count, cancellationToken);
