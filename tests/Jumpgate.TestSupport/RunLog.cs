@@ -49,6 +49,8 @@ public static partial class RunLog
         var logs = Path.Combine(Directory, "logs");
         System.IO.Directory.CreateDirectory(logs);
         var safe = Regex.Replace(name, "[^A-Za-z0-9_.-]+", "-");
+        // A file name may hold 255 bytes; a long command line (a shell script passed with -c) is cut to its start.
+        safe = safe[..Math.Min(safe.Length, 80)];
         var path = Path.Combine(logs, $"{Environment.ProcessId}-{Interlocked.Increment(ref _sequence):D5}-{safe}.log");
         return new StreamWriter(path, append: false, Encoding.UTF8) { AutoFlush = true };
     }

@@ -206,12 +206,16 @@ internal sealed class AgentConnection : IAsyncDisposable
         // First the connection, so that a heartbeat write under way fails instead of holding the wait below.
         await _control.DisposeAsync();
         await _session.DisposeAsync();
+        Trunk[] live;
         lock (_live)
         {
-            foreach (var trunk in _live)
-            {
-                trunk.Drain();
-            }
+            live = [.. _live];
+        }
+        // Outside the lock: a trunk with no stream closes at once, and its end removes it from the
+        // list on this very thread (cancellation runs its continuations inline).
+        foreach (var trunk in live)
+        {
+            trunk.Drain();
         }
     }
 }

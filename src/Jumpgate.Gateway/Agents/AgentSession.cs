@@ -115,12 +115,16 @@ internal sealed class AgentSession
     {
         _outbox.Writer.TryComplete();
         _ended.Cancel();
+        Trunk[] trunks;
         lock (_gate)
         {
-            foreach (var trunk in _trunks)
-            {
-                trunk.Drain();
-            }
+            trunks = [.. _trunks];
+        }
+        // Outside the lock: a trunk with no stream closes at once, and its end removes it from the
+        // list on this very thread (cancellation runs its continuations inline).
+        foreach (var trunk in trunks)
+        {
+            trunk.Drain();
         }
     }
 }
