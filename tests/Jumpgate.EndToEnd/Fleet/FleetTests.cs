@@ -153,6 +153,36 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 
         var list = await FleetAsync("ls");
         Assert.Matches(@"lab\s+2\s+2\s+.*2x GeForce RTX 2080 Ti", list.Stdout);
+
+        // A file with mistakes is refused whole, each mistake with file, line and field; the fleet stays as it was.
+        var appliedAt = (await ShowAsync()).GetProperty("applied_at").GetString();
+        var bad = _home.File("bad.yml");
+        await File.WriteAllTextAsync(bad, $"""
+            type: fleet
+            name: lab
+            ssh_config:
+              user: root
+              hosts:
+                - hostname: {Host(0)}
+                  identity_file: {Key(0)}
+                  gpus: 2
+                - hostname: {Host(0)}
+                  identity_file: {Key(0)}
+                - hostname: {Host(1)}
+                  identity_file: {_home.File("no-such-key")}
+                  blocks: 0
+            """);
+        var refused = await FleetAsync("apply", bad);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"{bad}:8:", refused.Stderr);
+        Assert.Contains("ssh_config.hosts[0].gpus", refused.Stderr);
+        Assert.Contains($"{bad}:9:", refused.Stderr);
+        Assert.Contains("listed twice (first on line 6)", refused.Stderr);
+        Assert.Contains($"{bad}:12:", refused.Stderr);
+        Assert.Contains("ssh_config.hosts[2].identity_file", refused.Stderr);
+        Assert.Contains($"{bad}:13:", refused.Stderr);
+        Assert.Contains("ssh_config.hosts[2].blocks", refused.Stderr);
+        Assert.Equal(appliedAt, (await ShowAsync()).GetProperty("applied_at").GetString());
     }
 
     [Fact]
