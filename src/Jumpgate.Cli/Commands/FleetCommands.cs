@@ -10,9 +10,10 @@ internal static class FleetCommands
 {
     public static Command Create() => new("fleet", """
         Many GPU hosts as one fleet: what each has (GPUs one by one, CPU, memory, disk, OS, Python),
-        whether it answers, and one command on all of them. A fleet file uses dstack's SSH fleet format;
-        hosts are reached with the system's OpenSSH, directly, through a head node (proxy_jump), or
-        through the gateway for NAME.jg hosts (run `jumpgate login` first).
+        whether it answers, one command on all of them, and multi-node jobs (mpirun, torchrun) that run
+        inside the fleet. A fleet file uses dstack's SSH fleet format; hosts are reached with the system's
+        OpenSSH, directly, through a head node (proxy_jump), or through the gateway for NAME.jg hosts
+        (run `jumpgate login` first).
 
         A fleet file:
           type: fleet
