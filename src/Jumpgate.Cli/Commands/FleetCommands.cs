@@ -213,6 +213,7 @@ internal static class FleetCommands
         var commandLine = new Argument<string[]>("command") { Description = "The command, after --; run by the first host's login shell", Arity = ArgumentArity.OneOrMore };
         var nodes = NodesOption("How many hosts take part: the first N (in the fleet file's order) that answer now (default: all)");
         var masterPort = new Option<int?>("--master-port") { Description = $"MASTER_PORT, torchrun's rendezvous port on the first host (default {FleetRun.DefaultMasterPort})" };
+        var eachNode = new Option<bool>("--each-node") { Description = "Run the command on each of the N hosts at once, each with its own JUMPGATE_NODE_RANK and NODE_RANK (torchrun without mpirun); output lines are prefixed with the host" };
         var timeout = TimeoutOption("How long the job may run", @default: null);
         var command = new Command("run", Options.Describe(
             """
@@ -221,19 +222,20 @@ internal static class FleetCommands
             JUMPGATE_NODES, JUMPGATE_NODE_RANK (0), JUMPGATE_MASTER_ADDR (the first host's private address),
             JUMPGATE_GPUS_PER_NODE (the fewest GPUs of the hosts), JUMPGATE_MPI_HOSTFILE, and torchrun's
             MASTER_ADDR, MASTER_PORT, NNODES and NODE_RANK. mpirun starts the other ranks inside the fleet:
-            `fleet apply` gave every host the fleet key and an ssh config naming the others. Quote $ so that
-            the first host's shell expands it, not yours.
+            `fleet apply` gave every host the fleet key and an ssh config naming the others. With --each-node
+            the command runs on every host, each with its rank. Quote $ so that the hosts' shell expands it, not yours.
             """,
             "jumpgate fleet run lab --nodes 2 -- mpirun --hostfile \\$JUMPGATE_MPI_HOSTFILE -np 2 hostname",
-            "jumpgate fleet run lab -- 'mpirun --hostfile $JUMPGATE_MPI_HOSTFILE -np 16 python train.py'"))
+            "jumpgate fleet run lab -- 'mpirun --hostfile $JUMPGATE_MPI_HOSTFILE -np 16 python train.py'",
+            "jumpgate fleet run lab --each-node -- 'torchrun --nnodes $NNODES --node-rank $NODE_RANK --nproc-per-node $JUMPGATE_GPUS_PER_NODE --master-addr $MASTER_ADDR --master-port $MASTER_PORT train.py'"))
         {
-            name, commandLine, nodes, masterPort, timeout,
+            name, commandLine, nodes, masterPort, eachNode, timeout,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             var store = FleetStore.Default;
             var fleet = store.Load(result.GetValue(name)!);
-            return await new FleetRun(store, Console.Out, Console.Error).RunAsync(
+            return await new FleetRun(store, Console.Out, Console.Error) { EachNode = result.GetValue(eachNode) }.RunAsync(
                 fleet,
                 string.Join(' ', result.GetValue(commandLine)!),
                 result.GetValue(nodes),

@@ -287,6 +287,13 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
             $"MASTER_ADDR={Host(0)}", "MASTER_PORT=29511", "NNODES=2", "NODE_RANK=0",
         });
 
+        // torchrun's way: the command on each node at once, each with its rank; the first failing rank's status.
+        var each = await FleetAsync("run", "lab", "--each-node", "--", "echo rank=$NODE_RANK of $NNODES on $(hostname) master=$MASTER_ADDR; exit $JUMPGATE_NODE_RANK");
+        Assert.Equal(1, each.ExitCode);
+        Assert.Matches($@"(?m)^{Host(0).Replace(".", "\\.")}\s*\| rank=0 of 2 on {HostName(0)} master={Host(0).Replace(".", "\\.")}$", each.Stdout);
+        Assert.Matches($@"(?m)^{Host(1).Replace(".", "\\.")}\s*\| rank=1 of 2 on {HostName(1)} master={Host(0).Replace(".", "\\.")}$", each.Stdout);
+        Assert.Contains($"{Host(1)}: exit 1", each.Stderr);
+
         // The job's exit status is the command's.
         var failing = await FleetAsync("run", "lab", "--nodes", "1", "--", "echo", "failing;", "exit", "7");
         Assert.Equal(7, failing.ExitCode);

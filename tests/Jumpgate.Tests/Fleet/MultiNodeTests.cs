@@ -86,7 +86,7 @@ public sealed class MultiNodeTests : IDisposable
     public async Task RemoteCommandWritesTheHostfileAndExportsTheJobsVariables()
     {
         var home = Directory.CreateDirectory(_directory.File("master")).FullName;
-        var command = FleetRun.RemoteCommand("lab", [Host("10.0.0.11", gpus: 8), Host("10.0.0.12", gpus: 4)], 29500,
+        var command = FleetRun.RemoteCommand("lab", [Host("10.0.0.11", gpus: 8), Host("10.0.0.12", gpus: 4)], rank: 1, 29500,
             "cat $JUMPGATE_MPI_HOSTFILE; env | grep -E '^(JUMPGATE_|MASTER_|NNODES|NODE_RANK)' | sort");
 
         var result = await Command.RunAsync("sh", ["-c", command], TimeSpan.FromSeconds(30), stdin: "10.0.0.11 slots=8\n",
@@ -97,7 +97,7 @@ public sealed class MultiNodeTests : IDisposable
             [
                 "10.0.0.11 slots=8",
                 "JUMPGATE_GPUS_PER_NODE=4", $"JUMPGATE_MASTER_ADDR=10.0.0.11", $"JUMPGATE_MPI_HOSTFILE={home}/.jumpgate/fleets/lab/hostfile",
-                "JUMPGATE_NODES=2", "JUMPGATE_NODE_RANK=0", "MASTER_ADDR=10.0.0.11", "MASTER_PORT=29500", "NNODES=2", "NODE_RANK=0",
+                "JUMPGATE_NODES=2", "JUMPGATE_NODE_RANK=1", "MASTER_ADDR=10.0.0.11", "MASTER_PORT=29500", "NNODES=2", "NODE_RANK=1",
             ],
             result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
