@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Jumpgate.Gateway.Store.Sql;
 
 namespace Jumpgate.Gateway.Store.Sqlite;
 
@@ -7,10 +8,10 @@ namespace Jumpgate.Gateway.Store.Sqlite;
 /// it, a few microseconds in a local file, and under WAL it never waits for a writer (not even for
 /// one holding the write lock). So a write from any process applies to the very next question.
 /// </summary>
-internal sealed class SqliteGeneration(SqliteDatabase database) : IStoreGeneration, IDisposable
+internal sealed class SqliteGeneration(SqliteFileSource source) : IStoreGeneration, IDisposable
 {
     private readonly Lock _lock = new();
-    private SqliteCommand? _query;
+    private DbCommand? _query;
 
     public long Read()
     {
@@ -18,7 +19,7 @@ internal sealed class SqliteGeneration(SqliteDatabase database) : IStoreGenerati
         {
             if (_query is null)
             {
-                _query = SqliteDatabase.Command(database.Open(), "SELECT value FROM access_generation WHERE id = 0");
+                _query = SqlDatabase.Command(source.OpenConnection(), "SELECT value FROM access_generation WHERE id = 0");
                 _query.Prepare();
             }
             return (long)_query.ExecuteScalar()!;
