@@ -128,8 +128,17 @@ internal sealed class SqlAuditStore(SqlDatabase database) : IAuditStore, IDispos
             }
             var prune = Command(connection, Prune, ("@keep", IAuditStore.MaxRows));
             _prepared = (insert, prune);
-            insert.Prepare();
-            prune.Prepare();
+            try
+            {
+                insert.Prepare();
+                prune.Prepare();
+            }
+            catch
+            {
+                // Nobody holds this writer yet to let go of its connection.
+                Dispose();
+                throw;
+            }
         }
 
         /// <summary>Appends a batch and prunes, in one transaction.</summary>
