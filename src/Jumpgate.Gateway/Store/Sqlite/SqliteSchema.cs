@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Text;
 using Jumpgate.Gateway.Access;
-using System.Data.Common;
 using Jumpgate.Gateway.Store.Sql;
 using static Jumpgate.Gateway.Store.Sql.SqlDatabase;
 
