@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Jumpgate.Gateway.Store.Sql;
 
 namespace Jumpgate.Gateway.Store.Sqlite;
 
@@ -11,9 +12,9 @@ namespace Jumpgate.Gateway.Store.Sqlite;
 /// side by side instead of queueing for one connection (at most one connection per thread that
 /// reads at the same moment).
 /// </summary>
-internal sealed class SqliteGeneration(SqliteDatabase database) : IStoreGeneration, IDisposable
+internal sealed class SqliteGeneration(SqliteFileSource source) : IStoreGeneration, IDisposable
 {
-    private readonly ConcurrentBag<SqliteCommand> _idle = [];
+    private readonly ConcurrentBag<DbCommand> _idle = [];
     private volatile bool _disposed;
 
     public long Read()
@@ -21,7 +22,7 @@ internal sealed class SqliteGeneration(SqliteDatabase database) : IStoreGenerati
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_idle.TryTake(out var query))
         {
-            query = SqliteDatabase.Command(database.Open(), "SELECT value FROM access_generation WHERE id = 0");
+            query = SqlDatabase.Command(source.OpenConnection(), "SELECT value FROM access_generation WHERE id = 0");
             query.Prepare();
         }
         try
