@@ -163,6 +163,8 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
         {
             ["node1"] = new Dictionary<string, int> { [service] = port },
         }, http: http ? new HashSet<string> { service } : null, health: health));
+        // The host is reachable as soon as one replica registered: wait for this one to be listed.
+        await UntilReplicaAsync(name, _ => true, Signals.Timeout(15));
     }
 
     /// <summary>An echo that says which replica it is: each reply is prefixed with its name and a colon.</summary>
