@@ -69,6 +69,21 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.All(after, replica => Assert.Equal("b", replica));
     }
 
+    [Fact]
+    public async Task AReplicaWhoseAgentIsGoneGetsNoNewStreamsAndTheUserSeesNoError()
+    {
+        var targetA = Own(Named("a"));
+        var targetB = Own(Named("b"));
+        var labA = await StartAgentAsync("lab-a", targetA.Port, HealthCheck.Off);
+        await StartAgentAsync("lab-b", targetB.Port, HealthCheck.Off);
+
+        // Stopped as Ctrl-C stops it; the streams below start at once, whether or not the gateway has noticed yet.
+        await labA.DisposeAsync();
+        var replicas = await EchoManyAsync(UserPath.Trunk, 24);
+
+        Assert.All(replicas, replica => Assert.Equal("b", replica));
+    }
+
     [Theory]
     [InlineData(UserPath.Connect)]
     [InlineData(UserPath.Trunk)]
@@ -156,15 +171,16 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
         return owned;
     }
 
-    private async Task StartAgentAsync(string name, int port, HealthCheck health, bool http = false)
+    private async Task<AgentInProcess> StartAgentAsync(string name, int port, HealthCheck health, bool http = false)
     {
         var service = http ? "web" : "echo";
-        Own(await AgentInProcess.StartAsync(_gateway, name, new Dictionary<string, IReadOnlyDictionary<string, int>>
+        var agent = Own(await AgentInProcess.StartAsync(_gateway, name, new Dictionary<string, IReadOnlyDictionary<string, int>>
         {
             ["node1"] = new Dictionary<string, int> { [service] = port },
         }, http: http ? new HashSet<string> { service } : null, health: health));
         // The host is reachable as soon as one replica registered: wait for this one to be listed.
         await UntilReplicaAsync(name, _ => true, Signals.Timeout(15));
+        return agent;
     }
 
     /// <summary>An echo that says which replica it is: each reply is prefixed with its name and a colon.</summary>
