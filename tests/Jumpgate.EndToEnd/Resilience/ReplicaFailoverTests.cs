@@ -56,6 +56,9 @@ public sealed class ReplicaFailoverTests(ITestOutputHelper output) : IAsyncLifet
         var listed = (await LsAsync()).Single(r => r.Agent == "lab-a");
         Assert.False(listed.Healthy);
         Assert.Contains("Connection refused", listed.LastFailure, StringComparison.Ordinal);
+        var table = await _deployment.JumpgateAsync("ls");
+        Assert.Matches(@"replica lab-a +echo +UNHEALTHY +0 open  last failure: 127\.0\.0\.1:\d+: Connection refused", table.Stdout);
+        Assert.Matches(@"replica lab-b +echo +healthy +0 open\n", table.Stdout);
         await EchoThroughProxyAsync(4);
     }
 
