@@ -75,14 +75,23 @@ internal static partial class Http
             say($"http warm-up: {target.Name} {warm.Rps:0} req/s");
         }
         var results = targets.ToDictionary(t => t.Name, _ => new List<(double Rps, double P99)>());
+        // Jumpgate's own CPU per request (gateway and agent, /proc/PID/stat): unlike req/s, it
+        // hardly moves with what else the machine runs, so a change in the request path shows in it.
+        var cpuPerRequest = new Dictionary<string, List<double>> { [Subdomain] = [], [Forward] = [] };
         for (var round = 1; round <= plan.HttpRounds; round++)
         {
             foreach (var target in targets)
             {
                 var name = target.Name;
+                var cpu = cpuPerRequest.ContainsKey(name) ? new ProcessCpu(rig.Jumpgate.Roles) : null;
                 var measured = await WrkAsync(target, plan.HttpSeconds);
-                results[name].Add(measured);
-                say($"http round {round}/{plan.HttpRounds}: {name} {measured.Rps:0} req/s, p99 {Table.F(measured.P99)} ms");
+                results[name].Add((measured.Rps, measured.P99));
+                var microseconds = cpu is null ? (double?)null : cpu.Spent().Where(r => r.Name is "gateway" or "agent").Sum(r => r.Milliseconds) * 1000 / measured.Requests;
+                if (microseconds is { } each)
+                {
+                    cpuPerRequest[name].Add(each);
+                }
+                say($"http round {round}/{plan.HttpRounds}: {name} {measured.Rps:0} req/s, p99 {Table.F(measured.P99)} ms" + (microseconds is { } us ? $", gateway+agent {us:0} µs CPU each" : ""));
             }
         }
         double Rps(string name) => Stats.Median([.. results[name].Select(r => r.Rps)]);
@@ -111,6 +120,12 @@ internal static partial class Http
                 (shapeRps < 0.7 || shapeP99 > 1.5 ? "; a target above that is out of reach for this shape on this machine. " : ". ") +
                 $"Jumpgate serves {Rps(Subdomain) / Rps(Shape):0.00} × that shape's requests/s, p99 {P99(Subdomain) / P99(Shape):0.00} ×.");
         }
+        if (cpuPerRequest[Subdomain].Count > 0 && cpuPerRequest[Forward].Count > 0)
+        {
+            var subdomainCpu = Stats.Median([.. cpuPerRequest[Subdomain]]);
+            var forwardCpu = Stats.Median([.. cpuPerRequest[Forward]]);
+            table.Note($"HTTP, CPU each: the gateway and the agent spend {subdomainCpu:0} µs per request through the subdomain, {forwardCpu:0} µs per request through `jumpgate forward` ({subdomainCpu / forwardCpu:0.00} ×; /proc/PID/stat over each wrk run, medians; `forward` also runs a CLI process, not counted).");
+        }
         table.Note($"HTTP: wrk -t1 -c16 -d{plan.HttpSeconds}s --latency, {plan.HttpRounds} round(s) after a {plan.HttpWarmupSeconds} s unmeasured run of each path, medians; nginx 1 worker for the upstream and 1 for the proxy, keep-alive to the upstream.");
     }
 
@@ -120,7 +135,7 @@ internal static partial class Http
         public IReadOnlyList<string> Headers => ExtraArguments ?? [];
     }
 
-    private static async Task<(double Rps, double P99)> WrkAsync(WrkTarget target, int seconds)
+    private static async Task<(double Rps, double P99, long Requests)> WrkAsync(WrkTarget target, int seconds)
     {
         var name = target.Name;
         var result = await Command.RunAsync(WrkPath!, ["-t1", "-c16", $"-d{seconds}s", "--latency", .. target.Headers, target.Url], TimeSpan.FromSeconds(seconds + 30));
@@ -138,8 +153,12 @@ internal static partial class Http
             "s" => value * 1000,
             _ => value * 60_000,
         };
-        return (double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), ms);
+        var requests = RequestCount().Match(result.Stdout);
+        return (double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), ms, requests.Success ? long.Parse(requests.Groups[1].Value, CultureInfo.InvariantCulture) : 1);
     }
+
+    [GeneratedRegex(@"(\d+) requests in ")]
+    private static partial Regex RequestCount();
 
     [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
     private static partial Regex RequestsPerSecond();

@@ -29,8 +29,12 @@ internal sealed class BrowserSessions(IWebSessionStore store, IStoreGeneration g
     internal int Cached => _recent.Count;
 
     /// <summary>The session this request's cookie names, if it is live and was issued for the host the request is for.</summary>
-    public WebSession? Find(HttpContext http)
+    public WebSession? Find(HttpContext http) => Find(http, out _);
+
+    /// <summary><see cref="Find(HttpContext)"/>, with the store generation the answer holds at, for the request's other questions.</summary>
+    public WebSession? Find(HttpContext http, out long readAt)
     {
+        readAt = 0;
         // The cookie's shape is checked before anything else: a malformed one costs no hash, lookup or memory.
         if (SiteOf(http) is not { } site || !http.Request.Cookies.TryGetValue(CookieName, out var value) || !SessionCookie.TryParse(value, out var cookie))
         {
@@ -38,7 +42,7 @@ internal sealed class BrowserSessions(IWebSessionStore store, IStoreGeneration g
         }
         var now = time.GetUtcNow();
         // Read before the session: a change committed in between makes the next request read again.
-        var current = generation.Read();
+        var current = readAt = generation.Read();
         WebSession? session;
         if (_recent.TryGet(cookie.Id, out var cached) && cached.Generation == current)
         {

@@ -75,7 +75,7 @@ internal sealed class HttpProxy(
             await Pages.ErrorAsync(http, StatusCodes.Status403Forbidden, "Cross-origin request refused", $"a request from {origin} may not use this service");
             return;
         }
-        if (sessions.Find(http) is not { } session)
+        if (sessions.Find(http, out var readAt) is not { } session)
         {
             await SignInFirstAsync(http);
             return;
@@ -85,7 +85,7 @@ internal sealed class HttpProxy(
             await Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "No such service", $"no HTTP service is served at {label}.{router.Domain}");
             return;
         }
-        if (authorizer.RuleRefusal(session.User, target.Host, target.Service) is { } refusal)
+        if (authorizer.RuleRefusal(session.User, target.Host, target.Service, readAt) is { } refusal)
         {
             GatewayLog.HttpDenied(logger, session.User, target.Host, target.Service, refusal);
             audit.Write(new AuditEvent

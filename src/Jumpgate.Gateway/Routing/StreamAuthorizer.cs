@@ -69,10 +69,13 @@ internal sealed class StreamAuthorizer(AccessCache access, IHostStore hosts, Age
             : Authorization.Refused(name, Refusals.Unhealthy(host, name, found.Select(r => (r.Agent, r.Health.LastFailure))), denied: false);
     }
 
-    /// <summary>The rules' refusal of <paramref name="host"/>:<paramref name="service"/> for <paramref name="user"/>; null when they allow it.</summary>
-    public string? RuleRefusal(string user, string host, string service)
+    /// <summary>
+    /// The rules' refusal of <paramref name="host"/>:<paramref name="service"/> for <paramref name="user"/>
+    /// as of store generation <paramref name="readAt"/> (read for the same request); null when they allow it.
+    /// </summary>
+    public string? RuleRefusal(string user, string host, string service, long readAt)
     {
-        var policy = access.LoadPolicy(user);
+        var policy = access.LoadPolicy(user, readAt);
         return Names.IsValid(host) && policy.Allows(host, service) ? null : policy.Refusal(host, service);
     }
 

@@ -75,9 +75,15 @@ internal sealed class AccessCache(ITokenStore tokens, IRuleStore rules, IStoreGe
     }
 
     /// <summary>The rules that apply to <paramref name="user"/>: their own, their groups' and @everyone's.</summary>
-    public AccessPolicy LoadPolicy(string user)
+    public AccessPolicy LoadPolicy(string user) => LoadPolicy(user, generation.Read());
+
+    /// <summary>
+    /// The rules as of store generation <paramref name="current"/>, which the caller read for
+    /// another answer to the same request (its session), so one read of the generation serves the
+    /// whole request: on SQLite that read is most of what a cached answer costs.
+    /// </summary>
+    public AccessPolicy LoadPolicy(string user, long current)
     {
-        var current = generation.Read();
         if (_policies.TryGetValue(user, out var cached) && cached.Generation == current)
         {
             return cached.Policy;
