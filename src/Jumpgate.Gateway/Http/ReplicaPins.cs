@@ -35,6 +35,11 @@ internal sealed class ReplicaPins
     /// <summary>The replica for browser session <paramref name="session"/>: its pinned one while that is available, else a new choice; null when none is available.</summary>
     public Replica? Choose(string session, IReadOnlyList<Replica> replicas)
     {
+        if (replicas.Count == 1)
+        {
+            // Nowhere else to go: no pin to keep, no lock on a request's path.
+            return replicas[0].Available ? replicas[0] : null;
+        }
         var pinned = Pinned(session);
         if (pinned is not null && replicas.FirstOrDefault(r => r.Agent == pinned) is { Available: true } kept)
         {

@@ -102,21 +102,23 @@ public sealed class ReplicaChoiceTests
     [Fact]
     public void NoReplicaAvailableMeansNoChoice()
     {
-        var a = ReplicaOf("a");
+        var (a, b) = (ReplicaOf("a"), ReplicaOf("b"));
         a.Report(healthy: false, "down", DateTimeOffset.UnixEpoch);
+        b.Report(healthy: false, "down", DateTimeOffset.UnixEpoch);
 
         Assert.Null(new ReplicaPins().Choose("session-1", [a]));
+        Assert.Null(new ReplicaPins().Choose("session-1", [a, b]));
     }
 
     [Fact]
     public void PinsAreBounded()
     {
         var pins = new ReplicaPins();
-        var a = ReplicaOf("a");
+        var (a, b) = (ReplicaOf("a"), ReplicaOf("b"));
 
         for (var i = 0; i < ReplicaPins.Capacity + 10; i++)
         {
-            pins.Choose($"session-{i}", [a]);
+            pins.Choose($"session-{i}", [a, b]);
         }
 
         Assert.Equal(ReplicaPins.Capacity, pins.Count);
