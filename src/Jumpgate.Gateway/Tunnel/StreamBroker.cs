@@ -62,6 +62,9 @@ internal sealed class StreamBroker(
         await RelayToReplicasAsync(client, record, authorization.Replicas, request);
     }
 
+    /// <summary>A stream goes to its first replica and, if that one cannot open it, to one more (docs/decisions.md, "A stream with a spare replica waits for its answer").</summary>
+    private const int ReplicasTried = 2;
+
     /// <summary>
     /// A stream to a service with more than one replica: the first replica's answer is awaited
     /// before the user's bytes go, so that a replica that cannot open the service (its target
@@ -70,7 +73,8 @@ internal sealed class StreamBroker(
     private async Task RelayToReplicasAsync(TunnelConnection client, StreamRecord record, IReadOnlyList<Replica> replicas, OpenRequest request)
     {
         string? error = null;
-        for (var i = 0; i < Math.Min(replicas.Count, 2); i++)
+        var tries = Math.Min(replicas.Count, ReplicasTried);
+        for (var i = 0; i < tries; i++)
         {
             var replica = replicas[i];
             var carried = replica.Carry();
@@ -88,7 +92,7 @@ internal sealed class StreamBroker(
             if (agentLeg is null)
             {
                 carried.Dispose();
-                if (i + 1 < Math.Min(replicas.Count, 2))
+                if (i + 1 < tries)
                 {
                     GatewayLog.StreamRetried(logger, record.User.Name, request.Host, request.Service, replica.Agent, error!, replicas[i + 1].Agent);
                 }
