@@ -45,6 +45,10 @@ internal sealed record Plan
     /// <summary>An unmeasured wrk run per path before the rounds (JIT, connection pools).</summary>
     public required int HttpWarmupSeconds { get; init; }
 
+    /// <summary>Fleet sizes of the fleet figure (its exec target is set for 8 hosts), and alternated rounds per size.</summary>
+    public required IReadOnlyList<int> FleetHosts { get; init; }
+    public required int FleetRounds { get; init; }
+
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";
 
@@ -69,6 +73,8 @@ internal sealed record Plan
         HttpSeconds = 3,
         HttpRounds = 2,
         HttpWarmupSeconds = 3,
+        FleetHosts = [2, 8],
+        FleetRounds = 3,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
@@ -92,5 +98,7 @@ internal sealed record Plan
         HttpSeconds = 1,
         HttpRounds = 1,
         HttpWarmupSeconds = 1,
+        FleetHosts = [2],
+        FleetRounds = 1,
     };
 }

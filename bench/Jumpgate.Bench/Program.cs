@@ -52,6 +52,7 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("scp", Scp.RunAsync),
         ("`jumpgate proxy` start-up", ProxyStartup.RunAsync),
         ("HTTP", Http.RunAsync),
+        ("fleet", Fleet.RunAsync),
         // Memory and reconnect restart the gateway, so they come last.
         ("memory", Memory.RunAsync),
         ("reconnect", Reconnect.RunAsync),

@@ -14,6 +14,7 @@ public sealed class Sshd : IAsyncDisposable
     private readonly TempDirectory _dir = new("jg-sshd");
     private ChildProcess? _process;
     private string _extraConfig = "";
+    private IReadOnlyList<string> _launcher = [];
 
     private Sshd()
     {
@@ -31,9 +32,10 @@ public sealed class Sshd : IAsyncDisposable
     public static string SshdPath => File.Exists("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
 
     /// <param name="extraConfig">sshd_config lines added to the throw-away config, e.g. <c>SetEnv PATH=…</c>.</param>
-    public static async Task<Sshd> StartAsync(ITestOutputHelper? output, string? netns = null, string address = "127.0.0.1", string extraConfig = "")
+    /// <param name="launcher">A command that runs sshd (its command line follows), e.g. unshare giving it a host name and a home of its own.</param>
+    public static async Task<Sshd> StartAsync(ITestOutputHelper? output, string? netns = null, string address = "127.0.0.1", string extraConfig = "", IReadOnlyList<string>? launcher = null)
     {
-        var sshd = new Sshd { Address = address, _extraConfig = extraConfig };
+        var sshd = new Sshd { Address = address, _extraConfig = extraConfig, _launcher = launcher ?? [] };
         await sshd.StartCoreAsync(output, netns);
         return sshd;
     }
@@ -68,7 +70,7 @@ public sealed class Sshd : IAsyncDisposable
                 {_extraConfig}
 
                 """);
-            var arguments = new List<string> { SshdPath, "-D", "-e", "-f", _dir.File("sshd_config") };
+            List<string> arguments = [.. _launcher, SshdPath, "-D", "-e", "-f", _dir.File("sshd_config")];
             if (netns is not null)
             {
                 arguments.InsertRange(0, ["netns", "exec", netns]);

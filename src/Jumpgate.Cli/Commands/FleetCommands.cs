@@ -10,9 +10,10 @@ internal static class FleetCommands
 {
     public static Command Create() => new("fleet", """
         Many GPU hosts as one fleet: what each has (GPUs one by one, CPU, memory, disk, OS, Python),
-        whether it answers, and one command on all of them. A fleet file uses dstack's SSH fleet format;
-        hosts are reached with the system's OpenSSH, directly, through a head node (proxy_jump), or
-        through the gateway for NAME.jg hosts (run `jumpgate login` first).
+        whether it answers, one command on all of them, and multi-node jobs (mpirun, torchrun) that run
+        inside the fleet. A fleet file uses dstack's SSH fleet format; hosts are reached with the system's
+        OpenSSH, directly, through a head node (proxy_jump), or through the gateway for NAME.jg hosts
+        (run `jumpgate login` first).
 
         A fleet file:
           type: fleet
@@ -32,12 +33,15 @@ internal static class FleetCommands
           jumpgate fleet apply fleet.yml
           jumpgate fleet show lab
           jumpgate fleet exec lab -- nvidia-smi -L
+          jumpgate fleet run lab --nodes 2 -- mpirun --hostfile \$JUMPGATE_MPI_HOSTFILE -np 16 python train.py
         """)
     {
         Apply(),
         List(),
         Show(),
         Exec(),
+        HostfileCommand(),
+        Run(),
     };
 
     private static Command Apply()
@@ -78,7 +82,7 @@ internal static class FleetCommands
             {
                 FleetTable.Write(Console.Out, state);
             }
-            return state.Hosts.All(h => h.Reachable) ? 0 : 2;
+            return state.Hosts.All(h => h.Reachable && h.PeerAccess) ? 0 : 2;
         });
         return command;
     }
@@ -173,10 +177,94 @@ internal static class FleetCommands
         return command;
     }
 
-    /// <summary>A duration option; its default is said in the description and applied where the option is read.</summary>
-    private static Option<TimeSpan?> TimeoutOption(string description, TimeSpan @default) => new("--timeout")
+    private static Command HostfileCommand()
     {
-        Description = $"{description} (500ms, 30s, 5m; default {Durations.Humanize(@default)})",
+        var name = new Argument<string>("name") { Description = "The fleet's name" };
+        var nodes = NodesOption("Only the first N hosts (in the fleet file's order) that answered the last apply");
+        var command = new Command("hostfile", Options.Describe(
+            """
+            Print an Open MPI hostfile of the fleet: the hosts that answered the last apply and hold the fleet
+            key, by their private addresses, with one slot per GPU (per core on a host without GPUs).
+            """,
+            "jumpgate fleet hostfile lab",
+            "jumpgate fleet hostfile lab --nodes 2 > hostfile"))
+        {
+            name, nodes,
+        };
+        command.SetAction(result =>
+        {
+            var fleet = FleetStore.Default.Load(result.GetValue(name)!);
+            var usable = Hostfile.Usable(fleet);
+            var wanted = result.GetValue(nodes) ?? usable.Count;
+            if (usable.Count < wanted || usable.Count == 0)
+            {
+                Console.Error.WriteLine($"fleet {fleet.Name} has {usable.Count} host{(usable.Count == 1 ? "" : "s")} ready for a job (answered the last apply, hold the fleet key); see `jumpgate fleet show {fleet.Name}`");
+                return 1;
+            }
+            Console.Write(Hostfile.Write(usable.Take(wanted)));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Run()
+    {
+        var name = new Argument<string>("name") { Description = "The fleet's name" };
+        var commandLine = new Argument<string[]>("command") { Description = "The command, after --; run by the first host's login shell", Arity = ArgumentArity.OneOrMore };
+        var nodes = NodesOption("How many hosts take part: the first N (in the fleet file's order) that answer now (default: all)");
+        var masterPort = new Option<int?>("--master-port") { Description = $"MASTER_PORT, torchrun's rendezvous port on the first host (default {FleetRun.DefaultMasterPort})" };
+        var eachNode = new Option<bool>("--each-node") { Description = "Run the command on each of the N hosts at once, each with its own JUMPGATE_NODE_RANK and NODE_RANK (torchrun without mpirun); output lines are prefixed with the host" };
+        var timeout = TimeoutOption("How long the job may run", @default: null);
+        var command = new Command("run", Options.Describe(
+            """
+            Run a multi-node job: pick N hosts that answer now, copy the MPI hostfile to the first and run the
+            command there, its output streamed here, its exit status returned. The command sees
+            JUMPGATE_NODES, JUMPGATE_NODE_RANK (0), JUMPGATE_MASTER_ADDR (the first host's private address),
+            JUMPGATE_GPUS_PER_NODE (the fewest GPUs of the hosts), JUMPGATE_MPI_HOSTFILE, and torchrun's
+            MASTER_ADDR, MASTER_PORT, NNODES and NODE_RANK. mpirun starts the other ranks inside the fleet:
+            `fleet apply` gave every host the fleet key and an ssh config naming the others. With --each-node
+            the command runs on every host, each with its rank. Quote $ so that the hosts' shell expands it, not yours.
+            """,
+            "jumpgate fleet run lab --nodes 2 -- mpirun --hostfile \\$JUMPGATE_MPI_HOSTFILE -np 2 hostname",
+            "jumpgate fleet run lab -- 'mpirun --hostfile $JUMPGATE_MPI_HOSTFILE -np 16 python train.py'",
+            "jumpgate fleet run lab --each-node -- 'torchrun --nnodes $NNODES --node-rank $NODE_RANK --nproc-per-node $JUMPGATE_GPUS_PER_NODE --master-addr $MASTER_ADDR --master-port $MASTER_PORT train.py'"))
+        {
+            name, commandLine, nodes, masterPort, eachNode, timeout,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var store = FleetStore.Default;
+            var fleet = store.Load(result.GetValue(name)!);
+            return await new FleetRun(store, Console.Out, Console.Error) { EachNode = result.GetValue(eachNode) }.RunAsync(
+                fleet,
+                string.Join(' ', result.GetValue(commandLine)!),
+                result.GetValue(nodes),
+                result.GetValue(masterPort) ?? FleetRun.DefaultMasterPort,
+                result.GetValue(timeout) ?? Timeout.InfiniteTimeSpan,
+                cancellationToken);
+        });
+        return command;
+    }
+
+    private static Option<int?> NodesOption(string description) => new("--nodes")
+    {
+        Description = description,
+        Validators =
+        {
+            result =>
+            {
+                if (result.GetValueOrDefault<int?>() is < 1)
+                {
+                    result.AddError("--nodes must be 1 or more");
+                }
+            },
+        },
+    };
+
+    /// <summary>A duration option; its default is said in the description and applied where the option is read.</summary>
+    private static Option<TimeSpan?> TimeoutOption(string description, TimeSpan? @default) => new("--timeout")
+    {
+        Description = $"{description} (500ms, 30s, 5m; default {(@default is { } value ? Durations.Humanize(value) : "no limit")})",
         CustomParser = argument =>
         {
             if (Durations.TryParse(argument.Tokens.Single().Value, out var value))

@@ -2,7 +2,8 @@ namespace Jumpgate.Cli.Fleet;
 
 /// <summary>
 /// Applies a fleet file: writes the fleet's ssh config, reaches every host in parallel (through the
-/// head node first when there is one), records each host's facts and GPUs, and stores the result.
+/// head node first when there is one), records each host's facts and GPUs, installs on each the fleet
+/// key and an ssh config naming the other hosts (<see cref="PeerAccess"/>), and stores the result.
 /// A host that does not answer keeps what it said last, marked unreachable with the reason.
 /// </summary>
 internal sealed class FleetApply(FleetStore store, TextWriter output, TimeProvider time)
@@ -42,6 +43,8 @@ internal sealed class FleetApply(FleetStore store, TextWriter output, TimeProvid
             }
             hosts = await Task.WhenAll(fleet.Hosts.Select(host => ProbeAsync(
                 fleet, host, previous?.Hosts.FirstOrDefault(h => h.Name == host.Name), headError, ssh, board, knownBefore, knownHostsPath, cancellationToken)));
+            // Only now are every host's key and address known, and each host's config names all of them.
+            hosts = await InstallPeerAccessAsync(fleet.Name, hosts, ssh, board, knownHostsPath, cancellationToken);
         }
 
         var knownAfter = KnownHosts.Read(knownHostsPath);
@@ -85,6 +88,8 @@ internal sealed class FleetApply(FleetStore store, TextWriter output, TimeProvid
             HostKey = previous?.HostKey,
             Facts = previous?.Facts,
             Gpus = previous?.Gpus,
+            Address = previous?.Address,
+            PeerAccess = previous?.PeerAccess ?? false,
         };
         if (state.ThroughProxyJump && headError is not null)
         {
@@ -124,13 +129,50 @@ internal sealed class FleetApply(FleetStore store, TextWriter output, TimeProvid
         {
             inventory = new GpuInventory { Status = GpuStatus.NoDriver, Detail = e.Message };
         }
-        board.Done(host.Name, inventory.Status switch
+        var hostFacts = HostFacts.Parse(facts.Stdout);
+        return state with
         {
-            GpuStatus.Present => $"done: {inventory.Gpus.Count} GPU{(inventory.Gpus.Count == 1 ? "" : "s")}",
-            GpuStatus.NoDriver => "done: no NVIDIA driver",
-            _ => "done: no nvidia-smi",
-        });
-        return state with { Reachable = true, Error = null, LastSuccess = time.GetUtcNow(), Facts = HostFacts.Parse(facts.Stdout), Gpus = inventory };
+            Reachable = true,
+            Error = null,
+            LastSuccess = time.GetUtcNow(),
+            Facts = hostFacts,
+            Gpus = inventory,
+            Address = host.Ssh.ThroughGateway ? hostFacts.Addresses?[0] : host.Ssh.HostName,
+        };
+    }
+
+    /// <summary>The fleet key, the hosts' keys and an ssh config naming every host, on every host that answered.</summary>
+    private async Task<HostState[]> InstallPeerAccessAsync(string fleet, HostState[] hosts, Ssh ssh, ProgressBoard board, string knownHostsPath, CancellationToken cancellationToken)
+    {
+        var keyPath = store.FleetKey(fleet);
+        await PeerAccess.EnsureKeyAsync(keyPath, fleet, cancellationToken);
+        var script = PeerAccess.Script(
+            fleet,
+            await File.ReadAllTextAsync(keyPath, cancellationToken),
+            await File.ReadAllTextAsync(keyPath + ".pub", cancellationToken),
+            KnownHosts.Lines(knownHostsPath, hosts.Select(h => h.Name).ToList()),
+            PeerAccess.Config(fleet, hosts));
+        return await Task.WhenAll(hosts.Select(async host =>
+        {
+            if (!host.Reachable)
+            {
+                return host;
+            }
+            board.Step(host.Name, "fleet key and ssh config");
+            var result = await ssh.ExecAsync(host.Name, "sh -s", script, StepTimeout, onLine: null, cancellationToken);
+            if (result.ExitCode != 0)
+            {
+                board.Done(host.Name, "fleet key not installed");
+                return host with { PeerAccess = false, Error = StepError("installing the fleet key", result) };
+            }
+            board.Done(host.Name, host.Gpus?.Status switch
+            {
+                GpuStatus.Present => $"done: {host.Gpus.Gpus.Count} GPU{(host.Gpus.Gpus.Count == 1 ? "" : "s")}",
+                GpuStatus.NoDriver => "done: no NVIDIA driver",
+                _ => "done: no nvidia-smi",
+            });
+            return host with { PeerAccess = true };
+        }));
     }
 
     private string StepError(string step, SshResult result) =>

@@ -25,6 +25,15 @@ internal sealed record HostState
     public bool ThroughGateway { get; init; }
     public bool ThroughProxyJump { get; init; }
 
+    /// <summary>
+    /// Where the fleet's other hosts reach this one: the name in the fleet file, or for a Jumpgate host
+    /// (known to the laptop only by its .jg name) the first address it reported.
+    /// </summary>
+    public string? Address { get; init; }
+
+    /// <summary>Whether the host holds the fleet key and the ssh config that name the other hosts (multi-node jobs need it).</summary>
+    public bool PeerAccess { get; init; }
+
     public bool Reachable { get; init; }
 
     /// <summary>Why the last probe failed, in ssh's words; null when it succeeded.</summary>

@@ -24,6 +24,9 @@ internal sealed class FleetStore(string root)
 
     public string KnownHosts(string fleet) => Path.Combine(Folder(fleet), "known_hosts");
 
+    /// <summary>The fleet key: installed on every host so the hosts can log in to each other (mpirun, torchrun).</summary>
+    public string FleetKey(string fleet) => Path.Combine(Folder(fleet), "fleet_ed25519");
+
     private string StatePath(string fleet) => Path.Combine(Folder(fleet), "fleet.json");
 
     /// <summary>

@@ -31,6 +31,10 @@ internal static class FleetTable
                 var last = host.LastSuccess is { } success ? $"last answered {Ago(success)}" : "never answered";
                 output.WriteLine($"{"".PadRight(width)}  {host.Error} ({last})");
             }
+            else if (host.Error is not null)
+            {
+                output.WriteLine($"{"".PadRight(width)}  {host.Error}");
+            }
             if (host.Gpus is { Status: GpuStatus.Present } inventory)
             {
                 foreach (var group in inventory.Gpus.GroupBy(g => g.Name))

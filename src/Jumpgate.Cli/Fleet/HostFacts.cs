@@ -17,6 +17,9 @@ internal sealed record HostFacts
     /// <summary>python3's version, or null where there is no python3.</summary>
     public string? Python { get; init; }
 
+    /// <summary>The host's own addresses, IPv4 first: where the other hosts of the fleet reach a host the laptop knows only by a Jumpgate name.</summary>
+    public IReadOnlyList<string>? Addresses { get; init; }
+
     /// <summary>
     /// POSIX sh that prints one key=value line per fact; a fact the host cannot give is left out,
     /// so a minimal image (no python3, no /etc/os-release) still answers.
@@ -29,6 +32,7 @@ internal sealed record HostFacts
         echo "cpu_cores=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
         echo "mem_kib=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo)"
         df -Pk / 2>/dev/null | awk 'NR == 2 { print "disk_kib=" $2; print "disk_free_kib=" $4 }'
+        echo "addresses=$(hostname -I 2>/dev/null || ip -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); printf "%s ", $4 }')"
         command -v python3 >/dev/null 2>&1 && echo "python=$(python3 -c 'import platform; print(platform.python_version())')"
         exit 0
         """;
@@ -55,6 +59,8 @@ internal sealed record HostFacts
             DiskTotalGib = Number(values, "disk_kib") / (1024 * 1024),
             DiskFreeGib = Number(values, "disk_free_kib") / (1024 * 1024),
             Python = values.GetValueOrDefault("python"),
+            Addresses = values.GetValueOrDefault("addresses")?.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .OrderBy(a => a.Contains(':', StringComparison.Ordinal)).ToList() is { Count: > 0 } addresses ? addresses : null,
         };
     }
 

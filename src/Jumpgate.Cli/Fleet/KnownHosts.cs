@@ -29,6 +29,13 @@ internal static partial class KnownHosts
         return keys;
     }
 
+    /// <summary>The recorded lines of the given names, as ssh wrote them (to hand the hosts each other's keys).</summary>
+    public static IReadOnlyList<string> Lines(string path, IReadOnlyCollection<string> names) => File.Exists(path)
+        ? File.ReadLines(path)
+            .Where(line => line.Split(' ', 2)[0].Split(',').Any(n => names.Contains(n, StringComparer.OrdinalIgnoreCase)))
+            .ToList()
+        : [];
+
     /// <summary>OpenSSH's fingerprint: SHA-256 of the key blob, base64 without padding.</summary>
     public static string Fingerprint(string base64Key)
     {

@@ -30,7 +30,7 @@ internal sealed record StoreLocation
 
     /// <summary>Opens the store and brings its schema up to date. <paramref name="recheckInterval"/> bounds how late another gateway's change may be seen.</summary>
     public GatewayStores Open(TimeSpan recheckInterval) =>
-        Postgres is { } url ? PostgresStore.Open(url, recheckInterval) : SqliteStore.Open(Path!);
+        Postgres is { } url ? PostgresStore.Open(url, recheckInterval) : SqliteStore.Open(Path!, recheckInterval);
 
     /// <summary>The location as logs and errors may show it: a URL's password masked.</summary>
     public override string ToString() => Postgres?.ToString() ?? Path!;

@@ -55,6 +55,12 @@ public sealed class CliTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData("proxy")]
     [InlineData("forward")]
     [InlineData("demo")]
+    [InlineData("fleet", "apply")]
+    [InlineData("fleet", "ls")]
+    [InlineData("fleet", "show")]
+    [InlineData("fleet", "exec")]
+    [InlineData("fleet", "hostfile")]
+    [InlineData("fleet", "run")]
     public async Task HelpOfEveryCommandShowsAnExample(params string[] command)
     {
         var result = await _deployment.JumpgateAsync([.. command, "--help"]);

@@ -5,7 +5,7 @@ namespace Jumpgate.EndToEnd.Fleet;
 
 /// <summary>
 /// A lab behind a head node, made of network namespaces: <c>head</c> is joined to this machine, and
-/// two hosts are each joined only to <c>head</c>. This machine has no route to either host.
+/// two hosts are each joined only to <c>head</c>, which routes between them. This machine has no route to either host.
 /// Everything is created by the test and removed on dispose.
 /// </summary>
 internal sealed class FleetNetwork : IAsyncDisposable
@@ -82,6 +82,19 @@ internal sealed class FleetNetwork : IAsyncDisposable
             // This machine's default route leads out of the sandbox: as from a real laptop, the
             // hosts' subnets are unreachable here, so no packet of the test leaves the machine.
             await IpAsync("route", "add", "unreachable", HostSubnet(i));
+        }
+        // The head routes between the hosts, as a lab's switch would: the hosts reach each other
+        // directly (mpirun's daemons dial back to it), while this machine still reaches neither.
+        await IpAsync("netns", "exec", Head, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        for (var i = 0; i < Hosts.Count; i++)
+        {
+            for (var j = 0; j < Hosts.Count; j++)
+            {
+                if (i != j)
+                {
+                    await IpAsync("-n", Hosts[i], "route", "add", HostSubnet(j), "via", HeadSideAddress(i));
+                }
+            }
         }
     }
 

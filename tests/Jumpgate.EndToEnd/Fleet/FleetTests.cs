@@ -40,7 +40,15 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
         var script = Path.Combine(bin, "nvidia-smi");
         await File.WriteAllTextAsync(script, $"#!/bin/sh\ncat '{fixture}'\nexit {exitCode}\n");
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var sshd = await Sshd.StartAsync(output, netns: _network.Hosts[i], address: Host(i), extraConfig: $"SetEnv PATH={bin}:/usr/local/bin:/usr/bin:/bin");
+        // Each host is a machine of its own for what a login sees: its host name, and root's home (an
+        // empty folder mounted on /root in the sshd's mount namespace), where `fleet apply` installs the
+        // fleet key. Logins are authorised by that home's authorized_keys, as on a real host.
+        var home = Directory.CreateDirectory(HostHome(i)).FullName;
+        Directory.CreateDirectory(Path.Combine(home, ".ssh"));
+        var sshd = await Sshd.StartAsync(output, netns: _network.Hosts[i], address: Host(i),
+            extraConfig: $"SetEnv PATH={bin}:/usr/local/bin:/usr/bin:/bin\nMatch all\n    AuthorizedKeysFile .ssh/authorized_keys",
+            launcher: ["unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c", "hostname \"$1\" && mount --bind \"$2\" /root && shift 2 && exec \"$@\"", "sh", HostName(i), home]);
+        await File.WriteAllTextAsync(Path.Combine(home, ".ssh", "authorized_keys"), await File.ReadAllTextAsync(sshd.ClientKey + ".pub"));
         // The fleet file names a copy: the sshd's own folder goes when it stops, and the test restarts one.
         File.Copy(sshd.ClientKey, Key(i), overwrite: true);
         File.SetUnixFileMode(Key(i), UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -48,6 +56,10 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     private string Key(int i) => _home.File($"host{i}_ed25519");
+
+    private string HostHome(int i) => _home.File($"home{i}");
+
+    private static string HostName(int i) => $"lab-node{i + 1}";
 
     /// <summary>Each sshd has its own client key: the file gives each host its own identity_file, as dstack allows.</summary>
     private void WriteFleetFile() => File.WriteAllText(FleetFile, $"""
@@ -141,6 +153,36 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 
         var list = await FleetAsync("ls");
         Assert.Matches(@"lab\s+2\s+2\s+.*2x GeForce RTX 2080 Ti", list.Stdout);
+
+        // A file with mistakes is refused whole, each mistake with file, line and field; the fleet stays as it was.
+        var appliedAt = (await ShowAsync()).GetProperty("applied_at").GetString();
+        var bad = _home.File("bad.yml");
+        await File.WriteAllTextAsync(bad, $"""
+            type: fleet
+            name: lab
+            ssh_config:
+              user: root
+              hosts:
+                - hostname: {Host(0)}
+                  identity_file: {Key(0)}
+                  gpus: 2
+                - hostname: {Host(0)}
+                  identity_file: {Key(0)}
+                - hostname: {Host(1)}
+                  identity_file: {_home.File("no-such-key")}
+                  blocks: 0
+            """);
+        var refused = await FleetAsync("apply", bad);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"{bad}:8:", refused.Stderr);
+        Assert.Contains("ssh_config.hosts[0].gpus", refused.Stderr);
+        Assert.Contains($"{bad}:9:", refused.Stderr);
+        Assert.Contains("listed twice (first on line 6)", refused.Stderr);
+        Assert.Contains($"{bad}:12:", refused.Stderr);
+        Assert.Contains("ssh_config.hosts[2].identity_file", refused.Stderr);
+        Assert.Contains($"{bad}:13:", refused.Stderr);
+        Assert.Contains("ssh_config.hosts[2].blocks", refused.Stderr);
+        Assert.Equal(appliedAt, (await ShowAsync()).GetProperty("applied_at").GetString());
     }
 
     [Fact]
@@ -197,6 +239,69 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine(error);
         Assert.Matches(@"the host key changed: the host offered SHA256:\S+, expected ", error);
         Assert.Contains($"expected {recorded}", error);
+    }
+
+    [Fact]
+    public async Task RunStartsMpirunOnTheFirstHostAndItsRanksReachTheOther()
+    {
+        var apply = await FleetAsync("apply", FleetFile);
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+
+        // Each host now trusts the fleet key and names the other hosts by their private addresses.
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Contains("jumpgate-fleet-lab", await File.ReadAllTextAsync(Path.Combine(HostHome(i), ".ssh", "authorized_keys")));
+            Assert.Contains("Include ~/.jumpgate/fleets/*/ssh_config", await File.ReadAllTextAsync(Path.Combine(HostHome(i), ".ssh", "config")));
+            Assert.Contains($"Host {Host(1 - i)}", await File.ReadAllTextAsync(Path.Combine(HostHome(i), ".jumpgate", "fleets", "lab", "ssh_config")));
+        }
+        // Applying again adds nothing twice.
+        Assert.Equal(0, (await FleetAsync("apply", FleetFile)).ExitCode);
+        var keys = await File.ReadAllLinesAsync(Path.Combine(HostHome(0), ".ssh", "authorized_keys"));
+        Assert.Single(keys, k => k.EndsWith("jumpgate-fleet-lab", StringComparison.Ordinal));
+
+        // One slot per GPU; the host without a driver gets one per core.
+        var hostfile = await FleetAsync("hostfile", "lab");
+        Assert.Equal($"{Host(0)} slots=2\n{Host(1)} slots={Environment.ProcessorCount}\n", hostfile.Stdout);
+
+        // mpirun runs on the first host and starts its second rank on the other over ssh: this machine
+        // has no route to either host, so the ranks can only have met inside the fleet.
+        var run = await FleetAsync("run", "lab", "--nodes", "2", "--",
+            "mpirun", "--allow-run-as-root", "--hostfile", "$JUMPGATE_MPI_HOSTFILE", "--map-by", "node", "-np", "2", "hostname");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal([HostName(0), HostName(1)], run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order());
+        Assert.Contains($"running on 2 nodes ({Host(0)}, {Host(1)}), started on {Host(0)}", run.Stderr);
+
+        var allreduce = await FleetAsync("run", "lab", "--",
+            "mpirun --allow-run-as-root --hostfile $JUMPGATE_MPI_HOSTFILE --map-by node -np 2 --mca btl tcp,self " +
+            "/usr/bin/python3 -c 'from mpi4py import MPI; c = MPI.COMM_WORLD; print(c.allreduce(c.rank + 1), MPI.Get_processor_name())'");
+        Assert.True(allreduce.ExitCode == 0, allreduce.ToString());
+        Assert.Equal([$"3 {HostName(0)}", $"3 {HostName(1)}"], allreduce.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order());
+
+        var environment = await FleetAsync("run", "lab", "--nodes", "2", "--master-port", "29511", "--", "env");
+        Assert.True(environment.ExitCode == 0, environment.ToString());
+        var variables = environment.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Subset(variables.ToHashSet(), new HashSet<string>
+        {
+            "JUMPGATE_NODES=2", "JUMPGATE_NODE_RANK=0", $"JUMPGATE_MASTER_ADDR={Host(0)}", "JUMPGATE_GPUS_PER_NODE=0",
+            "JUMPGATE_MPI_HOSTFILE=/root/.jumpgate/fleets/lab/hostfile",
+            $"MASTER_ADDR={Host(0)}", "MASTER_PORT=29511", "NNODES=2", "NODE_RANK=0",
+        });
+
+        // torchrun's way: the command on each node at once, each with its rank; the first failing rank's status.
+        var each = await FleetAsync("run", "lab", "--each-node", "--", "echo rank=$NODE_RANK of $NNODES on $(hostname) master=$MASTER_ADDR; exit $JUMPGATE_NODE_RANK");
+        Assert.Equal(1, each.ExitCode);
+        Assert.Matches($@"(?m)^{Host(0).Replace(".", "\\.")}\s*\| rank=0 of 2 on {HostName(0)} master={Host(0).Replace(".", "\\.")}$", each.Stdout);
+        Assert.Matches($@"(?m)^{Host(1).Replace(".", "\\.")}\s*\| rank=1 of 2 on {HostName(1)} master={Host(0).Replace(".", "\\.")}$", each.Stdout);
+        Assert.Contains($"{Host(1)}: exit 1", each.Stderr);
+
+        // The job's exit status is the command's.
+        var failing = await FleetAsync("run", "lab", "--nodes", "1", "--", "echo", "failing;", "exit", "7");
+        Assert.Equal(7, failing.ExitCode);
+        Assert.Contains("failing", failing.Stdout);
+
+        var tooMany = await FleetAsync("run", "lab", "--nodes", "3", "--", "true");
+        Assert.NotEqual(0, tooMany.ExitCode);
+        Assert.Contains("fleet lab has 2 hosts", tooMany.Stderr);
     }
 
     [Fact]

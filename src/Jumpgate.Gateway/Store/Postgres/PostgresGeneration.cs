@@ -14,7 +14,8 @@ namespace Jumpgate.Gateway.Store.Postgres;
 /// </summary>
 internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
 {
-    private readonly PostgresDatabase _database;
+    private readonly NpgsqlDataSource _pool;
+    private readonly NpgsqlDataSource _listener;
     private readonly TimeSpan _recheck;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
@@ -23,14 +24,20 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
     private long _confirmedAt;
     private volatile bool _stale = true;
 
-    public PostgresGeneration(PostgresDatabase database, TimeSpan recheckInterval, TimeProvider time)
+    /// <summary>Reads the row through <paramref name="pool"/> when it must, and starts listening on a connection of its own to <paramref name="url"/>.</summary>
+    public PostgresGeneration(NpgsqlDataSource pool, PostgresUrl url, TimeSpan recheckInterval, TimeProvider time)
     {
-        _database = database;
+        _pool = pool;
+        // The listener's connection is never pooled (returning it would reset its LISTEN) and
+        // sends a keepalive, so a database that vanished without a word is noticed.
+        _listener = new NpgsqlSlimDataSourceBuilder(new NpgsqlConnectionStringBuilder(url.ConnectionString) { Pooling = false, KeepAlive = 10 }.ConnectionString).Build();
         _recheck = recheckInterval;
         _time = time;
-        database.Wrote = () => _stale = true;
         _listening = ListenAsync(_stop.Token);
     }
+
+    /// <summary>Called after this process's own committed write: the next question reads the row, so the write applies at once.</summary>
+    public void MarkStale() => _stale = true;
 
     public long Read()
     {
@@ -38,13 +45,13 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
         {
             // Cleared before the read: a write that commits during it marks the value stale again.
             _stale = false;
-            using var connection = _database.Open();
+            using var connection = _pool.OpenConnection();
             Raise(ReadRow(connection));
         }
         return Interlocked.Read(ref _value);
     }
 
-    /// <summary>Stops listening and lets go of the listener's connection.</summary>
+    /// <summary>Stops listening and lets go of the listener's connection; the pool is the caller's.</summary>
     public void Dispose()
     {
         _stop.Cancel();
@@ -57,6 +64,7 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
             // Stopping is how the loop ends: whatever it was doing then (a wait, a connect, a retry's delay) fails with it.
         }
         _stop.Dispose();
+        _listener.Dispose();
     }
 
     private async Task ListenAsync(CancellationToken cancellationToken)
@@ -66,7 +74,7 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
         {
             try
             {
-                await using var connection = await _database.OpenListenerAsync(cancellationToken);
+                await using var connection = await _listener.OpenConnectionAsync(cancellationToken);
                 connection.Notification += (_, e) =>
                 {
                     if (long.TryParse(e.Payload, out var value))

@@ -1,7 +1,8 @@
 using System.Text;
 using Jumpgate.Gateway.Access;
+using Jumpgate.Gateway.Store.Sql;
 using Npgsql;
-using static Jumpgate.Gateway.Store.Postgres.PostgresDatabase;
+using static Jumpgate.Gateway.Store.Sql.SqlDatabase;
 
 namespace Jumpgate.Gateway.Store.Postgres;
 
@@ -24,9 +25,9 @@ internal static class PostgresSchema
     /// <summary>Migration n brings a database from version n to n + 1; a new one is appended, never edited.</summary>
     private static readonly string[] Migrations = [Initial()];
 
-    public static void Apply(PostgresDatabase database)
+    public static void Apply(NpgsqlDataSource source, PostgresUrl url)
     {
-        using var connection = database.Open();
+        using var connection = source.OpenConnection();
         using var transaction = connection.BeginTransaction();
         Execute(connection, $"""
             SELECT pg_advisory_xact_lock({MigrationLock});
@@ -37,7 +38,7 @@ internal static class PostgresSchema
         var version = (int)read.ExecuteScalar()!;
         if (version > Migrations.Length)
         {
-            throw new InvalidOperationException($"the store {database.Url} was made by a newer gateway (schema {version}, this one knows {Migrations.Length}); upgrade this gateway");
+            throw new InvalidOperationException($"the store {url} was made by a newer gateway (schema {version}, this one knows {Migrations.Length}); upgrade this gateway");
         }
         for (; version < Migrations.Length; version++)
         {
@@ -45,7 +46,7 @@ internal static class PostgresSchema
             if (version == 0)
             {
                 // A new store lets every user reach everything, as a new SQLite store does; revoking this rule makes access deny-by-default.
-                PostgresRuleStore.Insert(connection, AccessRule.Everyone, "*", PostgresRuleStore.AllServices, DateTimeOffset.UtcNow);
+                SqlRuleStore.Insert(connection, AccessRule.Everyone, "*", SqlRuleStore.AllServices, DateTimeOffset.UtcNow);
             }
         }
         Execute(connection, $"UPDATE schema_version SET version = {Migrations.Length} WHERE id = 0");

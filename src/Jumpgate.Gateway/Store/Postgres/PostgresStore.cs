@@ -1,6 +1,9 @@
+using Jumpgate.Gateway.Store.Sql;
+using Npgsql;
+
 namespace Jumpgate.Gateway.Store.Postgres;
 
-/// <summary>The store in a PostgreSQL database that several gateways share: its schema brought up to date, and one part per concern over it.</summary>
+/// <summary>The store in a PostgreSQL database that several gateways share: its schema brought up to date, and the store parts over it.</summary>
 internal static class PostgresStore
 {
     /// <summary>
@@ -10,37 +13,21 @@ internal static class PostgresStore
     /// </summary>
     public static GatewayStores Open(PostgresUrl url, TimeSpan recheckInterval)
     {
-        var database = new PostgresDatabase(url);
+        // The slim builder: only the plain types the store uses, which keeps the Native AOT binary small and trimmable.
+        var pool = new NpgsqlSlimDataSourceBuilder(url.ConnectionString).Build();
         try
         {
-            PostgresSchema.Apply(database);
+            PostgresSchema.Apply(pool, url);
         }
         catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException)
         {
-            database.Dispose();
+            pool.Dispose();
             // The database's own words; Npgsql puts the socket's reason (connection refused, no such host) inside.
             var reason = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message} ({inner.Message})" : e.Message;
             throw new InvalidOperationException($"cannot open the store {url}: {reason}", e);
         }
-        var generation = new PostgresGeneration(database, recheckInterval, TimeProvider.System);
-        return new GatewayStores(
-            new PostgresPrincipalStore(database),
-            new PostgresTokenStore(database),
-            new PostgresRuleStore(database),
-            new PostgresHostStore(database),
-            new PostgresAuditStore(database),
-            new PostgresWebSessionStore(database),
-            generation,
-            new Kept(generation, database));
-    }
-
-    /// <summary>The listener's connection and the pool.</summary>
-    private sealed class Kept(PostgresGeneration generation, PostgresDatabase database) : IDisposable
-    {
-        public void Dispose()
-        {
-            generation.Dispose();
-            database.Dispose();
-        }
+        var generation = new PostgresGeneration(pool, url, recheckInterval, TimeProvider.System);
+        // The generation keeps its value in memory: this process's own writes must tell it to read the row again.
+        return SqlStores.Create(new SqlDatabase(pool, generation.MarkStale), generation);
     }
 }

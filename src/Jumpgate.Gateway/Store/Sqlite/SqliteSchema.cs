@@ -1,7 +1,8 @@
+using System.Data.Common;
 using System.Text;
 using Jumpgate.Gateway.Access;
-using Microsoft.Data.Sqlite;
-using static Jumpgate.Gateway.Store.Sqlite.SqliteDatabase;
+using Jumpgate.Gateway.Store.Sql;
+using static Jumpgate.Gateway.Store.Sql.SqlDatabase;
 
 namespace Jumpgate.Gateway.Store.Sqlite;
 
@@ -15,10 +16,10 @@ internal static class SqliteSchema
     /// <summary>The tables whose every write moves the generation: everything the gateway keeps answers from.</summary>
     private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
 
-    public static void Apply(SqliteDatabase database)
+    public static void Apply(SqliteFileSource source)
     {
-        database.CreatePrivate();
-        using var connection = database.Open();
+        source.CreatePrivate();
+        using var connection = source.OpenConnection();
         var fresh = !TableExists(connection, "rules");
         Execute(connection, "PRAGMA journal_mode = WAL;" + PrincipalsTable("principals") + """
             CREATE TABLE IF NOT EXISTS tokens (
@@ -42,7 +43,7 @@ internal static class SqliteSchema
         {
             // A new store (from `gateway init`, or one made before rules existed) lets every user
             // reach everything, as the core did; revoking this rule makes access deny-by-default.
-            SqliteRuleStore.Insert(connection, AccessRule.Everyone, "*", SqliteRuleStore.AllServices, DateTimeOffset.UtcNow);
+            SqlRuleStore.Insert(connection, AccessRule.Everyone, "*", SqlRuleStore.AllServices, DateTimeOffset.UtcNow);
         }
         if (!ColumnExists(connection, "audit", "admin"))
         {
@@ -69,7 +70,7 @@ internal static class SqliteSchema
     /// A store made before admins existed has a CHECK that allows only users and agents; SQLite
     /// cannot alter a CHECK, so the table is rebuilt once, inside a transaction, rows kept.
     /// </summary>
-    private static void AllowAdminKind(SqliteConnection connection)
+    private static void AllowAdminKind(DbConnection connection)
     {
         using var command = Command(connection, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'principals'");
         if (command.ExecuteScalar() is not string sql || sql.Contains("'admin'", StringComparison.Ordinal))
@@ -85,7 +86,7 @@ internal static class SqliteSchema
         transaction.Commit();
     }
 
-    private static void CreateWebSessions(SqliteConnection connection)
+    private static void CreateWebSessions(DbConnection connection)
     {
         using var transaction = connection.BeginTransaction();
         Execute(connection, """
@@ -112,7 +113,7 @@ internal static class SqliteSchema
     /// a write counts whichever process makes it (the table keeps its first name, access_generation,
     /// so that stores made before sessions counted need no migration).
     /// </summary>
-    private static void CreateGeneration(SqliteConnection connection)
+    private static void CreateGeneration(DbConnection connection)
     {
         var sql = new StringBuilder("""
             CREATE TABLE IF NOT EXISTS access_generation (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL);
@@ -130,15 +131,15 @@ internal static class SqliteSchema
         Execute(connection, sql.ToString());
     }
 
-    private static bool TableExists(SqliteConnection connection, string table)
+    private static bool TableExists(DbConnection connection, string table)
     {
-        using var command = Command(connection, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $name", ("$name", table));
+        using var command = Command(connection, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = @name", ("@name", table));
         return command.ExecuteScalar() is not null;
     }
 
-    private static bool ColumnExists(SqliteConnection connection, string table, string column)
+    private static bool ColumnExists(DbConnection connection, string table, string column)
     {
-        using var command = Command(connection, "SELECT 1 FROM pragma_table_info($table) WHERE name = $column", ("$table", table), ("$column", column));
+        using var command = Command(connection, "SELECT 1 FROM pragma_table_info(@table) WHERE name = @column", ("@table", table), ("@column", column));
         return command.ExecuteScalar() is not null;
     }
 }

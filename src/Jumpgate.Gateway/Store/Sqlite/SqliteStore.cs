@@ -1,33 +1,19 @@
+using Jumpgate.Gateway.Store.Sql;
+
 namespace Jumpgate.Gateway.Store.Sqlite;
 
-/// <summary>The store in one SQLite file: its schema brought up to date, and one part per concern over it.</summary>
+/// <summary>The store in one SQLite file: its schema brought up to date, and the store parts over it.</summary>
 internal static class SqliteStore
 {
-    /// <summary>Opens (creating it, mode 0600, if missing) and migrates the store at <paramref name="path"/>.</summary>
-    public static GatewayStores Open(string path)
+    /// <summary>
+    /// Opens (creating it, mode 0600, if missing) and migrates the store at <paramref name="path"/>.
+    /// <paramref name="recheck"/> bounds how late a write that no Jumpgate process counted is seen (2 s when not given).
+    /// </summary>
+    public static GatewayStores Open(string path, TimeSpan? recheck = null)
     {
-        var database = new SqliteDatabase(path);
-        SqliteSchema.Apply(database);
-        var audit = new SqliteAuditStore(database);
-        var generation = new SqliteGeneration(database);
-        return new GatewayStores(
-            new SqlitePrincipalStore(database),
-            new SqliteTokenStore(database),
-            new SqliteRuleStore(database),
-            new SqliteHostStore(database),
-            audit,
-            new SqliteWebSessionStore(database),
-            generation,
-            new Kept(audit, generation));
-    }
-
-    /// <summary>The parts that keep a connection open between calls.</summary>
-    private sealed class Kept(SqliteAuditStore audit, SqliteGeneration generation) : IDisposable
-    {
-        public void Dispose()
-        {
-            audit.Dispose();
-            generation.Dispose();
-        }
+        var source = new SqliteFileSource(path);
+        SqliteSchema.Apply(source);
+        var generation = new SqliteGeneration(source, recheck ?? TimeSpan.FromSeconds(2), TimeProvider.System);
+        return SqlStores.Create(new SqlDatabase(source, generation.Wrote), generation);
     }
 }

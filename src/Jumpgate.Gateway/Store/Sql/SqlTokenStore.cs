@@ -1,21 +1,24 @@
+using System.Data.Common;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
-using Npgsql;
-using static Jumpgate.Gateway.Store.Postgres.PostgresDatabase;
+using static Jumpgate.Gateway.Store.Sql.SqlDatabase;
 
-namespace Jumpgate.Gateway.Store.Postgres;
+namespace Jumpgate.Gateway.Store.Sql;
 
 /// <summary>The <c>tokens</c> table: one row per token, with the SHA-256 of its secret and never the secret.</summary>
-internal sealed class PostgresTokenStore(PostgresDatabase database) : ITokenStore
+internal sealed class SqlTokenStore(SqlDatabase database) : ITokenStore
 {
     public TokenSecret Add(PrincipalKind kind, string name, DateTimeOffset now, DateTimeOffset? expires)
     {
-        using var connection = database.Open();
-        if (!PostgresPrincipalStore.Exists(connection, kind, name))
+        TokenSecret token;
+        using (var connection = database.Open())
         {
-            throw PostgresPrincipalStore.NoSuch(kind, name);
+            if (!SqlPrincipalStore.Exists(connection, kind, name))
+            {
+                throw SqlPrincipalStore.NoSuch(kind, name);
+            }
+            token = Issue(connection, kind, name, now, expires);
         }
-        var token = Issue(connection, kind, name, now, expires);
         database.Wrote();
         return token;
     }
@@ -23,7 +26,7 @@ internal sealed class PostgresTokenStore(PostgresDatabase database) : ITokenStor
     public TokenRow Revoke(string id)
     {
         using (var connection = database.Open())
-        using (var command = Command(connection, "UPDATE tokens SET revoked = TRUE WHERE id = @id", ("id", id)))
+        using (var command = Command(connection, "UPDATE tokens SET revoked = TRUE WHERE id = @id", ("@id", id)))
         {
             if (command.ExecuteNonQuery() == 0)
             {
@@ -37,20 +40,25 @@ internal sealed class PostgresTokenStore(PostgresDatabase database) : ITokenStor
     public IReadOnlyList<TokenRow> List()
     {
         using var connection = database.Open();
-        using var command = Command(connection, "SELECT id, kind, principal, created, expires, revoked FROM tokens ORDER BY kind COLLATE \"C\", principal COLLATE \"C\", created");
+        using var command = Command(connection, "SELECT id, kind, principal, created, expires, revoked FROM tokens");
         using var reader = command.ExecuteReader();
-        var rows = new List<TokenRow>();
+        var rows = new List<(string Kind, TokenRow Row)>();
         while (reader.Read())
         {
-            rows.Add(new TokenRow(
+            var kind = reader.GetString(1);
+            rows.Add((kind, new TokenRow(
                 reader.GetString(0),
-                PrincipalKinds.TryParse(reader.GetString(1), out var kind) ? kind : PrincipalKind.User,
+                PrincipalKinds.TryParse(kind, out var parsed) ? parsed : PrincipalKind.User,
                 reader.GetString(2),
                 Parse(reader.GetString(3)),
                 Time(reader, 4),
-                reader.GetBoolean(5)));
+                reader.GetBoolean(5))));
         }
-        return rows;
+        return [.. rows
+            .OrderBy(r => r.Kind, StringComparer.Ordinal)
+            .ThenBy(r => r.Row.Principal, StringComparer.Ordinal)
+            .ThenBy(r => r.Row.Created)
+            .Select(r => r.Row)];
     }
 
     public StoredToken? Find(string id)
@@ -60,7 +68,7 @@ internal sealed class PostgresTokenStore(PostgresDatabase database) : ITokenStor
             SELECT t.kind, p.name, p.host_patterns, t.secret_sha256, t.expires, t.revoked, p.disabled
             FROM tokens t JOIN principals p ON p.name = t.principal AND p.kind = t.kind
             WHERE t.id = @id
-            """, ("id", id));
+            """, ("@id", id));
         using var reader = command.ExecuteReader();
         if (!reader.Read() || !PrincipalKinds.TryParse(reader.GetString(0), out var kind))
         {
@@ -72,13 +80,13 @@ internal sealed class PostgresTokenStore(PostgresDatabase database) : ITokenStor
     }
 
     /// <summary>Issues a token inside the caller's connection (and transaction, if any): a new principal's first token is added with it.</summary>
-    public static TokenSecret Issue(NpgsqlConnection connection, PrincipalKind kind, string name, DateTimeOffset now, DateTimeOffset? expires)
+    public static TokenSecret Issue(DbConnection connection, PrincipalKind kind, string name, DateTimeOffset now, DateTimeOffset? expires)
     {
         var token = TokenSecret.Create(kind);
         using var command = Command(connection,
             "INSERT INTO tokens (id, kind, principal, secret_sha256, created, expires) VALUES (@id, @kind, @name, @hash, @created, @expires)",
-            ("id", token.Id), ("kind", PrincipalKinds.Text(kind)), ("name", name), ("hash", token.SecretHash()),
-            ("created", Format(now)), ("expires", expires is { } e ? Format(e) : null));
+            ("@id", token.Id), ("@kind", PrincipalKinds.Text(kind)), ("@name", name), ("@hash", token.SecretHash()),
+            ("@created", Format(now)), ("@expires", expires is { } e ? Format(e) : null));
         command.ExecuteNonQuery();
         return token;
     }

@@ -1,16 +1,16 @@
-using static Jumpgate.Gateway.Store.Postgres.PostgresDatabase;
+using static Jumpgate.Gateway.Store.Sql.SqlDatabase;
 
-namespace Jumpgate.Gateway.Store.Postgres;
+namespace Jumpgate.Gateway.Store.Sql;
 
 /// <summary>The <c>web_sessions</c> table: a session's id, the SHA-256 of its secret, and what it is bound to.</summary>
-internal sealed class PostgresWebSessionStore(PostgresDatabase database) : IWebSessionStore
+internal sealed class SqlWebSessionStore(SqlDatabase database) : IWebSessionStore
 {
     public string Create(string user, string tokenId, string host, string signIn, DateTimeOffset now, DateTimeOffset expires)
     {
         var (value, cookie) = SessionCookie.Create();
         using (var connection = database.Open())
         {
-            using (var purge = Command(connection, "DELETE FROM web_sessions WHERE expires <= @now", ("now", Format(now))))
+            using (var purge = Command(connection, "DELETE FROM web_sessions WHERE expires <= @now", ("@now", Format(now))))
             {
                 // Expired sessions are dead weight; sign-ins are rare enough to clean up on.
                 purge.ExecuteNonQuery();
@@ -19,8 +19,8 @@ internal sealed class PostgresWebSessionStore(PostgresDatabase database) : IWebS
                 INSERT INTO web_sessions (id, secret_sha256, "user", token_id, created, expires, host, signin)
                 VALUES (@id, @hash, @user, @token, @created, @expires, @host, @signin)
                 """,
-                ("id", cookie.Id), ("hash", cookie.SecretHash), ("user", user), ("token", tokenId),
-                ("created", Format(now)), ("expires", Format(expires)), ("host", host), ("signin", signIn));
+                ("@id", cookie.Id), ("@hash", cookie.SecretHash), ("@user", user), ("@token", tokenId),
+                ("@created", Format(now)), ("@expires", Format(expires)), ("@host", host), ("@signin", signIn));
             command.ExecuteNonQuery();
         }
         database.Wrote();
@@ -36,7 +36,7 @@ internal sealed class PostgresWebSessionStore(PostgresDatabase database) : IWebS
             JOIN tokens t ON t.id = s.token_id
             JOIN principals p ON p.name = t.principal AND p.kind = t.kind
             WHERE s.id = @id
-            """, ("id", cookie.Id));
+            """, ("@id", cookie.Id));
         using var reader = command.ExecuteReader();
         if (!reader.Read() || !cookie.Matches((byte[])reader.GetValue(0)))
         {
@@ -56,9 +56,12 @@ internal sealed class PostgresWebSessionStore(PostgresDatabase database) : IWebS
 
     public int DeleteSignIn(string signIn)
     {
-        using var connection = database.Open();
-        using var command = Command(connection, "DELETE FROM web_sessions WHERE signin = @signin", ("signin", signIn));
-        var deleted = command.ExecuteNonQuery();
+        int deleted;
+        using (var connection = database.Open())
+        using (var command = Command(connection, "DELETE FROM web_sessions WHERE signin = @signin", ("@signin", signIn)))
+        {
+            deleted = command.ExecuteNonQuery();
+        }
         database.Wrote();
         return deleted;
     }
