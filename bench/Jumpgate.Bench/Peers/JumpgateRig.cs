@@ -40,6 +40,9 @@ internal sealed class JumpgateRig : IAsyncDisposable
     /// <summary>The service declared `http: true`, so the gateway also serves it on its subdomain.</summary>
     public const string HttpService = "web";
 
+    /// <summary>The service in front of iperf3's server, the bulk figure's sink.</summary>
+    public const string IperfService = "sink";
+
     /// <summary>Starts a gateway, logs a user in, and starts an agent serving node1 with the given services (name → port on 127.0.0.1).</summary>
     public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services)
     {
@@ -56,7 +59,13 @@ internal sealed class JumpgateRig : IAsyncDisposable
                   node1:
                     address: 127.0.0.1
                     services:
-                {string.Join('\n', services.Select(s => s.Key == HttpService ? $"      {s.Key}: {{ port: {s.Value}, http: true }}" : $"      {s.Key}: {s.Value}"))}
+                {string.Join('\n', services.Select(s => s.Key switch
+                {
+                    HttpService => $"      {s.Key}: {{ port: {s.Value}, http: true }}",
+                    // iperf3 -s runs one test at a time and takes a health check's bare connect for a client that failed.
+                    IperfService => $"      {s.Key}: {{ port: {s.Value}, health: off }}",
+                    _ => $"      {s.Key}: {s.Value}",
+                }))}
 
                 """);
             var rig = new JumpgateRig(deployment, config);

@@ -14,6 +14,9 @@ internal sealed record ServiceTarget(string Name, int Port, bool Http)
 
     /// <summary>The service's own token (from <c>token_file</c>), which the gateway adds to upstream HTTP requests.</summary>
     public string? Token { get; init; }
+
+    /// <summary>How the agent checks the service is alive (<c>health:</c>); default a TCP connect every 5 s.</summary>
+    public HealthCheck Health { get; init; } = HealthCheck.Default;
 }
 
 /// <summary>A host the agent serves: its address as the agent sees it, and its services.</summary>
@@ -203,7 +206,7 @@ internal sealed record AgentOptions
             file.Error(value, field, "expected a port number or a mapping such as { port: 8888, http: true }");
             return null;
         }
-        file.RejectUnknown(service, field, "port", "http", "subdomain", "preserve_host", "token_file");
+        file.RejectUnknown(service, field, "port", "http", "subdomain", "preserve_host", "token_file", "health");
         if (YamlFile.Get(service, "port") is null)
         {
             file.Error(service, $"{field}.port", "is required");
@@ -238,6 +241,7 @@ internal sealed record AgentOptions
         {
             file.Error(service, field, "subdomain, preserve_host and token_file apply to HTTP services only; add `http: true`");
         }
-        return number is { } p ? new ServiceTarget(name, p, http) { Subdomain = subdomain, PreserveHost = preserveHost, Token = token } : null;
+        var health = YamlFile.Get(service, "health") is { } healthNode ? HealthCheck.Parse(file, healthNode, $"{field}.health") : HealthCheck.Default;
+        return number is { } p ? new ServiceTarget(name, p, http) { Subdomain = subdomain, PreserveHost = preserveHost, Token = token, Health = health } : null;
     }
 }

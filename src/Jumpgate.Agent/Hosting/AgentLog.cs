@@ -34,4 +34,10 @@ internal static partial class AgentLog
 
     [LoggerMessage(110, LogLevel.Error, "{Work} failed", EventName = "WorkFailed")]
     public static partial void WorkFailed(ILogger logger, string work, Exception exception);
+
+    [LoggerMessage(111, LogLevel.Warning, "{Host}:{Service} is unhealthy: {Reason}", EventName = "ServiceUnhealthy")]
+    public static partial void ServiceUnhealthy(ILogger logger, string host, string service, string reason);
+
+    [LoggerMessage(112, LogLevel.Information, "{Host}:{Service} is healthy again", EventName = "ServiceHealthy")]
+    public static partial void ServiceHealthy(ILogger logger, string host, string service);
 }

@@ -1,4 +1,5 @@
 using Jumpgate.Agent.Configuration;
+using Jumpgate.Agent.Health;
 using Jumpgate.Agent.Tunnel;
 using Jumpgate.Core.Background;
 using Jumpgate.Core.Protocol;
@@ -43,11 +44,14 @@ public sealed class AgentRunner
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
         var backoff = new Backoff(_options.ReconnectMaxDelay);
+        // The checks run across reconnects: a service's verdict does not depend on the gateway being there.
+        await using var health = new HealthMonitor(_options, _time, _logger);
+        health.Start();
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                await using var connection = await AgentConnection.ConnectAsync(_options, _streams, _trunks, _time, _logger, cancellationToken);
+                await using var connection = await AgentConnection.ConnectAsync(_options, _streams, _trunks, health, _time, _logger, cancellationToken);
                 backoff.Reset();
                 var reason = await connection.RunAsync(cancellationToken);
                 if (cancellationToken.IsCancellationRequested)

@@ -1,4 +1,5 @@
 using Jumpgate.Agent.Configuration;
+using Jumpgate.Agent.Health;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Core.Background;
 using Jumpgate.Core.Protocol;
@@ -29,9 +30,14 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly List<Trunk> _live = [];
     private readonly ServiceStreams _services;
+    private readonly HealthMonitor _health;
+    private readonly Lock _healthGate = new();
+    private readonly Dictionary<(string Host, string Service), HealthReport> _healthPending = [];
+    private TaskCompletionSource _healthQueued = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, TaskGroup streams, TaskGroup trunks, TimeProvider time, ILogger logger)
+    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, TaskGroup streams, TaskGroup trunks, HealthMonitor health, TimeProvider time, ILogger logger)
     {
+        _health = health;
         _options = options;
         _control = control;
         _welcome = welcome;
@@ -52,11 +58,12 @@ internal sealed class AgentConnection : IAsyncDisposable
 
     /// <param name="streams">Where the streams the gateway opens run; the caller waits for them when it stops.</param>
     /// <param name="trunks">Where this registration's trunks run, since they outlive it; the caller waits for them when it stops.</param>
-    public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="health">The services' checks, whose changes this registration reports to the gateway.</param>
+    public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, HealthMonitor health, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
         var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint };
         var (control, welcome) = await GatewayDialer.HandshakeAsync(options.Gateway, hello, cancellationToken);
-        var connection = new AgentConnection(options, control, welcome, streams, trunks, time, logger);
+        var connection = new AgentConnection(options, control, welcome, streams, trunks, health, time, logger);
         foreach (var refusal in welcome.Refused ?? [])
         {
             AgentLog.HostRefused(logger, refusal);
@@ -76,6 +83,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         var interval = TimeSpan.FromMilliseconds(Math.Max(100, _welcome.HeartbeatMs));
         var deadline = interval * 3;
         _session.Start(ended => PingAsync(interval, ended));
+        _session.Start(ReportHealthAsync);
         for (var i = 0; i < TrunkCount; i++)
         {
             _trunks.Start(KeepTrunkAsync);
@@ -115,6 +123,46 @@ internal sealed class AgentConnection : IAsyncDisposable
         while (await ticker.WaitForNextTickAsync(cancellationToken))
         {
             await SendAsync(new ControlMessage { Type = ControlMessage.Ping });
+        }
+    }
+
+    /// <summary>
+    /// Tells the gateway each service's change of health, starting with what it cannot assume
+    /// (services that failed a check before this registration). Changes wait here while a write is
+    /// under way, the latest per service only, so a stalled connection holds one report per service at most.
+    /// </summary>
+    private async Task ReportHealthAsync(CancellationToken ended)
+    {
+        using var listening = _health.Listen(report =>
+        {
+            lock (_healthGate)
+            {
+                _healthPending[(report.Host, report.Service)] = report;
+                _healthQueued.TrySetResult();
+            }
+        });
+        while (true)
+        {
+            HealthReport[] reports;
+            Task queued;
+            lock (_healthGate)
+            {
+                reports = [.. _healthPending.Values];
+                _healthPending.Clear();
+                if (_healthQueued.Task.IsCompleted)
+                {
+                    _healthQueued = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+                queued = _healthQueued.Task;
+            }
+            foreach (var report in reports)
+            {
+                await SendAsync(new ControlMessage { Type = ControlMessage.Health, Host = report.Host, Service = report.Service, Healthy = report.Healthy, Reason = report.Reason });
+            }
+            if (reports.Length == 0)
+            {
+                await queued.WaitAsync(ended);
+            }
         }
     }
 

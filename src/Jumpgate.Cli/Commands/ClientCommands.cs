@@ -69,6 +69,15 @@ internal static class ClientCommands
                 var status = host.Online ? "online" : $"offline ({Durations.Humanize(DateTimeOffset.UtcNow - (host.LastSeen ?? DateTimeOffset.UtcNow))} ago)";
                 var services = string.Join(", ", host.Services.Select(s => s.Http ? s.Name + " (http)" : s.Name));
                 Console.WriteLine($"{host.Name,-24} {status,-24} {string.Join(",", host.Agents),-16} {services}");
+                // Replicas only where there is something to tell: several agents, or a check that fails.
+                if (host.Replicas.Select(r => r.Agent).Distinct().Count() > 1 || host.Replicas.Any(r => !r.Healthy))
+                {
+                    foreach (var replica in host.Replicas)
+                    {
+                        var failure = replica.LastFailure is null ? "" : $"  last failure: {replica.LastFailure}";
+                        Console.WriteLine($"  replica {replica.Agent,-16} {replica.Service,-16} {(replica.Healthy ? "healthy" : "UNHEALTHY"),-10} {replica.OpenStreams,4} open{failure}");
+                    }
+                }
             }
             return 0;
         });

@@ -10,9 +10,18 @@ internal sealed record HostListing
     public required IReadOnlyList<string> Agents { get; init; }
     public DateTimeOffset? LastSeen { get; init; }
     public required IReadOnlyList<ServiceListing> Services { get; init; }
+
+    /// <summary>Each online agent's replica of each service; empty when offline (and absent from a gateway older than replicas).</summary>
+    public IReadOnlyList<ReplicaListing> Replicas { get; init; } = [];
 }
 
 internal sealed record ServiceListing(string Name, bool Http);
+
+/// <summary>
+/// One agent's replica of a service: whether its agent's health check passes, why it last failed
+/// (also once it passes again), and the streams and HTTP requests the gateway carries to it now.
+/// </summary>
+internal sealed record ReplicaListing(string Agent, string Service, bool Healthy, string? LastFailure, int OpenStreams);
 
 internal sealed record WhoAmI(string User, string Gateway, string Domain);
 

@@ -107,7 +107,20 @@ internal sealed record ControlMessage
     public const string Ping = "ping";
     public const string Pong = "pong";
 
+    /// <summary>Agent → gateway: a service's health check changed its verdict (docs/protocol.md, "Health").</summary>
+    public const string Health = "health";
+
     public required string Type { get; init; }
+
+    /// <summary>health: which of the agent's services.</summary>
+    public string? Host { get; init; }
+    public string? Service { get; init; }
+
+    /// <summary>health: whether the service now passes its check.</summary>
+    public bool Healthy { get; init; }
+
+    /// <summary>health: why the last check failed, in words (also sent once it is healthy again, as the last failure's reason).</summary>
+    public string? Reason { get; init; }
 }
 
 /// <summary>The first frame of every trunk stream: which host's service to join it to (user → gateway, gateway → agent).</summary>

@@ -25,7 +25,20 @@ internal sealed class AgentSession
         Agent = agent;
         Id = id;
         Hosts = hosts;
+        foreach (var host in hosts.Values)
+        {
+            foreach (var service in host.Services)
+            {
+                // A service announced twice is one replica: streams find the first by name anyway.
+                _replicas.TryAdd((host.Name, service.Name), new Replica(this, host.Name, service.Name));
+            }
+        }
     }
+
+    private readonly Dictionary<(string Host, string Service), Replica> _replicas = [];
+
+    /// <summary>This session's replica of a service it announced; null for one it did not.</summary>
+    public Replica? ReplicaOf(string host, string service) => _replicas.GetValueOrDefault((host, service));
 
     public string Agent { get; }
 

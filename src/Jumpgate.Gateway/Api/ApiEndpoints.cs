@@ -47,6 +47,12 @@ internal static class ApiEndpoints
                         Agents = [.. group.Select(h => h.Agent).Distinct()],
                         LastSeen = online.Count > 0 ? null : group.Max(h => h.LastSeen),
                         Services = [.. services.Select(s => new ServiceListing(s.Name, s.Http))],
+                        Replicas =
+                        [
+                            .. online.OrderBy(session => session.Agent, StringComparer.Ordinal)
+                                .SelectMany(session => services.Select(s => session.ReplicaOf(group.Key, s.Name)).OfType<Replica>())
+                                .Select(r => new ReplicaListing(r.Agent, r.Service, r.Health.Healthy, r.Health.LastFailure, r.OpenStreams)),
+                        ],
                     };
                 })
                 .Where(h => h.Services.Count > 0)

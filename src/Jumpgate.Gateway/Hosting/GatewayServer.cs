@@ -79,6 +79,7 @@ public static class GatewayServer
         builder.Services.AddSingleton<BrowserSessions>();
         builder.Services.AddSingleton<SignInEndpoints>();
         builder.Services.AddSingleton<UpstreamConnections>();
+        builder.Services.AddSingleton<ReplicaPins>();
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton<HttpProxy>();
         builder.WebHost.UseKestrel(kestrel =>

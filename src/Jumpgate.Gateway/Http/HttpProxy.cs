@@ -25,6 +25,7 @@ internal sealed class HttpProxy(
     BrowserSessions sessions,
     SignInEndpoints signIn,
     StreamAuthorizer authorizer,
+    ReplicaPins pins,
     UpstreamConnections upstream,
     IHttpForwarder forwarder,
     AccessMonitor monitor,
@@ -100,8 +101,15 @@ internal sealed class HttpProxy(
             await Pages.ErrorAsync(http, StatusCodes.Status503ServiceUnavailable, "Service offline", authorizer.Absence(target.Host));
             return;
         }
-        // A browser sticks to one replica, so its kernels and sessions stay where they were made.
-        var (agentSession, announcement) = target.Online[(int)((uint)StableHash(session.Id) % (uint)target.Online.Count)];
+        var replicas = target.Online.Select(o => o.Session.ReplicaOf(target.Host, target.Service)).OfType<Replica>().ToList();
+        // A browser sticks to one replica, so its kernels and sessions stay where they were made; it moves only when that one is down.
+        if (pins.Choose(session.Id, replicas) is not { } replica)
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status503ServiceUnavailable, "Service down", Refusals.Unhealthy(target.Host, target.Service, replicas.Select(r => (r.Agent, r.Health.LastFailure))));
+            return;
+        }
+        var (agentSession, announcement) = target.Online.First(o => o.Session == replica.Session);
+        using var carried = replica.Carry();
         using var grant = monitor.TrackStream(session.User, session.TokenId, target.Host, target.Service, agentSession.Agent);
         using var revoked = grant.Revoked.Register(http.Abort);
         // Only now (signed in, allowed, a service to take it) may the body be as large as an upload: before, it is the gateway's small limit.
@@ -194,15 +202,5 @@ internal sealed class HttpProxy(
         }
         http.Response.Headers.WWWAuthenticate = "Cookie realm=\"jumpgate\"";
         await Pages.ErrorAsync(http, StatusCodes.Status401Unauthorized, "Sign in first", $"sign in at {router.GatewayUrl(request.Host.Value)}/signin");
-    }
-
-    private static int StableHash(string text)
-    {
-        var hash = 17;
-        foreach (var c in text)
-        {
-            hash = unchecked(hash * 31 + c);
-        }
-        return hash;
     }
 }

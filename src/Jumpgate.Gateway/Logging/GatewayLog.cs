@@ -67,4 +67,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(30, LogLevel.Information, "http {User} -> {Host}:{Service} denied: {Reason}", EventName = "HttpDenied")]
     public static partial void HttpDenied(ILogger logger, string user, string host, string service, string reason);
+
+    [LoggerMessage(43, LogLevel.Warning, "agent {Agent}: {Host}:{Service} is unhealthy ({Reason}); new streams go to its other replicas", EventName = "ReplicaUnhealthy")]
+    public static partial void ReplicaUnhealthy(ILogger logger, string agent, string host, string service, string reason);
+
+    [LoggerMessage(44, LogLevel.Information, "agent {Agent}: {Host}:{Service} is healthy again", EventName = "ReplicaHealthy")]
+    public static partial void ReplicaHealthy(ILogger logger, string agent, string host, string service);
+
+    [LoggerMessage(45, LogLevel.Information, "stream {User} -> {Host}:{Service}: agent {Agent} could not open it ({Reason}); trying agent {Next}", EventName = "StreamRetried")]
+    public static partial void StreamRetried(ILogger logger, string user, string host, string service, string agent, string reason, string next);
 }

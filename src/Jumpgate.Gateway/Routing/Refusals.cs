@@ -23,6 +23,10 @@ internal static class Refusals
         return $"host {host} has no service '{Clip(service)}' (it has: {(names.Length == 0 ? "none" : names)})";
     }
 
+    /// <summary>Every replica of a service fails its agent's health check: each with the reason its agent gave.</summary>
+    public static string Unhealthy(string host, string service, IEnumerable<(string Agent, string? Reason)> replicas) =>
+        $"{host}:{service} is down: " + string.Join("; ", replicas.OrderBy(r => r.Agent, StringComparer.Ordinal).Select(r => $"agent {r.Agent}'s health check fails ({r.Reason ?? "no reason given"})"));
+
     /// <summary>What a user asked for, cut to a length that a log line and a refusal can carry.</summary>
     public static string Clip(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }

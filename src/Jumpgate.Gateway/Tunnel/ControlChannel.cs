@@ -226,12 +226,37 @@ internal sealed class ControlChannel(
                 {
                     session.Send(new ControlMessage { Type = ControlMessage.Pong });
                 }
+                else if (message.Type == ControlMessage.Health)
+                {
+                    ReportHealth(session, message);
+                }
             }
         }
         finally
         {
             await stop.CancelAsync();
             await writer;
+        }
+    }
+
+    /// <summary>An agent's word on one of its services' health; about a service it did not announce, it is ignored.</summary>
+    private void ReportHealth(AgentSession session, ControlMessage message)
+    {
+        if (message.Host is not { } host || message.Service is not { } service || session.ReplicaOf(host, service) is not { } replica)
+        {
+            return;
+        }
+        // The reason goes into logs and listings: one line, bounded, whatever the agent sent.
+        var reason = message.Reason is { } text ? Truncate(new string([.. text.Select(c => char.IsControl(c) ? ' ' : c)]), 256) : null;
+        var was = replica.Health.Healthy;
+        replica.Report(message.Healthy, reason, time.GetUtcNow());
+        if (was && !message.Healthy)
+        {
+            GatewayLog.ReplicaUnhealthy(logger, session.Agent, host, service, reason ?? "no reason given");
+        }
+        else if (!was && message.Healthy)
+        {
+            GatewayLog.ReplicaHealthy(logger, session.Agent, host, service);
         }
     }
 
@@ -257,5 +282,5 @@ internal sealed class ControlChannel(
         return text.Length == 0 ? "no hosts" : text;
     }
 
-    private static string Truncate(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "…";
+    private static string Truncate(string? text, int length = 64) => text is null ? "" : text.Length <= length ? text : text[..length] + "…";
 }

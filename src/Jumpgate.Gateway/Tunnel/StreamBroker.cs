@@ -4,6 +4,7 @@ using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -44,31 +45,89 @@ internal sealed class StreamBroker(
             await client.ReplyAsync(Reply.Success, client.Closed);
             return;
         }
-        var grant = record.Authorized(authorization, monitor);
         var request = new OpenRequest { Host = hello.Host!, Service = authorization.Service };
-        if (hello.Direct)
+        if (hello.Direct || authorization.Replicas.Count == 1)
         {
-            await direct.RunAsync(client, record, authorization.Session!, request);
+            var replica = authorization.Replica!;
+            using var carried = replica.Carry();
+            var grant = record.Authorized(replica, monitor);
+            if (hello.Direct)
+            {
+                await direct.RunAsync(client, record, replica.Session, request);
+                return;
+            }
+            await RelayAsync(client, record, grant, replica, request, agentLeg: null);
             return;
         }
-        await RelayAsync(client, record, grant, authorization.Session!, request);
+        await RelayToReplicasAsync(client, record, authorization.Replicas, request);
+    }
+
+    /// <summary>A stream goes to its first replica and, if that one cannot open it, to one more (docs/decisions.md, "A stream with a spare replica waits for its answer").</summary>
+    private const int ReplicasTried = 2;
+
+    /// <summary>
+    /// A stream to a service with more than one replica: the first replica's answer is awaited
+    /// before the user's bytes go, so that a replica that cannot open the service (its target
+    /// refused, its agent not answering) is replaced by the next with nothing lost, once.
+    /// </summary>
+    private async Task RelayToReplicasAsync(TunnelConnection client, StreamRecord record, IReadOnlyList<Replica> replicas, OpenRequest request)
+    {
+        string? error = null;
+        var tries = Math.Min(replicas.Count, ReplicasTried);
+        for (var i = 0; i < tries; i++)
+        {
+            var replica = replicas[i];
+            var carried = replica.Carry();
+            TrunkStream? agentLeg;
+            try
+            {
+                (agentLeg, error) = await streams.OpenAsync(replica.Session, request.Host, request.Service, client.Closed);
+            }
+            catch (OperationCanceledException)
+            {
+                // The user went away while the replica was asked.
+                carried.Dispose();
+                return;
+            }
+            if (agentLeg is null)
+            {
+                carried.Dispose();
+                if (i + 1 < tries)
+                {
+                    GatewayLog.StreamRetried(logger, record.User.Name, request.Host, request.Service, replica.Agent, error!, replicas[i + 1].Agent);
+                }
+                continue;
+            }
+            using (carried)
+            {
+                var grant = record.Authorized(replica, monitor);
+                await RelayAsync(client, record, grant, replica, request, agentLeg);
+            }
+            return;
+        }
+        await client.RefuseAsync(record.Refuse(error!));
     }
 
     /// <summary>
-    /// Opens the agent's leg and splices the user's connection to it. The user's first bytes follow
-    /// the request to the agent at once (the stream is authorised already); nothing comes back,
-    /// not even our answer, before the agent's.
+    /// Splices the user's connection to the agent's leg: one opened here, whose request goes out at
+    /// once and the user's first bytes right behind it (the stream is authorised already), or one
+    /// already answered (<paramref name="agentLeg"/>). Nothing comes back, not even our answer,
+    /// before the agent's.
     /// </summary>
-    private async Task RelayAsync(TunnelConnection client, StreamRecord record, LiveGrant grant, AgentSession session, OpenRequest request)
+    private async Task RelayAsync(TunnelConnection client, StreamRecord record, LiveGrant grant, Replica replica, OpenRequest request, TrunkStream? agentLeg)
     {
-        TrunkStream? agentLeg = null;
+        var answered = agentLeg is not null;
+        var session = replica.Session;
         try
         {
-            (agentLeg, var error) = await streams.StartAsync(session, request, client.Closed);
             if (agentLeg is null)
             {
-                await client.RefuseAsync(record.Refuse(error!));
-                return;
+                (agentLeg, var error) = await streams.StartAsync(session, request, client.Closed);
+                if (agentLeg is null)
+                {
+                    await client.RefuseAsync(record.Refuse(error!));
+                    return;
+                }
             }
             // A revoked stream ends now, even with a write stuck on a peer that stopped reading (writes are never cancelled midway).
             using var abort = grant.Revoked.Register(() =>
@@ -78,7 +137,7 @@ internal sealed class StreamBroker(
             });
             var result = await Splice.RunAsync(client.Stream, agentLeg, async cancellationToken =>
             {
-                if (await AgentStreams.ReadAnswerAsync(agentLeg, session.Agent, request, cancellationToken) is { } refused)
+                if (!answered && await AgentStreams.ReadAnswerAsync(agentLeg, session.Agent, request, cancellationToken) is { } refused)
                 {
                     throw new AgentRefusal(refused);
                 }

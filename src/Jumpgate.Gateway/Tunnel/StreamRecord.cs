@@ -1,6 +1,7 @@
 using Jumpgate.Core.Audit;
 using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Access;
+using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Logging;
@@ -64,11 +65,10 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     }
 
     /// <summary>The stream is allowed: from now on the access monitor watches it, and it is recorded under the service and agent it goes to.</summary>
-    public LiveGrant Authorized(Authorization authorization, AccessMonitor monitor)
+    public LiveGrant Authorized(Replica replica, AccessMonitor monitor)
     {
-        var agent = authorization.Session!.Agent;
-        _event = _event with { Service = authorization.Service, Agent = agent };
-        return Grant = monitor.TrackStream(User.Name, User.TokenId, Host, authorization.Service, agent);
+        _event = _event with { Service = replica.Service, Agent = replica.Agent };
+        return Grant = monitor.TrackStream(User.Name, User.TokenId, Host, replica.Service, replica.Agent);
     }
 
     /// <summary>The far end answered: the stream carries bytes from now on. <paramref name="how"/> marks a stream of another kind (direct).</summary>

@@ -28,12 +28,19 @@ public sealed class AccessFixture : IAsyncDisposable
             node1:
               address: 127.0.0.1
               services:
-                echo: {echo.Port}
-                web: {echo.Port}
+                echo:
+                  port: {echo.Port}
+                  # unchecked: these tests count the connections that reach the echo server, and a health check's connect is one
+                  health: off
+                web:
+                  port: {echo.Port}
+                  health: off
             lab-pc:
               address: 127.0.0.1
               services:
-                echo: {echo.Port}
+                echo:
+                  port: {echo.Port}
+                  health: off
             """);
         return new AccessFixture(deployment, echo);
     }

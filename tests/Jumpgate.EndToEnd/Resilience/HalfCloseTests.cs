@@ -42,7 +42,10 @@ public sealed class HalfCloseTests(ITestOutputHelper output) : IAsyncLifetime
             node1:
               address: 127.0.0.1
               services:
-                upload: {((IPEndPoint)_service.LocalEndPoint!).Port}
+                upload:
+                  port: {((IPEndPoint)_service.LocalEndPoint!).Port}
+                  # unchecked: a health check's bare connect would be read as a round that received nothing
+                  health: off
             """);
     }
 

@@ -22,7 +22,10 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
             node1:
               address: 127.0.0.1
               services:
-                echo: {_echo.Port}
+                echo:
+                  port: {_echo.Port}
+                  # unchecked: these tests count the connections that reach the echo server, and a health check's connect is one
+                  health: off
             gpu9:
               address: 127.0.0.1
               services:
@@ -98,7 +101,10 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
               lab-pc:
                 address: 127.0.0.1
                 services:
-                  echo: {_echo.Port}
+                  echo:
+                    port: {_echo.Port}
+                    # unchecked: these tests count the connections that reach the echo server, and a health check's connect is one
+                    health: off
             """);
 
         var agent = await _deployment.StartAgentAsync("lab-b", "", waitConnected: false);
@@ -212,7 +218,10 @@ public sealed class RefusalTests(ITestOutputHelper output) : IAsyncLifetime
               node1:
                 address: 127.0.0.1
                 services:
-                  echo: {_echo.Port}
+                  echo:
+                    port: {_echo.Port}
+                    # unchecked: these tests count the connections that reach the echo server, and a health check's connect is one
+                    health: off
             """);
 
         var agent = await _deployment.StartAgentAsync("forged", "", waitConnected: false);

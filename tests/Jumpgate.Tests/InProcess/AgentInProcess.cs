@@ -24,10 +24,12 @@ internal sealed class AgentInProcess : IAsyncDisposable
     /// <summary>
     /// Adds agent <paramref name="name"/> to the gateway's store and starts it serving
     /// <paramref name="hosts"/> (host → service → port); returns once a user can reach the first
-    /// host's first service. <paramref name="via"/> is where it dials instead of the gateway itself.
+    /// host's first service. <paramref name="via"/> is where it dials instead of the gateway itself;
+    /// <paramref name="health"/> is every service's check (agent.yaml's default when null).
     /// </summary>
     public static async Task<AgentInProcess> StartAsync(GatewayInProcess gateway, string name,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> hosts, Uri? via = null, int? poolSize = null, ISet<string>? http = null)
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> hosts, Uri? via = null, int? poolSize = null, ISet<string>? http = null,
+        HealthCheck? health = null)
     {
         var token = await gateway.AddAgentAsync(name, "*");
         var options = new AgentOptions
@@ -35,7 +37,7 @@ internal sealed class AgentInProcess : IAsyncDisposable
             Gateway = via is null ? gateway.Endpoint : gateway.Endpoint with { Address = via },
             Token = token,
             Hosts = hosts.ToDictionary(h => h.Key, h => new HostTarget(h.Key, "127.0.0.1",
-                h.Value.ToDictionary(s => s.Key, s => new ServiceTarget(s.Key, s.Value, http?.Contains(s.Key) == true)))),
+                h.Value.ToDictionary(s => s.Key, s => new ServiceTarget(s.Key, s.Value, http?.Contains(s.Key) == true) { Health = health ?? HealthCheck.Default }))),
             PoolSize = poolSize,
             DrainTimeout = TimeSpan.FromSeconds(1),
         };
