@@ -8,7 +8,7 @@ namespace Jumpgate.EndToEnd.Fleet;
 /// <summary>
 /// `jumpgate fleet` against a lab in network namespaces: a head node with an sshd, and two hosts with
 /// their own sshd that only the head can reach. Each host's PATH (sshd's SetEnv) holds an nvidia-smi
-/// that replays a real capture: two RTX 2080 Ti on the first host, no driver on the second.
+/// that replays a real capture: an eight-GPU server (8x Tesla V100S) on the first host, no driver on the second.
 /// </summary>
 public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -27,7 +27,7 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _network = await FleetNetwork.CreateAsync(output);
         _head = await Sshd.StartAsync(output, netns: _network.Head, address: _network.HeadAddress);
-        _hosts[0] = await StartHostAsync(0, "2x-rtx2080ti-q-x.xml", exitCode: 0);
+        _hosts[0] = await StartHostAsync(0, "8x-tesla-v100s-q-x.xml", exitCode: 0);
         _hosts[1] = await StartHostAsync(1, "no-driver.txt", exitCode: 9);
         WriteFleetFile();
     }
@@ -126,7 +126,7 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.True(apply.ExitCode == 0, apply.ToString());
         Assert.Contains("2 of 2 hosts reachable, through head node", apply.Stdout);
-        Assert.Contains("2x GeForce RTX 2080 Ti", apply.Stdout);
+        Assert.Contains("8x Tesla V100S-PCIE-32GB, 31.7 GiB each, utilisation 0:97% 1:75% 2:80% 3:23% 4:98% 5:98% 6:91% 7:99%", apply.Stdout);
         Assert.Contains("no NVIDIA driver", apply.Stdout);
         // First contact with each machine is said, head included.
         Assert.Contains($"{Host(0)}: first contact, recorded its ED25519 SHA256:", apply.Stderr);
@@ -138,9 +138,11 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(first.GetProperty("reachable").GetBoolean());
         Assert.Equal(Environment.ProcessorCount, first.GetProperty("facts").GetProperty("cpu_cores").GetInt32());
         var gpus = first.GetProperty("gpus");
-        Assert.Equal(("present", "450.102.04"), (gpus.GetProperty("status").GetString(), gpus.GetProperty("driver_version").GetString()));
-        Assert.Equal(["GPU-a51f7ab3-17a7-b7c3-4d17-b9bcef123731", "GPU-32bd22dc-de8c-31e4-6d46-0068d910a189"],
-            gpus.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()));
+        Assert.Equal(("present", "460.73.01"), (gpus.GetProperty("status").GetString(), gpus.GetProperty("driver_version").GetString()));
+        var listed = gpus.GetProperty("gpus").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], listed.Select(g => g.GetProperty("index").GetInt32()));
+        Assert.Equal(("GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e", "GPU-1d955959-c95b-4f40-2cac-100d3006ffe2"),
+            (listed[0].GetProperty("uuid").GetString(), listed[7].GetProperty("uuid").GetString()));
         var second = HostOf(fleet, Host(1));
         Assert.True(second.GetProperty("reachable").GetBoolean());
         Assert.Equal("no_driver", second.GetProperty("gpus").GetProperty("status").GetString());
@@ -152,7 +154,7 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(2, (await ShowAsync()).GetProperty("hosts").GetArrayLength());
 
         var list = await FleetAsync("ls");
-        Assert.Matches(@"lab\s+2\s+2\s+.*2x GeForce RTX 2080 Ti", list.Stdout);
+        Assert.Matches(@"lab\s+2\s+2\s+.*8x Tesla V100S-PCIE-32GB", list.Stdout);
 
         // A file with mistakes is refused whole, each mistake with file, line and field; the fleet stays as it was.
         var appliedAt = (await ShowAsync()).GetProperty("applied_at").GetString();
@@ -261,7 +263,7 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 
         // One slot per GPU; the host without a driver gets one per core.
         var hostfile = await FleetAsync("hostfile", "lab");
-        Assert.Equal($"{Host(0)} slots=2\n{Host(1)} slots={Environment.ProcessorCount}\n", hostfile.Stdout);
+        Assert.Equal($"{Host(0)} slots=8\n{Host(1)} slots={Environment.ProcessorCount}\n", hostfile.Stdout);
 
         // mpirun runs on the first host and starts its second rank on the other over ssh: this machine
         // has no route to either host, so the ranks can only have met inside the fleet.
@@ -338,7 +340,7 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 
             Assert.True(apply.ExitCode == 0, apply.ToString());
             Assert.Contains("2 of 2 hosts reachable", apply.Stdout);
-            Assert.Matches(@"node1\.jg\s+up\s.*2x GeForce RTX 2080 Ti", apply.Stdout);
+            Assert.Matches(@"node1\.jg\s+up\s.*8x Tesla V100S-PCIE-32GB", apply.Stdout);
             Assert.Matches(@"node2\.jg\s+up\s.*no NVIDIA driver", apply.Stdout);
             Assert.Contains("connecting through the gateway", apply.Stderr);
 

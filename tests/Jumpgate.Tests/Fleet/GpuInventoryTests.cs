@@ -6,7 +6,7 @@ namespace Jumpgate.Tests.Fleet;
 /// <summary>Real <c>nvidia-smi -q -x</c> captures (tests/Fixtures/nvidia-smi/SOURCES.md says where each comes from).</summary>
 public sealed class GpuInventoryTests
 {
-    private static GpuInventory Read(string fixture) =>
+    internal static GpuInventory Read(string fixture) =>
         NvidiaSmi.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "nvidia-smi", fixture)));
 
     [Fact]
@@ -47,6 +47,32 @@ public sealed class GpuInventoryTests
     }
 
     [Fact]
+    public void ReadsEveryGpuOfAnEightGpuServer()
+    {
+        var inventory = Read("8x-tesla-v100s-q-x.xml");
+
+        Assert.Equal((GpuStatus.Present, "460.73.01", "11.2"), (inventory.Status, inventory.DriverVersion, inventory.CudaVersion));
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], inventory.Gpus.Select(g => g.Index));
+        Assert.Equal([("Tesla V100S-PCIE-32GB", 8)], inventory.ByModel());
+        Assert.Equal(
+        [
+            "GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e", "GPU-bbf7a241-bf9a-eb90-b2fb-d213294faf48",
+            "GPU-8f75e71c-23dd-a060-d997-4caf592954db", "GPU-3181eb56-505c-8214-ba05-c132f68f89b8",
+            "GPU-2aa87d54-d4ff-2900-812b-1a4b7e119583", "GPU-39c3a168-9034-0b5a-223a-1042f30a9242",
+            "GPU-d2446f91-171e-1b54-515d-9d9b03484ddf", "GPU-1d955959-c95b-4f40-2cac-100d3006ffe2",
+        ], inventory.Gpus.Select(g => g.Uuid));
+        Assert.Equal(["00000000:00:0D.0", "00000000:00:0E.0", "00000000:00:0F.0", "00000000:00:10.0",
+            "00000000:00:11.0", "00000000:00:12.0", "00000000:00:13.0", "00000000:00:14.0"], inventory.Gpus.Select(g => g.PciBusId));
+        Assert.All(inventory.Gpus, g => Assert.Equal((32510L, 250.0), (g.MemoryTotalMib, g.PowerLimitW)));
+        // Each GPU's own readings, not its neighbour's nor those of the processes listed under it.
+        Assert.Equal([31689L, 29545L, 29539L, 32099L, 29517L, 32141L, 32157L, 29501L], inventory.Gpus.Select(g => g.MemoryUsedMib ?? -1));
+        Assert.Equal([97, 75, 80, 23, 98, 98, 91, 99], inventory.Gpus.Select(g => g.UtilizationPercent ?? -1));
+        Assert.Equal([66, 58, 57, 61, 59, 64, 61, 57], inventory.Gpus.Select(g => g.TemperatureC ?? -1));
+        Assert.Equal([232.80, 152.03, 67.57, 198.41, 117.99, 85.80, 68.14, 61.47], inventory.Gpus.Select(g => g.PowerDrawW ?? -1));
+        Assert.All(inventory.Gpus, g => Assert.Equal((null, 0), (g.MigMode, g.MigDevices.Count)));
+    }
+
+    [Fact]
     public void ReadsMigModeAndItsDevices()
     {
         var gpu = Assert.Single(Read("mig-a100-q-x.xml").Gpus);
@@ -59,14 +85,17 @@ public sealed class GpuInventoryTests
     [Fact]
     public void KeepsMixedModelsApartInTheOrderTheHostListsThem()
     {
-        // No capture of one host with two models exists in -q -x form; two real reports stand in for one host.
-        var inventory = Read("2x-rtx2080ti-q-x.xml") with
-        {
-            Gpus = [.. Read("2x-rtx2080ti-q-x.xml").Gpus, Read("mig-a100-q-x.xml").Gpus[0] with { Index = 2 }],
-        };
-
-        Assert.Equal([("GeForce RTX 2080 Ti", 2), ("NVIDIA A100-SXM4-40GB", 1)], inventory.ByModel());
+        Assert.Equal([("GeForce RTX 2080 Ti", 2), ("NVIDIA A100-SXM4-40GB", 1)], MixedModels().ByModel());
     }
+
+    /// <summary>
+    /// No public -q -x capture of one host with two models was found; two real reports stand in for one
+    /// host: the two RTX 2080 Ti, then the MIG A100 as GPU 2.
+    /// </summary>
+    internal static GpuInventory MixedModels() => Read("2x-rtx2080ti-q-x.xml") with
+    {
+        Gpus = [.. Read("2x-rtx2080ti-q-x.xml").Gpus, Read("mig-a100-q-x.xml").Gpus[0] with { Index = 2 }],
+    };
 
     [Fact]
     public void ReportsAHostWithoutADriverAsSuch()
