@@ -87,7 +87,7 @@ public sealed class MultiNodeTests : IDisposable
     {
         var home = Directory.CreateDirectory(_directory.File("master")).FullName;
         var command = FleetRun.RemoteCommand("lab", [Host("10.0.0.11", gpus: 8), Host("10.0.0.12", gpus: 4)], rank: 1, 29500,
-            "cat $JUMPGATE_MPI_HOSTFILE; env | grep -E '^(JUMPGATE_|MASTER_|NNODES|NODE_RANK)' | sort");
+            "cat $JUMPGATE_MPI_HOSTFILE; env | grep -E '^(JUMPGATE_(NODES|NODE_RANK|MASTER_ADDR|GPUS_PER_NODE|MPI_HOSTFILE)|MASTER_ADDR|MASTER_PORT|NNODES|NODE_RANK)=' | sort");
 
         var result = await Command.RunAsync("sh", ["-c", command], TimeSpan.FromSeconds(30), stdin: "10.0.0.11 slots=8\n",
             environment: new Dictionary<string, string> { ["HOME"] = home });
