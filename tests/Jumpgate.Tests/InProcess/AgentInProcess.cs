@@ -27,12 +27,15 @@ internal sealed class AgentInProcess : IAsyncDisposable
     /// host's first service. <paramref name="via"/> is where it dials instead of the gateway itself.
     /// </summary>
     public static async Task<AgentInProcess> StartAsync(GatewayInProcess gateway, string name,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> hosts, Uri? via = null, int? poolSize = null, ISet<string>? http = null)
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> hosts, Uri? via = null, int? poolSize = null, ISet<string>? http = null, GatewayInProcess? alsoTo = null)
     {
         var token = await gateway.AddAgentAsync(name, "*");
+        var first = via is null ? gateway.Endpoint : gateway.Endpoint with { Address = via };
         var options = new AgentOptions
         {
-            Gateway = via is null ? gateway.Endpoint : gateway.Endpoint with { Address = via },
+            Gateway = first,
+            // alsoTo: a second gateway on the same store, which the agent keeps a connection set to as well.
+            Gateways = alsoTo is null ? [first] : [first, alsoTo.Endpoint],
             Token = token,
             Hosts = hosts.ToDictionary(h => h.Key, h => new HostTarget(h.Key, "127.0.0.1",
                 h.Value.ToDictionary(s => s.Key, s => new ServiceTarget(s.Key, s.Value, http?.Contains(s.Key) == true)))),
