@@ -81,8 +81,26 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
         await EchoAsync(await first.ConnectAsync("node1", "echo"));
         await EchoAsync(await second.ConnectAsync("node1", "echo"));
         IReadOnlyList<GatewayEndpoint> both = [first.Endpoint, second.Endpoint];
+        await using var forward = new Jumpgate.Cli.Client.GatewayTrunk(both, first.UserToken, second.TrunkFailed);
+        await EchoAsync(forward);
+        Assert.Equal(first.Endpoint, forward.Gateway);
 
         await first.DisposeAsync();
+
+        // `forward` keeps running: a stream caught on the dead gateway's trunk may fail, the next goes through the second.
+        Assert.True(await Signals.UntilAsync(async () =>
+        {
+            try
+            {
+                await EchoAsync(forward);
+                return true;
+            }
+            catch (GatewayException)
+            {
+                return false;
+            }
+        }, Signals.Timeout(10), TimeSpan.FromMilliseconds(10)), "forward did not reach node1 through the second gateway");
+        Assert.Equal(second.Endpoint, forward.Gateway);
 
         var hello = new Hello { Type = HelloType.Connect, Token = first.UserToken, Host = "node1", Service = "echo" };
         var opened = Stopwatch.StartNew();
@@ -128,6 +146,18 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
 
     private static Dictionary<string, IReadOnlyDictionary<string, int>> Hosts(ScriptedService service) =>
         new() { ["node1"] = new Dictionary<string, int> { ["echo"] = service.Port } };
+
+    /// <summary>One stream on `forward`'s trunk, as a local connection to it would open one.</summary>
+    private static async Task EchoAsync(Jumpgate.Cli.Client.GatewayTrunk forward)
+    {
+        using var deadline = new CancellationTokenSource(Signals.Timeout(15));
+        await using var stream = await forward.StartAsync("node1", "echo", deadline.Token);
+        await stream.WriteAsync(new byte[] { 42 }, deadline.Token);
+        await forward.ReadAnswerAsync(stream, deadline.Token);
+        var one = new byte[1];
+        await stream.ReadExactlyAsync(one, deadline.Token);
+        Assert.Equal(42, one[0]);
+    }
 
     private static async Task EchoAsync(TlsStream stream)
     {
