@@ -12,6 +12,8 @@ public sealed class Deployment : IAsyncDisposable
 {
     private readonly ITestOutputHelper? _output;
     private readonly Dictionary<string, ChildProcess> _agents = [];
+    private readonly List<ChildProcess> _gateways = [];
+    private (string Url, string Password)? _store;
 
     private Deployment(ITestOutputHelper? output)
     {
@@ -38,9 +40,11 @@ public sealed class Deployment : IAsyncDisposable
     /// Creates and starts a gateway on a free loopback port and logs a user named researcher in;
     /// <paramref name="gatewayYaml"/> is appended to the gateway.yaml that init wrote (e.g. a short handshake_timeout).
     /// </summary>
-    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null)
+    /// <param name="store">A PostgreSQL store for the gateway (and for <see cref="StartAnotherGatewayAsync"/>'s): the URL without its password, and the password, which init reads from PGPASSWORD as an admin keeps it off the command line.</param>
+    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null, (string Url, string Password)? store = null)
     {
         var deployment = new Deployment(output);
+        deployment._store = store;
         try
         {
             await deployment.SetUpAsync(listen, gatewayYaml);
@@ -56,7 +60,7 @@ public sealed class Deployment : IAsyncDisposable
     private async Task SetUpAsync(string listen, string? gatewayYaml)
     {
         var deployment = this;
-        var init = await deployment.JumpgateAsync("gateway", "init", "--dir", deployment.GatewayDir, "--listen", listen, "--domain", "localhost");
+        var init = await InitGatewayAsync(deployment.GatewayDir, listen);
         deployment.Fingerprint = init.Stdout.Trim();
         if (gatewayYaml is not null)
         {
@@ -81,6 +85,38 @@ public sealed class Deployment : IAsyncDisposable
         var config = Path.Combine(GatewayDir, "gateway.yaml");
         var text = await File.ReadAllTextAsync(config);
         await File.WriteAllTextAsync(config, Regex.Replace(text, @"(?m)^listen: .*$", "listen: " + listening.Groups[1].Value));
+    }
+
+    /// <summary>`gateway init` in <paramref name="dir"/>, on the deployment's store when it has one; <paramref name="extra"/> is added to the arguments.</summary>
+    private async Task<CommandResult> InitGatewayAsync(string dir, string listen, params string[] extra)
+    {
+        List<string> arguments = ["gateway", "init", "--dir", dir, "--listen", listen, "--domain", "localhost", .. extra];
+        var environment = new Dictionary<string, string>(ClientEnvironment);
+        if (_store is { } store)
+        {
+            arguments.AddRange(["--store", store.Url]);
+            environment["PGPASSWORD"] = store.Password;
+        }
+        var init = await Command.RunAsync(Jumpgate.Executable, arguments, Signals.Timeout(60), environment, output: _output);
+        return init.ExitCode == 0 ? init : throw new InvalidOperationException($"gateway init failed: {init}");
+    }
+
+    /// <summary>
+    /// A second gateway on the deployment's store, made as an admin makes one (`gateway init --store
+    /// … --certificate-from` the first), started on its own loopback port; returns its URL once it listens.
+    /// </summary>
+    public async Task<(ChildProcess Gateway, string Url)> StartAnotherGatewayAsync(string name)
+    {
+        var dir = Dir.File(name);
+        var init = await InitGatewayAsync(dir, "127.0.0.1:0", "--certificate-from", GatewayDir);
+        if (init.Stdout.Trim() != Fingerprint)
+        {
+            throw new InvalidOperationException($"gateway {name} got certificate {init.Stdout.Trim()}, not the first gateway's {Fingerprint}");
+        }
+        var gateway = ChildProcess.Start(name, Jumpgate.Executable, ["gateway", "run", "--dir", dir, "--verbose"], _output);
+        _gateways.Add(gateway);
+        var listening = await gateway.WaitForLineAsync(@"listening on https://(\S+) ", Signals.Timeout(60));
+        return (gateway, "https://" + listening.Groups[1].Value);
     }
 
     public async Task<string> AddUserAsync(string name)
@@ -192,6 +228,10 @@ public sealed class Deployment : IAsyncDisposable
         if (Gateway is not null)
         {
             await Gateway.DisposeAsync();
+        }
+        foreach (var gateway in _gateways)
+        {
+            await gateway.DisposeAsync();
         }
         // After the gateway is gone, so its store and audit files are complete.
         RunLog.KeepGatewayFiles(GatewayDir);

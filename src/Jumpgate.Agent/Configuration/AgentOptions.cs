@@ -25,7 +25,20 @@ internal sealed record HostTarget(string Name, string Address, IReadOnlyDictiona
 /// <summary>The agent's settings, read from agent.yaml.</summary>
 internal sealed record AgentOptions
 {
+    /// <summary>The gateway this connection set dials: the first of <see cref="Gateways"/>, or the one the runner gave a loop of its own.</summary>
     public required GatewayEndpoint Gateway { get; init; }
+
+    /// <summary>
+    /// Every gateway the agent keeps a control connection and trunks to, at once, so that any of
+    /// them can reach this agent's hosts (several gateways on one store). Default: <see cref="Gateway"/> alone.
+    /// </summary>
+    public IReadOnlyList<GatewayEndpoint> Gateways
+    {
+        get => _gateways ?? [Gateway];
+        init => _gateways = value;
+    }
+
+    private readonly IReadOnlyList<GatewayEndpoint>? _gateways;
 
     /// <summary>The agent's token, read from <c>token_file</c> so it never sits in the config or the process list.</summary>
     public required string Token { get; init; }
@@ -74,23 +87,29 @@ internal sealed record AgentOptions
         var root = file.Root;
         file.RejectUnknown(root, "", "gateway", "token_file", "fingerprint", "hosts", "pool_size", "reconnect_max_delay", "drain_timeout", "connect_timeout");
 
-        GatewayEndpoint? gateway = null;
-        var address = file.String(root, "gateway", "gateway", required: true);
         var fingerprint = file.String(root, "fingerprint", "fingerprint");
         if (fingerprint is not null && !Fingerprint.TryParse(fingerprint, out _))
         {
             file.Error(YamlFile.Get(root, "fingerprint"), "fingerprint", "expected SHA256:<43 base64 characters>, as `jumpgate gateway fingerprint` prints it");
             fingerprint = null;
         }
-        if (address is not null)
+        // One URL or a list: every gateway gets a connection set of its own (they share one certificate, so one fingerprint).
+        var gateways = new List<GatewayEndpoint>();
+        foreach (var (node, field, address) in file.Strings(root, "gateway", "gateway", required: true))
         {
             try
             {
-                gateway = GatewayEndpoint.Parse(address, fingerprint);
+                var endpoint = GatewayEndpoint.Parse(address, fingerprint);
+                if (gateways.Any(g => g.ToString() == endpoint.ToString()))
+                {
+                    file.Error(node, field, $"{endpoint} is listed twice");
+                    continue;
+                }
+                gateways.Add(endpoint);
             }
             catch (FormatException e)
             {
-                file.Error(YamlFile.Get(root, "gateway"), "gateway", e.Message);
+                file.Error(node, field, e.Message);
             }
         }
 
@@ -140,7 +159,8 @@ internal sealed record AgentOptions
         }
         var options = new AgentOptions
         {
-            Gateway = gateway!,
+            Gateway = gateways.FirstOrDefault()!,
+            Gateways = gateways,
             Token = token,
             Hosts = hosts,
             PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64),

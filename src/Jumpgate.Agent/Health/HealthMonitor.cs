@@ -19,7 +19,7 @@ internal sealed class HealthMonitor : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Host, string Service), ServiceHealth> _services = [];
     private readonly HttpClient _http;
-    private Action<HealthReport>? _listener;
+    private readonly List<Action<HealthReport>> _listeners = [];
 
     public HealthMonitor(AgentOptions options, TimeProvider time, ILogger logger)
     {
@@ -55,15 +55,15 @@ internal sealed class HealthMonitor : IAsyncDisposable
 
     /// <summary>
     /// Sends <paramref name="listener"/> every change from now on, and at once what the gateway
-    /// does not assume: each service that is unhealthy or has failed a check. One listener at a
-    /// time (the current registration); disposing the result stops it.
+    /// does not assume: each service that is unhealthy or has failed a check. One listener per
+    /// registration (one per gateway); disposing the result stops it.
     /// </summary>
     public IDisposable Listen(Action<HealthReport> listener)
     {
         lock (_gate)
         {
             // Under the lock, so no change falls between the current state and the first change sent.
-            _listener = listener;
+            _listeners.Add(listener);
             foreach (var health in _services.Values.Where(h => !h.Healthy || h.LastFailure is not null))
             {
                 listener(health.Report);
@@ -92,7 +92,10 @@ internal sealed class HealthMonitor : IAsyncDisposable
                 {
                     AgentLog.ServiceUnhealthy(_logger, host.Name, service.Name, changed.Reason ?? "");
                 }
-                _listener?.Invoke(changed);
+                foreach (var listener in _listeners)
+                {
+                    listener(changed);
+                }
             }
         }
     }
@@ -109,10 +112,7 @@ internal sealed class HealthMonitor : IAsyncDisposable
         {
             lock (monitor._gate)
             {
-                if (monitor._listener == listener)
-                {
-                    monitor._listener = null;
-                }
+                monitor._listeners.Remove(listener);
             }
         }
     }

@@ -17,8 +17,8 @@ internal static partial class AgentLog
     [LoggerMessage(104, LogLevel.Warning, "the gateway refused a host: {Reason}", EventName = "HostRefused")]
     public static partial void HostRefused(ILogger logger, string reason);
 
-    [LoggerMessage(105, LogLevel.Warning, "lost the gateway: {Reason}", EventName = "Disconnected")]
-    public static partial void Disconnected(ILogger logger, string reason);
+    [LoggerMessage(105, LogLevel.Warning, "lost the gateway {Gateway}: {Reason}", EventName = "Disconnected")]
+    public static partial void Disconnected(ILogger logger, string gateway, string reason);
 
     [LoggerMessage(106, LogLevel.Debug, "stream to {Host}:{Service} ({Address}) opened", EventName = "StreamOpened")]
     public static partial void StreamOpened(ILogger logger, string host, string service, string address);

@@ -9,8 +9,8 @@ using Microsoft.Extensions.Logging;
 namespace Jumpgate.Agent.Hosting;
 
 /// <summary>
-/// Keeps an agent registered with its gateway for as long as it runs: connect, serve, and on any
-/// loss reconnect with jittered exponential backoff. On stop, open streams get the drain timeout.
+/// Keeps an agent registered with each of its gateways for as long as it runs: connect, serve, and on any
+/// loss reconnect with jittered exponential backoff, each gateway on its own. On stop, open streams get the drain timeout.
 /// </summary>
 public sealed class AgentRunner
 {
@@ -43,22 +43,35 @@ public sealed class AgentRunner
 
     internal async Task RunAsync(CancellationToken cancellationToken)
     {
-        var backoff = new Backoff(_options.ReconnectMaxDelay);
-        // The checks run across reconnects: a service's verdict does not depend on the gateway being there.
+        // The checks run across reconnects: a service's verdict does not depend on a gateway being there.
         await using var health = new HealthMonitor(_options, _time, _logger);
         health.Start();
+        // One connection set per gateway, each reconnecting on its own: a dead gateway leaves the others serving.
+        await Task.WhenAll(_options.Gateways.Select(gateway => KeepGatewayAsync(_options with { Gateway = gateway }, health, cancellationToken)));
+        AgentLog.Stopping(_logger, _streams.Count, _options.DrainTimeout.TotalSeconds);
+        await _streams.StopAsync(_options.DrainTimeout, _time);
+        // Each trunk closed once its last stream ended; one still dialling stops now.
+        await _trunks.DisposeAsync();
+    }
+
+    /// <summary>Keeps the agent registered with one gateway until <paramref name="cancellationToken"/> fires.</summary>
+    private async Task KeepGatewayAsync(AgentOptions options, HealthMonitor health, CancellationToken cancellationToken)
+    {
+        // Off the caller's path: each gateway's first dial runs beside the others'.
+        await Task.Yield();
+        var backoff = new Backoff(options.ReconnectMaxDelay);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                await using var connection = await AgentConnection.ConnectAsync(_options, _streams, _trunks, health, _time, _logger, cancellationToken);
+                await using var connection = await AgentConnection.ConnectAsync(options, _streams, _trunks, health, _time, _logger, cancellationToken);
                 backoff.Reset();
                 var reason = await connection.RunAsync(cancellationToken);
                 if (cancellationToken.IsCancellationRequested)
                 {
                     break;
                 }
-                AgentLog.Disconnected(_logger, reason);
+                AgentLog.Disconnected(_logger, options.Gateway.ToString(), reason);
             }
             catch (GatewayException e) when (e.Refused)
             {
@@ -82,10 +95,6 @@ public sealed class AgentRunner
             var first = backoff.Next();
             await DelayAsync(first, cancellationToken);
         }
-        AgentLog.Stopping(_logger, _streams.Count, _options.DrainTimeout.TotalSeconds);
-        await _streams.StopAsync(_options.DrainTimeout, _time);
-        // Each trunk closed once its last stream ended; one still dialling stops now.
-        await _trunks.DisposeAsync();
     }
 
     private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

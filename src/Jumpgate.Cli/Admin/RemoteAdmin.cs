@@ -2,7 +2,6 @@ using System.Net.Http.Json;
 using Jumpgate.Cli.Client;
 using Jumpgate.Core.Api;
 using Jumpgate.Core.Audit;
-using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Admin;
@@ -13,7 +12,7 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
     private const string Prefix = ApiPaths.Admin;
 
     public static RemoteAdmin FromSettings(AdminSettings settings) =>
-        new(new GatewayApi(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token));
+        new(new GatewayApi(settings.Endpoints(), settings.Token));
 
     public async Task<AdminWhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
         (await api.SendAsync(HttpMethod.Get, $"{Prefix}/whoami", null, AdminJson.Default.AdminWhoAmI, cancellationToken))!;

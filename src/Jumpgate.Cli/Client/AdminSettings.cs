@@ -9,8 +9,14 @@ namespace Jumpgate.Cli.Client;
 internal sealed record AdminSettings
 {
     public required string Gateway { get; init; }
+
+    /// <summary>Every gateway given to admin login, in order (as the user's login keeps them).</summary>
+    public IReadOnlyList<string>? Gateways { get; init; }
+
     public string? Fingerprint { get; init; }
     public required string Token { get; init; }
+
+    public IReadOnlyList<Jumpgate.Core.Protocol.GatewayEndpoint> Endpoints() => ClientSettings.Parse(Gateways, Gateway, Fingerprint);
 
     public static string FilePath => Path.Combine(ClientSettings.Directory, "admin.json");
 

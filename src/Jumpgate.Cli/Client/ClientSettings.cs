@@ -1,15 +1,30 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Client;
 
-/// <summary>What `jumpgate login` saves: the gateway, its pinned fingerprint and the user's token.</summary>
+/// <summary>What `jumpgate login` saves: the gateways (the first is tried first), their pinned fingerprint and the user's token.</summary>
 internal sealed record ClientSettings
 {
+    /// <summary>The first gateway; kept on its own so a file saved before several gateways existed still reads.</summary>
     public required string Gateway { get; init; }
+
+    /// <summary>Every gateway given to login, in order; null in a file from a single-gateway login.</summary>
+    public IReadOnlyList<string>? Gateways { get; init; }
+
     public string? Fingerprint { get; init; }
     public required string Token { get; init; }
+
+    /// <summary>The gateways in the order to try them, each pinned to the one fingerprint (gateways sharing a store share a certificate).</summary>
+    public IReadOnlyList<GatewayEndpoint> Endpoints() => Parse(Gateways, Gateway, Fingerprint);
+
+    internal static IReadOnlyList<GatewayEndpoint> Parse(IReadOnlyList<string>? gateways, string gateway, string? fingerprint) =>
+        [.. (gateways is { Count: > 0 } ? gateways : [gateway]).Select(g => GatewayEndpoint.Parse(g, fingerprint))];
+
+    /// <summary>The addresses as a person reads them: "https://a, https://b".</summary>
+    public static string Describe(IReadOnlyList<GatewayEndpoint> gateways) => string.Join(", ", gateways);
 
     /// <summary><c>$XDG_CONFIG_HOME/jumpgate</c>, or <c>~/.config/jumpgate</c> when it is unset.</summary>
     public static string Directory

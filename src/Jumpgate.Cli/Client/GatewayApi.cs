@@ -8,22 +8,72 @@ using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Client;
 
-/// <summary>The gateway's JSON API (the user's and the admin's) over a pinned TLS connection.</summary>
-internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDisposable
+/// <summary>
+/// The gateway's JSON API (the user's and the admin's) over a pinned TLS connection. Given several
+/// gateways (that share a store), it asks the first that answers and stays with it: one that
+/// refuses a connection, or does not accept one within <see cref="GatewayDialer.Patience"/>, is passed over.
+/// </summary>
+internal sealed class GatewayApi : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
-    {
-        SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned),
-        ConnectTimeout = TimeSpan.FromSeconds(10),
-    })
-    {
-        BaseAddress = gateway.Address,
-        Timeout = TimeSpan.FromSeconds(30),
-        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) },
-    };
+    /// <summary>Requests time out after this long; a gateway that accepted the connection is not left for another.</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
-    public static GatewayApi FromSettings(ClientSettings settings) =>
-        new(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token);
+    private readonly IReadOnlyList<GatewayEndpoint> _gateways;
+    private readonly string _token;
+    private readonly HttpClient?[] _clients;
+    private int _current;
+
+    public GatewayApi(GatewayEndpoint gateway, string token) : this([gateway], token)
+    {
+    }
+
+    public GatewayApi(IReadOnlyList<GatewayEndpoint> gateways, string token)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(gateways.Count);
+        _gateways = gateways;
+        _token = token;
+        _clients = new HttpClient?[gateways.Count];
+    }
+
+    private HttpClient Client(int index)
+    {
+        if (_clients[index] is { } client)
+        {
+            return client;
+        }
+        var gateway = _gateways[index];
+        var last = index == _gateways.Count - 1;
+        return _clients[index] = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            // The TCP connect alone has the failover's patience, so a gateway whose machine is gone
+            // costs a second before the next one is asked; the last one gets the whole timeout.
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                if (!last)
+                {
+                    patience.CancelAfter(GatewayDialer.Patience);
+                }
+                try
+                {
+                    return new System.Net.Sockets.NetworkStream(await GatewayDialer.ConnectSocketAsync(gateway, patience.Token), ownsSocket: true);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new GatewayException($"gateway {gateway} did not answer within {GatewayDialer.Patience.TotalSeconds:0.#} s");
+                }
+            },
+        })
+        {
+            BaseAddress = gateway.Address,
+            Timeout = RequestTimeout,
+            DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", _token) },
+        };
+    }
+
+    public static GatewayApi FromSettings(ClientSettings settings) => new(settings.Endpoints(), settings.Token);
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
         GetAsync(ApiPaths.WhoAmI, ApiJson.Default.WhoAmI, cancellationToken);
@@ -34,7 +84,8 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
     public Task<OpenLink> OpenAsync(string host, string service, CancellationToken cancellationToken) =>
         GetAsync($"{ApiPaths.Open}?host={Uri.EscapeDataString(host)}&service={Uri.EscapeDataString(service)}", ApiJson.Default.OpenLink, cancellationToken);
 
-    public GatewayEndpoint Gateway => gateway;
+    /// <summary>The gateway that answered last (the first until one is asked).</summary>
+    public GatewayEndpoint Gateway => _gateways[_current];
 
     private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
         (await SendAsync(HttpMethod.Get, path, null, type, cancellationToken))!;
@@ -46,15 +97,46 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
     /// </summary>
     public async Task<T?> SendAsync<T>(HttpMethod method, string path, HttpContent? body, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
+        // A request is sent whole to one gateway; the body is kept to send again if that gateway never took the connection.
+        var bytes = body is null ? null : await body.ReadAsByteArrayAsync(cancellationToken);
+        var failures = new List<string>();
+        for (var tried = 0; ; tried++)
+        {
+            var gateway = Gateway;
+            try
+            {
+                return await SendOnceAsync(Client(_current), gateway, method, path, bytes, body?.Headers.ContentType, type, cancellationToken);
+            }
+            catch (HttpRequestException e) when (tried < _gateways.Count - 1 && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+            {
+                // Never connected, so nothing was sent: the next gateway may answer it.
+                failures.Add(e.InnerException?.Message ?? e.Message);
+                _current = (_current + 1) % _gateways.Count;
+            }
+            catch (HttpRequestException e) when (failures.Count > 0 && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+            {
+                failures.Add(e.InnerException?.Message ?? e.Message);
+                throw new CliException($"no gateway answered: {string.Join("; ", failures)}");
+            }
+        }
+    }
+
+    private async Task<T?> SendOnceAsync<T>(HttpClient http, GatewayEndpoint gateway, HttpMethod method, string path, byte[]? body, MediaTypeHeaderValue? contentType, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    {
         HttpResponseMessage response;
         try
         {
-            using var request = new HttpRequestMessage(method, path) { Content = body };
-            response = await _http.SendAsync(request, cancellationToken);
+            using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : new ByteArrayContent(body) { Headers = { ContentType = contentType } } };
+            response = await http.SendAsync(request, cancellationToken);
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException($"gateway {gateway} did not answer {path} within {_http.Timeout.TotalSeconds:0} s");
+            throw new CliException($"gateway {gateway} did not answer {path} within {http.Timeout.TotalSeconds:0} s");
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError && _gateways.Count > 1)
+        {
+            // The caller moves on to the next gateway.
+            throw;
         }
         catch (HttpRequestException e)
         {
@@ -108,5 +190,11 @@ internal sealed class GatewayApi(GatewayEndpoint gateway, string token) : IDispo
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client?.Dispose();
+        }
+    }
 }

@@ -9,10 +9,16 @@ namespace Jumpgate.Cli.Client;
 /// costs no handshake and no round trip of its own (what the agent's trunks do on the other leg). A trunk
 /// found closed (the gateway restarted, or it was idle) is replaced by a fresh dial on the next stream.
 /// Each trunk's reader runs until it closes or this is disposed, which waits for it; <paramref name="failed"/> hears of one that failed.
+/// Given several gateways, each dial goes to the first that answers, so a gateway that died is replaced by the next.
 /// </summary>
-internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token, Action<Exception> failed) : ITrunkSource, IAsyncDisposable
+internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, string token, Action<Exception> failed) : ITrunkSource, IAsyncDisposable
 {
-    public GatewayEndpoint Gateway => gateway;
+    public GatewayTrunk(GatewayEndpoint gateway, string token, Action<Exception> failed) : this([gateway], token, failed)
+    {
+    }
+
+    /// <summary>The gateway the trunk was last dialled to (a direct stream's leg goes there too).</summary>
+    public GatewayEndpoint Gateway { get; private set; } = gateways[0];
 
     private readonly SemaphoreSlim _dialing = new(1, 1);
     private readonly TaskGroup _readers = new(failed);
@@ -55,7 +61,7 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token, Action
 
     void ITrunkSource.Stale(Trunk trunk, Exception error) => trunk.Close();
 
-    private GatewayException ClosedWhileOpening(Exception? inner) => new($"gateway {gateway} closed the connection while the stream opened", inner: inner);
+    private GatewayException ClosedWhileOpening(Exception? inner) => new($"gateway {Gateway} closed the connection while the stream opened", inner: inner);
 
     /// <summary>The open trunk, dialled now if there is none.</summary>
     private async Task<Trunk> CurrentAsync(CancellationToken cancellationToken)
@@ -72,7 +78,8 @@ internal sealed class GatewayTrunk(GatewayEndpoint gateway, string token, Action
                 return dialled;
             }
             var hello = new Hello { Type = HelloType.UserTrunk, Token = token };
-            var (tls, reply) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+            var (tls, reply, gateway) = await GatewayDialer.HandshakeAsync(gateways, hello, cancellationToken);
+            Gateway = gateway;
             // Closed here a quarter before the gateway's idle timeout, so a new stream never races
             // the gateway's close: it finds the trunk closed and dials a fresh one.
             var trunk = new Trunk(tls, opener: true)

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Jumpgate.Cli.Admin;
 using Jumpgate.Cli.Client;
-using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Commands;
@@ -18,7 +17,7 @@ internal static class AdminCommands
 
     private static Command Login()
     {
-        var url = new Argument<string>("gateway") { Description = "The gateway's address, e.g. https://gw.example.org" };
+        var url = ClientCommands.GatewaysArgument();
         var token = new Option<string?>("--token") { Description = $"Your admin token (jgx_…); - reads it from stdin (keeps it out of the process list). Default: ${TokenVariable}" };
         var tokenFile = new Option<string?>("--token-file") { Description = "Read your admin token from this file" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "The gateway's certificate fingerprint to pin; leave out for a CA-signed certificate" };
@@ -33,11 +32,16 @@ internal static class AdminCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             var secret = ReadToken(result.GetValue(token), result.GetValue(tokenFile));
-            var gateway = GatewayEndpoint.Parse(result.GetValue(url)!, result.GetValue(fingerprint));
-            using var admin = new RemoteAdmin(new GatewayApi(gateway, secret));
+            var gateways = ClientCommands.ParseGateways(result.GetValue(url)!, result.GetValue(fingerprint));
+            using var api = new GatewayApi(gateways, secret);
+            using var admin = new RemoteAdmin(api);
             var me = await admin.WhoAmIAsync(cancellationToken);
-            new AdminSettings { Gateway = gateway.ToString(), Fingerprint = gateway.Pinned?.ToString(), Token = secret }.Save();
-            Console.Error.WriteLine($"logged in to {gateway} as admin {me.Admin}; settings saved in {AdminSettings.FilePath}");
+            new AdminSettings
+            {
+                Gateway = gateways[0].ToString(), Gateways = gateways.Count > 1 ? gateways.Select(g => g.ToString()).ToList() : null,
+                Fingerprint = gateways[0].Pinned?.ToString(), Token = secret,
+            }.Save();
+            Console.Error.WriteLine($"logged in to {api.Gateway} as admin {me.Admin}; settings saved in {AdminSettings.FilePath}");
             return 0;
         });
         return command;

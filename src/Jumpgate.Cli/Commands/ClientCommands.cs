@@ -16,24 +16,30 @@ internal static class ClientCommands
 
     public static Command Login()
     {
-        var url = new Argument<string>("gateway") { Description = "The gateway's address, e.g. https://gw.example.org" };
+        var url = GatewaysArgument();
         var token = new Option<string?>("--token") { Description = "Your user token; - reads it from stdin (keeps it out of the process list). Default: $JUMPGATE_TOKEN" };
         var tokenFile = new Option<string?>("--token-file") { Description = "Read your user token from this file" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "The gateway's certificate fingerprint to pin (from its admin); leave out for a CA-signed certificate" };
         var command = new Command("login", Options.Describe(
-            "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600).",
-            "jumpgate login https://127.0.0.1:7443 --token jgu_… --fingerprint SHA256:…"))
+            "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600). Several gateways that share a store: give them all; every command uses the first that answers.",
+            "jumpgate login https://127.0.0.1:7443 --token jgu_… --fingerprint SHA256:…",
+            "jumpgate login https://gw1.example.org https://gw2.example.org --token-file me.token --fingerprint SHA256:…"))
         {
             url, token, tokenFile, fingerprint,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             var secret = ReadToken(result.GetValue(token), result.GetValue(tokenFile));
-            var gateway = GatewayEndpoint.Parse(result.GetValue(url)!, result.GetValue(fingerprint));
-            using var api = new GatewayApi(gateway, secret);
+            var gateways = ParseGateways(result.GetValue(url)!, result.GetValue(fingerprint));
+            using var api = new GatewayApi(gateways, secret);
             var me = await api.WhoAmIAsync(cancellationToken);
-            new ClientSettings { Gateway = gateway.ToString(), Fingerprint = gateway.Pinned?.ToString(), Token = secret }.Save();
-            Console.Error.WriteLine($"logged in to {gateway} as {me.User}; settings saved in {ClientSettings.FilePath}");
+            new ClientSettings
+            {
+                Gateway = gateways[0].ToString(), Gateways = gateways.Count > 1 ? gateways.Select(g => g.ToString()).ToList() : null,
+                Fingerprint = gateways[0].Pinned?.ToString(), Token = secret,
+            }.Save();
+            var others = gateways.Count > 1 ? $" (and {gateways.Count - 1} more when it does not answer: {ClientSettings.Describe([.. gateways.Where(g => g != api.Gateway)])})" : "";
+            Console.Error.WriteLine($"logged in to {api.Gateway} as {me.User}{others}; settings saved in {ClientSettings.FilePath}");
             return 0;
         });
         return command;
@@ -159,6 +165,37 @@ internal static class ClientCommands
     }
 
     private static string Quote(string path) => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;
+
+    /// <summary>`login URL [URL…]`: one gateway, or several that share a store, in the order to try them.</summary>
+    internal static Argument<string[]> GatewaysArgument() => new("gateway")
+    {
+        Description = "The gateway's address, e.g. https://gw.example.org; give several gateways that share a store to use whichever answers, first one first",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    /// <summary>Every address parsed with the one fingerprint; a typo or a repeat is refused before anything is asked.</summary>
+    internal static IReadOnlyList<GatewayEndpoint> ParseGateways(IReadOnlyList<string> addresses, string? fingerprint)
+    {
+        var gateways = new List<GatewayEndpoint>();
+        foreach (var address in addresses)
+        {
+            GatewayEndpoint gateway;
+            try
+            {
+                gateway = GatewayEndpoint.Parse(address, fingerprint);
+            }
+            catch (FormatException e)
+            {
+                throw new CliException(e.Message);
+            }
+            if (gateways.Contains(gateway))
+            {
+                throw new CliException($"gateway {gateway} is given twice");
+            }
+            gateways.Add(gateway);
+        }
+        return gateways;
+    }
 
     private static string ReadToken(string? token, string? tokenFile) =>
         ReadToken(token, tokenFile, PrincipalKind.User, "JUMPGATE_TOKEN", "your user token (jgu_…, from `jumpgate gateway add-user`)");

@@ -49,11 +49,16 @@ internal static class GatewayCommands
         {
             Description = "A PostgreSQL database that several gateways share, postgres://user@host:port/db (the password through PGPASSWORD keeps it off the command line); default: a SQLite file, gateway.db",
         };
+        var certificateFrom = new Option<string?>("--certificate-from")
+        {
+            Description = "Another gateway's directory whose certificate and key this one uses: gateways that share a --store share one certificate, so agents and users pin one fingerprint",
+        };
         var command = new Command("init", Options.Describe(
             "Create a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store. Prints the certificate's fingerprint, which agents and users pin.",
-            "jumpgate gateway init --dir ./gw --listen 127.0.0.1:7443 --domain localhost"))
+            "jumpgate gateway init --dir ./gw --listen 127.0.0.1:7443 --domain localhost",
+            "jumpgate gateway init --dir ./gw2 --listen 10.0.0.2:443 --domain gw.example.org --store postgres://jumpgate@db/jumpgate --certificate-from ./gw1"))
         {
-            dir, listen, domain, cert, key, store,
+            dir, listen, domain, cert, key, store, certificateFrom,
         };
         command.SetAction(result =>
         {
@@ -61,7 +66,17 @@ internal static class GatewayCommands
             {
                 throw new CliException($"--listen '{result.GetValue(listen)}' is not an address and port such as 127.0.0.1:7443");
             }
-            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, result.GetValue(cert), result.GetValue(key), result.GetValue(store));
+            var (certificatePath, keyPath) = (result.GetValue(cert), result.GetValue(key));
+            if (result.GetValue(certificateFrom) is { } other)
+            {
+                if (certificatePath is not null || keyPath is not null)
+                {
+                    throw new CliException("give --certificate-from or --cert and --key, not both");
+                }
+                var from = GatewayOptions.Load(other);
+                (certificatePath, keyPath) = (from.CertificatePath, from.KeyPath);
+            }
+            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, certificatePath, keyPath, result.GetValue(store));
             Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}; start it with `jumpgate gateway run --dir {result.GetValue(dir)}`");
             Console.Error.WriteLine("every user may reach every host (the rule @everyone '*'); `jumpgate gateway revoke @everyone '*'` makes access deny-by-default");
             Console.Error.WriteLine("certificate fingerprint (agents and users pin it):");

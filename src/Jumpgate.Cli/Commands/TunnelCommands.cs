@@ -90,10 +90,11 @@ internal static class TunnelCommands
         listener.Bind(endpoint);
         listener.Listen(512);
         var bound = (IPEndPoint)listener.LocalEndPoint!;
-        say($"forwarding {bound} -> {host}:{service} through {settings.Gateway}{(direct ? ", encrypted end to end (--direct)" : "")}; Ctrl-C to stop");
+        var gateways = settings.Endpoints();
+        say($"forwarding {bound} -> {host}:{service} through {ClientSettings.Describe(gateways)}{(direct ? ", encrypted end to end (--direct)" : "")}; Ctrl-C to stop");
         listening?.TrySetResult(bound);
         var running = new List<Task>();
-        await using var trunk = new GatewayTrunk(GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint), settings.Token,
+        await using var trunk = new GatewayTrunk(gateways, settings.Token,
             e => say($"jumpgate: the connection to the gateway failed ({e.GetType().Name}: {e.Message})"));
         try
         {
@@ -164,18 +165,16 @@ internal static class TunnelCommands
     /// <summary>Opens one stream to a host's service; throws <see cref="GatewayException"/> with the gateway's reason if it cannot.</summary>
     public static async Task<ConnectionStream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken, bool probe = false)
     {
-        var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Probe = probe };
-        var (stream, _) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+        var (stream, _, _) = await GatewayDialer.HandshakeAsync(settings.Endpoints(), hello, cancellationToken);
         return stream;
     }
 
     /// <summary>Opens one direct stream: authorised on a `connect` connection, then carried on a leg of its own, TLS with the agent end to end.</summary>
     private static async Task<ConnectionStream> OpenDirectAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
     {
-        var gateway = GatewayEndpoint.Parse(settings.Gateway, settings.Fingerprint);
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true };
-        var (request, reply) = await GatewayDialer.HandshakeAsync(gateway, hello, cancellationToken);
+        var (request, reply, gateway) = await GatewayDialer.HandshakeAsync(settings.Endpoints(), hello, cancellationToken);
         await request.DisposeAsync();
         return await JoinDirectAsync(gateway, reply, cancellationToken);
     }

@@ -113,6 +113,47 @@ internal sealed class YamlFile
         return scalar.Value;
     }
 
+    /// <summary>
+    /// One text value or a list of them (<c>gateway: https://a</c> or <c>gateway: [https://a, https://b]</c>),
+    /// each with its node and its field (<c>gateway[1]</c>) so an error names the item.
+    /// </summary>
+    public IReadOnlyList<(YamlNode Node, string Field, string Value)> Strings(YamlMappingNode mapping, string key, string field, bool required = false)
+    {
+        var node = Get(mapping, key);
+        if (node is null)
+        {
+            if (required)
+            {
+                Error(mapping, field, "is required");
+            }
+            return [];
+        }
+        if (node is YamlScalarNode)
+        {
+            return String(mapping, key, field) is { } single ? [(node, field, single)] : [];
+        }
+        if (node is not YamlSequenceNode list || list.Children.Count == 0)
+        {
+            Error(node, field, "expected a text value or a non-empty list of them");
+            return [];
+        }
+        var values = new List<(YamlNode, string, string)>();
+        for (var i = 0; i < list.Children.Count; i++)
+        {
+            var item = list.Children[i];
+            var itemField = $"{field}[{i}]";
+            if (item is YamlScalarNode { Value: { } value } && !string.IsNullOrWhiteSpace(value))
+            {
+                values.Add((item, itemField, value));
+            }
+            else
+            {
+                Error(item, itemField, "expected a non-empty text value");
+            }
+        }
+        return values;
+    }
+
     public int? Int(YamlMappingNode mapping, string key, string field, int min, int max)
     {
         var node = Get(mapping, key);

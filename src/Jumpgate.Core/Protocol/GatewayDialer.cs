@@ -80,10 +80,64 @@ internal static class GatewayDialer
         }
     }
 
-    /// <summary>Connects, sends the preface and <paramref name="hello"/>, and returns the stream once the gateway says yes.</summary>
-    public static async Task<(TlsStream Stream, Reply Reply)> HandshakeAsync(GatewayEndpoint gateway, Hello hello, CancellationToken cancellationToken)
+    /// <summary>
+    /// How long one of several gateways may take to answer (TCP and TLS) before the next is tried.
+    /// A gateway that is down answers a connect with a reset at once; one whose machine is gone
+    /// answers nothing, and a second is many round trips on any network a gateway serves.
+    /// </summary>
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// TLS with the first of <paramref name="gateways"/> that answers, in order: one that is
+    /// unreachable, fails TLS or takes longer than <see cref="Patience"/> is passed over (the last
+    /// one gets no such limit). Throws <see cref="GatewayException"/> naming every failure when none answers.
+    /// </summary>
+    public static async Task<(TlsStream Stream, GatewayEndpoint Gateway)> ConnectFirstAsync(IReadOnlyList<GatewayEndpoint> gateways, CancellationToken cancellationToken)
     {
-        var tls = await ConnectTlsAsync(gateway, cancellationToken);
+        ArgumentOutOfRangeException.ThrowIfZero(gateways.Count);
+        var failures = new List<string>();
+        for (var i = 0; i < gateways.Count; i++)
+        {
+            var gateway = gateways[i];
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (i < gateways.Count - 1)
+            {
+                patience.CancelAfter(Patience);
+            }
+            try
+            {
+                return (await ConnectTlsAsync(gateway, patience.Token), gateway);
+            }
+            catch (GatewayException e) when (gateways.Count > 1)
+            {
+                failures.Add(e.Message);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                failures.Add($"gateway {gateway} did not answer within {Patience.TotalSeconds:0.#} s");
+            }
+        }
+        throw new GatewayException($"no gateway answered: {string.Join("; ", failures)}");
+    }
+
+    /// <summary>Connects, sends the preface and <paramref name="hello"/>, and returns the stream once the gateway says yes.</summary>
+    public static async Task<(TlsStream Stream, Reply Reply)> HandshakeAsync(GatewayEndpoint gateway, Hello hello, CancellationToken cancellationToken) =>
+        await HandshakeAsync(await ConnectTlsAsync(gateway, cancellationToken), gateway, hello, cancellationToken);
+
+    /// <summary>
+    /// <see cref="HandshakeAsync(GatewayEndpoint, Hello, CancellationToken)"/> with the first of
+    /// <paramref name="gateways"/> that answers; a refusal is final, since gateways that share a store decide alike.
+    /// </summary>
+    public static async Task<(TlsStream Stream, Reply Reply, GatewayEndpoint Gateway)> HandshakeAsync(IReadOnlyList<GatewayEndpoint> gateways, Hello hello, CancellationToken cancellationToken)
+    {
+        var (tls, gateway) = await ConnectFirstAsync(gateways, cancellationToken);
+        var (stream, reply) = await HandshakeAsync(tls, gateway, hello, cancellationToken);
+        return (stream, reply, gateway);
+    }
+
+    /// <summary>The tunnel handshake on a TLS connection already made; disposes <paramref name="tls"/> if it fails.</summary>
+    private static async Task<(TlsStream Stream, Reply Reply)> HandshakeAsync(TlsStream tls, GatewayEndpoint gateway, Hello hello, CancellationToken cancellationToken)
+    {
         try
         {
             var helloFrame = Frame.Encode(hello, ProtocolJson.Default.Hello);

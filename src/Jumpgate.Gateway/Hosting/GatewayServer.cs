@@ -10,6 +10,7 @@ using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Routing;
 using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Store.Postgres;
 using Jumpgate.Gateway.Tunnel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -34,6 +35,10 @@ public static class GatewayServer
         CheckSecretFile(options.Store.Postgres?.HasPassword == true ? Path.Combine(directory, GatewayOptions.FileName) : options.Store.Path!);
         var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
         using var store = options.Store.Open(options.Access.RecheckInterval);
+        if (options.Store.Postgres is { } shared)
+        {
+            PostgresCertificate.Claim(shared, Fingerprint.Of(certificate).ToString(), TimeProvider.System);
+        }
 
         // No appsettings.json and no file watching: gateway.yaml is the configuration. The builder
         // adds appsettings.json before the sources can be cleared, watching the content root (the

@@ -122,6 +122,39 @@ public sealed class AgentOptionsTests : IDisposable
         Assert.Contains("required", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ReadsAListOfGatewaysEachWithTheOneFingerprint()
+    {
+        var options = Parse(Valid.Replace("gateway: https://gw.example.org:7443\n",
+            "gateway:\n  - https://gw1.example.org:7443\n  - https://gw2.example.org:7443\n", StringComparison.Ordinal));
+
+        Assert.Equal([new Uri("https://gw1.example.org:7443"), new Uri("https://gw2.example.org:7443")], options.Gateways.Select(g => g.Address));
+        Assert.All(options.Gateways, g => Assert.Equal(Fingerprint.Parse(Pin), g.Pinned));
+        Assert.Equal(options.Gateways[0], options.Gateway);
+    }
+
+    [Fact]
+    public void OneGatewayIsAListOfOne()
+    {
+        var options = Parse(Valid);
+
+        Assert.Equal([options.Gateway], options.Gateways);
+    }
+
+    [Theory]
+    [InlineData("gateway: [https://gw1.example.org, http://gw2.example.org]\n", "gateway[1]", "https://")]
+    [InlineData("gateway: [https://gw1.example.org, https://gw1.example.org]\n", "gateway[1]", "listed twice")]
+    [InlineData("gateway: [https://gw1.example.org, { a: b }]\n", "gateway[1]", "non-empty text")]
+    [InlineData("gateway: []\n", "gateway", "non-empty list")]
+    [InlineData("gateway: { url: https://gw1.example.org }\n", "gateway", "list")]
+    public void ReportsABadGatewayInAListByItsPlace(string line, string field, string words)
+    {
+        var error = Assert.Single(Errors(Valid.Replace("gateway: https://gw.example.org:7443\n", line, StringComparison.Ordinal)));
+
+        AssertAt(error, 1, field);
+        Assert.Contains(words, error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("http://gw.example.org:7443")]
     [InlineData("gw.example.org:7443")]

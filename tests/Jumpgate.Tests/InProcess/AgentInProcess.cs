@@ -29,12 +29,15 @@ internal sealed class AgentInProcess : IAsyncDisposable
     /// </summary>
     public static async Task<AgentInProcess> StartAsync(GatewayInProcess gateway, string name,
         IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> hosts, Uri? via = null, int? poolSize = null, ISet<string>? http = null,
-        HealthCheck? health = null)
+        HealthCheck? health = null, GatewayInProcess? alsoTo = null)
     {
         var token = await gateway.AddAgentAsync(name, "*");
+        var first = via is null ? gateway.Endpoint : gateway.Endpoint with { Address = via };
         var options = new AgentOptions
         {
-            Gateway = via is null ? gateway.Endpoint : gateway.Endpoint with { Address = via },
+            Gateway = first,
+            // alsoTo: a second gateway on the same store, which the agent keeps a connection set to as well.
+            Gateways = alsoTo is null ? [first] : [first, alsoTo.Endpoint],
             Token = token,
             Hosts = hosts.ToDictionary(h => h.Key, h => new HostTarget(h.Key, "127.0.0.1",
                 h.Value.ToDictionary(s => s.Key, s => new ServiceTarget(s.Key, s.Value, http?.Contains(s.Key) == true) { Health = health ?? HealthCheck.Default }))),

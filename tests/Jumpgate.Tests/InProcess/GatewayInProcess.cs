@@ -55,10 +55,12 @@ internal sealed class GatewayInProcess : IAsyncDisposable
     /// <param name="gatewayYaml">Added to gateway.yaml (for instance a pool_size).</param>
     /// <param name="store">A postgres:// URL (as `gateway init --store` takes it), or null for the SQLite file.</param>
     /// <param name="user">The user made at start; gateways that share a store need one each.</param>
-    public static async Task<GatewayInProcess> StartAsync(ITestOutputHelper? output, string? gatewayYaml = null, string? store = null, string user = "researcher")
+    /// <param name="certificateFrom">A gateway whose certificate and key this one uses (`gateway init --certificate-from`), as gateways that share a store must.</param>
+    public static async Task<GatewayInProcess> StartAsync(ITestOutputHelper? output, string? gatewayYaml = null, string? store = null, string user = "researcher", GatewayInProcess? certificateFrom = null)
     {
         var dir = new TempDirectory("jg-inproc");
-        var fingerprint = GatewayInit.Run(dir.Path, new IPEndPoint(IPAddress.Loopback, 0), "localhost", null, null, store);
+        var fingerprint = GatewayInit.Run(dir.Path, new IPEndPoint(IPAddress.Loopback, 0), "localhost",
+            certificateFrom?._dir.File("gateway.crt"), certificateFrom?._dir.File("gateway.key"), store);
         await File.AppendAllTextAsync(dir.File("gateway.yaml"), $"""
             drain_timeout: 1s
             access:

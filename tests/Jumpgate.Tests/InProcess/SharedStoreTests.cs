@@ -21,7 +21,7 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
         var url = PostgresCluster.Shared.Database("jg-shared-store");
         await using var service = ScriptedService.Echo();
         await using var first = await GatewayInProcess.StartAsync(output, store: url, user: "alice");
-        await using var second = await GatewayInProcess.StartAsync(output, store: url, user: "bob");
+        await using var second = await GatewayInProcess.StartAsync(output, store: url, user: "bob", certificateFrom: first);
         await using var agent = await AgentInProcess.StartAsync(second, "lab-b", Hosts(service));
         // alice was made through the first gateway; the second knows her from the store.
         await EchoAsync(await second.ConnectAsync("node1", "echo", first.UserToken));
@@ -46,6 +46,71 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
         // The promise is the re-check interval (100 ms here); the deadline is generous because a loaded machine is slow, never because the rule is.
         Assert.True(refused, "the second gateway still accepted the token 10 s after the revoke");
         await EchoAsync(await second.ConnectAsync("node1", "echo"));
+    }
+
+    [Fact]
+    public async Task AGatewayWithAnotherCertificateIsRefusedAtStart()
+    {
+        var url = PostgresCluster.Shared.Database("jg-shared-certificate");
+        await using var first = await GatewayInProcess.StartAsync(output, store: url, user: "alice");
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(async () => await (await GatewayInProcess.StartAsync(output, store: url, user: "bob")).DisposeAsync());
+
+        Assert.Contains($"belongs to gateways with certificate {first.Fingerprint}", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("--certificate-from", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(PostgresCluster.Shared.Password, refused.Message, StringComparison.Ordinal);
+        await using var same = await GatewayInProcess.StartAsync(output, store: url, user: "bob", certificateFrom: first);
+        Assert.Equal(first.Fingerprint, same.Fingerprint);
+    }
+
+    /// <summary>
+    /// One agent listing both gateways serves through each; with the first gateway stopped, the
+    /// agent (not restarted) still serves through the second, and the CLI's dialer and API, given
+    /// both addresses, pass over the dead one.
+    /// </summary>
+    [Fact]
+    public async Task AnAgentOnTwoGatewaysIsReachedThroughTheOtherWhenOneStops()
+    {
+        var url = PostgresCluster.Shared.Database("jg-shared-agent");
+        await using var service = ScriptedService.Echo();
+        var first = await GatewayInProcess.StartAsync(output, store: url, user: "alice");
+        await using var second = await GatewayInProcess.StartAsync(output, store: url, user: "bob", certificateFrom: first);
+        await using var agent = await AgentInProcess.StartAsync(first, "lab-a", Hosts(service), alsoTo: second);
+        Assert.True(await Signals.UntilAsync(() => AgentInProcess.IsServingAsync(second, "node1", "echo"), Signals.Timeout(15), TimeSpan.FromMilliseconds(20)),
+            "the agent did not register with the second gateway");
+        await EchoAsync(await first.ConnectAsync("node1", "echo"));
+        await EchoAsync(await second.ConnectAsync("node1", "echo"));
+        IReadOnlyList<GatewayEndpoint> both = [first.Endpoint, second.Endpoint];
+        await using var forward = new Jumpgate.Cli.Client.GatewayTrunk(both, first.UserToken, second.TrunkFailed);
+        await EchoAsync(forward);
+        Assert.Equal(first.Endpoint, forward.Gateway);
+
+        await first.DisposeAsync();
+
+        // `forward` keeps running: a stream caught on the dead gateway's trunk may fail, the next goes through the second.
+        Assert.True(await Signals.UntilAsync(async () =>
+        {
+            try
+            {
+                await EchoAsync(forward);
+                return true;
+            }
+            catch (GatewayException)
+            {
+                return false;
+            }
+        }, Signals.Timeout(10), TimeSpan.FromMilliseconds(10)), "forward did not reach node1 through the second gateway");
+        Assert.Equal(second.Endpoint, forward.Gateway);
+
+        var hello = new Hello { Type = HelloType.Connect, Token = first.UserToken, Host = "node1", Service = "echo" };
+        var opened = Stopwatch.StartNew();
+        var (stream, _, through) = await GatewayDialer.HandshakeAsync(both, hello, CancellationToken.None);
+        output.WriteLine($"opened through {through} in {opened.Elapsed.TotalMilliseconds:0} ms with the first gateway stopped");
+        Assert.Equal(second.Endpoint, through);
+        await EchoAsync(stream);
+        using var api = new Jumpgate.Cli.Client.GatewayApi(both, first.UserToken);
+        Assert.Equal("alice", (await api.WhoAmIAsync(CancellationToken.None)).User);
+        Assert.Equal(second.Endpoint, api.Gateway);
     }
 
     /// <summary>
@@ -81,6 +146,18 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
 
     private static Dictionary<string, IReadOnlyDictionary<string, int>> Hosts(ScriptedService service) =>
         new() { ["node1"] = new Dictionary<string, int> { ["echo"] = service.Port } };
+
+    /// <summary>One stream on `forward`'s trunk, as a local connection to it would open one.</summary>
+    private static async Task EchoAsync(Jumpgate.Cli.Client.GatewayTrunk forward)
+    {
+        using var deadline = new CancellationTokenSource(Signals.Timeout(15));
+        await using var stream = await forward.StartAsync("node1", "echo", deadline.Token);
+        await stream.WriteAsync(new byte[] { 42 }, deadline.Token);
+        await forward.ReadAnswerAsync(stream, deadline.Token);
+        var one = new byte[1];
+        await stream.ReadExactlyAsync(one, deadline.Token);
+        Assert.Equal(42, one[0]);
+    }
 
     private static async Task EchoAsync(TlsStream stream)
     {

@@ -23,7 +23,12 @@ internal static class PostgresSchema
     private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
 
     /// <summary>Migration n brings a database from version n to n + 1; a new one is appended, never edited.</summary>
-    private static readonly string[] Migrations = [Initial()];
+    private static readonly string[] Migrations = [Initial(), Certificate];
+
+    /// <summary>The one certificate of the gateways that share the store (<see cref="PostgresCertificate"/>).</summary>
+    private const string Certificate = """
+        CREATE TABLE gateway_certificate (id INTEGER PRIMARY KEY CHECK (id = 0), fingerprint TEXT NOT NULL, recorded TEXT NOT NULL);
+        """;
 
     public static void Apply(NpgsqlDataSource source, PostgresUrl url)
     {

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Jumpgate.Cli.Client;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
+using Jumpgate.TestSupport;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Jumpgate.Tests.InProcess;
+
+/// <summary>
+/// The CLI given several gateways (as `jumpgate login URL URL` saves them): it passes over one
+/// that is gone (a refused connect) and one that takes the connection and never answers TLS (a
+/// hung machine), and reaches the next; a refusal from a gateway that answered is final.
+/// </summary>
+public sealed class GatewayChoiceTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private GatewayInProcess _gateway = null!;
+    private ScriptedService _service = null!;
+    private AgentInProcess _agent = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gateway = await GatewayInProcess.StartAsync(output);
+        _service = ScriptedService.Echo();
+        _agent = await AgentInProcess.StartAsync(_gateway, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>>
+        {
+            ["node1"] = new Dictionary<string, int> { ["echo"] = _service.Port },
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _agent.DisposeAsync();
+        await _service.DisposeAsync();
+        await _gateway.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PassesOverAGatewayThatIsGoneAndOneThatNeverAnswers()
+    {
+        // Gone: a port nothing listens on. Silent: a listener whose backlog takes the connection and that never reads it.
+        var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{FreePort()}") };
+        using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(8);
+        var hung = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{((IPEndPoint)silent.LocalEndPoint!).Port}") };
+        var hello = new Hello { Type = HelloType.Connect, Token = _gateway.UserToken, Host = "node1", Service = "echo" };
+
+        var opened = Stopwatch.StartNew();
+        var (stream, _, through) = await GatewayDialer.HandshakeAsync([gone, hung, _gateway.Endpoint], hello, CancellationToken.None);
+        output.WriteLine($"opened through {through} after {opened.Elapsed.TotalMilliseconds:0} ms (a refused connect, then the patience of {GatewayDialer.Patience.TotalSeconds} s)");
+
+        Assert.Equal(_gateway.Endpoint, through);
+        await using (stream)
+        {
+            await stream.WriteAsync(new byte[] { 7 });
+            var one = new byte[1];
+            await stream.ReadExactlyAsync(one);
+            Assert.Equal(7, one[0]);
+        }
+        using var api = new GatewayApi([gone, _gateway.Endpoint], _gateway.UserToken);
+        Assert.Equal("researcher", (await api.WhoAmIAsync(CancellationToken.None)).User);
+    }
+
+    [Fact]
+    public async Task ARefusalIsFinalAndNoneAnsweringNamesEachGateway()
+    {
+        var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{FreePort()}") };
+        var offline = new Hello { Type = HelloType.Connect, Token = _gateway.UserToken, Host = "node9", Service = "echo" };
+
+        var refused = await Assert.ThrowsAsync<GatewayException>(() => GatewayDialer.HandshakeAsync([_gateway.Endpoint, gone], offline, CancellationToken.None));
+        var none = await Assert.ThrowsAsync<GatewayException>(() => GatewayDialer.HandshakeAsync([gone, gone with { Address = new Uri($"https://127.0.0.1:{FreePort()}") }], offline, CancellationToken.None));
+
+        output.WriteLine(refused.Message);
+        output.WriteLine(none.Message);
+        Assert.True(refused.Refused);
+        Assert.Contains("node9", refused.Message, StringComparison.Ordinal);
+        Assert.StartsWith("no gateway answered: ", none.Message, StringComparison.Ordinal);
+        Assert.Contains(gone.ToString(), none.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A loopback port that was free a moment ago: bound, read back and released, so a connect to it is refused.</summary>
+    private static int FreePort()
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
