@@ -11,7 +11,8 @@ namespace Jumpgate.Gateway.Store;
 /// that opens marks it back. While it is lost the gateway answers what it can from the answers it
 /// keeps (docs/decisions.md, "A lost database") and refuses what it cannot check; the operator
 /// reads one line when it is lost, one a minute while it stays lost (however many requests fail
-/// meanwhile), and one when it is back.
+/// meanwhile), and one when it is back; a database that comes and goes gets at most one line of
+/// each kind a minute.
 /// <paramref name="dropIdleConnections"/> empties the backend's pool when the database is lost: a
 /// pooled connection opens without a round trip, so one kept from before would pass for the
 /// database being back; after the drop, a connection that opens has reached it.
@@ -27,7 +28,8 @@ internal sealed class StoreHealth(TimeProvider time, Action? dropIdleConnections
     private readonly Lock _lock = new();
     private volatile bool _lost;
     private long _lostAt;
-    private long _loggedAt;
+    private long? _loggedAt;
+    private long? _backLoggedAt;
     private long _refused;
     private long _auditKeptInFileOnly;
 
@@ -55,10 +57,14 @@ internal sealed class StoreHealth(TimeProvider time, Action? dropIdleConnections
                 dropIdleConnections?.Invoke();
                 _lostAt = now;
                 _lost = true;
-                _loggedAt = now;
-                GatewayLog.StoreLost(Logger, e.Message);
+                // A database that flaps (a restart that answers once more on its way down) gets a line a minute, not one per flap.
+                if (_loggedAt is not { } logged || time.GetElapsedTime(logged, now) >= LogInterval)
+                {
+                    _loggedAt = now;
+                    GatewayLog.StoreLost(Logger, e.Message);
+                }
             }
-            else if (time.GetElapsedTime(_loggedAt, now) >= LogInterval)
+            else if (time.GetElapsedTime(_loggedAt!.Value, now) >= LogInterval)
             {
                 _loggedAt = now;
                 GatewayLog.StoreStillLost(Logger, time.GetElapsedTime(_lostAt, now).TotalSeconds, Interlocked.Read(ref _refused), Interlocked.Read(ref _auditKeptInFileOnly), e.Message);
@@ -85,7 +91,12 @@ internal sealed class StoreHealth(TimeProvider time, Action? dropIdleConnections
             {
                 return;
             }
-            GatewayLog.StoreBack(Logger, time.GetElapsedTime(_lostAt, time.GetTimestamp()).TotalSeconds, Interlocked.Exchange(ref _refused, 0), Interlocked.Exchange(ref _auditKeptInFileOnly, 0));
+            var now = time.GetTimestamp();
+            if (_backLoggedAt is not { } logged || time.GetElapsedTime(logged, now) >= LogInterval)
+            {
+                _backLoggedAt = now;
+                GatewayLog.StoreBack(Logger, time.GetElapsedTime(_lostAt, now).TotalSeconds, Interlocked.Exchange(ref _refused, 0), Interlocked.Exchange(ref _auditKeptInFileOnly, 0));
+            }
             _lost = false;
         }
     }

@@ -35,6 +35,26 @@ public sealed class StoreHealthTests
     }
 
     [Fact]
+    public void ADatabaseThatFlapsGetsOneLineOfEachKindAMinute()
+    {
+        var time = new ManualTime();
+        var log = new ListLogger();
+        var health = new StoreHealth(time) { Logger = log };
+
+        for (var flap = 0; flap < 10; flap++)
+        {
+            health.Lost(new NpgsqlException("Exception while reading from stream"));
+            time.Advance(TimeSpan.FromMilliseconds(5));
+            health.Reached();
+        }
+        time.Advance(TimeSpan.FromSeconds(61));
+        health.Lost(new NpgsqlException("Exception while reading from stream"));
+
+        Assert.Equal(["StoreLost", "StoreBack", "StoreLost"], log.Events.Select(e => e.Name));
+        Assert.True(health.IsLost);
+    }
+
+    [Fact]
     public void EmptiesThePoolOnceWhenTheDatabaseIsLost()
     {
         var drops = 0;
