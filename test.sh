@@ -22,6 +22,10 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 # Multi-node fleet jobs: Debian's Open MPI and mpi4py, called as /usr/bin/python3 like Jupyter above.
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 /usr/bin/python3 -c 'import mpi4py' >/dev/null 2>&1 || need+=(python3-mpi4py)
+# deploy/: the units are checked by systemd's own tools, the stack file by Debian's docker-compose
+# (or the docker CLI's compose plugin where that is present).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -22,11 +22,13 @@ public sealed class PostgresCluster : IDisposable
 
     private readonly TempDirectory _dir;
     private readonly string _admin;
+    private readonly string _options;
     private int _postmaster;
 
-    private PostgresCluster(TempDirectory dir, int port, string password)
+    private PostgresCluster(TempDirectory dir, int port, string password, string options)
     {
         _dir = dir;
+        _options = options;
         Port = port;
         Password = password;
         _admin = new NpgsqlConnectionStringBuilder { Host = dir.Path, Port = port, Username = "postgres", Database = "postgres", Pooling = false }.ConnectionString;
@@ -34,6 +36,12 @@ public sealed class PostgresCluster : IDisposable
 
     /// <summary>The run's cluster, started by the first test that asks.</summary>
     public static PostgresCluster Shared => SharedCluster.Value;
+
+    /// <summary>A cluster of the caller's own, for a test that stops and starts it (the shared one serves other tests meanwhile); dispose it.</summary>
+    public static PostgresCluster StartOwn() => Start();
+
+    /// <summary>The postmaster's PID while it runs, 0 once stopped.</summary>
+    public int Postmaster => _postmaster;
 
     /// <summary>How long initdb and start took, for the report.</summary>
     public static TimeSpan StartTime { get; private set; }
@@ -106,8 +114,8 @@ public sealed class PostgresCluster : IDisposable
                 }
                 throw new InvalidOperationException($"pg_ctl start failed: {result}\n{File.ReadAllText(dir.File("postgres.log"))}");
             }
-            var cluster = new PostgresCluster(dir, port, password);
-            cluster._postmaster = int.Parse(File.ReadLines(Path.Combine(data, "postmaster.pid")).First());
+            var cluster = new PostgresCluster(dir, port, password, options);
+            cluster._postmaster = ReadPostmaster(data);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.Dispose();
             using (var connection = new NpgsqlConnection(cluster._admin))
             {
@@ -117,6 +125,51 @@ public sealed class PostgresCluster : IDisposable
             }
             StartTime = started.Elapsed;
             return cluster;
+        }
+    }
+
+    /// <summary>
+    /// Stops the database under the gateways that use it: SIGQUIT to the PID the cluster started
+    /// with (PostgreSQL's immediate shutdown: every connection dropped at once, no checkpoint), then
+    /// waits, bounded, until the postmaster has exited and let go of its lock file. The data folder
+    /// and the port stay for <see cref="StartAgain"/>.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        var pid = Interlocked.Exchange(ref _postmaster, 0);
+        const int SigQuit = 3;
+        Kill(pid, SigQuit);
+        var lockFile = Path.Combine(_dir.File("data"), "postmaster.pid");
+        if (!await Signals.UntilAsync(() => Task.FromResult(!IsRunning(pid) && !File.Exists(lockFile)), Signals.Timeout(30), TimeSpan.FromMilliseconds(20)))
+        {
+            throw new TimeoutException($"postmaster {pid} still runs 30 s after SIGQUIT");
+        }
+    }
+
+    /// <summary>Starts the cluster again on the same port and folder, as an operator restarting the database does.</summary>
+    public void StartAgain()
+    {
+        var asRoot = Environment.UserName == "root";
+        var data = _dir.File("data");
+        Run(BinDirectory! + "/pg_ctl", ["-D", data, "-l", _dir.File("postgres.log"), "-w", "-t", "60", "-o", _options, "start"], asRoot);
+        _postmaster = ReadPostmaster(data);
+    }
+
+    private static int ReadPostmaster(string data) => int.Parse(File.ReadLines(Path.Combine(data, "postmaster.pid")).First());
+
+    /// <summary>Whether <paramref name="pid"/> runs: a zombie (a parent that has not reaped it yet) does not.</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            return !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // No such process any more.
+            return false;
         }
     }
 

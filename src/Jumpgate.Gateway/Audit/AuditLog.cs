@@ -29,15 +29,17 @@ internal sealed class AuditLog : IAsyncDisposable
 
     private readonly Channel<AuditEvent> _queue = Channel.CreateBounded<AuditEvent>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly IAuditStore _store;
+    private readonly StoreHealth _health;
     private readonly AuditFile _file;
     private readonly TimeProvider _time;
     private readonly ILogger<AuditLog> _logger;
     private readonly Task _writer;
     private long _dropped;
 
-    public AuditLog(IAuditStore store, AuditFile file, TimeProvider time, ILogger<AuditLog> logger)
+    public AuditLog(IAuditStore store, StoreHealth health, AuditFile file, TimeProvider time, ILogger<AuditLog> logger)
     {
         _store = store;
+        _health = health;
         _file = file;
         _time = time;
         _logger = logger;
@@ -81,9 +83,16 @@ internal sealed class AuditLog : IAsyncDisposable
                 _file.Flush();
                 _store.Append(batch);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException)
+            catch (System.Data.Common.DbException e)
             {
-                // A full disk or a locked store must not stop the gateway; say so and keep going.
+                // The store's table failed, audit.jsonl has the batch: the store's health says so once
+                // a minute while it lasts, with a count, rather than a line per batch.
+                _health.Lost(e);
+                _health.AuditKeptInFileOnly(batch.Count);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A full disk must not stop the gateway; say so and keep going.
                 GatewayLog.AuditWriteFailed(_logger, batch.Count, e.Message);
             }
             batch.Clear();

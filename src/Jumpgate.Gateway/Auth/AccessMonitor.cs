@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Logging;
@@ -18,7 +17,7 @@ namespace Jumpgate.Gateway.Auth;
 /// <see cref="AccessCache"/>, so a pass when nothing changed reads only the store's generation, and
 /// with a 2 s interval a revocation closes a stream within about 2 s.
 /// </summary>
-internal sealed class AccessMonitor(AccessCache access, TimeProvider time, ILogger<AccessMonitor> logger, AccessOptions options) : IHostedService
+internal sealed class AccessMonitor(AccessCache access, StoreHealth store, TimeProvider time, ILogger<AccessMonitor> logger, AccessOptions options) : IHostedService
 {
     public TimeSpan Interval { get; } = options.RecheckInterval;
 
@@ -113,10 +112,11 @@ internal sealed class AccessMonitor(AccessCache access, TimeProvider time, ILogg
                 {
                     Sweep();
                 }
-                catch (DbException e)
+                catch (Exception e) when (StoreHealth.IsOutage(e))
                 {
-                    // A busy or damaged store: keep what is open and try again on the next tick.
-                    GatewayLog.AccessCheckFailed(logger, e.Message);
+                    // A lost, busy or damaged store: keep what is open and try again on the next tick. Its
+                    // health logs it once a minute; a line per tick would be one every re-check interval.
+                    store.Lost(e);
                 }
             }
         }

@@ -25,15 +25,17 @@ internal sealed class Authenticator : IDisposable
     public static readonly TimeSpan ThrottledSummaryInterval = TimeSpan.FromMinutes(1);
 
     private readonly AccessCache _access;
+    private readonly StoreHealth _store;
     private readonly AuthRateLimiter _limiter;
     private readonly AuditLog _audit;
     private readonly TimeProvider _time;
     private readonly ILogger<Authenticator> _logger;
     private readonly ITimer _summaries;
 
-    public Authenticator(AccessCache access, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
+    public Authenticator(AccessCache access, StoreHealth store, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
     {
         _access = access;
+        _store = store;
         _limiter = limiter;
         _audit = audit;
         _time = time;
@@ -62,7 +64,21 @@ internal sealed class Authenticator : IDisposable
         {
             return null;
         }
-        var principal = _access.Authenticate(token, kind, _time.GetUtcNow(), out var stale);
+        Principal? principal;
+        string? stale;
+        try
+        {
+            principal = _access.Authenticate(token, kind, _time.GetUtcNow(), out stale);
+        }
+        catch (Exception e) when (StoreHealth.IsOutage(e))
+        {
+            // Not the peer's failure: its reservation goes back to the rate limit, it is counted for the operator's minute line, refused in
+            // RefusalAsync's words. A store that cannot be read cannot be audited to either; audit.jsonl gets nothing per attempt.
+            _limiter.Succeeded(address);
+            _store.Lost(e);
+            _store.Refused();
+            return null;
+        }
         if (principal is not null)
         {
             _limiter.Succeeded(address);
@@ -101,14 +117,16 @@ internal sealed class Authenticator : IDisposable
     /// <summary>
     /// What to tell a peer whose authentication failed, after the delay a limited address
     /// gets. Limited addresses learn that they are limited (a colleague behind the same NAT
-    /// needs to know why), never anything about a token.
+    /// needs to know why), never anything about a token; while the store is out of reach, that
+    /// the gateway cannot check credentials (never the database's address or words).
     /// </summary>
     public async Task<string> RefusalAsync(string? remote, CancellationToken cancellationToken)
     {
         var address = AddressOf(remote);
         if (!_limiter.IsLimited(address, out var retryAfter))
         {
-            return InvalidToken;
+            // While the store is lost every credential it did not vouch for already is refused unchecked, a wrong one too.
+            return _store.IsLost ? StoreHealth.Refusal : InvalidToken;
         }
         await Task.Delay(ThrottleDelay, _time, cancellationToken);
         return $"too many failed authentications from {AuthRateLimiter.SourceOf(address)}; try again in {Math.Ceiling(retryAfter.TotalSeconds):0} s";

@@ -121,6 +121,7 @@ public static class GatewayServer
         app.MapJumpgateApi();
         app.MapJumpgateAdminApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jumpgate.Gateway");
+        store.Health.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<StoreHealth>();
         app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));
 
         await app.StartAsync(cancellationToken);
@@ -153,6 +154,7 @@ public static class GatewayServer
         services.AddSingleton(store.Audit);
         services.AddSingleton(store.WebSessions);
         services.AddSingleton(store.Generation);
+        services.AddSingleton(store.Health);
         services.AddSingleton<AccessCache>();
     }
 

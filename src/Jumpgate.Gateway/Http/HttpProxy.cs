@@ -7,6 +7,7 @@ using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Routing;
+using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -32,9 +33,26 @@ internal sealed class HttpProxy(
     AuditLog audit,
     GatewayOptions options,
     TimeProvider time,
+    StoreHealth store,
     ILogger<HttpProxy> logger)
 {
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await RouteAsync(http, next);
+        }
+        catch (Exception e) when (StoreHealth.IsOutage(e) && !http.Response.HasStarted)
+        {
+            // A session, sign-in or rule the gateway does not hold in memory and cannot read: the
+            // browser is told to come back, the operator reads the store's minute line, not one per request.
+            store.Lost(e);
+            store.Refused();
+            await Pages.ErrorAsync(http, StatusCodes.Status503ServiceUnavailable, "Try again shortly", StoreHealth.Refusal);
+        }
+    }
+
+    private async Task RouteAsync(HttpContext http, RequestDelegate next)
     {
         switch (router.Classify(http.Request.Host.Value, out var label))
         {

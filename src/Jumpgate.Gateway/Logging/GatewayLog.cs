@@ -76,4 +76,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(45, LogLevel.Information, "stream {User} -> {Host}:{Service}: agent {Agent} could not open it ({Reason}); trying agent {Next}", EventName = "StreamRetried")]
     public static partial void StreamRetried(ILogger logger, string user, string host, string service, string agent, string reason, string next);
+
+    [LoggerMessage(90, LogLevel.Error, "the store's database is out of reach: {Reason}; serving open streams and the credentials and rules already checked, refusing those it cannot check", EventName = "StoreLost")]
+    public static partial void StoreLost(ILogger logger, string reason);
+
+    [LoggerMessage(91, LogLevel.Error, "the store's database has been out of reach for {Seconds:0} s: {Reason}; {Refused} authentications refused, {AuditRows} audit events only in audit.jsonl", EventName = "StoreStillLost")]
+    public static partial void StoreStillLost(ILogger logger, double seconds, long refused, long auditRows, string reason);
+
+    [LoggerMessage(92, LogLevel.Information, "the store's database is back after {Seconds:0.#} s; {Refused} authentications were refused, {AuditRows} audit events are only in audit.jsonl", EventName = "StoreBack")]
+    public static partial void StoreBack(ILogger logger, double seconds, long refused, long auditRows);
 }

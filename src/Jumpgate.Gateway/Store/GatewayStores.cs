@@ -14,5 +14,8 @@ internal sealed record GatewayStores(
     IStoreGeneration Generation,
     IDisposable Backend) : IDisposable
 {
+    /// <summary>Whether the database answers, as the parts' operations find out.</summary>
+    public required StoreHealth Health { get; init; }
+
     public void Dispose() => Backend.Dispose();
 }

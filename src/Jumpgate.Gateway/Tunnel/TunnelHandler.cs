@@ -6,6 +6,7 @@ using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,7 @@ internal sealed class TunnelHandler(
     ControlChannel control,
     StreamBroker broker,
     UserTrunks userTrunks,
+    StoreHealth store,
     ILogger<TunnelHandler> logger)
 {
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
@@ -58,6 +60,21 @@ internal sealed class TunnelHandler(
         // Every tunnel connection may be half-closed while it is read, so it is used through its gate.
         var gate = connection.Features.Get<TlsReadGate>() ?? throw new InvalidOperationException("the listener has no TlsReadGateMiddleware in front of TLS");
         var tunnel = TunnelConnection.Of(connection, new TlsStream(tls, gate));
+        try
+        {
+            await RunAsync(tunnel, hello, remote, handshake);
+        }
+        catch (Exception e) when (StoreHealth.IsOutage(e))
+        {
+            // A question past authentication that the gateway cannot answer from memory while its
+            // store is lost (an agent's hosts, rules not read at the current generation): the
+            // connection closes, and the store's health logs it once a minute, not once per connection.
+            store.Lost(e);
+        }
+    }
+
+    private async Task RunAsync(TunnelConnection tunnel, Hello hello, string? remote, CancellationTokenSource handshake)
+    {
         switch (hello.Type)
         {
             case HelloType.Agent:
@@ -89,8 +106,9 @@ internal sealed class TunnelHandler(
     private Principal? Authenticate(Hello hello, PrincipalKind kind, string? remote)
     {
         var principal = authenticator.Authenticate(hello.Token, kind, remote);
-        // A rate-limited address is logged once, when the limit engages, not for every attempt it floods in.
-        if (principal is null && !authenticator.IsLimited(remote))
+        // A rate-limited address is logged once, when the limit engages, not for every attempt it floods in;
+        // a lost store once a minute, by its health.
+        if (principal is null && !authenticator.IsLimited(remote) && !store.IsLost)
         {
             GatewayLog.HandshakeRefused(logger, hello.Type, remote, "invalid token");
         }

@@ -23,7 +23,7 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public async Task EventsReachTheFileAndTheTableAndDisposingWritesWhatIsQueued()
     {
-        var audit = new AuditLog(_temp.Store.Audit, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
+        var audit = new AuditLog(_temp.Store.Audit, _temp.Store.Health, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
         for (var i = 0; i < 1000; i++)
         {
             audit.Write(new AuditEvent

@@ -19,7 +19,7 @@ public sealed class AccessMonitorTests : IDisposable
 
     public AccessMonitorTests()
     {
-        _monitor = new AccessMonitor(_temp.Access, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
+        _monitor = new AccessMonitor(_temp.Access, _temp.Store.Health, _time, NullLogger<AccessMonitor>.Instance, new Gateway.Configuration.AccessOptions());
     }
 
     public void Dispose() => _temp.Dispose();

@@ -11,8 +11,12 @@ internal sealed class TestOutput
 {
     public ITestOutputHelper? Current { get; set; }
 
+    /// <summary>Sees every line too, for a test that counts what the gateway logged.</summary>
+    public Action<string>? Tap { get; set; }
+
     public void WriteLine(string line)
     {
+        Tap?.Invoke(line);
         try
         {
             Current?.WriteLine(line);

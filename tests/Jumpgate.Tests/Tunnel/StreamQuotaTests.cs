@@ -17,7 +17,7 @@ public sealed class StreamQuotaTests : IAsyncDisposable
 
     public StreamQuotaTests()
     {
-        _audit = new AuditLog(_temp.Store.Audit, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
+        _audit = new AuditLog(_temp.Store.Audit, _temp.Store.Health, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
         _quota = new StreamQuota(new TrunkOptions { MaxStreams = 3, MaxStreamsPerUser = 4, MaxPending = 2, MaxPendingPerUser = 3 }, _audit, TimeProvider.System, NullLogger<StreamQuota>.Instance);
     }
 

@@ -10,13 +10,17 @@ namespace Jumpgate.Gateway.Store.Postgres;
 /// notification was lost. A question reads the row itself only when that confirmation is older
 /// than the interval (the listener is down or reconnecting) or after this process's own write,
 /// which must apply at once. A round trip per question is what the in-memory value saves: two per
-/// HTTP request (docs/decisions.md, "Several gateways on PostgreSQL").
+/// HTTP request (docs/decisions.md, "Several gateways on PostgreSQL"). While the database is out of
+/// reach the value it last had stands, so the answers kept at it go on serving, and questions do not
+/// try to connect: the listener tries every second and is what finds it back (docs/decisions.md,
+/// "A lost database").
 /// </summary>
 internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
 {
     private readonly NpgsqlDataSource _pool;
     private readonly NpgsqlDataSource _listener;
     private readonly TimeSpan _recheck;
+    private readonly StoreHealth _health;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _listening;
@@ -25,13 +29,14 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
     private volatile bool _stale = true;
 
     /// <summary>Reads the row through <paramref name="pool"/> when it must, and starts listening on a connection of its own to <paramref name="url"/>.</summary>
-    public PostgresGeneration(NpgsqlDataSource pool, PostgresUrl url, TimeSpan recheckInterval, TimeProvider time)
+    public PostgresGeneration(NpgsqlDataSource pool, PostgresUrl url, TimeSpan recheckInterval, StoreHealth health, TimeProvider time)
     {
         _pool = pool;
         // The listener's connection is never pooled (returning it would reset its LISTEN) and
         // sends a keepalive, so a database that vanished without a word is noticed.
         _listener = new NpgsqlSlimDataSourceBuilder(new NpgsqlConnectionStringBuilder(url.ConnectionString) { Pooling = false, KeepAlive = 10 }.ConnectionString).Build();
         _recheck = recheckInterval;
+        _health = health;
         _time = time;
         _listening = ListenAsync(_stop.Token);
     }
@@ -41,12 +46,22 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
 
     public long Read()
     {
-        if (_stale || _time.GetElapsedTime(Interlocked.Read(ref _confirmedAt)) >= _recheck)
+        if ((_stale || _time.GetElapsedTime(Interlocked.Read(ref _confirmedAt)) >= _recheck) && !_health.IsLost)
         {
             // Cleared before the read: a write that commits during it marks the value stale again.
             _stale = false;
-            using var connection = _pool.OpenConnection();
-            Raise(ReadRow(connection));
+            try
+            {
+                using var connection = _pool.OpenConnection();
+                Raise(ReadRow(connection));
+                _health.Reached();
+            }
+            catch (Exception e) when (StoreHealth.IsOutage(e))
+            {
+                // The database went away between the listener's reads: the last value stands, and is read again once it is back.
+                _stale = true;
+                _health.Lost(e);
+            }
         }
         return Interlocked.Read(ref _value);
     }
@@ -92,6 +107,7 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
                     var readAt = _time.GetTimestamp();
                     Raise(ReadRow(connection));
                     Interlocked.Exchange(ref _confirmedAt, readAt);
+                    _health.Reached();
                     var half = _recheck / 2;
                     var until = readAt + (long)(half.TotalSeconds * _time.TimestampFrequency);
                     while (_time.GetTimestamp() < until)
@@ -102,8 +118,9 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
             }
             catch (Exception e) when (e is DbException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
-                // The database went away: questions read the row themselves (and fail while it is
-                // gone) once the last confirmation is older than the interval; try again in a second.
+                // The database went away: the last value stands until a read succeeds (here or in a
+                // store operation); try again in a second.
+                _health.Lost(e);
                 await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
             }
         }

@@ -26,8 +26,9 @@ internal static class PostgresStore
             var reason = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message} ({inner.Message})" : e.Message;
             throw new InvalidOperationException($"cannot open the store {url}: {reason}", e);
         }
-        var generation = new PostgresGeneration(pool, url, recheckInterval, TimeProvider.System);
+        var health = new StoreHealth(TimeProvider.System, pool.Clear);
+        var generation = new PostgresGeneration(pool, url, recheckInterval, health, TimeProvider.System);
         // The generation keeps its value in memory: this process's own writes must tell it to read the row again.
-        return SqlStores.Create(new SqlDatabase(pool, generation.MarkStale), generation);
+        return SqlStores.Create(new SqlDatabase(pool, health, generation.MarkStale), generation);
     }
 }

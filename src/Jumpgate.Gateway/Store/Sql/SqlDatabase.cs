@@ -14,12 +14,28 @@ namespace Jumpgate.Gateway.Store.Sql;
 /// committed write to a table a cache depends on, where the backend's generation needs telling
 /// (PostgreSQL's kept value; SQLite's generation reads its row on every question and needs nothing).
 /// Times are stored as round-trip UTC text on both: it keeps a time to the tick and sorts as it should.
+/// Every connection opened tells <paramref name="health"/> whether the database answered.
 /// </summary>
-internal sealed class SqlDatabase(DbDataSource source, Action? wrote = null) : IDisposable
+internal sealed class SqlDatabase(DbDataSource source, StoreHealth health, Action? wrote = null) : IDisposable
 {
     private readonly Action _wrote = wrote ?? (static () => { });
 
-    public DbConnection Open() => source.OpenConnection();
+    public StoreHealth Health => health;
+
+    public DbConnection Open()
+    {
+        try
+        {
+            var connection = source.OpenConnection();
+            health.Reached();
+            return connection;
+        }
+        catch (Exception e) when (StoreHealth.IsOutage(e))
+        {
+            health.Lost(e);
+            throw;
+        }
+    }
 
     /// <summary>Called after a committed write to principals, tokens, groups, rules or web sessions.</summary>
     public void Wrote() => _wrote();

@@ -19,7 +19,10 @@ internal static class SqlStores
             audit,
             new SqlWebSessionStore(database),
             generation,
-            new Kept(audit, generation, database));
+            new Kept(audit, generation, database))
+        {
+            Health = database.Health,
+        };
     }
 
     private sealed class Kept(SqlAuditStore audit, IDisposable generation, SqlDatabase database) : IDisposable

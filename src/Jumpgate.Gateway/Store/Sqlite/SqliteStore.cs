@@ -14,6 +14,6 @@ internal static class SqliteStore
         var source = new SqliteFileSource(path);
         SqliteSchema.Apply(source);
         var generation = new SqliteGeneration(source, recheck ?? TimeSpan.FromSeconds(2), TimeProvider.System);
-        return SqlStores.Create(new SqlDatabase(source, generation.Wrote), generation);
+        return SqlStores.Create(new SqlDatabase(source, new StoreHealth(TimeProvider.System), generation.Wrote), generation);
     }
 }
