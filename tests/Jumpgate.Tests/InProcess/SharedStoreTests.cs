@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Jumpgate.Agent.Configuration;
+using Jumpgate.Cli.Client;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
 using Jumpgate.TestSupport;
@@ -141,6 +144,34 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
                 output.WriteLine($"round {round} {backend}: new stream p50 {times[75]:0.00} ms, p99 {times[148]:0.00} ms (150 streams)");
                 gateway.Output.Current = null;
             }
+        }
+    }
+
+    /// <summary>An agent on two gateways tells both when a service's check fails: either may be the one a user's stream reaches.</summary>
+    [Fact]
+    public async Task AnAgentOnTwoGatewaysTellsBothWhenItsServiceTurnsUnhealthy()
+    {
+        var url = PostgresCluster.Shared.Database("jg-shared-health");
+        var service = ScriptedService.Echo();
+        await using var first = await GatewayInProcess.StartAsync(output, store: url, user: "alice");
+        await using var second = await GatewayInProcess.StartAsync(output, store: url, user: "bob", certificateFrom: first);
+        var check = new HealthCheck { Interval = TimeSpan.FromMilliseconds(250), Timeout = TimeSpan.FromMilliseconds(200), UnhealthyAfter = 2, HealthyAfter = 1 };
+        await using var agent = await AgentInProcess.StartAsync(first, "lab-a", Hosts(service), health: check, alsoTo: second);
+        Assert.True(await Signals.UntilAsync(() => AgentInProcess.IsServingAsync(second, "node1", "echo"), Signals.Timeout(15), TimeSpan.FromMilliseconds(20)),
+            "the agent did not register with the second gateway");
+
+        await service.DisposeAsync();
+
+        foreach (var gateway in new[] { first, second })
+        {
+            using var api = new GatewayApi(gateway.Endpoint, gateway.UserToken);
+            ReplicaListing? replica = null;
+            var unhealthy = await Signals.UntilAsync(async () =>
+            {
+                replica = (await api.HostsAsync(CancellationToken.None)).Single(h => h.Name == "node1").Replicas.SingleOrDefault(r => r.Agent == "lab-a");
+                return replica is { Healthy: false };
+            }, Signals.Timeout(15), TimeSpan.FromMilliseconds(20));
+            Assert.True(unhealthy, $"the gateway at {gateway.Endpoint.Address} lists the replica as {replica}");
         }
     }
 
