@@ -10,13 +10,13 @@ namespace Jumpgate.EndToEnd.Fleet;
 /// </summary>
 internal sealed class FleetNetwork : IAsyncDisposable
 {
-    private readonly ITestOutputHelper? _output;
+    private readonly IpCommands _ip;
     private readonly string _tag;
     private readonly int _n;
 
     private FleetNetwork(ITestOutputHelper? output)
     {
-        _output = output;
+        _ip = new IpCommands(output);
         _n = Random.Shared.Next(1, 250);
         _tag = $"{Environment.ProcessId % 10000}{_n}";
         Head = $"jg-fh-{_tag}";
@@ -59,51 +59,29 @@ internal sealed class FleetNetwork : IAsyncDisposable
     private async Task SetUpAsync()
     {
         string laptop = $"jfo{_tag}", head = $"jfh{_tag}";
-        await IpAsync("netns", "add", Head);
-        await IpAsync("link", "add", laptop, "type", "veth", "peer", "name", head);
-        await IpAsync("link", "set", head, "netns", Head);
-        await IpAsync("addr", "add", LaptopAddress + "/30", "dev", laptop);
-        await IpAsync("link", "set", laptop, "up");
-        await IpAsync("-n", Head, "addr", "add", HeadAddress + "/30", "dev", head);
-        await IpAsync("-n", Head, "link", "set", head, "up");
-        await IpAsync("-n", Head, "link", "set", "lo", "up");
+        await _ip.RunAsync("netns", "add", Head);
+        await _ip.LinkAsync(null, laptop, LaptopAddress, Head, head, HeadAddress);
         for (var i = 0; i < Hosts.Count; i++)
         {
             string headSide = $"jfx{i}{_tag}", hostSide = $"jfy{i}{_tag}";
-            await IpAsync("netns", "add", Hosts[i]);
-            await IpAsync("link", "add", headSide, "type", "veth", "peer", "name", hostSide);
-            await IpAsync("link", "set", headSide, "netns", Head);
-            await IpAsync("link", "set", hostSide, "netns", Hosts[i]);
-            await IpAsync("-n", Head, "addr", "add", HeadSideAddress(i) + "/30", "dev", headSide);
-            await IpAsync("-n", Head, "link", "set", headSide, "up");
-            await IpAsync("-n", Hosts[i], "addr", "add", HostAddress(i) + "/30", "dev", hostSide);
-            await IpAsync("-n", Hosts[i], "link", "set", hostSide, "up");
-            await IpAsync("-n", Hosts[i], "link", "set", "lo", "up");
+            await _ip.RunAsync("netns", "add", Hosts[i]);
+            await _ip.LinkAsync(Head, headSide, HeadSideAddress(i), Hosts[i], hostSide, HostAddress(i));
             // This machine's default route leads out of the sandbox: as from a real laptop, the
             // hosts' subnets are unreachable here, so no packet of the test leaves the machine.
-            await IpAsync("route", "add", "unreachable", HostSubnet(i));
+            await _ip.RunAsync("route", "add", "unreachable", HostSubnet(i));
         }
         // The head routes between the hosts, as a lab's switch would: the hosts reach each other
         // directly (mpirun's daemons dial back to it), while this machine still reaches neither.
-        await IpAsync("netns", "exec", Head, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        await _ip.RunAsync("netns", "exec", Head, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
         for (var i = 0; i < Hosts.Count; i++)
         {
             for (var j = 0; j < Hosts.Count; j++)
             {
                 if (i != j)
                 {
-                    await IpAsync("-n", Hosts[i], "route", "add", HostSubnet(j), "via", HeadSideAddress(i));
+                    await _ip.RunAsync("-n", Hosts[i], "route", "add", HostSubnet(j), "via", HeadSideAddress(i));
                 }
             }
-        }
-    }
-
-    private async Task IpAsync(params string[] arguments)
-    {
-        var result = await Command.RunAsync("ip", arguments, TimeSpan.FromSeconds(30), output: _output);
-        if (result.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed (network namespaces need root): {result.Stderr}");
         }
     }
 
@@ -111,10 +89,10 @@ internal sealed class FleetNetwork : IAsyncDisposable
     {
         for (var i = 0; i < Hosts.Count; i++)
         {
-            await Command.RunAsync("ip", ["route", "del", "unreachable", HostSubnet(i)], TimeSpan.FromSeconds(30));
-            await Command.RunAsync("ip", ["netns", "del", Hosts[i]], TimeSpan.FromSeconds(30));
+            await IpCommands.TryAsync("route", "del", "unreachable", HostSubnet(i));
+            await IpCommands.TryAsync("netns", "del", Hosts[i]);
         }
         // Deleting a namespace deletes its veth ends, and with them their peers.
-        await Command.RunAsync("ip", ["netns", "del", Head], TimeSpan.FromSeconds(30));
+        await IpCommands.TryAsync("netns", "del", Head);
     }
 }
