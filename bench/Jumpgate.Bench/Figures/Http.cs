@@ -141,7 +141,8 @@ internal static partial class Http
         var result = await Command.RunAsync(WrkPath!, ["-t1", "-c16", $"-d{seconds}s", "--latency", .. target.Headers, target.Url], TimeSpan.FromSeconds(seconds + 30));
         var rps = RequestsPerSecond().Match(result.Stdout);
         var p99 = Percentile99().Match(result.Stdout);
-        if (result.ExitCode != 0 || !rps.Success || !p99.Success || result.Stdout.Contains("Non-2xx", StringComparison.Ordinal) || result.Stdout.Contains("Socket errors", StringComparison.Ordinal))
+        var requests = RequestCount().Match(result.Stdout);
+        if (result.ExitCode != 0 || !rps.Success || !p99.Success || !requests.Success || result.Stdout.Contains("Non-2xx", StringComparison.Ordinal) || result.Stdout.Contains("Socket errors", StringComparison.Ordinal))
         {
             throw new InvalidOperationException($"wrk through {name} failed or saw errors: {result}");
         }
@@ -153,8 +154,7 @@ internal static partial class Http
             "s" => value * 1000,
             _ => value * 60_000,
         };
-        var requests = RequestCount().Match(result.Stdout);
-        return (double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), ms, requests.Success ? long.Parse(requests.Groups[1].Value, CultureInfo.InvariantCulture) : 1);
+        return (double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), ms, long.Parse(requests.Groups[1].Value, CultureInfo.InvariantCulture));
     }
 
     [GeneratedRegex(@"(\d+) requests in ")]
