@@ -5,7 +5,7 @@ using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Client;
 
-/// <summary>What `jumpgate login` saves: the gateways (the first is tried first), their pinned fingerprint and the user's token.</summary>
+/// <summary>What `jumpgate login` saves: the gateways in the login's order (<see cref="GatewayPreference"/> puts the one that answered last first), their pinned fingerprint and the user's token.</summary>
 internal sealed record ClientSettings
 {
     /// <summary>The first gateway; kept on its own so a file saved before several gateways existed still reads.</summary>
