@@ -11,8 +11,12 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
 {
     private const string Prefix = ApiPaths.Admin;
 
-    public static RemoteAdmin FromSettings(AdminSettings settings) =>
-        new(new GatewayApi(settings.Endpoints(), settings.Token));
+    /// <summary>The admin API of the admin login, the gateway that answered last asked first.</summary>
+    public static RemoteAdmin FromSettings(AdminSettings settings)
+    {
+        var preference = GatewayPreference.Of(settings.Endpoints());
+        return new(new GatewayApi(preference.Gateways, settings.Token, preference.Answered));
+    }
 
     public async Task<AdminWhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
         (await api.SendAsync(HttpMethod.Get, $"{Prefix}/whoami", null, AdminJson.Default.AdminWhoAmI, cancellationToken))!;

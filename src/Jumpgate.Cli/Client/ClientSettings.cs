@@ -5,7 +5,7 @@ using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Client;
 
-/// <summary>What `jumpgate login` saves: the gateways (the first is tried first), their pinned fingerprint and the user's token.</summary>
+/// <summary>What `jumpgate login` saves: the gateways in the login's order (<see cref="GatewayPreference"/> puts the one that answered last first), their pinned fingerprint and the user's token.</summary>
 internal sealed record ClientSettings
 {
     /// <summary>The first gateway; kept on its own so a file saved before several gateways existed still reads.</summary>
@@ -65,14 +65,16 @@ internal sealed record ClientSettings
     /// <summary>Writes the settings readable by their owner only (mode 0600), replacing the file atomically.</summary>
     public void Save() => WritePrivate(FilePath, stream => JsonSerializer.Serialize(stream, this, ClientJson.Default.ClientSettings));
 
-    /// <summary>Writes a file that holds a token: under <see cref="Directory"/> (0700), mode 0600 from its creation, replaced atomically.</summary>
+    /// <summary>Writes a file that holds a token (or says where it goes): in a folder of mode 0700, mode 0600 from its creation, replaced atomically.</summary>
     internal static void WritePrivate(string path, Action<Stream> write)
     {
         const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         // Created 0700 (no window at the umask's 0755); an existing folder is narrowed to it.
-        System.IO.Directory.CreateDirectory(Directory, ownerOnly);
-        File.SetUnixFileMode(Directory, ownerOnly);
-        var temporary = path + ".tmp";
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        System.IO.Directory.CreateDirectory(folder, ownerOnly);
+        File.SetUnixFileMode(folder, ownerOnly);
+        // One temporary name per process: commands that run at once (several ssh sessions) never share one.
+        var temporary = $"{path}.{Environment.ProcessId}.tmp";
         File.Delete(temporary);
         using (var stream = PrivateFile.CreateNew(temporary))
         {

@@ -11,29 +11,38 @@ namespace Jumpgate.Cli.Client;
 /// <summary>
 /// The gateway's JSON API (the user's and the admin's) over a pinned TLS connection. Given several
 /// gateways (that share a store), it asks the first that answers and stays with it: one that
-/// refuses a connection, or does not accept one within <see cref="GatewayDialer.Patience"/>, is passed over.
+/// refuses a connection, or does not complete TCP and TLS within <see cref="GatewayDialer.Patience"/>, is passed over.
 /// </summary>
 internal sealed class GatewayApi : IDisposable
 {
     /// <summary>Requests time out after this long; a gateway that accepted the connection is not left for another.</summary>
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The TCP connect and TLS handshake with the only (or the last) gateway.</summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
     private readonly IReadOnlyList<GatewayEndpoint> _gateways;
     private readonly string _token;
     private readonly HttpClient?[] _clients;
+    private readonly Action<GatewayEndpoint>? _answered;
     private int _current;
 
     public GatewayApi(GatewayEndpoint gateway, string token) : this([gateway], token)
     {
     }
 
-    public GatewayApi(IReadOnlyList<GatewayEndpoint> gateways, string token)
+    /// <param name="answered">Told which gateway answered, after each answer (<see cref="GatewayPreference.Answered"/>).</param>
+    public GatewayApi(IReadOnlyList<GatewayEndpoint> gateways, string token, Action<GatewayEndpoint>? answered = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(gateways.Count);
         _gateways = gateways;
         _token = token;
+        _answered = answered;
         _clients = new HttpClient?[gateways.Count];
     }
+
+    /// <summary>The connect timeout of one gateway: the failover's patience, or the whole of it for the last one.</summary>
+    private TimeSpan ConnectTimeoutOf(GatewayEndpoint gateway) => gateway == _gateways[^1] ? ConnectTimeout : GatewayDialer.Patience;
 
     private HttpClient Client(int index)
     {
@@ -42,38 +51,31 @@ internal sealed class GatewayApi : IDisposable
             return client;
         }
         var gateway = _gateways[index];
-        var last = index == _gateways.Count - 1;
         return _clients[index] = new HttpClient(new SocketsHttpHandler
         {
             SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned),
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            // The TCP connect alone has the failover's patience, so a gateway whose machine is gone
+            // The TCP connect and the TLS handshake together have the failover's patience, so a
+            // gateway whose machine is gone, or one that takes the connection and never answers TLS,
             // costs a second before the next one is asked; the last one gets the whole timeout.
+            // The request itself, once connected, keeps RequestTimeout: a slow answer is still an answer.
+            ConnectTimeout = ConnectTimeoutOf(gateway),
             ConnectCallback = async (_, cancellationToken) =>
-            {
-                using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                if (!last)
-                {
-                    patience.CancelAfter(GatewayDialer.Patience);
-                }
-                try
-                {
-                    return new System.Net.Sockets.NetworkStream(await GatewayDialer.ConnectSocketAsync(gateway, patience.Token), ownsSocket: true);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new GatewayException($"gateway {gateway} did not answer within {GatewayDialer.Patience.TotalSeconds:0.#} s");
-                }
-            },
+                new System.Net.Sockets.NetworkStream(await GatewayDialer.ConnectSocketAsync(gateway, cancellationToken), ownsSocket: true),
         })
         {
             BaseAddress = gateway.Address,
-            Timeout = RequestTimeout,
+            // RequestTimeout is applied per request (SendOnceAsync), where it can be told from the connect timeout.
+            Timeout = Timeout.InfiniteTimeSpan,
             DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", _token) },
         };
     }
 
-    public static GatewayApi FromSettings(ClientSettings settings) => new(settings.Endpoints(), settings.Token);
+    /// <summary>The API of the user's login, the gateway that answered last asked first.</summary>
+    public static GatewayApi FromSettings(ClientSettings settings)
+    {
+        var preference = GatewayPreference.Of(settings.Endpoints());
+        return new(preference.Gateways, settings.Token, preference.Answered);
+    }
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
         GetAsync(ApiPaths.WhoAmI, ApiJson.Default.WhoAmI, cancellationToken);
@@ -105,38 +107,54 @@ internal sealed class GatewayApi : IDisposable
             var gateway = Gateway;
             try
             {
-                return await SendOnceAsync(Client(_current), gateway, method, path, bytes, body?.Headers.ContentType, type, cancellationToken);
+                var answer = await SendOnceAsync(Client(_current), gateway, method, path, bytes, body?.Headers.ContentType, type, cancellationToken);
+                _answered?.Invoke(gateway);
+                return answer;
             }
-            catch (HttpRequestException e) when (tried < _gateways.Count - 1 && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+            catch (GatewayException e) when (tried < _gateways.Count - 1)
             {
                 // Never connected, so nothing was sent: the next gateway may answer it.
-                failures.Add(e.InnerException?.Message ?? e.Message);
+                failures.Add(e.Message);
                 _current = (_current + 1) % _gateways.Count;
             }
-            catch (HttpRequestException e) when (failures.Count > 0 && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+            catch (GatewayException e)
             {
-                failures.Add(e.InnerException?.Message ?? e.Message);
-                throw new CliException($"no gateway answered: {string.Join("; ", failures)}");
+                failures.Add(e.Message);
+                throw new CliException(failures.Count == 1 ? e.Message : $"no gateway answered: {string.Join("; ", failures)}");
             }
         }
     }
 
+    /// <summary>
+    /// One request to one gateway. Throws <see cref="GatewayException"/> when no connection was
+    /// made (refused, unresolved, or TCP and TLS not done within the client's connect timeout), so
+    /// nothing was sent; a <see cref="CliException"/> for everything after that.
+    /// </summary>
     private async Task<T?> SendOnceAsync<T>(HttpClient http, GatewayEndpoint gateway, HttpMethod method, string path, byte[]? body, MediaTypeHeaderValue? contentType, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
+        // The request's own timeout, kept apart from the handler's connect timeout so the two are told apart.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
         try
         {
             using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : new ByteArrayContent(body) { Headers = { ContentType = contentType } } };
-            response = await http.SendAsync(request, cancellationToken);
+            response = await http.SendAsync(request, timeout.Token);
         }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!timeout.IsCancellationRequested)
         {
-            throw new CliException($"gateway {gateway} did not answer {path} within {http.Timeout.TotalSeconds:0} s");
+            // Neither the caller nor the request's timeout: the handler's connect timeout, so nothing was sent.
+            var patience = ConnectTimeoutOf(gateway);
+            throw new GatewayException($"gateway {gateway} did not answer within {patience.TotalSeconds:0.#} s", inner: e);
         }
-        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError && _gateways.Count > 1)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // The caller moves on to the next gateway.
-            throw;
+            throw new CliException($"gateway {gateway} did not answer {path} within {RequestTimeout.TotalSeconds:0} s");
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        {
+            // The connect callback's own words ("gateway … is unreachable: Connection refused") where it said them.
+            throw new GatewayException(e.InnerException is GatewayException inner ? inner.Message : $"gateway {gateway} is unreachable: {e.Message}", inner: e);
         }
         catch (HttpRequestException e)
         {

@@ -9,9 +9,10 @@ namespace Jumpgate.Cli.Client;
 /// costs no handshake and no round trip of its own (what the agent's trunks do on the other leg). A trunk
 /// found closed (the gateway restarted, or it was idle) is replaced by a fresh dial on the next stream.
 /// Each trunk's reader runs until it closes or this is disposed, which waits for it; <paramref name="failed"/> hears of one that failed.
-/// Given several gateways, each dial goes to the first that answers, so a gateway that died is replaced by the next.
+/// Given several gateways, each dial goes to the first that answers, so a gateway that died is replaced by the next;
+/// <paramref name="reached"/> hears which one each dial reached.
 /// </summary>
-internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, string token, Action<Exception> failed) : ITrunkSource, IAsyncDisposable
+internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, string token, Action<Exception> failed, Action<GatewayEndpoint>? reached = null) : ITrunkSource, IAsyncDisposable
 {
     public GatewayTrunk(GatewayEndpoint gateway, string token, Action<Exception> failed) : this([gateway], token, failed)
     {
@@ -80,6 +81,7 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
             var hello = new Hello { Type = HelloType.UserTrunk, Token = token };
             var (tls, reply, gateway) = await GatewayDialer.HandshakeAsync(gateways, hello, cancellationToken);
             Gateway = gateway;
+            reached?.Invoke(gateway);
             // Closed here a quarter before the gateway's idle timeout, so a new stream never races
             // the gateway's close: it finds the trunk closed and dials a fresh one.
             var trunk = new Trunk(tls, opener: true)

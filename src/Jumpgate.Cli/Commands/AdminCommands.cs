@@ -33,7 +33,7 @@ internal static class AdminCommands
         {
             var secret = ReadToken(result.GetValue(token), result.GetValue(tokenFile));
             var gateways = ClientCommands.ParseGateways(result.GetValue(url)!, result.GetValue(fingerprint));
-            using var api = new GatewayApi(gateways, secret);
+            using var api = new GatewayApi(gateways, secret, GatewayPreference.Of(gateways).Answered);
             using var admin = new RemoteAdmin(api);
             var me = await admin.WhoAmIAsync(cancellationToken);
             new AdminSettings

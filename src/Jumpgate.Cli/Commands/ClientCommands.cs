@@ -21,7 +21,7 @@ internal static class ClientCommands
         var tokenFile = new Option<string?>("--token-file") { Description = "Read your user token from this file" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "The gateway's certificate fingerprint to pin (from its admin); leave out for a CA-signed certificate" };
         var command = new Command("login", Options.Describe(
-            "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600). Several gateways that share a store: give them all; every command uses the first that answers.",
+            "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600). Several gateways that share a store: give them all; every command asks the one that answered last first, then the others in this order.",
             "jumpgate login https://127.0.0.1:7443 --token jgu_… --fingerprint SHA256:…",
             "jumpgate login https://gw1.example.org https://gw2.example.org --token-file me.token --fingerprint SHA256:…"))
         {
@@ -31,7 +31,8 @@ internal static class ClientCommands
         {
             var secret = ReadToken(result.GetValue(token), result.GetValue(tokenFile));
             var gateways = ParseGateways(result.GetValue(url)!, result.GetValue(fingerprint));
-            using var api = new GatewayApi(gateways, secret);
+            // The login's own order; the gateway that answers it is the one the next command asks first.
+            using var api = new GatewayApi(gateways, secret, GatewayPreference.Of(gateways).Answered);
             var me = await api.WhoAmIAsync(cancellationToken);
             new ClientSettings
             {

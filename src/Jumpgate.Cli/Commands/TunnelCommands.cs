@@ -90,12 +90,13 @@ internal static class TunnelCommands
         listener.Bind(endpoint);
         listener.Listen(512);
         var bound = (IPEndPoint)listener.LocalEndPoint!;
-        var gateways = settings.Endpoints();
+        var preference = GatewayPreference.Of(settings.Endpoints());
+        var gateways = preference.Gateways;
         say($"forwarding {bound} -> {host}:{service} through {ClientSettings.Describe(gateways)}{(direct ? ", encrypted end to end (--direct)" : "")}; Ctrl-C to stop");
         listening?.TrySetResult(bound);
         var running = new List<Task>();
         await using var trunk = new GatewayTrunk(gateways, settings.Token,
-            e => say($"jumpgate: the connection to the gateway failed ({e.GetType().Name}: {e.Message})"));
+            e => say($"jumpgate: the connection to the gateway failed ({e.GetType().Name}: {e.Message})"), preference.Answered);
         try
         {
             while (true)
@@ -166,7 +167,9 @@ internal static class TunnelCommands
     public static async Task<ConnectionStream> OpenAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken, bool probe = false)
     {
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Probe = probe };
-        var (stream, _, _) = await GatewayDialer.HandshakeAsync(settings.Endpoints(), hello, cancellationToken);
+        var preference = GatewayPreference.Of(settings.Endpoints());
+        var (stream, _, gateway) = await GatewayDialer.HandshakeAsync(preference.Gateways, hello, cancellationToken);
+        preference.Answered(gateway);
         return stream;
     }
 
@@ -174,7 +177,9 @@ internal static class TunnelCommands
     private static async Task<ConnectionStream> OpenDirectAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
     {
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true };
-        var (request, reply, gateway) = await GatewayDialer.HandshakeAsync(settings.Endpoints(), hello, cancellationToken);
+        var preference = GatewayPreference.Of(settings.Endpoints());
+        var (request, reply, gateway) = await GatewayDialer.HandshakeAsync(preference.Gateways, hello, cancellationToken);
+        preference.Answered(gateway);
         await request.DisposeAsync();
         return await JoinDirectAsync(gateway, reply, cancellationToken);
     }

@@ -153,6 +153,7 @@ public static class GatewayServer
         services.AddSingleton(store.Hosts);
         services.AddSingleton(store.Audit);
         services.AddSingleton(store.WebSessions);
+        services.AddSingleton(store.SignInCodes);
         services.AddSingleton(store.Generation);
         services.AddSingleton(store.Health);
         services.AddSingleton<AccessCache>();

@@ -11,6 +11,7 @@ internal sealed record GatewayStores(
     IHostStore Hosts,
     IAuditStore Audit,
     IWebSessionStore WebSessions,
+    ISignInCodeStore SignInCodes,
     IStoreGeneration Generation,
     IDisposable Backend) : IDisposable
 {

@@ -29,6 +29,7 @@ internal sealed class ControlChannel(
     Authenticator authenticator,
     AccessMonitor monitor,
     AuditLog audit,
+    StoreHealth store,
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
@@ -98,14 +99,15 @@ internal sealed class ControlChannel(
         {
             registry.Unregister(session);
             session.End();
-            hosts.MarkSeen(agent.Name, time.GetUtcNow());
-            GatewayLog.AgentDisconnected(logger, agent.Name, ended);
             var now = time.GetUtcNow();
+            GatewayLog.AgentDisconnected(logger, agent.Name, ended);
+            // The audit queue never throws: a batch the database cannot take stays in audit.jsonl and is counted by the store's health.
             audit.Write(new AuditEvent
             {
                 Time = now, Event = AuditEvent.KindAgent, Outcome = grant.Reason is null ? "disconnected" : "revoked",
                 Agent = agent.Name, Source = connection.Remote, Start = connected, End = now, Reason = ended,
             });
+            MarkSeen(agent.Name, now);
         }
         if (grant.Reason is not null)
         {
@@ -141,6 +143,23 @@ internal sealed class ControlChannel(
         finally
         {
             session.RemoveTrunk(trunk);
+        }
+    }
+
+    /// <summary>
+    /// Records when the agent was last seen (what `jumpgate ls` shows of an agent that is gone). With
+    /// the database out of reach the time is lost and nothing else: the store's health logs the
+    /// outage once a minute, so this failure adds no line of its own.
+    /// </summary>
+    private void MarkSeen(string agent, DateTimeOffset now)
+    {
+        try
+        {
+            hosts.MarkSeen(agent, now);
+        }
+        catch (Exception e) when (StoreHealth.IsOutage(e))
+        {
+            store.Lost(e);
         }
     }
 

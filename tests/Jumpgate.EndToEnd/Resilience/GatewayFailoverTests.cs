@@ -12,7 +12,8 @@ namespace Jumpgate.EndToEnd.Resilience;
 /// --certificate-from` the first), one agent that lists both, a user logged in with both
 /// addresses. Killing the gateway the user's ssh went through loses nothing that was not on it:
 /// the same ssh command works through the other with nothing restarted, and a browser signed
-/// in on the dead gateway is still signed in on the other.
+/// in on the dead gateway is still signed in on the other. A one-time sign-in link made through
+/// one gateway signs a browser in on the other, once.
 /// </summary>
 public sealed class GatewayFailoverTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -29,7 +30,9 @@ public sealed class GatewayFailoverTests(ITestOutputHelper output) : IAsyncLifet
     {
         _sshd = await Sshd.StartAsync(output);
         _upstream = await HttpUpstream.StartAsync();
-        var url = new UriBuilder(PostgresCluster.Shared.Database("jg_e2e_failover")) { Password = "" }.Uri.ToString();
+        var url = new UriBuilder(PostgresCluster.Shared.Database(
+            // A database per test: the first gateway of each records its own certificate there.
+            $"jg_e2e_failover_{Guid.NewGuid():N}"[..24])) { Password = "" }.Uri.ToString();
         _deployment = await Deployment.StartAsync(output, store: (url, PostgresCluster.Shared.Password));
         (_, _secondUrl) = await _deployment.StartAnotherGatewayAsync("gw2");
         var tokenFile = await _deployment.AddAgentAsync("lab-a", "node*");
@@ -96,6 +99,37 @@ public sealed class GatewayFailoverTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(HttpStatusCode.OK, onSecond.StatusCode);
         Assert.True(_upstream.SawRequest("on-the-second-gateway"), "the request with the first gateway's session did not reach the service");
     }
+
+    [Fact]
+    public async Task ASignInCodeFromOneGatewaySignsInOnTheOtherOnce()
+    {
+        // `jumpgate open` asks one gateway (the first of the login, unless it was slow to answer on a
+        // loaded machine); a balancer in front sends the click to the other.
+        var link = await _deployment.OpenLinkAsync("node1", "web", "/headers?code-from-one-gateway");
+        var other = link.Port == new Uri(_deployment.GatewayUrl).Port ? _secondUrl : _deployment.GatewayUrl;
+        Assert.NotEqual(new Uri(other).Port, link.Port);
+        using var browser = new GatewayBrowser(other, _deployment.Fingerprint);
+        var (response, visited) = await browser.FollowAsync(On(other, link));
+        using (response)
+        {
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode} after {string.Join(" -> ", visited)}");
+        }
+        Assert.True(_upstream.SawRequest("code-from-one-gateway"), "the signed-in request did not reach the service");
+        Assert.NotNull(browser.Cookies.GetCookies(browser.ServiceUri(Web))["__Host-jumpgate"]);
+
+        // The same link again, in another browser, on either gateway: sent to sign in, with no session.
+        foreach (var gateway in new[] { _secondUrl, _deployment.GatewayUrl })
+        {
+            using var replaying = new GatewayBrowser(gateway, _deployment.Fingerprint);
+            using var again = await replaying.Client.GetAsync(On(gateway, link));
+            Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
+            Assert.Contains("/signin?to=", again.Headers.Location?.ToString(), StringComparison.Ordinal);
+            Assert.Empty(replaying.Cookies.GetCookies(replaying.ServiceUri(Web)));
+        }
+    }
+
+    /// <summary>A link of one gateway as another gateway's port serves it (both serve one domain).</summary>
+    private static Uri On(string gatewayUrl, Uri link) => new UriBuilder(link) { Port = new Uri(gatewayUrl).Port }.Uri;
 
     /// <summary>Signs in on the first gateway with the one-time link `jumpgate open` prints; returns the service's session cookie.</summary>
     private async Task<string> SignInAsync(GatewayBrowser browser)

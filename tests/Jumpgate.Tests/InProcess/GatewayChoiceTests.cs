@@ -66,6 +66,57 @@ public sealed class GatewayChoiceTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task TheApiPassesOverAGatewayThatTakesTheConnectionAndNeverAnswersTls()
+    {
+        await using var silent = SilentGateway.Start(_gateway.Endpoint);
+        using var api = new GatewayApi([silent.Endpoint, _gateway.Endpoint], _gateway.UserToken);
+
+        var asked = Stopwatch.StartNew();
+        var whoami = await api.WhoAmIAsync(CancellationToken.None);
+        output.WriteLine($"answered through {api.Gateway} after {asked.Elapsed.TotalMilliseconds:0} ms (the silent gateway's patience is {GatewayDialer.Patience.TotalSeconds} s)");
+
+        Assert.Equal("researcher", whoami.User);
+        Assert.Equal(_gateway.Endpoint, api.Gateway);
+        Assert.True(silent.Accepted > 0, "the silent gateway never took the connection");
+        // Passed over by the patience, not by the 10 s that the last gateway's connect and handshake are given.
+        Assert.True(asked.Elapsed < TimeSpan.FromSeconds(10), $"the silent gateway held the request {asked.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task TheGatewayThatAnsweredLastIsAskedFirstByTheNextCommand()
+    {
+        await using var silent = SilentGateway.Start(_gateway.Endpoint);
+        using var config = new TempDirectory("jg-preference");
+        var path = config.File("jumpgate/" + GatewayPreference.FileName);
+        IReadOnlyList<GatewayEndpoint> login = [silent.Endpoint, _gateway.Endpoint];
+
+        var first = new GatewayPreference(path, login);
+        using (var api = new GatewayApi(first.Gateways, _gateway.UserToken, first.Answered))
+        {
+            await api.WhoAmIAsync(CancellationToken.None);
+        }
+        Assert.Equal(_gateway.Endpoint.ToString(), File.ReadAllText(path).Trim());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        var written = File.GetLastWriteTimeUtc(path);
+        var accepted = silent.Accepted;
+
+        var next = new GatewayPreference(path, login);
+        Assert.Equal([_gateway.Endpoint, silent.Endpoint], next.Gateways);
+        using (var api = new GatewayApi(next.Gateways, _gateway.UserToken, next.Answered))
+        {
+            await api.WhoAmIAsync(CancellationToken.None);
+            await api.WhoAmIAsync(CancellationToken.None);
+        }
+        var (stream, _, through) = await GatewayDialer.HandshakeAsync(next.Gateways, new Hello { Type = HelloType.Connect, Token = _gateway.UserToken, Host = "node1", Service = "echo" }, CancellationToken.None);
+        await stream.DisposeAsync();
+        next.Answered(through);
+
+        Assert.Equal(_gateway.Endpoint, through);
+        Assert.Equal(accepted, silent.Accepted);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(path));
+    }
+
+    [Fact]
     public async Task ARefusalIsFinalAndNoneAnsweringNamesEachGateway()
     {
         var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{FreePort()}") };
@@ -88,5 +139,67 @@ public sealed class GatewayChoiceTests(ITestOutputHelper output) : IAsyncLifetim
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>A gateway whose process hangs: a listener that accepts every connection (up to 64) and says nothing.</summary>
+    private sealed class SilentGateway : IAsyncDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly List<TcpClient> _held = [];
+        private readonly Task _accepting;
+
+        private SilentGateway(GatewayEndpoint like)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, 0);
+            _listener.Start();
+            Endpoint = like with { Address = new Uri($"https://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}") };
+            _accepting = AcceptAsync();
+        }
+
+        /// <summary>The silent listener as a gateway of the login, pinned like <c>like</c>.</summary>
+        public GatewayEndpoint Endpoint { get; }
+
+        /// <summary>Connections it has taken so far.</summary>
+        public int Accepted
+        {
+            get
+            {
+                lock (_held)
+                {
+                    return _held.Count;
+                }
+            }
+        }
+
+        public static SilentGateway Start(GatewayEndpoint like) => new(like);
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            await _accepting;
+            foreach (var client in _held)
+            {
+                client.Dispose();
+            }
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                for (var i = 0; i < 64; i++)
+                {
+                    var client = await _listener.AcceptTcpClientAsync();
+                    lock (_held)
+                    {
+                        _held.Add(client);
+                    }
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Stopped by DisposeAsync.
+            }
+        }
     }
 }

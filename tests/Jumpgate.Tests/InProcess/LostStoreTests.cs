@@ -14,7 +14,8 @@ namespace Jumpgate.Tests.InProcess;
 /// by its PID and started again on the same port and folder): open streams go on, a user it already
 /// checked at the current generation goes on opening streams, a token it never saw is refused in
 /// words that name the cause and not the database, the log says so once, and new authentications
-/// work again once the database is back, with nothing restarted.
+/// work again once the database is back, with nothing restarted; an agent that leaves meanwhile is
+/// still logged as gone.
 /// </summary>
 public sealed class LostStoreTests(ITestOutputHelper output)
 {
@@ -29,6 +30,8 @@ public sealed class LostStoreTests(ITestOutputHelper output)
         gateway.Output.Tap = log.Enqueue;
         var bob = await gateway.AddUserAsync("bob");
         await using var agent = await AgentInProcess.StartAsync(gateway, "lab-a", new Dictionary<string, IReadOnlyDictionary<string, int>> { ["node1"] = new Dictionary<string, int> { ["echo"] = service.Port } });
+        // An agent that goes away while the database is down: the gateway cannot record when it was last seen, and still says it left.
+        var leaving = await AgentInProcess.StartAsync(gateway, "lab-b", new Dictionary<string, IReadOnlyDictionary<string, int>> { ["node2"] = new Dictionary<string, int> { ["echo"] = service.Port } });
         // The agent's token was the last write. The gateway sees a write within its re-check
         // interval (100 ms here) at worst, so alice's streams opened after three intervals were
         // checked at the generation the database will have when it stops.
@@ -56,6 +59,9 @@ public sealed class LostStoreTests(ITestOutputHelper output)
             Assert.Equal(StoreHealth.Refusal, await RefusalAsync(gateway, bob));
         }
         await EchoAsync(open, 5);
+        await leaving.DisposeAsync();
+        Assert.True(await Signals.UntilAsync(() => Task.FromResult(log.Any(l => l.Contains("agent lab-b disconnected: ", StringComparison.Ordinal))), Signals.Timeout(10), TimeSpan.FromMilliseconds(20)),
+            "the gateway did not log lab-b's disconnect while the database was down");
 
         cluster.StartAgain();
         output.WriteLine("database started again");

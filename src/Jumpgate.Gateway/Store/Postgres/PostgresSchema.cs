@@ -23,11 +23,22 @@ internal static class PostgresSchema
     private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
 
     /// <summary>Migration n brings a database from version n to n + 1; a new one is appended, never edited.</summary>
-    private static readonly string[] Migrations = [Initial(), Certificate];
+    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes];
 
     /// <summary>The one certificate of the gateways that share the store (<see cref="PostgresCertificate"/>).</summary>
     private const string Certificate = """
         CREATE TABLE gateway_certificate (id INTEGER PRIMARY KEY CHECK (id = 0), fingerprint TEXT NOT NULL, recorded TEXT NOT NULL);
+        """;
+
+    /// <summary>
+    /// One-time sign-in codes by their hash, so a code minted by one gateway is redeemed on any
+    /// (<see cref="SqlSignInCodeStore"/>); no cache reads them, so no trigger moves the generation.
+    /// </summary>
+    private const string SignInCodes = """
+        CREATE TABLE signin_codes (
+            code_sha256 BYTEA PRIMARY KEY, "user" TEXT NOT NULL, token_id TEXT NOT NULL, signin TEXT NOT NULL,
+            label TEXT NOT NULL, expires TEXT NOT NULL);
+        CREATE INDEX signin_codes_expires ON signin_codes (expires);
         """;
 
     public static void Apply(NpgsqlDataSource source, PostgresUrl url)

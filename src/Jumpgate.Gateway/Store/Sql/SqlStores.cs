@@ -18,6 +18,7 @@ internal static class SqlStores
             new SqlHostStore(database),
             audit,
             new SqlWebSessionStore(database),
+            new SqlSignInCodeStore(database),
             generation,
             new Kept(audit, generation, database))
         {

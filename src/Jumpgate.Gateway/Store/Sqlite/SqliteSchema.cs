@@ -51,8 +51,17 @@ internal static class SqliteSchema
             Execute(connection, "ALTER TABLE audit ADD COLUMN admin TEXT");
         }
         CreateWebSessions(connection);
+        Execute(connection, SignInCodesTable);
         CreateGeneration(connection);
     }
+
+    /// <summary>One-time sign-in codes by their hash (<see cref="SqlSignInCodeStore"/>); no cache reads them, so no trigger moves the generation.</summary>
+    private const string SignInCodesTable = """
+        CREATE TABLE IF NOT EXISTS signin_codes (
+            code_sha256 BLOB PRIMARY KEY, user TEXT NOT NULL, token_id TEXT NOT NULL, signin TEXT NOT NULL,
+            label TEXT NOT NULL, expires TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS signin_codes_expires ON signin_codes (expires);
+        """;
 
     private static string PrincipalsTable(string name) => $"""
 
