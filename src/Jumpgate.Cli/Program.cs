@@ -30,6 +30,7 @@ internal static class Program
             TunnelCommands.Proxy(),
             TunnelCommands.Forward(),
             FleetCommands.Create(),
+            EnvCommands.Create(),
             DemoCommand.Create(),
         };
         var configuration = new InvocationConfiguration
