@@ -17,10 +17,12 @@ internal static class EnvCommands
           jumpgate env check environment.yml --fleet lab
           jumpgate env check environment.yml --hosts node1.jg,node2.jg --json
           jumpgate env sync environment.yml --fleet lab --dry-run
+          jumpgate env export --host node1.jg --name train -o environment.yml
         """)
     {
         Check(),
         Sync(),
+        Export(),
     };
 
     private sealed record Selection(Argument<string> File, Option<string?> Fleet, Option<string?> Hosts, Option<string?> SshConfig, Option<string?> Python, Option<TimeSpan?> Timeout)
@@ -113,6 +115,49 @@ internal static class EnvCommands
                 Live = !Console.IsErrorRedirected,
             };
             return await sync.RunAsync(spec, python, result.GetValue(dryRun), cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command Export()
+    {
+        var host = new Option<string>("--host") { Description = "The host to read, reached with your ssh config (node1.jg)", Required = true };
+        var name = new Option<string?>("--name") { Description = "The conda environment (required where the host has conda)" };
+        var python = new Option<string?>("--python") { Description = "Export this Python's pip packages instead (a venv's bin/python)" };
+        var sshConfig = new Option<string?>("--ssh-config") { Description = "This ssh config instead of yours (ssh -F)" };
+        var file = new Option<string?>("--output", "-o") { Description = "Write the file here (never over an existing one) instead of to stdout" };
+        var command = new Command("export", Options.Describe(
+            """
+            Write a host's environment as an environment.yml, so a known-good machine becomes the spec: what
+            `conda env export --from-history` gives (the packages asked for, not everything they pulled in), or,
+            on a host without conda or with --python, its top-level pip packages pinned to what is installed.
+            """,
+            "jumpgate env export --host node1.jg --name train -o environment.yml",
+            "jumpgate env export --host node1.jg --python '~/venv/bin/python'"))
+        {
+            host, name, python, sshConfig, file,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var hostName = result.GetValue(host)!;
+            var ssh = Fleet.Ssh.UserConfig(result.GetValue(sshConfig));
+            var answer = await ssh.ExecAsync(hostName, "sh -s", EnvExport.Script(result.GetValue(name), result.GetValue(python)), CheckTimeout, onLine: null, cancellationToken);
+            if (answer.SshFailed)
+            {
+                throw new Client.CliException($"{hostName}: {(answer.TimedOut ? $"no answer within {CheckTimeout.TotalSeconds:0}s" : Fleet.Ssh.Describe(answer.Stderr, hostName))}");
+            }
+            var text = EnvExport.ToEnvironmentFile(hostName, result.GetValue(name), new EnvExport.SshResultText(answer.ExitCode, answer.Stdout, answer.Stderr));
+            if (result.GetValue(file) is { } path)
+            {
+                await using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+                await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), cancellationToken);
+                Console.Error.WriteLine($"wrote {path}");
+            }
+            else
+            {
+                Console.Write(text);
+            }
+            return 0;
         });
         return command;
     }

@@ -144,4 +144,20 @@ public sealed class EnvTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Matches(@"node3\s+could not check: .*(refused|closed)", result.Stdout);
         Assert.Contains("1 not checked", result.Stdout);
     }
+
+    [Fact]
+    public async Task ExportWritesAHostsPipPackagesAsASpecTheOtherHostCanBeCheckedAgainst()
+    {
+        var spec = _home.File("exported.yml");
+        var export = await Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built,
+            ["env", "export", "--host", "node1", "--ssh-config", _hosts.ConfigPath, "--python", Python, "--name", "demo", "-o", spec], TimeSpan.FromSeconds(120), output: output);
+        Assert.True(export.ExitCode == 0, export.ToString());
+        var text = await File.ReadAllTextAsync(spec);
+        Assert.Contains("    - jgdemo-alpha==1.0.0\n    - jgdemo-beta==1.1.0\n", text);
+
+        var check = await EnvAsync("check", spec, "--json");
+        Assert.Equal(1, check.ExitCode);
+        var drifting = Cells(check.Stdout).Where(c => c.Value.State != "ok").Select(c => c.Key).Order().ToList();
+        Assert.Equal([("jgdemo-alpha==1.0.0", "node2"), ("jgdemo-beta==1.1.0", "node2")], drifting);
+    }
 }
