@@ -31,6 +31,7 @@ internal static class Program
             TunnelCommands.Forward(),
             FleetCommands.Create(),
             EnvCommands.Create(),
+            JupyterCommand.Create(),
             DemoCommand.Create(),
         };
         var configuration = new InvocationConfiguration
