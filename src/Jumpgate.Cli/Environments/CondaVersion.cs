@@ -151,6 +151,7 @@ internal sealed partial class CondaVersion : IComparable<CondaVersion>, IEquatab
 
     public override bool Equals(object? obj) => obj is CondaVersion other && Equals(other);
 
+    // Equal versions can be written differently (1.26, 1.26.0, 1.26_0); only a constant hash is consistent with that.
     public override int GetHashCode() => 0;
 
     public override string ToString() => Text;

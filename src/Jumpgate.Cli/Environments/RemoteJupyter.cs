@@ -50,6 +50,11 @@ internal sealed class RemoteJupyter(string host, string? sshConfig, TextWriter o
                 await Browser.OpenAsync(url, cancellationToken);
             }
             await forward.WaitForExitAsync(cancellationToken);
+            // Ctrl-C in a terminal reaches the whole process group: ssh may end a moment before our token says so.
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return 130;
+            }
             errors.WriteLine($"the forward to {host} ended (ssh exit {forward.ExitCode})");
             return 1;
         }

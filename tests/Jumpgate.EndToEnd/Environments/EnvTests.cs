@@ -11,12 +11,12 @@ namespace Jumpgate.EndToEnd.Environments;
 /// packages from wheels the test wrote, no package index anywhere (pip on the hosts is told --no-index
 /// and where the wheels are). The second host drifts: one package at another version, one missing.
 /// </summary>
-public sealed class EnvTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class EnvTests(VenvTemplates templates, ITestOutputHelper output) : IClassFixture<VenvTemplates>, IAsyncLifetime
 {
     private readonly TempDirectory _home = new("jg-env");
     private LoopbackHosts _hosts = null!;
 
-    private string Wheelhouse => _home.File("wheels");
+    private string Wheelhouse => templates.Wheelhouse;
 
     private string Venv(int i) => _home.File($"venv{i}");
 
@@ -29,11 +29,9 @@ public sealed class EnvTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(Wheelhouse);
-        Wheels.Write(Wheelhouse, "jgdemo-alpha", "1.0.0");
-        Wheels.Write(Wheelhouse, "jgdemo-alpha", "2.0.0");
-        Wheels.Write(Wheelhouse, "jgdemo-beta", "1.1.0");
-        await Task.WhenAll(MakeVenvAsync(1, "jgdemo-alpha==1.0.0", "jgdemo-beta==1.1.0"), MakeVenvAsync(2, "jgdemo-alpha==2.0.0"));
+        // Each test changes its venvs (sync installs into the second): copies of the class's, made once.
+        await templates.CopyAsync(1, Venv(1));
+        await templates.CopyAsync(2, Venv(2));
         Directory.CreateDirectory(SharedVenv);
         _hosts = await LoopbackHosts.StartAsync(output, _home.Path, SharedVenv,
             ("node1", Environment, Venv(1)),
@@ -51,14 +49,6 @@ public sealed class EnvTests(ITestOutputHelper output) : IAsyncLifetime
 
     /// <summary>What a login on a host sees: pip pointed at the local wheels only.</summary>
     private string Environment => $"PIP_NO_INDEX=1 PIP_FIND_LINKS={Wheelhouse} PIP_DISABLE_PIP_VERSION_CHECK=1";
-
-    private async Task MakeVenvAsync(int i, params string[] packages)
-    {
-        var venv = await Command.RunAsync("python3", ["-m", "venv", Venv(i)], TimeSpan.FromSeconds(120), output: output);
-        Assert.True(venv.ExitCode == 0, venv.ToString());
-        var install = await Command.RunAsync(Path.Combine(Venv(i), "bin", "python"), ["-m", "pip", "install", "--no-index", "--find-links", Wheelhouse, .. packages], TimeSpan.FromSeconds(120), output: output);
-        Assert.True(install.ExitCode == 0, install.ToString());
-    }
 
     public async Task DisposeAsync()
     {
