@@ -30,6 +30,8 @@ internal static class Program
             TunnelCommands.Proxy(),
             TunnelCommands.Forward(),
             FleetCommands.Create(),
+            EnvCommands.Create(),
+            JupyterCommand.Create(),
             DemoCommand.Create(),
         };
         var configuration = new InvocationConfiguration

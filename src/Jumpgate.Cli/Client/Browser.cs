@@ -77,7 +77,8 @@ internal sealed class Browser : IAsyncDisposable
     /// </summary>
     public static async Task OpenAsync(string signInUrl, CancellationToken cancellationToken)
     {
-        if (!Uri.TryCreate(signInUrl, UriKind.Absolute, out var link) || link.Scheme != Uri.UriSchemeHttps)
+        // A local forward (jumpgate jupyter) is plain http on loopback; anything else must be https.
+        if (!Uri.TryCreate(signInUrl, UriKind.Absolute, out var link) || (link.Scheme != Uri.UriSchemeHttps && !(link.Scheme == Uri.UriSchemeHttp && link.IsLoopback)))
         {
             throw new CliException("the gateway's sign-in link is not an https:// address; not opening it");
         }

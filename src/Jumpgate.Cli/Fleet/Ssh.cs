@@ -13,13 +13,17 @@ internal sealed record SshResult(int ExitCode, string Stdout, string Stderr, boo
 /// <summary>
 /// Runs the system's OpenSSH with the fleet's config: first one master connection per host (held by
 /// ControlPersist), then every command as a client of that master, so a probe costs no new handshake.
+/// With no config (<see cref="UserConfig"/>), ssh reads the user's own, as a plain <c>ssh HOST</c> does.
 /// </summary>
-internal sealed class Ssh(string configPath, string logFolder)
+internal sealed class Ssh(string? configPath, string logFolder)
 {
+    /// <summary>The user's own ssh config (~/.ssh/config and the system's), where `jumpgate ssh-config` put the *.jg hosts.</summary>
+    public static Ssh UserConfig(string? configPath = null) => new(configPath, Path.GetTempPath());
+
     /// <summary>Output kept per stream; the largest nvidia-smi report we know (8 GPUs) is a few hundred KiB.</summary>
     private const int MaxOutput = 8 << 20;
 
-    public string ConfigPath { get; } = configPath;
+    public string? ConfigPath { get; } = configPath;
 
     /// <summary>
     /// Opens (or finds) the master connection to <paramref name="host"/>. Returns null on success or
@@ -28,6 +32,7 @@ internal sealed class Ssh(string configPath, string logFolder)
     /// </summary>
     public async Task<string?> ConnectAsync(string host, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        System.Diagnostics.Debug.Assert(ConfigPath is not null, "master connections are for a fleet's own config");
         var check = await RunAsync(host, ["-O", "check"], command: null, stdin: null, timeout, onLine: null, cancellationToken);
         if (check.ExitCode == 0)
         {
@@ -39,7 +44,7 @@ internal sealed class Ssh(string configPath, string logFolder)
         File.Delete(jumpLog);
         // -f -N: authenticate, then leave the master in the background with no command of its own.
         // The log also takes the stderr of the head node's ssh -W, which says why a jump failed.
-        string[] arguments = ["-c", "log=$1; shift; exec \"$@\" </dev/null >/dev/null 2>>\"$log\"", "sh", log, "ssh", "-F", ConfigPath, "-E", log, "-o", "ControlMaster=yes", "-f", "-N", host];
+        string[] arguments = ["-c", "log=$1; shift; exec \"$@\" </dev/null >/dev/null 2>>\"$log\"", "sh", log, "ssh", "-F", ConfigPath!, "-E", log, "-o", "ControlMaster=yes", "-f", "-N", host];
         var result = await StartAsync("sh", arguments, stdin: null, timeout, onLine: null, cancellationToken);
         if (result.ExitCode == 0 && !result.TimedOut)
         {
@@ -62,7 +67,8 @@ internal sealed class Ssh(string configPath, string logFolder)
 
     private Task<SshResult> RunAsync(string host, string[] options, string? command, string? stdin, TimeSpan timeout, Action<string, bool>? onLine, CancellationToken cancellationToken)
     {
-        List<string> arguments = ["-F", ConfigPath, .. options, host];
+        // A fleet's config says BatchMode itself; a user's may not, and a prompt would hang a parallel run.
+        List<string> arguments = ConfigPath is null ? ["-o", "BatchMode=yes", .. options, host] : ["-F", ConfigPath, "-o", "BatchMode=yes", .. options, host];
         if (command is not null)
         {
             arguments.Add(command);
