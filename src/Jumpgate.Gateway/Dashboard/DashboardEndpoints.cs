@@ -71,6 +71,11 @@ internal sealed class DashboardEndpoints(
         }
         switch (path[Prefix.Length..])
         {
+            case "events" or "admin" when !HttpMethods.IsGet(method):
+                // A HEAD would hold an event stream open with no body to carry it.
+                http.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                http.Response.Headers.Allow = "GET";
+                return true;
             case "events":
                 await WithViewerAsync(http, viewer => events.RunAsync(http, viewer));
                 return true;

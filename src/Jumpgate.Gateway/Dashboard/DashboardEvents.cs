@@ -89,7 +89,7 @@ internal sealed class DashboardEvents(
                 if (history.Version != lastHistory)
                 {
                     lastHistory = history.Version;
-                    await WriteEventAsync(response, "history", JsonSerializer.SerializeToUtf8Bytes(history.View(), DashboardJson.Default.DashboardHistoryView), cancellationToken);
+                    await WriteEventAsync(response, "history", JsonSerializer.SerializeToUtf8Bytes(history.View(viewer.IsAdmin ? null : viewer.Name), DashboardJson.Default.DashboardHistoryView), cancellationToken);
                     sent = true;
                 }
                 if (sent)

@@ -14,6 +14,7 @@ internal sealed class LiveStreams
     private long _nextId;
     private long _endedToService;
     private long _endedToUser;
+    private readonly Dictionary<string, long> _endedByUser = new(StringComparer.Ordinal);
 
     /// <summary>Lists a stream until the returned handle is disposed (once).</summary>
     public Listing Add(StreamRecord record)
@@ -42,6 +43,23 @@ internal sealed class LiveStreams
         }
     }
 
+    /// <summary>
+    /// Bytes carried both ways by each user's streams so far, open and ended, for every user who
+    /// has had a stream since the gateway started (the users an admin made: a bounded set).
+    /// </summary>
+    public Dictionary<string, long> TotalBytesByUser()
+    {
+        lock (_ending)
+        {
+            var totals = new Dictionary<string, long>(_endedByUser, StringComparer.Ordinal);
+            foreach (var record in _streams.Values)
+            {
+                totals[record.User.Name] = totals.GetValueOrDefault(record.User.Name) + record.Meters.ToService + record.Meters.ToUser;
+            }
+            return totals;
+        }
+    }
+
     private void Remove(long id)
     {
         lock (_ending)
@@ -50,6 +68,7 @@ internal sealed class LiveStreams
             {
                 _endedToService += record.Meters.ToService;
                 _endedToUser += record.Meters.ToUser;
+                _endedByUser[record.User.Name] = _endedByUser.GetValueOrDefault(record.User.Name) + record.Meters.ToService + record.Meters.ToUser;
             }
         }
     }

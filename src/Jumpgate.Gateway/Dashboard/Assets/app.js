@@ -90,6 +90,7 @@
     for (const id of [...previous.keys()]) if (!seen.has(id)) previous.delete(id);
     fill($('#streams'), rows, $('#streams-empty'));
     $('#streams-count').textContent = `(${streams.length})`;
+    $('#streams-now').textContent = streams.length;
   }
 
   function renderHosts(hosts) {
@@ -145,7 +146,9 @@
 
   // ---- sparklines ----------------------------------------------------------------------------
 
-  function sparkline(svg, values, points) {
+  function sparkline(svg, samples, points) {
+    // A single sample still draws: a flat stroke one step wide.
+    const values = samples.length === 1 ? [samples[0], samples[0]] : samples;
     const max = Math.max(1, ...values);
     const step = 360 / Math.max(1, points - 1);
     const offset = points - values.length; // the newest sample sits at the right edge
@@ -161,7 +164,6 @@
     const points = 3600 / history.interval_seconds;
     sparkline($('#spark-streams'), history.streams, points);
     sparkline($('#spark-bytes'), history.bytes, points);
-    $('#streams-now').textContent = history.streams.length ? history.streams[history.streams.length - 1] : '–';
     $('#bytes-hour').textContent = bytes(history.bytes.reduce((sum, b) => sum + b, 0));
   }
 
