@@ -8,6 +8,7 @@
   const $ = (selector) => document.querySelector(selector);
 
   let snapshot = null;
+  let snapshotAt = 0;
   let adminVersion = null;
   const previous = new Map(); // stream id -> { bytes, at }: the last snapshot's counts, for rates
 
@@ -83,7 +84,7 @@
         cell('Agent', s.agent || '–'),
         cell('Up', bytes(s.bytes_up), 'num'),
         cell('Down', bytes(s.bytes_down), 'num'),
-        cell('Rate', shown === null ? '–' : `${bytes(Math.max(0, Math.round(shown)))}/s`, 'num'),
+        cell('Rate', shown === null ? '–' : `${bytes(Math.max(0, Math.round(shown)))}/s`, 'num rate'),
         cell('Age', el('span', { className: 'age', 'data-since': s.started, 'data-plain': true }, age(s.started)), 'num'),
         isAdmin ? cell('', actionButton('disable-user', s.user, `Disable ${s.user}`), 'for-admin') : null);
     });
@@ -137,8 +138,13 @@
     renderAgents(snapshot.agents);
   }
 
-  // Ages move every second without asking the gateway anything.
+  // Ages move every second without asking the gateway anything. No snapshot for two seconds means
+  // no stream's bytes moved (the gateway sends one whenever they do), so every rate is zero.
   setInterval(() => {
+    if (snapshot && performance.now() - snapshotAt > 2000) {
+      for (const node of document.querySelectorAll('#streams td.rate')) node.textContent = '0 B/s';
+      for (const entry of previous.values()) entry.rate = 0;
+    }
     for (const node of document.querySelectorAll('.age[data-since]')) {
       node.textContent = age(node.dataset.since) + (node.hasAttribute('data-plain') ? '' : ' ago');
     }
@@ -257,6 +263,7 @@
   events.addEventListener('error', () => { live.textContent = 'reconnecting…'; live.className = 'live off'; });
   events.addEventListener('snapshot', (event) => {
     snapshot = JSON.parse(event.data);
+    snapshotAt = performance.now();
     render();
     if (isAdmin && snapshot.admin_version !== adminVersion) {
       adminVersion = snapshot.admin_version;
