@@ -155,6 +155,39 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
         return panel.RootElement.GetProperty("users").EnumerateArray().Single(u => u.GetProperty("name").GetString() == user).GetProperty("disabled").GetBoolean();
     }
 
+    [Fact]
+    public async Task AnAdminRevokesATokenAndDisablesAnAgentFromTheDashboardAsTheCliWould()
+    {
+        var erin = await _fixture.AddUserAsync("erin");
+        using var erinsPage = new GatewayBrowser(_fixture.Deployment.GatewayUrl, _fixture.Deployment.Fingerprint);
+        (await erinsPage.FollowAsync(await _fixture.DashboardLinkAsync(erin))).Response.Dispose();
+        using var admin = new GatewayBrowser(_fixture.Deployment.GatewayUrl, _fixture.Deployment.Fingerprint);
+        (await admin.FollowAsync(await _fixture.DashboardLinkAsync(_fixture.Deployment.ClientEnvironment, admin: true))).Response.Dispose();
+        var csrf = System.Text.RegularExpressions.Regex.Match(await admin.Client.GetStringAsync(admin.GatewayUri("/")), "name=\"jumpgate-csrf\" content=\"([0-9a-f]{64})\"").Groups[1].Value;
+        using var panel = JsonDocument.Parse(await admin.Client.GetStringAsync(admin.GatewayUri("/dashboard/admin")));
+        var erinsToken = panel.RootElement.GetProperty("tokens").EnumerateArray().Single(t => t.GetProperty("principal").GetString() == "erin").GetProperty("id").GetString()!;
+
+        // Erin's page is open, signed in with the token the admin revokes: its event stream says so and ends.
+        using (var events = await erinsPage.Client.GetAsync(erinsPage.GatewayUri("/dashboard/events"), HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, events.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, await PostAsync(admin, $"https://localhost:{admin.Port}", csrf, $"revoke-token/{erinsToken}"));
+            Assert.Contains("event: signedout", await events.Content.ReadAsStringAsync().WaitAsync(Signals.Timeout(20)), StringComparison.Ordinal);
+        }
+        using (var again = await erinsPage.Client.GetAsync(erinsPage.GatewayUri("/dashboard/events")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, again.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await PostAsync(admin, $"https://localhost:{admin.Port}", csrf, "disable-agent/lab-a"));
+        var gone = await FirstSnapshotAsync(admin, s => s.GetProperty("agents").GetArrayLength() == 0);
+        Assert.False(gone.GetProperty("hosts")[0].GetProperty("online").GetBoolean());
+
+        var audit = (await _fixture.Deployment.JumpgateAsync("gateway", "audit", "--event", "admin", "--json", "--dir", _fixture.Deployment.GatewayDir)).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).Where(e => e.GetProperty("admin").GetString() == "root").ToList();
+        Assert.Equal([$"revoked token {erinsToken} of user erin", "disabled agent lab-a"], audit.Select(e => e.GetProperty("reason").GetString()));
+    }
+
     /// <summary>The CSRF token a user's session would get, made as the gateway makes it; the user's page itself carries none.</summary>
     private static string Csrf(GatewayBrowser browser)
     {
@@ -162,9 +195,9 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
         return Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(cookie), "jumpgate dashboard actions v1"u8));
     }
 
-    private static async Task<HttpStatusCode> PostAsync(GatewayBrowser browser, string origin, string? csrf)
+    private static async Task<HttpStatusCode> PostAsync(GatewayBrowser browser, string origin, string? csrf, string action = "disable-user/dave")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, browser.GatewayUri("/dashboard/actions/disable-user/dave"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, browser.GatewayUri($"/dashboard/actions/{action}"));
         request.Headers.Add("Origin", origin);
         if (csrf is not null)
         {
