@@ -120,6 +120,53 @@ public sealed class ChromiumPage : IAsyncDisposable
         return value is null ? "" : value.GetValueKind() == JsonValueKind.String ? (string)value! : value.ToJsonString();
     }
 
+    /// <summary>
+    /// Runs <paramref name="script"/> (a click on a button that asks with <c>confirm()</c>), waits
+    /// for the dialog and accepts it, as a person clicking OK would; returns the dialog's words.
+    /// </summary>
+    public async Task<string> AcceptDialogAsync(string script, CancellationToken cancellationToken = default)
+    {
+        var opening = WaitForEventAsync("Page.javascriptDialogOpening", cancellationToken);
+        // Later, not within the call: the dialog blocks the page's script until it is answered.
+        await EvaluateAsync($"setTimeout(() => {{ {script} }}, 0)", cancellationToken);
+        var dialog = await opening;
+        await CallAsync("Page.handleJavaScriptDialog", new JsonObject { ["accept"] = true }, cancellationToken);
+        return (string?)dialog["message"] ?? "";
+    }
+
+    /// <summary>
+    /// Saves a PNG of the page as a <paramref name="width"/>-pixel-wide screen shows it (a phone's
+    /// width is a mobile viewport), at <paramref name="pngPath"/> under <see cref="Chromium.ArtifactsDirectory"/>
+    /// when relative; returns the full path.
+    /// </summary>
+    public async Task<string> ScreenshotAsync(string pngPath, int width, int height, CancellationToken cancellationToken = default)
+    {
+        var path = Path.GetFullPath(pngPath, Chromium.ArtifactsDirectory);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await CallAsync("Emulation.setDeviceMetricsOverride", new JsonObject
+        {
+            ["width"] = width, ["height"] = height, ["deviceScaleFactor"] = 1, ["mobile"] = width < 600,
+        }, cancellationToken);
+        try
+        {
+            var shot = await CallAsync("Page.captureScreenshot", new JsonObject { ["format"] = "png", ["captureBeyondViewport"] = true }, cancellationToken);
+            await File.WriteAllBytesAsync(path, Convert.FromBase64String((string)shot["data"]!), cancellationToken);
+        }
+        finally
+        {
+            await CallAsync("Emulation.clearDeviceMetricsOverride", null, cancellationToken);
+        }
+        try
+        {
+            _output?.WriteLine($"[chromium page] screenshot at {width}x{height}: {path}");
+        }
+        catch (InvalidOperationException)
+        {
+            // The test has finished; its output helper no longer takes lines.
+        }
+        return path;
+    }
+
     /// <summary>The page's address now.</summary>
     public Task<string> LocationAsync(CancellationToken cancellationToken = default) => EvaluateAsync("location.href", cancellationToken);
 

@@ -65,5 +65,8 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
         return (await api.SendAsync(HttpMethod.Get, $"{Prefix}/audit?{string.Join('&', query)}", null, AdminJson.Default.ListAuditEvent, cancellationToken))!;
     }
 
+    /// <summary>A one-time link that signs a browser in on the dashboard as this admin (not part of <see cref="IGatewayAdmin"/>: only a running gateway mints one).</summary>
+    public Task<OpenLink> DashboardAsync(CancellationToken cancellationToken) => api.DashboardAsync(cancellationToken, $"{Prefix}/dashboard");
+
     public void Dispose() => api.Dispose();
 }

@@ -93,21 +93,48 @@ internal static class ClientCommands
 
     public static Command Open()
     {
-        var host = new Argument<string>("host") { Description = "The host, as `jumpgate ls` lists it" };
-        var service = new Argument<string>("service") { Description = "An HTTP service of the host (ls marks them (http)), e.g. jupyter" };
+        var host = new Argument<string?>("host") { Description = "The host, as `jumpgate ls` lists it", Arity = ArgumentArity.ZeroOrOne };
+        var service = new Argument<string?>("service") { Description = "An HTTP service of the host (ls marks them (http)), e.g. jupyter", Arity = ArgumentArity.ZeroOrOne };
+        var dashboard = new Option<bool>("--dashboard") { Description = "A one-time sign-in link to the gateway's dashboard instead of a service (agents, hosts, your streams)" };
+        var admin = new Option<bool>("--admin") { Description = "With --dashboard: sign the browser in as the admin `jumpgate admin login` saved, who sees everything and can disable users and agents" };
         var browser = new Option<bool>("--browser") { Description = "Open the one-time sign-in link in the default browser (xdg-open, open), through a page only you can read: the link never appears in a process list; waits until the browser has loaded it" };
         var json = Options.Json();
         var command = new Command("open", Options.Describe(
-            "Print an HTTP service's address on the gateway and a one-time link (valid 5 minutes) that signs a browser in on it.",
+            "Print an HTTP service's address on the gateway (or the dashboard's) and a one-time link (valid 5 minutes) that signs a browser in on it.",
             "jumpgate open node1 jupyter",
-            "jumpgate open node1 tensorboard --browser"))
+            "jumpgate open node1 tensorboard --browser",
+            "jumpgate open --dashboard",
+            "jumpgate open --dashboard --admin --browser"))
         {
-            host, service, browser, json,
+            host, service, dashboard, admin, browser, json,
         };
+        command.Validators.Add(result =>
+        {
+            var named = result.GetValue(host) is not null || result.GetValue(service) is not null;
+            if (result.GetValue(dashboard) ? named : result.GetValue(host) is null || result.GetValue(service) is null)
+            {
+                result.AddError(result.GetValue(dashboard) ? "--dashboard takes no host or service" : "give a host and a service (jumpgate open node1 jupyter), or --dashboard");
+            }
+            else if (result.GetValue(admin) && !result.GetValue(dashboard))
+            {
+                result.AddError("--admin goes with --dashboard: services are opened as a user");
+            }
+        });
         command.SetAction(async (result, cancellationToken) =>
         {
-            using var api = GatewayApi.FromSettings(ClientSettings.Load());
-            var link = await api.OpenAsync(result.GetValue(host)!, result.GetValue(service)!, cancellationToken);
+            OpenLink link;
+            if (result.GetValue(admin))
+            {
+                using var remote = Admin.RemoteAdmin.FromSettings(AdminSettings.Load());
+                link = await remote.DashboardAsync(cancellationToken);
+            }
+            else
+            {
+                using var api = GatewayApi.FromSettings(ClientSettings.Load());
+                link = result.GetValue(dashboard)
+                    ? await api.DashboardAsync(cancellationToken)
+                    : await api.OpenAsync(result.GetValue(host)!, result.GetValue(service)!, cancellationToken);
+            }
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(link, ApiJson.Default.OpenLink));

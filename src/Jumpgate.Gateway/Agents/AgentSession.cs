@@ -50,6 +50,36 @@ internal sealed class AgentSession
     /// <summary>The fingerprint of the certificate the agent presents on direct legs, from its hello; null if it sent none.</summary>
     public string? Certificate { get; init; }
 
+    /// <summary>The agent's version as its hello gave it (one line, at most 64 characters); null if it sent none.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>The address the control connection came from, as the gateway saw it.</summary>
+    public string? Remote { get; init; }
+
+    /// <summary>When the agent registered.</summary>
+    public DateTimeOffset Connected { get; init; }
+
+    /// <summary>When the agent was last heard on its control connection (any frame, a heartbeat included).</summary>
+    public DateTimeOffset LastHeard
+    {
+        get => new(Interlocked.Read(ref _lastHeardTicks), TimeSpan.Zero);
+        set => Interlocked.Exchange(ref _lastHeardTicks, value.UtcTicks);
+    }
+
+    private long _lastHeardTicks;
+
+    /// <summary>Trunks connected now, open or draining.</summary>
+    public int Trunks
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _trunks.Count;
+            }
+        }
+    }
+
     public ChannelReader<ControlMessage> Outbox => _outbox.Reader;
 
     /// <summary>Cancelled when the session ends; its trunks take no new streams from then on.</summary>

@@ -7,6 +7,7 @@ using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Dashboard;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Builder;
@@ -63,6 +64,8 @@ internal static class AdminEndpoints
             var rule = await BodyAsync(http, AdminJson.Default.RuleRequest, cancellationToken);
             return Done(() => Actions(http).Revoke(rule));
         });
+
+        admin.MapGet("/dashboard", (HttpContext http, DashboardEndpoints dashboard) => ApiEndpoints.DashboardLink(http, Caller(http), dashboard));
 
         admin.MapGet("/audit", (HttpContext http, string? user, string? host, string? since, int? limit, string? @event) =>
             Results.Json([.. Actions(http).Audit(user, host, since, limit ?? 1000, @event)], AdminJson.Default.ListAuditEvent));

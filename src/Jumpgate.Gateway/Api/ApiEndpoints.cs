@@ -4,6 +4,7 @@ using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Dashboard;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Routing;
 using Jumpgate.Gateway.Store;
@@ -61,6 +62,11 @@ internal static class ApiEndpoints
         });
 
         app.MapGet(ApiPaths.Open, OpenAsync);
+
+        app.MapGet(ApiPaths.Dashboard, async (HttpContext http, Authenticator authenticator, DashboardEndpoints dashboard) =>
+            Authenticate(http, authenticator) is { } user
+                ? DashboardLink(http, user, dashboard)
+                : await UnauthorizedAsync(http, authenticator));
     }
 
     /// <summary>
@@ -96,6 +102,13 @@ internal static class ApiEndpoints
         var label = announced.Subdomain ?? ServiceRouter.LabelOf(service, host);
         return Results.Json(new OpenLink(router.UrlOf(label, http.Request.Host.Value), signIn.MintLink(user, label, http.Request.Host.Value),
             (int)SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
+    }
+
+    /// <summary>The dashboard's address and a one-time link that signs a browser in on it as <paramref name="principal"/> (a user, or an admin through the admin API).</summary>
+    internal static IResult DashboardLink(HttpContext http, Principal principal, DashboardEndpoints dashboard)
+    {
+        var link = dashboard.MintLink(principal, http.Request.Host.Value);
+        return Results.Json(new OpenLink(dashboard.Url(http.Request.Host.Value), link, (int)SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
     }
 
     /// <summary>A refusal in words, as every API answers one: <c>{"error": "..."}</c>.</summary>

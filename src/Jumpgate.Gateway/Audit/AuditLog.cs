@@ -48,8 +48,14 @@ internal sealed class AuditLog : IAsyncDisposable
 
     public DateTimeOffset Now => _time.GetUtcNow();
 
+    /// <summary>Events written since start (queued, dropped or not): a watcher that sees it move knows the audit has news.</summary>
+    public long Written => Interlocked.Read(ref _written);
+
+    private long _written;
+
     public void Write(AuditEvent audit)
     {
+        Interlocked.Increment(ref _written);
         if (!_queue.Writer.TryWrite(audit))
         {
             Interlocked.Increment(ref _dropped);

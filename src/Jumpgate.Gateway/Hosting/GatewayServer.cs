@@ -6,6 +6,7 @@ using Jumpgate.Gateway.Api;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.Dashboard;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Routing;
@@ -76,6 +77,7 @@ public static class GatewayServer
         builder.Services.AddSingleton<StreamQuota>();
         builder.Services.AddSingleton<StreamAuthorizer>();
         builder.Services.AddSingleton<StreamBroker>();
+        builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddSingleton<DirectStreams>();
         builder.Services.AddSingleton<UserTrunks>();
         builder.Services.AddSingleton<TunnelHandler>();
@@ -83,6 +85,11 @@ public static class GatewayServer
         builder.Services.AddSingleton<SignInCodes>();
         builder.Services.AddSingleton<BrowserSessions>();
         builder.Services.AddSingleton<SignInEndpoints>();
+        builder.Services.AddSingleton<DashboardView>();
+        builder.Services.AddSingleton<DashboardHistory>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DashboardHistory>());
+        builder.Services.AddSingleton<DashboardEvents>();
+        builder.Services.AddSingleton<DashboardEndpoints>();
         builder.Services.AddSingleton<UpstreamConnections>();
         builder.Services.AddSingleton<ReplicaPins>();
         builder.Services.AddHttpForwarder();

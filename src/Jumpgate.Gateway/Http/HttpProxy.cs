@@ -25,6 +25,7 @@ internal sealed class HttpProxy(
     ServiceRouter router,
     BrowserSessions sessions,
     SignInEndpoints signIn,
+    Dashboard.DashboardEndpoints dashboard,
     StreamAuthorizer authorizer,
     ReplicaPins pins,
     UpstreamConnections upstream,
@@ -57,7 +58,7 @@ internal sealed class HttpProxy(
         switch (router.Classify(http.Request.Host.Value, out var label))
         {
             case HostKind.Gateway:
-                if (!await signIn.TryHandleGatewayAsync(http))
+                if (!await dashboard.TryHandleAsync(http) && !await signIn.TryHandleGatewayAsync(http))
                 {
                     await next(http);
                 }

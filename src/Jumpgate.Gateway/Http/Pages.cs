@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 
 namespace Jumpgate.Gateway.Http;
 
-/// <summary>The gateway's own HTML: the sign-in form, its home page and error pages. Every value is HTML-encoded.</summary>
+/// <summary>The gateway's own HTML: the sign-in form, the sign-out page and error pages. Every value is HTML-encoded.</summary>
 internal static class Pages
 {
     private const string Style = """
@@ -23,13 +23,6 @@ internal static class Pages
           <button type="submit">Sign in</button>
         </form>
         <p class="muted">Or run <code>jumpgate open HOST SERVICE</code>, which prints a one-time sign-in link.</p>
-        """);
-
-    public static string Home(string user, IEnumerable<(string Name, string Url)> services) => Layout("Jumpgate", $"""
-        <h1>Jumpgate</h1>
-        <p>Signed in as <strong id="user">{Encode(user)}</strong>.</p>
-        <ul id="services">{string.Concat(services.Select(s => $"<li><a href=\"{Encode(s.Url)}\">{Encode(s.Name)}</a></li>"))}</ul>
-        <form method="post" action="/signout"><button type="submit">Sign out</button></form>
         """);
 
     public static string SignOut(string action) => Layout("Sign out of Jumpgate", $"""

@@ -1,7 +1,6 @@
 using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
-using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Store;
@@ -10,8 +9,8 @@ using Microsoft.AspNetCore.Http;
 namespace Jumpgate.Gateway.Http;
 
 /// <summary>
-/// Signing a browser in. On the gateway's own domain: the sign-in form, sign-out and a home page
-/// listing the user's HTTP services. A service subdomain gets its own session through a
+/// Signing a browser in. On the gateway's own domain: the sign-in form and sign-out (its home
+/// page is the dashboard, Dashboard/). A service subdomain gets its own session through a
 /// one-time code: the gateway's domain mints it for a signed-in browser (or `jumpgate open`
 /// for a user token) and the subdomain's <see cref="CallbackPath"/> redeems it for a cookie.
 /// </summary>
@@ -20,8 +19,7 @@ internal sealed class SignInEndpoints(
     BrowserSessions sessions,
     SignInCodes codes,
     Authenticator authenticator,
-    AccessCache access,
-    AgentRegistry registry,
+    ITokenStore tokens,
     AuditLog audit,
     TimeProvider time)
 {
@@ -44,9 +42,6 @@ internal sealed class SignInEndpoints(
         var method = http.Request.Method;
         switch (path)
         {
-            case "/" when HttpMethods.IsGet(method) || HttpMethods.IsHead(method):
-                await HomeAsync(http);
-                return true;
             case "/signin" when HttpMethods.IsGet(method) || HttpMethods.IsHead(method):
                 await SignInPageAsync(http);
                 return true;
@@ -105,28 +100,13 @@ internal sealed class SignInEndpoints(
         return $"{router.UrlOf(label, hostHeader).TrimEnd('/')}{CallbackPath}?code={code}&next={Uri.EscapeDataString(next)}";
     }
 
-    private async Task HomeAsync(HttpContext http)
-    {
-        if (sessions.Find(http) is not { } session)
-        {
-            http.Response.Redirect("/signin");
-            return;
-        }
-        var policy = access.LoadPolicy(session.User);
-        var services = registry.All()
-            .SelectMany(s => s.Hosts.Values.SelectMany(h => h.Services.Where(x => x.Http && policy.Allows(h.Name, x.Name)).Select(x => (Host: h.Name, Service: x))))
-            .DistinctBy(x => (x.Host, x.Service.Name))
-            .OrderBy(x => x.Host, StringComparer.Ordinal).ThenBy(x => x.Service.Name, StringComparer.Ordinal)
-            .Select(x => ($"{x.Host} {x.Service.Name}", router.UrlOf(x.Service.Subdomain ?? ServiceRouter.LabelOf(x.Service.Name, x.Host), http.Request.Host.Value)));
-        await Pages.WriteAsync(http, StatusCodes.Status200OK, Pages.Home(session.User, services));
-    }
-
     private async Task SignInPageAsync(HttpContext http)
     {
         var to = http.Request.Query["to"].ToString();
         if (sessions.Find(http) is { } session)
         {
-            http.Response.Redirect(ContinueTo(http, session.User, session.TokenId, session.SignIn, to));
+            // An admin's session (the dashboard's, from an admin token) opens no service: services are reached as a user, through the rules.
+            http.Response.Redirect(tokens.Find(session.TokenId)?.Kind == PrincipalKind.User ? ContinueTo(http, session.User, session.TokenId, session.SignIn, to) : "/");
             return;
         }
         await SignInPageAsync(http, StatusCodes.Status200OK, to, error: null);

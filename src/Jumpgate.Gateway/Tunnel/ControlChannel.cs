@@ -59,6 +59,10 @@ internal sealed class ControlChannel(
             {
                 // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
                 Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
+                Version = hello.Version is { } version ? Truncate(new string([.. version.Select(c => char.IsControl(c) ? ' ' : c)])) : null,
+                Remote = connection.Remote,
+                Connected = time.GetUtcNow(),
+                LastHeard = time.GetUtcNow(),
             };
             hosts.Replace(agent.Name, [.. accepted.Values], time.GetUtcNow());
             registry.Register(session);
@@ -241,6 +245,7 @@ internal sealed class ControlChannel(
                     return stop.IsCancellationRequested ? "the gateway is stopping" : $"no heartbeat for {deadline.TotalSeconds:0.#} s";
                 }
                 lastHeard = time.GetTimestamp();
+                session.LastHeard = time.GetUtcNow();
                 if (message.Type == ControlMessage.Ping)
                 {
                     session.Send(new ControlMessage { Type = ControlMessage.Pong });

@@ -23,6 +23,7 @@ internal sealed class StreamBroker(
     Authenticator authenticator,
     AccessMonitor monitor,
     AuditLog audit,
+    LiveStreams live,
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
@@ -34,6 +35,7 @@ internal sealed class StreamBroker(
             return;
         }
         using var record = new StreamRecord(user, client.Remote, hello.Host ?? "", hello.Service ?? "", audit, logger, time);
+        using var listed = live.Add(record);
         var authorization = authorizer.Authorize(user.Name, hello.Host ?? "", hello.Service ?? "");
         if (!authorization.Allowed)
         {

@@ -45,6 +45,30 @@ public sealed class CliTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Matches(@"^\d+\.\d+\.\d+", result.Stdout.Trim());
     }
 
+    [Fact]
+    public async Task OpenTakesAHostAndAServiceOrDashboardAndSaysWhichWhenGivenNeither()
+    {
+        var dashboard = await _deployment.JumpgateAsync("open", "--dashboard");
+        var port = new Uri(_deployment.GatewayUrl).Port;
+        Assert.Equal(0, dashboard.ExitCode);
+        var lines = dashboard.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"https://localhost:{port}/", lines[0]);
+        Assert.Matches($@"^sign in once \(valid 5 minutes\): https://localhost:{port}/signin/link\?code=[0-9a-f]{{64}}$", lines[1]);
+
+        foreach (var (arguments, refusal) in new (string[], string)[]
+        {
+            (["open"], "give a host and a service (jumpgate open node1 jupyter), or --dashboard"),
+            (["open", "node1"], "give a host and a service (jumpgate open node1 jupyter), or --dashboard"),
+            (["open", "node1", "jupyter", "--dashboard"], "--dashboard takes no host or service"),
+            (["open", "node1", "jupyter", "--admin"], "--admin goes with --dashboard: services are opened as a user"),
+        })
+        {
+            var result = await _deployment.JumpgateAsync(arguments);
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains(refusal, result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("gateway", "init")]
     [InlineData("gateway", "add-agent")]
