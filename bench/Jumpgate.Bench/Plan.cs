@@ -49,6 +49,14 @@ internal sealed record Plan
     public required IReadOnlyList<int> FleetHosts { get; init; }
     public required int FleetRounds { get; init; }
 
+    /// <summary>New connections a second through two replicas, for how many seconds, and how far into that one replica dies (replica failover).</summary>
+    public required int FailoverRate { get; init; }
+    public required int FailoverSeconds { get; init; }
+    public required double FailoverKillAt { get; init; }
+
+    /// <summary>Times the gateway failover figure kills the gateway the CLI uses (and starts it again for the next).</summary>
+    public required int GatewayFailoverRuns { get; init; }
+
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";
 
@@ -75,6 +83,10 @@ internal sealed record Plan
         HttpWarmupSeconds = 3,
         FleetHosts = [2, 8],
         FleetRounds = 3,
+        FailoverRate = 200,
+        FailoverSeconds = 10,
+        FailoverKillAt = 0.4,
+        GatewayFailoverRuns = 3,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
@@ -100,5 +112,9 @@ internal sealed record Plan
         HttpWarmupSeconds = 1,
         FleetHosts = [2],
         FleetRounds = 1,
+        FailoverRate = 50,
+        FailoverSeconds = 2,
+        FailoverKillAt = 0.4,
+        GatewayFailoverRuns = 1,
     };
 }

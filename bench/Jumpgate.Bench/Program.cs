@@ -53,6 +53,10 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("`jumpgate proxy` start-up", ProxyStartup.RunAsync),
         ("HTTP", Http.RunAsync),
         ("fleet", Fleet.RunAsync),
+        // High availability (`--only=failover`, `--only=store`): each starts Jumpgates of its own; the two on PostgreSQL share one throw-away cluster.
+        ("replica failover", ReplicaFailover.RunAsync),
+        ("gateway failover", GatewayFailover.RunAsync),
+        ("PostgreSQL store cost", StoreCost.RunAsync),
         // Memory and reconnect restart the gateway, so they come last.
         ("memory", Memory.RunAsync),
         ("reconnect", Reconnect.RunAsync),

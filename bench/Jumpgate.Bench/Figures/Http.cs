@@ -130,12 +130,12 @@ internal static partial class Http
     }
 
     /// <summary>What wrk loads: a URL and extra headers (the subdomain's Host and session cookie).</summary>
-    private sealed record WrkTarget(string Name, string Url, IReadOnlyList<string>? ExtraArguments = null)
+    internal sealed record WrkTarget(string Name, string Url, IReadOnlyList<string>? ExtraArguments = null)
     {
         public IReadOnlyList<string> Headers => ExtraArguments ?? [];
     }
 
-    private static async Task<(double Rps, double P99, long Requests)> WrkAsync(WrkTarget target, int seconds)
+    internal static async Task<(double Rps, double P99, long Requests)> WrkAsync(WrkTarget target, int seconds)
     {
         var name = target.Name;
         var result = await Command.RunAsync(WrkPath!, ["-t1", "-c16", $"-d{seconds}s", "--latency", .. target.Headers, target.Url], TimeSpan.FromSeconds(seconds + 30));

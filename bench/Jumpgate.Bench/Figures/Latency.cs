@@ -85,7 +85,7 @@ internal static class Latency
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
     }
 
-    private static Task MeasureAsync(TunnelPath path, int count, TimeSpan cap, List<double> samples, Action failed) =>
+    internal static Task MeasureAsync(TunnelPath path, int count, TimeSpan cap, List<double> samples, Action failed) =>
         // A dedicated thread with blocking sockets: the client adds no thread-pool hops to what it measures,
         // and does not take a pool thread from the echo server running in this process.
         Task.Factory.StartNew(() =>

@@ -43,10 +43,13 @@ internal sealed class JumpgateRig : IAsyncDisposable
     /// <summary>The service in front of iperf3's server, the bulk figure's sink.</summary>
     public const string IperfService = "sink";
 
-    /// <summary>Starts a gateway, logs a user in, and starts an agent serving node1 with the given services (name → port on 127.0.0.1).</summary>
-    public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services)
+    /// <summary>
+    /// Starts a gateway, logs a user in, and starts an agent serving node1 with the given services (name → port on 127.0.0.1);
+    /// on SQLite, or on the PostgreSQL <paramref name="store"/> (URL without its password, and the password).
+    /// </summary>
+    public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services, (string Url, string Password)? store = null)
     {
-        var deployment = await Deployment.StartAsync(null);
+        var deployment = await Deployment.StartAsync(null, store: store);
         try
         {
             var token = await deployment.AddAgentAsync("lab-a", "*");

@@ -7,9 +7,9 @@ namespace Jumpgate.Gateway.Store.Postgres;
 /// The generation kept in memory: a connection of its own LISTENs on the channel the generation's
 /// trigger notifies, so another gateway's write reaches this one a moment after it commits, and
 /// the same connection reads the row again every half <c>access.recheck_interval</c> in case a
-/// notification was lost. A question reads the row itself only when that confirmation is older
-/// than the interval (the listener is down or reconnecting) or after this process's own write,
-/// which must apply at once. A round trip per question is what the in-memory value saves: two per
+/// notification was lost. A question reads the row itself only when the last confirmation (the
+/// listener's read or a question's) is older than the interval (the listener is down, reconnecting
+/// or running late) or after this process's own write, which must apply at once. A round trip per question is what the in-memory value saves: two per
 /// HTTP request (docs/decisions.md, "Several gateways on PostgreSQL"). While the database is out of
 /// reach the value it last had stands, so the answers kept at it go on serving, and questions do not
 /// try to connect: the listener tries every second and is what finds it back (docs/decisions.md,
@@ -52,8 +52,14 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
             _stale = false;
             try
             {
+                var readAt = _time.GetTimestamp();
                 using var connection = _pool.OpenConnection();
                 Raise(ReadRow(connection));
+                // A question's read confirms the value as the listener's does. Without this, a listener
+                // that runs late (its continuation queued behind a busy thread pool) made every question
+                // read the row, each read blocking a pool thread and delaying the listener further:
+                // on a loaded 2-core machine most HTTP requests paid a round trip.
+                Confirm(readAt);
                 _health.Reached();
             }
             catch (Exception e) when (StoreHealth.IsOutage(e))
@@ -106,7 +112,7 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
                     // Read after LISTEN, so nothing committed in between is missed.
                     var readAt = _time.GetTimestamp();
                     Raise(ReadRow(connection));
-                    Interlocked.Exchange(ref _confirmedAt, readAt);
+                    Confirm(readAt);
                     _health.Reached();
                     var half = _recheck / 2;
                     var until = readAt + (long)(half.TotalSeconds * _time.TimestampFrequency);
@@ -130,6 +136,21 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
     {
         using var command = new NpgsqlCommand("SELECT value FROM access_generation WHERE id = 0", connection);
         return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Records a read of the row made at <paramref name="readAt"/>; a later confirmation is never moved back.</summary>
+    private void Confirm(long readAt)
+    {
+        var current = Interlocked.Read(ref _confirmedAt);
+        while (readAt > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _confirmedAt, readAt, current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
     }
 
     /// <summary>The generation only grows: an older answer (a read that raced a notification) never moves it back.</summary>
