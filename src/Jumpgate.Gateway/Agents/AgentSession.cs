@@ -50,6 +50,11 @@ internal sealed class AgentSession
     /// <summary>The fingerprint of the certificate the agent presents on direct legs, from its hello; null if it sent none.</summary>
     public string? Certificate { get; init; }
 
+    /// <summary>The agent's address as the gateway saw it, and when it registered: what `jumpgate status` shows an admin.</summary>
+    public string? Remote { get; init; }
+
+    public DateTimeOffset Since { get; init; }
+
     public ChannelReader<ControlMessage> Outbox => _outbox.Reader;
 
     /// <summary>Cancelled when the session ends; its trunks take no new streams from then on.</summary>

@@ -10,6 +10,7 @@ using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,7 @@ internal sealed class ControlChannel(
     Authenticator authenticator,
     AccessMonitor monitor,
     AuditLog audit,
+    GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
@@ -58,9 +60,15 @@ internal sealed class ControlChannel(
             {
                 // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
                 Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
+                Remote = connection.Remote,
+                Since = time.GetUtcNow(),
             };
             hosts.Replace(agent.Name, [.. accepted.Values], time.GetUtcNow());
-            registry.Register(session);
+            if (registry.Register(session))
+            {
+                metrics.AgentConnected(agent.Name);
+            }
+            metrics.AgentSession(agent.Name);
         }
         foreach (var refusal in subdomainsRefused)
         {
@@ -96,7 +104,10 @@ internal sealed class ControlChannel(
         }
         finally
         {
-            registry.Unregister(session);
+            if (registry.Unregister(session))
+            {
+                metrics.AgentDisconnected(agent.Name);
+            }
             session.End();
             hosts.MarkSeen(agent.Name, time.GetUtcNow());
             GatewayLog.AgentDisconnected(logger, agent.Name, ended);
