@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs the real peers the tests drive (OpenSSH, socat, iproute2, Jupyter,
-# Chromium, PostgreSQL, Open MPI) when missing, builds, runs the unit and end-to-end suites, and
+# Chromium, PostgreSQL, Prometheus, Open MPI) when missing, builds, runs the unit and end-to-end suites, and
 # prints one totals line.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,6 +19,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 /usr/bin/python3 -c 'import websocket' >/dev/null 2>&1 || need+=(python3-websocket)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+# /metrics: a real Prometheus scrapes the gateway (started by the tests, never as the system service), and promtool checks the alerts.
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
 # Multi-node fleet jobs: Debian's Open MPI and mpi4py, called as /usr/bin/python3 like Jupyter above.
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 /usr/bin/python3 -c 'import mpi4py' >/dev/null 2>&1 || need+=(python3-mpi4py)

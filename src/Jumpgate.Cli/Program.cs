@@ -25,6 +25,7 @@ internal static class Program
             AdminCommands.Create(),
             ClientCommands.Login(),
             ClientCommands.List(),
+            StatusCommands.Status(),
             ClientCommands.Open(),
             ClientCommands.SshConfig(),
             TunnelCommands.Proxy(),

@@ -62,6 +62,9 @@ internal sealed record AgentOptions
     /// <summary>How long the agent waits for a service to accept a connection. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary><c>metrics_listen</c>: a plain-HTTP listener for the agent's <c>/metrics</c>. Default none; an address other than loopback needs <c>metrics_public: true</c>.</summary>
+    public System.Net.IPEndPoint? MetricsListen { get; init; }
+
     public IReadOnlyList<HostAnnouncement> Announcement() =>
     [
         .. Hosts.Values.Select(h => new HostAnnouncement
@@ -85,7 +88,7 @@ internal sealed record AgentOptions
     public static AgentOptions Parse(YamlFile file)
     {
         var root = file.Root;
-        file.RejectUnknown(root, "", "gateway", "token_file", "fingerprint", "hosts", "pool_size", "reconnect_max_delay", "drain_timeout", "connect_timeout");
+        file.RejectUnknown(root, "", "gateway", "token_file", "fingerprint", "hosts", "pool_size", "reconnect_max_delay", "drain_timeout", "connect_timeout", "metrics_listen", "metrics_public");
 
         var fingerprint = file.String(root, "fingerprint", "fingerprint");
         if (fingerprint is not null && !Fingerprint.TryParse(fingerprint, out _))
@@ -167,6 +170,7 @@ internal sealed record AgentOptions
             ReconnectMaxDelay = reconnect ?? DefaultReconnectMaxDelay,
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             ConnectTimeout = file.Duration(root, "connect_timeout", "connect_timeout") ?? TimeSpan.FromSeconds(5),
+            MetricsListen = Core.Metrics.MetricsListen.Parse(file, root, "metrics_listen", "metrics_listen", file.Bool(root, "metrics_public", "metrics_public") ?? false, "metrics_public"),
         };
         file.ThrowIfErrors();
         return options;

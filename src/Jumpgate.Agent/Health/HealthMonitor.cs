@@ -72,6 +72,15 @@ internal sealed class HealthMonitor : IAsyncDisposable
         return new Unlisten(this, listener);
     }
 
+    /// <summary>Each checked service's verdict now, for the agent's metrics.</summary>
+    public IReadOnlyList<(string Host, string Service, bool Healthy)> Verdicts()
+    {
+        lock (_gate)
+        {
+            return [.. _services.Select(s => (s.Key.Host, s.Key.Service, s.Value.Healthy))];
+        }
+    }
+
     private async Task CheckAsync(HostTarget host, ServiceTarget service, ServiceHealth health, CancellationToken stopping)
     {
         using var ticker = new PeriodicTimer(service.Health.Interval, _time);

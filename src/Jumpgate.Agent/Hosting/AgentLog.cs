@@ -40,4 +40,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(112, LogLevel.Information, "{Host}:{Service} is healthy again", EventName = "ServiceHealthy")]
     public static partial void ServiceHealthy(ILogger logger, string host, string service);
+
+    [LoggerMessage(113, LogLevel.Information, "metrics on {Address}/metrics", EventName = "MetricsListening")]
+    public static partial void MetricsListening(ILogger logger, string address);
 }

@@ -2,6 +2,7 @@ using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Health;
 using Jumpgate.Agent.Tunnel;
 using Jumpgate.Core.Background;
+using Jumpgate.Core.Metrics;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
 using Microsoft.Extensions.Logging;
@@ -45,9 +46,16 @@ public sealed class AgentRunner
     {
         // The checks run across reconnects: a service's verdict does not depend on a gateway being there.
         await using var health = new HealthMonitor(_options, _time, _logger);
+        using var metrics = new AgentMetrics(health);
+        using var export = _options.MetricsListen is not null ? new MetricsExport(AgentMetrics.MeterName) : null;
+        await using var metricsServer = _options.MetricsListen is { } listen ? await export!.ServeAsync(listen, cancellationToken) : null;
+        if (metricsServer is not null)
+        {
+            AgentLog.MetricsListening(_logger, metricsServer.Address);
+        }
         health.Start();
         // One connection set per gateway, each reconnecting on its own: a dead gateway leaves the others serving.
-        await Task.WhenAll(_options.Gateways.Select(gateway => KeepGatewayAsync(_options with { Gateway = gateway }, health, cancellationToken)));
+        await Task.WhenAll(_options.Gateways.Select(gateway => KeepGatewayAsync(_options with { Gateway = gateway }, health, metrics, cancellationToken)));
         AgentLog.Stopping(_logger, _streams.Count, _options.DrainTimeout.TotalSeconds);
         await _streams.StopAsync(_options.DrainTimeout, _time);
         // Each trunk closed once its last stream ended; one still dialling stops now.
@@ -55,18 +63,34 @@ public sealed class AgentRunner
     }
 
     /// <summary>Keeps the agent registered with one gateway until <paramref name="cancellationToken"/> fires.</summary>
-    private async Task KeepGatewayAsync(AgentOptions options, HealthMonitor health, CancellationToken cancellationToken)
+    private async Task KeepGatewayAsync(AgentOptions options, HealthMonitor health, AgentMetrics metrics, CancellationToken cancellationToken)
     {
         // Off the caller's path: each gateway's first dial runs beside the others'.
         await Task.Yield();
         var backoff = new Backoff(options.ReconnectMaxDelay);
+        var gateway = options.Gateway.ToString();
+        var first = true;
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (!first)
+            {
+                metrics.Reconnecting(gateway);
+            }
+            first = false;
             try
             {
                 await using var connection = await AgentConnection.ConnectAsync(options, _streams, _trunks, health, _time, _logger, cancellationToken);
                 backoff.Reset();
-                var reason = await connection.RunAsync(cancellationToken);
+                metrics.Connected(gateway);
+                string reason;
+                try
+                {
+                    reason = await connection.RunAsync(cancellationToken);
+                }
+                finally
+                {
+                    metrics.Disconnected(gateway);
+                }
                 if (cancellationToken.IsCancellationRequested)
                 {
                     break;
@@ -92,8 +116,7 @@ public sealed class AgentRunner
                 break;
             }
             // A lost connection is retried at once: a gateway restart is the common case, and it is back quickly.
-            var first = backoff.Next();
-            await DelayAsync(first, cancellationToken);
+            await DelayAsync(backoff.Next(), cancellationToken);
         }
     }
 

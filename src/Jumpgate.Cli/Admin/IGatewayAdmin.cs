@@ -31,5 +31,8 @@ internal interface IGatewayAdmin : IDisposable
 
     Task RevokeAsync(RuleRequest rule, CancellationToken cancellationToken);
 
+    /// <summary>Agents and live streams, as `jumpgate status` shows them to an admin.</summary>
+    Task<GatewayStatus> StatusAsync(CancellationToken cancellationToken);
+
     Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken);
 }

@@ -45,6 +45,8 @@ internal sealed class LocalAdmin : IGatewayAdmin
 
     public Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken) => Task.FromResult(_actions.RevokeToken(id));
 
+    public Task<GatewayStatus> StatusAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Status(registry: null, live: null));
+
     public Task<IReadOnlyList<RuleView>> RulesAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Rules());
 
     public Task<ChangeResult> GrantAsync(RuleRequest rule, CancellationToken cancellationToken) => Task.FromResult(_actions.Grant(rule));

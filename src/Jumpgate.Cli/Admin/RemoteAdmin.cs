@@ -43,6 +43,9 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
     public async Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken) =>
         (await api.SendAsync(HttpMethod.Post, $"{Prefix}/tokens/{Uri.EscapeDataString(id)}/revoke", null, AdminJson.Default.TokenView, cancellationToken))!;
 
+    public async Task<GatewayStatus> StatusAsync(CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/status", null, AdminJson.Default.GatewayStatus, cancellationToken))!;
+
     public async Task<IReadOnlyList<RuleView>> RulesAsync(CancellationToken cancellationToken) =>
         (await api.SendAsync(HttpMethod.Get, $"{Prefix}/rules", null, AdminJson.Default.ListRuleView, cancellationToken))!;
 

@@ -39,6 +39,9 @@ internal sealed class AdminTarget
         return RemoteAdmin.FromSettings(AdminSettings.Load());
     }
 
+    /// <summary>Whether the command was pointed at a gateway's store or admin API at all (`status` without either speaks as the user).</summary>
+    public bool IsGiven(ParseResult result) => result.GetValue(_remote) || result.GetResult(_dir) is { Implicit: false };
+
     /// <summary>A command's examples plus the remote form of the first one.</summary>
     public static string Describe(string what, params string[] examples) =>
         Options.Describe(what, [.. examples, examples[0].Replace(" --dir ./gw", " --remote", StringComparison.Ordinal)]);

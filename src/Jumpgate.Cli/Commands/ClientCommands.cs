@@ -49,15 +49,28 @@ internal static class ClientCommands
     public static Command List()
     {
         var json = Options.Json();
+        var watch = new Option<bool>("--watch", "-w") { Description = "Keep looking and redraw whenever something changes (hosts, health, open streams), until Ctrl-C" };
+        var interval = new Option<TimeSpan>("--interval")
+        {
+            Description = "With --watch: how often to look, at least 1s",
+            DefaultValueFactory = _ => TimeSpan.FromSeconds(2),
+            CustomParser = argument => Durations.TryParse(argument.Tokens[0].Value, out var value) ? value : throw new CliException($"--interval: expected a duration such as 2s, not {argument.Tokens[0].Value}"),
+        };
+        var count = new Option<int?>("--count") { Description = "With --watch: stop after this many draws" };
         var command = new Command("ls", Options.Describe(
             "List the hosts and services you may reach, online or not.",
             "jumpgate ls",
+            "jumpgate ls --watch",
             "jumpgate ls --json | jq '.[] | select(.online) | .name'"))
         {
-            json,
+            json, watch, interval, count,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (result.GetValue(watch))
+            {
+                return await StatusCommands.WatchAsync(result.GetValue(json), result.GetValue(interval), result.GetValue(count), cancellationToken);
+            }
             using var api = GatewayApi.FromSettings(ClientSettings.Load());
             var hosts = await api.HostsAsync(cancellationToken);
             if (result.GetValue(json))
@@ -70,25 +83,39 @@ internal static class ClientCommands
                 Console.Error.WriteLine("no hosts yet: no agent has announced one");
                 return 0;
             }
-            Console.WriteLine($"{"HOST",-24} {"STATUS",-24} {"AGENT",-16} SERVICES");
-            foreach (var host in hosts)
-            {
-                var status = host.Online ? "online" : $"offline ({Durations.Humanize(DateTimeOffset.UtcNow - (host.LastSeen ?? DateTimeOffset.UtcNow))} ago)";
-                var services = string.Join(", ", host.Services.Select(s => s.Http ? s.Name + " (http)" : s.Name));
-                Console.WriteLine($"{host.Name,-24} {status,-24} {string.Join(",", host.Agents),-16} {services}");
-                // Replicas only where there is something to tell: several agents, or a check that fails.
-                if (host.Replicas.Select(r => r.Agent).Distinct().Count() > 1 || host.Replicas.Any(r => !r.Healthy))
-                {
-                    foreach (var replica in host.Replicas)
-                    {
-                        var failure = replica.LastFailure is null ? "" : $"  last failure: {replica.LastFailure}";
-                        Console.WriteLine($"  replica {replica.Agent,-16} {replica.Service,-16} {(replica.Healthy ? "healthy" : "UNHEALTHY"),-10} {replica.OpenStreams,4} open{failure}");
-                    }
-                }
-            }
+            Console.Write(RenderHosts(hosts, DateTimeOffset.UtcNow, offlineAges: true));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// `jumpgate ls`'s table. <paramref name="offlineAges"/> false writes when a host was last seen
+    /// instead of how long ago, so that a watch redraws on a change, not on every tick of the clock.
+    /// </summary>
+    internal static string RenderHosts(IReadOnlyList<HostListing> hosts, DateTimeOffset now, bool offlineAges)
+    {
+        var text = new System.Text.StringBuilder();
+        text.AppendLine($"{"HOST",-24} {"STATUS",-24} {"AGENT",-16} SERVICES");
+        foreach (var host in hosts)
+        {
+            var seen = host.LastSeen ?? now;
+            var status = host.Online ? "online"
+                : offlineAges ? $"offline ({Durations.Humanize(now - seen)} ago)"
+                : $"offline (since {seen.ToLocalTime():HH:mm:ss})";
+            var services = string.Join(", ", host.Services.Select(s => s.Http ? s.Name + " (http)" : s.Name));
+            text.AppendLine($"{host.Name,-24} {status,-24} {string.Join(",", host.Agents),-16} {services}");
+            // Replicas only where there is something to tell: several agents, or a check that fails.
+            if (host.Replicas.Select(r => r.Agent).Distinct().Count() > 1 || host.Replicas.Any(r => !r.Healthy))
+            {
+                foreach (var replica in host.Replicas)
+                {
+                    var failure = replica.LastFailure is null ? "" : $"  last failure: {replica.LastFailure}";
+                    text.AppendLine($"  replica {replica.Agent,-16} {replica.Service,-16} {(replica.Healthy ? "healthy" : "UNHEALTHY"),-10} {replica.OpenStreams,4} open{failure}");
+                }
+            }
+        }
+        return text.ToString();
     }
 
     public static Command Open()

@@ -31,6 +31,18 @@ internal sealed record ChangeResult(bool Changed, string? Message = null);
 
 internal sealed record AdminWhoAmI(string Admin, string Gateway);
 
+/// <summary>
+/// What `jumpgate status` shows an admin: the agents and, from a running gateway, its live streams.
+/// <see cref="Streams"/> is null where nobody could know them (`--dir` reads the store, not the running gateway).
+/// </summary>
+internal sealed record GatewayStatus(IReadOnlyList<AgentStatus> Agents, IReadOnlyList<StreamStatus>? Streams);
+
+/// <summary>An agent: connected now (with its address, since when, its trunks and hosts) or last seen when.</summary>
+internal sealed record AgentStatus(string Name, bool Online, string? Address, DateTimeOffset? Since, DateTimeOffset? LastSeen, int Trunks, IReadOnlyList<string> Hosts, int OpenStreams);
+
+/// <summary>A stream carrying bytes now.</summary>
+internal sealed record StreamStatus(string User, string Host, string Service, string? Agent, DateTimeOffset? Since, long BytesToService, long BytesToUser);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(List<PrincipalView>))]
 [JsonSerializable(typeof(List<TokenView>))]
@@ -43,5 +55,6 @@ internal sealed record AdminWhoAmI(string Admin, string Gateway);
 [JsonSerializable(typeof(GroupsRequest))]
 [JsonSerializable(typeof(ChangeResult))]
 [JsonSerializable(typeof(AdminWhoAmI))]
+[JsonSerializable(typeof(GatewayStatus))]
 [JsonSerializable(typeof(List<AuditEvent>))]
 internal sealed partial class AdminJson : JsonSerializerContext;

@@ -4,7 +4,9 @@ using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
+using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Tunnel;
 
 namespace Jumpgate.Gateway.Admin;
 
@@ -19,6 +21,33 @@ internal sealed class AdminActions(GatewayStores store, string actor, string? so
 {
     public IReadOnlyList<PrincipalView> List(PrincipalKind kind) =>
         [.. store.Principals.List(kind).Select(r => new PrincipalView(r.Name, PrincipalKinds.Text(kind), r.HostPatterns, r.Disabled, r.Created, r.Groups))];
+
+    /// <summary>
+    /// The agents the admin made, each as the running gateway sees it now (<paramref name="registry"/>)
+    /// or as the store last saw it, and the live streams (<paramref name="live"/>); from the store
+    /// alone (`--dir`) nobody can tell who is online or what flows, so both are null there.
+    /// </summary>
+    public GatewayStatus Status(AgentRegistry? registry, OpenStreams? live)
+    {
+        var known = store.Hosts.List();
+        var sessions = registry?.All().ToDictionary(s => s.Agent, StringComparer.Ordinal) ?? [];
+        var agents = List(PrincipalKind.Agent).Select(agent =>
+        {
+            var hosts = known.Where(h => h.Agent == agent.Name).ToList();
+            if (!sessions.TryGetValue(agent.Name, out var session))
+            {
+                return new AgentStatus(agent.Name, false, null, null, hosts.Count > 0 ? hosts.Max(h => h.LastSeen) : null, 0,
+                    [.. hosts.Select(h => h.Name).Distinct().Order(StringComparer.Ordinal)], 0);
+            }
+            var open = session.Hosts.Values.SelectMany(h => h.Services.Select(s => session.ReplicaOf(h.Name, s.Name)?.OpenStreams ?? 0)).Sum();
+            return new AgentStatus(agent.Name, true, session.Remote, session.Connected, null, session.OpenTrunks, [.. session.Hosts.Keys.Order(StringComparer.Ordinal)], open);
+        });
+        var streams = live?.All()
+            .Select(r => new StreamStatus(r.User.Name, r.Host, r.Service, r.Agent, r.Start, r.Meters.ToService, r.Meters.ToUser))
+            .OrderBy(r => r.Since)
+            .ToList();
+        return new GatewayStatus([.. agents], streams);
+    }
 
     /// <summary>Adds a user, agent or admin and returns its first token (shown once, stored hashed).</summary>
     public IssuedToken Add(PrincipalKind kind, AddPrincipalRequest request)

@@ -14,8 +14,11 @@ internal sealed class AgentRegistry
     private readonly Lock _changing = new();
     private volatile AgentSession[] _sessions = [];
 
-    /// <summary>Adds a session; an older session of the same agent (a restart the gateway has not yet noticed) is ended.</summary>
-    public void Register(AgentSession session)
+    /// <summary>
+    /// Adds a session; an older session of the same agent (a restart the gateway has not yet noticed) is ended.
+    /// Returns false when it replaced one: the agent was connected already.
+    /// </summary>
+    public bool Register(AgentSession session)
     {
         AgentSession? previous;
         lock (_changing)
@@ -25,6 +28,7 @@ internal sealed class AgentRegistry
             _sessions = [.. _byAgent.Values];
         }
         previous?.End();
+        return previous is null;
     }
 
     /// <summary>Removes the session if it is still the agent's current one.</summary>

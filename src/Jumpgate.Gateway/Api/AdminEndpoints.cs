@@ -4,12 +4,14 @@ using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Admin;
+using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Dashboard;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
+using Jumpgate.Gateway.Tunnel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -50,6 +52,9 @@ internal static class AdminEndpoints
             Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: true), AdminJson.Default.ChangeResult));
         admin.MapPost("/users/{name}/groups/remove", async (HttpContext http, string name, CancellationToken cancellationToken) =>
             Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: false), AdminJson.Default.ChangeResult));
+
+        admin.MapGet("/status", (HttpContext http, AgentRegistry registry, OpenStreams live) =>
+            Results.Json(Actions(http).Status(registry, live), AdminJson.Default.GatewayStatus));
 
         admin.MapGet("/tokens", (HttpContext http) => Results.Json([.. Actions(http).Tokens()], AdminJson.Default.ListTokenView));
         admin.MapPost("/tokens", async (HttpContext http, CancellationToken cancellationToken) =>

@@ -4,6 +4,7 @@ using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
 
@@ -31,9 +32,11 @@ internal sealed class Authenticator : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<Authenticator> _logger;
     private readonly ITimer _summaries;
+    private readonly GatewayMetrics _metrics;
 
-    public Authenticator(AccessCache access, StoreHealth store, AuthRateLimiter limiter, AuditLog audit, TimeProvider time, ILogger<Authenticator> logger)
+    public Authenticator(AccessCache access, StoreHealth store, AuthRateLimiter limiter, AuditLog audit, GatewayMetrics metrics, TimeProvider time, ILogger<Authenticator> logger)
     {
+        _metrics = metrics;
         _access = access;
         _store = store;
         _limiter = limiter;
@@ -62,6 +65,7 @@ internal sealed class Authenticator : IDisposable
         throttled = !_limiter.TryBegin(address, out _);
         if (throttled)
         {
+            _metrics.AuthThrottled();
             return null;
         }
         Principal? principal;
@@ -89,6 +93,7 @@ internal sealed class Authenticator : IDisposable
             // guess, so it costs the address nothing. A disabled agent that keeps retrying must
             // not lock out the users behind the same NAT.
             _limiter.Succeeded(address);
+            _metrics.AuthFailed(PrincipalKinds.Text(kind));
             _audit.Write(new AuditEvent
             {
                 Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote,
@@ -99,6 +104,7 @@ internal sealed class Authenticator : IDisposable
         else
         {
             var engaged = _limiter.Failed(address);
+            _metrics.AuthFailed(PrincipalKinds.Text(kind));
             _audit.Write(new AuditEvent { Time = _time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = remote, Reason = $"invalid {PrincipalKinds.Text(kind)} token" });
             if (engaged)
             {

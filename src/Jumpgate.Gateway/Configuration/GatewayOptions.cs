@@ -47,6 +47,9 @@ internal sealed record GatewayOptions
     /// <summary>The <c>trunks:</c> section: stream limits and idle timeout of users' trunks (<see cref="TrunkOptions"/>).</summary>
     public TrunkOptions Trunks { get; init; } = new();
 
+    /// <summary>The <c>metrics:</c> section: where <c>/metrics</c> is served, if anywhere (<see cref="MetricsOptions"/>).</summary>
+    public MetricsOptions Metrics { get; init; } = new();
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -56,7 +59,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -88,6 +91,7 @@ internal sealed record GatewayOptions
             Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
             Access = AccessOptions.Parse(file, root),
             Trunks = TrunkOptions.Parse(file, root),
+            Metrics = MetricsOptions.Parse(file, root),
         };
         file.ThrowIfErrors();
         return options;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Jumpgate.Core.Metrics;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
@@ -9,6 +10,7 @@ using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Dashboard;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Routing;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Store.Postgres;
@@ -17,6 +19,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -34,6 +37,11 @@ public static class GatewayServer
         CheckSecretFile(options.KeyPath);
         // A store URL with its password makes gateway.yaml as secret as the key.
         CheckSecretFile(options.Store.Postgres?.HasPassword == true ? Path.Combine(directory, GatewayOptions.FileName) : options.Store.Path!);
+        if (options.Metrics.TokenFile is { } tokenFile)
+        {
+            CheckSecretFile(tokenFile);
+        }
+        var scrapeToken = options.Metrics.TokenFile is { } scrapeFile ? ScrapeToken.Load(scrapeFile) : null;
         var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
         using var store = options.Store.Open(options.Access.RecheckInterval);
         if (options.Store.Postgres is { } shared)
@@ -65,6 +73,8 @@ public static class GatewayServer
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
         builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<OpenStreams>();
+        builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<AuthRateLimiter>();
         builder.Services.AddSingleton<Authenticator>();
         builder.Services.AddSingleton<AccessMonitor>();
@@ -122,9 +132,23 @@ public static class GatewayServer
         // After UseKestrel, whose own registration this replaces (the last one wins).
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         var app = builder.Build();
+        var metrics = app.Services.GetRequiredService<GatewayMetrics>();
+        store.Health.OperationTimed = metrics.StoreOperation;
+        app.Use(async (http, next) =>
+        {
+            await next(http);
+            metrics.HttpAnswered(http.Response.StatusCode);
+        });
         app.UseWebSockets();
         var proxy = app.Services.GetRequiredService<HttpProxy>();
         app.Use(proxy.InvokeAsync);
+        // Built only when asked for: the exposition's collector costs nothing when nobody scrapes, but it need not exist at all.
+        using var export = options.Metrics.Enabled ? new MetricsExport(GatewayMetrics.MeterName) : null;
+        if (export is not null)
+        {
+            // After the proxy, so that a service's own /metrics (on its subdomain) stays the service's.
+            MapScrape(app, export, scrapeToken, metrics);
+        }
         app.MapJumpgateApi();
         app.MapJumpgateAdminApi();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Jumpgate.Gateway");
@@ -134,6 +158,11 @@ public static class GatewayServer
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "";
         GatewayLog.Listening(logger, address.Replace("https://", "", StringComparison.Ordinal), options.Domain, Fingerprint.Of(certificate).ToString());
+        await using var metricsServer = options.Metrics.Listen is { } metricsListen ? await export!.ServeAsync(metricsListen, cancellationToken) : null;
+        if (metricsServer is not null)
+        {
+            GatewayLog.MetricsListening(logger, metricsServer.Address);
+        }
         onListening?.Invoke(address);
         try
         {
@@ -145,6 +174,28 @@ public static class GatewayServer
         }
         await app.StopAsync(CancellationToken.None);
         await app.DisposeAsync();
+    }
+
+    /// <summary>
+    /// <c>/metrics</c> on the main port, to a scraper with the token of <c>metrics: token_file:</c>;
+    /// without a token file, or without the right token, the main port refuses it (401, no detail).
+    /// </summary>
+    private static void MapScrape(WebApplication app, MetricsExport export, ScrapeToken? token, GatewayMetrics metrics)
+    {
+        if (token is not null)
+        {
+            export.MapScrape(app, http => http.Request.Path == MetricsExport.Path && token.Allows(http));
+        }
+        app.Use((http, next) =>
+        {
+            if (http.Request.Path != MetricsExport.Path)
+            {
+                return next(http);
+            }
+            metrics.AuthFailed("scrape");
+            http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return Task.CompletedTask;
+        });
     }
 
     /// <summary>

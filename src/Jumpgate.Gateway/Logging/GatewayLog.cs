@@ -77,6 +77,9 @@ internal static partial class GatewayLog
     [LoggerMessage(45, LogLevel.Information, "stream {User} -> {Host}:{Service}: agent {Agent} could not open it ({Reason}); trying agent {Next}", EventName = "StreamRetried")]
     public static partial void StreamRetried(ILogger logger, string user, string host, string service, string agent, string reason, string next);
 
+    [LoggerMessage(46, LogLevel.Information, "metrics on {Address}/metrics", EventName = "MetricsListening")]
+    public static partial void MetricsListening(ILogger logger, string address);
+
     [LoggerMessage(90, LogLevel.Error, "the store's database is out of reach: {Reason}; serving open streams and the credentials and rules already checked, refusing those it cannot check", EventName = "StoreLost")]
     public static partial void StoreLost(ILogger logger, string reason);
 

@@ -36,6 +36,25 @@ internal sealed class StoreHealth(TimeProvider time, Action? dropIdleConnections
     /// <summary>Where the lines go; the gateway sets it once its logging is built (the store opens before).</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
+    /// <summary>Told how long each operation held its connection, from opening it to closing it; set with the logger (the metrics are built after the store).</summary>
+    public Action<TimeSpan>? OperationTimed { get; set; }
+
+    /// <summary>Times <paramref name="connection"/> from <paramref name="opening"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp: a real duration, whatever clock the store runs on) until it closes.</summary>
+    public void Time(DbConnection connection, long opening)
+    {
+        if (OperationTimed is not { } timed)
+        {
+            return;
+        }
+        connection.StateChange += (_, change) =>
+        {
+            if (change.CurrentState == System.Data.ConnectionState.Closed)
+            {
+                timed(System.Diagnostics.Stopwatch.GetElapsedTime(opening));
+            }
+        };
+    }
+
     /// <summary>True from the first failure for want of the database until an operation reaches it again.</summary>
     public bool IsLost => _lost;
 

@@ -10,6 +10,7 @@ using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Store;
 using Microsoft.Extensions.Logging;
 
@@ -30,6 +31,7 @@ internal sealed class ControlChannel(
     AccessMonitor monitor,
     AuditLog audit,
     StoreHealth store,
+    GatewayMetrics metrics,
     TimeProvider time,
     ILogger<ControlChannel> logger)
 {
@@ -65,7 +67,11 @@ internal sealed class ControlChannel(
                 LastHeard = time.GetUtcNow(),
             };
             hosts.Replace(agent.Name, [.. accepted.Values], time.GetUtcNow());
-            registry.Register(session);
+            if (registry.Register(session))
+            {
+                metrics.AgentConnected(agent.Name);
+            }
+            metrics.AgentSession(agent.Name);
         }
         foreach (var refusal in subdomainsRefused)
         {
@@ -101,7 +107,10 @@ internal sealed class ControlChannel(
         }
         finally
         {
-            registry.Unregister(session);
+            if (registry.Unregister(session))
+            {
+                metrics.AgentDisconnected(agent.Name);
+            }
             session.End();
             var now = time.GetUtcNow();
             GatewayLog.AgentDisconnected(logger, agent.Name, ended);

@@ -5,6 +5,7 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,7 @@ internal sealed class StreamBroker(
     AccessMonitor monitor,
     AuditLog audit,
     LiveStreams live,
+    GatewayMetrics metrics,
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
@@ -34,7 +36,7 @@ internal sealed class StreamBroker(
             await client.RefuseAsync(await authenticator.RefusalAsync(client.Remote, client.Closed));
             return;
         }
-        using var record = new StreamRecord(user, client.Remote, hello.Host ?? "", hello.Service ?? "", audit, logger, time);
+        using var record = new StreamRecord(user, client.Remote, hello.Host ?? "", hello.Service ?? "", audit, metrics, logger, time);
         using var listed = live.Add(record);
         var authorization = authorizer.Authorize(user.Name, hello.Host ?? "", hello.Service ?? "");
         if (!authorization.Allowed)

@@ -5,6 +5,7 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Logging;
+using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -16,8 +17,10 @@ namespace Jumpgate.Gateway.Tunnel;
 /// kept together so that every path (a connection's stream, a trunk's, a direct one) records a
 /// stream the same way. Disposing it stops the grant's checks.
 /// </summary>
-internal sealed class StreamRecord(Principal user, string? source, string host, string service, AuditLog audit, ILogger logger, TimeProvider time) : IDisposable
+internal sealed class StreamRecord(Principal user, string? source, string host, string service, AuditLog audit, GatewayMetrics metrics, ILogger logger, TimeProvider time) : IDisposable
 {
+    private readonly long _asked = time.GetTimestamp();
+
     private AuditEvent _event = new()
     {
         Time = time.GetUtcNow(), Event = AuditEvent.KindStream, Outcome = "refused",
@@ -52,6 +55,8 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     /// <summary>Records a refusal for a reason other than the rules and returns its words.</summary>
     public string Refuse(string reason)
     {
+        // Counted under its service only once a replica was chosen: before that, the name is the user's.
+        metrics.StreamAsked(Grant is null ? null : Service, "refused");
         GatewayLog.StreamRefused(logger, User.Name, Host, Service, reason);
         audit.Write(_event with { Time = time.GetUtcNow(), Outcome = "refused", Reason = reason });
         return reason;
@@ -59,6 +64,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
 
     private string Deny(string reason)
     {
+        metrics.StreamAsked(null, "denied");
         GatewayLog.StreamDenied(logger, User.Name, Host, Service, reason);
         audit.Write(_event with { Time = time.GetUtcNow(), Outcome = "denied", Reason = reason });
         return reason;
@@ -77,6 +83,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         var start = time.GetUtcNow();
         _started = time.GetTimestamp();
         _event = _event with { Time = start, Outcome = "opened", Start = start, Reason = how };
+        metrics.StreamOpened(this, time.GetElapsedTime(_asked, _started));
         GatewayLog.StreamOpened(logger, User.Name, Host, Service, Agent!, remote);
         audit.Write(_event);
     }
@@ -96,6 +103,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             _ => "the agent's side went away",
         };
         var (toService, toUser) = (Meters.ToService, Meters.ToUser);
+        metrics.StreamClosed(this);
         GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);
         var end = time.GetUtcNow();
         audit.Write(_event with
@@ -105,5 +113,10 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         });
     }
 
-    public void Dispose() => Grant?.Dispose();
+    public void Dispose()
+    {
+        // An opened stream whose relay ended without a verdict still leaves the live set.
+        metrics.StreamClosed(this);
+        Grant?.Dispose();
+    }
 }

@@ -75,6 +75,7 @@ public sealed class CliTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData("agent", "run")]
     [InlineData("login")]
     [InlineData("ls")]
+    [InlineData("status")]
     [InlineData("ssh-config")]
     [InlineData("proxy")]
     [InlineData("forward")]

@@ -229,4 +229,40 @@ public sealed class GatewayOptionsTests : IDisposable
     {
         Assert.Equal(valid, GatewayOptions.TryParseEndpoint(text, out _));
     }
+
+    [Fact]
+    public void MetricsAreOffUnlessSetAndALoopbackListenerIsTakenAsItIs()
+    {
+        File.WriteAllText(ConfigPath, "listen: 127.0.0.1:7443\n");
+        Assert.False(GatewayOptions.Load(_directory.Path).Metrics.Enabled);
+
+        File.WriteAllText(ConfigPath, """
+            listen: 127.0.0.1:7443
+            metrics:
+              listen: 127.0.0.1:9464
+              token_file: metrics.token
+            """);
+        var metrics = GatewayOptions.Load(_directory.Path).Metrics;
+
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 9464), metrics.Listen);
+        Assert.Equal(_directory.File("metrics.token"), metrics.TokenFile);
+    }
+
+    [Fact]
+    public void AMetricsListenerBeyondLoopbackIsRefusedUnlessMadePublicOnPurpose()
+    {
+        File.WriteAllText(ConfigPath, """
+            listen: 127.0.0.1:7443
+            metrics:
+              listen: 0.0.0.0:9464
+            """);
+
+        var error = Assert.Single(Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path)).Errors);
+        Assert.Equal((3, "metrics.listen"), (error.Line, error.Field));
+        Assert.Contains("0.0.0.0:9464 is not a loopback address", error.Message);
+        Assert.Contains("`metrics.public: true`", error.Message);
+
+        File.AppendAllText(ConfigPath, "\n  public: true\n");
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 9464), GatewayOptions.Load(_directory.Path).Metrics.Listen);
+    }
 }

@@ -26,8 +26,10 @@ internal sealed class SqlDatabase(DbDataSource source, StoreHealth health, Actio
     {
         try
         {
+            var opening = System.Diagnostics.Stopwatch.GetTimestamp();
             var connection = source.OpenConnection();
             health.Reached();
+            health.Time(connection, opening);
             return connection;
         }
         catch (Exception e) when (StoreHealth.IsOutage(e))
