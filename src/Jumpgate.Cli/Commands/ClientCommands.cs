@@ -168,8 +168,7 @@ internal static class ClientCommands
             }
             else
             {
-                Console.WriteLine(link.Url);
-                Console.WriteLine($"sign in once (valid {link.ExpiresInSeconds / 60} minutes): {link.SignInUrl}");
+                PrintLink(link, Console.Out);
             }
             if (result.GetValue(browser))
             {
@@ -178,6 +177,13 @@ internal static class ClientCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>A service's address and its one-time sign-in link, as `open` prints them.</summary>
+    public static void PrintLink(OpenLink link, TextWriter output)
+    {
+        output.WriteLine(link.Url);
+        output.WriteLine($"sign in once (valid {link.ExpiresInSeconds / 60} minutes): {link.SignInUrl}");
     }
 
     public static Command SshConfig()

@@ -26,7 +26,12 @@ internal sealed partial class CondaVersion : IComparable<CondaVersion>, IEquatab
     public static bool TryParse(string text, out CondaVersion version)
     {
         version = null!;
-        var value = text.Trim().ToLowerInvariant().Replace('-', '_');
+        var value = text.Trim().ToLowerInvariant();
+        // conda reads a dash as an underscore, but only in a version without underscores (1.0-1, not 1_0-1).
+        if (value.Contains('-', StringComparison.Ordinal) && !value.Contains('_', StringComparison.Ordinal))
+        {
+            value = value.Replace('-', '_');
+        }
         if (value.Length == 0 || !Allowed().IsMatch(value))
         {
             return false;
@@ -48,10 +53,17 @@ internal sealed partial class CondaVersion : IComparable<CondaVersion>, IEquatab
         {
             return false;
         }
-        var components = Split(main);
+        // A trailing underscore is conda's mark for openssl-like versions: 1.0.1_ is a word "_" after the
+        // last number, which sorts below the letters (1.0.1_ < 1.0.1a) where a plain 1.0.1 sorts above them.
+        var openssl = main.EndsWith('_') && main.Length > 1;
+        var components = Split(openssl ? main[..^1] : main);
         if (components is null)
         {
             return false;
+        }
+        if (openssl)
+        {
+            components[^1] = [.. components[^1], Part.Word("_")];
         }
         components.Insert(0, [Part.Number(epoch)]);
         var localComponents = local.Length == 0 ? [] : Split(local);
@@ -120,31 +132,39 @@ internal sealed partial class CondaVersion : IComparable<CondaVersion>, IEquatab
         return 0;
     }
 
-    /// <summary>Whether this version starts with <paramref name="prefix"/>'s components: 1.26.4 and 1.26 start with 1.26, 1.260 does not.</summary>
+    /// <summary>
+    /// Whether this version starts with <paramref name="prefix"/> (conda's <c>=1.26</c> and <c>1.26.*</c>): every
+    /// component but the prefix's last is equal, and the last one begins the version's (1.26.4 and 1.26 start with
+    /// 1.26, 1.260 does not; 0.4.1p1 starts with 0.4.1p). A prefix with a local part needs the same public version.
+    /// </summary>
     public bool StartsWith(CondaVersion prefix)
     {
-        if (prefix._version[0][0].CompareTo(_version[0][0]) != 0)
+        if (prefix._local.Count > 0)
+        {
+            return Compare(_version, prefix._version) == 0 && IsPrefix(_local, prefix._local);
+        }
+        return IsPrefix(_version, prefix._version);
+    }
+
+    private static bool IsPrefix(IReadOnlyList<IReadOnlyList<Part>> version, IReadOnlyList<IReadOnlyList<Part>> prefix)
+    {
+        var last = prefix.Count - 1;
+        if (Compare(version.Take(last).ToList(), prefix.Take(last).ToList()) != 0)
         {
             return false;
         }
-        for (var i = 1; i < prefix._version.Count; i++)
+        IReadOnlyList<Part> mine = last < version.Count ? version[last] : [];
+        var theirs = prefix[last];
+        var end = theirs.Count - 1;
+        if (Compare([mine.Take(end).ToList()], [theirs.Take(end).ToList()]) != 0)
         {
-            var mine = i < _version.Count ? _version[i] : [Part.Zero];
-            var theirs = prefix._version[i];
-            for (var j = 0; j < theirs.Count; j++)
-            {
-                if ((j < mine.Count ? mine[j] : Part.Zero).CompareTo(theirs[j]) != 0)
-                {
-                    return false;
-                }
-            }
-            // Only the last component may be a prefix of the version's (1.1a matches 1.1a1); the others are whole.
-            if (i < prefix._version.Count - 1 && mine.Count > theirs.Count)
-            {
-                return false;
-            }
+            return false;
         }
-        return true;
+        var own = end < mine.Count ? mine[end] : Part.Zero;
+        // A word at the end is a prefix of a word (1.1p of 1.1pr1); a number must be the same number.
+        return theirs[end].IsWord && theirs[end].Text != "post"
+            ? own.IsWord && own.Text!.StartsWith(theirs[end].Text!, StringComparison.Ordinal)
+            : own.CompareTo(theirs[end]) == 0;
     }
 
     public bool Equals(CondaVersion? other) => other is not null && CompareTo(other) == 0;

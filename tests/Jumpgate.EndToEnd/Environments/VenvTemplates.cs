@@ -27,7 +27,9 @@ public sealed class VenvTemplates : IAsyncLifetime
 
     private async Task MakeAsync(int i, params string[] packages)
     {
-        var venv = await Command.RunAsync("python3", ["-m", "venv", Template(i)], TimeSpan.FromSeconds(180));
+        // The system's Python, not the PATH's: a venv links to the Python that made it, and a test host with a
+        // /root of its own (FleetEnvTests) would not see one installed under the real /root (pyenv's shims).
+        var venv = await Command.RunAsync("/usr/bin/python3", ["-m", "venv", Template(i)], TimeSpan.FromSeconds(180));
         Assert.True(venv.ExitCode == 0, venv.ToString());
         var install = await Command.RunAsync(Path.Combine(Template(i), "bin", "python"), ["-m", "pip", "install", "--no-index", "--find-links", Wheelhouse, .. packages], TimeSpan.FromSeconds(180));
         Assert.True(install.ExitCode == 0, install.ToString());

@@ -131,5 +131,31 @@ public sealed class JupyterThroughGatewayTests(ITestOutputHelper output) : IAsyn
         Assert.True(new FileInfo(screenshot).Length > 1000, screenshot);
     }
 
+    [Fact]
+    public async Task JupyterCommandOpensTheDeclaredServiceInsteadOfStartingOneOverSsh()
+    {
+        // No ssh config names node1.jg: the command must not need ssh at all.
+        var result = await _deployment.JumpgateAsync("jupyter", "node1.jg", "--no-browser");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal("node1's agent serves Jupyter as the HTTP service jupyter: opening it on the gateway (nothing started over ssh)", lines[0]);
+        Assert.StartsWith($"https://{Label}.", lines[1]);
+        var signIn = lines[2][(lines[2].IndexOf("https://", StringComparison.Ordinal))..];
+        var (landing, visited) = await _browser.FollowAsync(new Uri(signIn));
+        using (landing)
+        {
+            Assert.Equal(HttpStatusCode.OK, landing.StatusCode);
+        }
+        Assert.Equal($"{Label}.localhost", visited[^1].Host);
+        await _jupyter.SyncLogAsync();
+        Assert.True(_jupyter.SawRequest("/tree"), "the sign-in link did not land on Jupyter");
+
+        // A service the host does not have is refused with the ones it has.
+        var missing = await _deployment.JumpgateAsync("jupyter", "node1.jg", "--service", "tensorboard", "--no-browser");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("node1 has no HTTP service tensorboard (its HTTP services: jupyter)", missing.Stderr);
+    }
+
     private Task<Uri> OpenLinkAsync(string next) => _deployment.OpenLinkAsync("node1", "jupyter", next);
 }

@@ -48,7 +48,7 @@ public sealed class DriftCheckTests
         var cells = report.Rows.ToDictionary(r => r.Package, r => DriftMatrix.Text(r.Cells["node1"]));
 
         Assert.Equal("ok", cells["python=3.9"]);
-        // conda orders 1.1.1k below 1.1.1: a letter is a pre-release to conda.
+        // conda orders 1.1.1k below 1.1.1 (its VersionOrder documents it for openssl): a letter is a pre-release to conda.
         Assert.Equal("wrong: 1.1.1k", cells["openssl>=1.1.1"]);
         Assert.Equal("wrong: 4.61.2", cells["tqdm>=4.62"]);
         Assert.Equal("missing", cells["numpy"]);

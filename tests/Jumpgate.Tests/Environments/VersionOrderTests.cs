@@ -37,6 +37,71 @@ public sealed class VersionOrderTests
         Assert.Equal(-expected, Math.Sign(CondaVersion.Parse(right).CompareTo(CondaVersion.Parse(left))));
     }
 
+    /// <summary>
+    /// The order conda's <c>VersionOrder</c> documents, pair by pair, then its openssl note ("1.0.1 &lt; 1.0.1a
+    /// =&gt; False", "1.0.1_ &lt; 1.0.1a =&gt; True"): a letter after a number is a pre-release to conda, so
+    /// openssl 1.1.1k is older than 1.1.1 and conda-forge pins openssl as <c>&gt;=1.1.1k,&lt;1.1.2a</c>.
+    /// </summary>
+    [Theory]
+    // The documentation lists 0.4 < 0.4.0, written when a missing component sorted lowest; since conda
+    // fills it with 0 the two are equal, as its own tests and its 1.1.0 == 1.1 in the same list say.
+    [InlineData("0.4", "0.4.0", 0)]
+    [InlineData("0.4.0", "0.4.1.rc", -1)]
+    [InlineData("0.4.1.rc", "0.4.1.RC", 0)]
+    [InlineData("0.4.1.RC", "0.4.1", -1)]
+    [InlineData("0.4.1", "0.5a1", -1)]
+    [InlineData("0.5a1", "0.5b3", -1)]
+    [InlineData("0.5b3", "0.5C1", -1)]
+    [InlineData("0.5C1", "0.5", -1)]
+    [InlineData("0.5", "0.9.6", -1)]
+    [InlineData("0.960923", "1.0", -1)]
+    [InlineData("1.0", "1.1dev1", -1)]
+    [InlineData("1.1dev1", "1.1_", -1)]
+    [InlineData("1.1_", "1.1a1", -1)]
+    [InlineData("1.1.0dev1", "1.1.dev1", 0)]
+    [InlineData("1.1.dev1", "1.1.a1", -1)]
+    [InlineData("1.1.a1", "1.1.0rc1", -1)]
+    [InlineData("1.1.0", "1.1", 0)]
+    [InlineData("1.1", "1.1.0post1", -1)]
+    [InlineData("1.1.0post1", "1.1.post1", 0)]
+    [InlineData("1.1.post1", "1.1post1", -1)]
+    [InlineData("1.1post1", "1996.07.12", -1)]
+    [InlineData("1!0.4.1", "1!3.1.1.6", -1)]
+    [InlineData("1!3.1.1.6", "2!0.4.1", -1)]
+    [InlineData("1.0.1a", "1.0.1", -1)]
+    [InlineData("1.0.1_", "1.0.1a", -1)]
+    [InlineData("1.0.1dev", "1.0.1_", -1)]
+    [InlineData("1.0.1s", "1.0.1", -1)]
+    [InlineData("1.0.1rc1", "1.0.1s", -1)]
+    [InlineData("1.0.1", "1.0.1post.a", -1)]
+    [InlineData("1.1.1k", "1.1.1", -1)]
+    [InlineData("1.1.1w", "1.1.2a", -1)]
+    [InlineData("0.5-5", "0.5_5", 0)]
+    public void OrdersAsCondasDocumentationSays(string left, string right, int expected) =>
+        OrdersCondaVersionsAsCondaDoes(left, right, expected);
+
+    [Theory]
+    [InlineData("1_0-1")]
+    [InlineData("1..0")]
+    [InlineData("+1")]
+    [InlineData("1!2!3")]
+    public void RejectsWhatCondaRejects(string text) => Assert.False(CondaVersion.TryParse(text, out _));
+
+    /// <summary>conda's <c>=1.26</c> and <c>1.26.*</c> ask whether a version starts with another (cases from conda's own tests).</summary>
+    [Theory]
+    [InlineData("0.4.1", "0", true)]
+    [InlineData("0.4.1", "0.4", true)]
+    [InlineData("0.4.1p1", "0.4.1p", true)]
+    [InlineData("0.4.1p1", "0.4.1q1", false)]
+    [InlineData("0.4", "0.4.1", false)]
+    [InlineData("0.4.1+1.3", "0.4.1", true)]
+    [InlineData("0.4.1+1.3", "0.4.1+1", true)]
+    [InlineData("0.4.1", "0.4.1+1.3", false)]
+    [InlineData("0.4.1+1", "0.4.1+1.3", false)]
+    [InlineData("1.260", "1.26", false)]
+    public void StartsWithAsCondaDoes(string version, string prefix, bool expected) =>
+        Assert.Equal(expected, CondaVersion.Parse(version).StartsWith(CondaVersion.Parse(prefix)));
+
     [Theory]
     [InlineData("1.9", "1.10", -1)]
     [InlineData("1.26.0", "1.26", 0)]
@@ -84,6 +149,9 @@ public sealed class VersionOrderTests
     [InlineData("python 3.11.7", "3.11.7", true)]
     [InlineData("python 3.11", "3.11.7", false)]
     [InlineData("openssl>=1.1.1k", "1.1.1l", true)]
+    [InlineData("openssl>=1.1.1", "1.1.1k", false)]
+    [InlineData("openssl>=1.1.1_", "1.1.1k", true)]
+    [InlineData("openssl>=1.1.1k,<1.1.2a", "1.1.1w", true)]
     [InlineData("tzdata>=2021a", "2021b", true)]
     [InlineData("numpy <1.20|>=1.26", "1.19.5", true)]
     [InlineData("numpy <1.20|>=1.26", "1.21.0", false)]
