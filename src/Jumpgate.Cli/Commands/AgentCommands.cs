@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Cli.Logging;
+using Jumpgate.Cli.Onboarding;
 using Jumpgate.Core.Streams;
 using Microsoft.Extensions.Logging;
 
@@ -26,6 +27,21 @@ internal static class AgentCommands
             await AgentRunner.RunAsync(result.GetValue(config)!, factory.CreateLogger("Jumpgate.Agent"), cancellationToken);
             return 0;
         });
-        return new Command("agent", "Run an agent inside a private network") { run };
+        return new Command("agent", "Run an agent inside a private network") { run, Doctor() };
+    }
+
+    private static Command Doctor()
+    {
+        var config = new Option<string>("--config", "-c") { Description = "The agent's configuration file", DefaultValueFactory = _ => "agent.yaml" };
+        var json = Options.Json();
+        var command = new Command("doctor", Options.Describe(
+            "Check an agent's machine, one line a check: agent.yaml parses (its token file private), each gateway answers (DNS, TCP, TLS and the pinned fingerprint, clock skew), and each service answers at its address from this machine. Each failure says what to fix; exits 1 when one fails.",
+            "jumpgate agent doctor --config agent.yaml"))
+        {
+            config, json,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+            DoctorReport.Print(await new AgentDoctor(result.GetValue(config)!).RunAsync(cancellationToken), result.GetValue(json)));
+        return command;
     }
 }

@@ -143,6 +143,25 @@ internal static class GatewayProbe
         }
     }
 
+    /// <summary>The clock check alone, from the Date of an unauthenticated request (its 401 has one too): no token is sent.</summary>
+    public static async Task ClockAsync(GatewayEndpoint gateway, List<DoctorCheck> checks, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned), ConnectTimeout = StepTimeout })
+        {
+            BaseAddress = gateway.Address,
+            Timeout = StepTimeout * 2,
+        };
+        try
+        {
+            using var response = await http.GetAsync(ApiPaths.WhoAmI, cancellationToken);
+            ClockCheck(gateway, response.Headers.Date, checks);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            checks.Add(DoctorCheck.Fail($"{gateway} clock", $"no HTTP answer to read the gateway's time from ({e.Message})", "look at the gateway's log"));
+        }
+    }
+
     private static void ClockCheck(GatewayEndpoint gateway, DateTimeOffset? date, List<DoctorCheck> checks)
     {
         if (date is not { } theirs)

@@ -124,6 +124,64 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Matches(@"(?m)^FAIL  token: valid for user researcher, but it expires in (2|3) d .*; fix: ask the gateway's admin for a new token \(`jumpgate gateway token-add user researcher --expires 90d`\)", doctor.Stdout);
     }
 
+    [Fact]
+    public async Task AgentDoctorChecksTheConfigEachGatewayAndEachServiceFromThisMachine()
+    {
+        var dead = FreeLoopbackPort();
+        var config = await WriteAgentConfigAsync("doctor.yaml", _deployment.Dir.File("lab-a.token"), dead);
+
+        var doctor = await _deployment.JumpgateAsync("agent", "doctor", "--config", config);
+
+        Assert.Equal(1, doctor.ExitCode);
+        var lines = doctor.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains($"ok    config: {config} parses: 1 host(s), 1 gateway(s), a private token file", lines);
+        Assert.Contains(lines, l => l.StartsWith($"ok    {_deployment.GatewayUrl} TLS: ", StringComparison.Ordinal) && l.EndsWith($"the pinned certificate {_deployment.Fingerprint}", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"ok    {_deployment.GatewayUrl} clock: within ", StringComparison.Ordinal));
+        Assert.Contains($"ok    node1:ssh: 127.0.0.1:{_sshd.Port} answers", lines);
+        Assert.Contains(lines, l => l.StartsWith($"FAIL  node1:dead: nothing answers at 127.0.0.1:{dead} from this machine (Connection refused); fix: is the service running", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.StartsWith("FAIL", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AgentDoctorReportsATokenFileOthersCanRead()
+    {
+        var token = _deployment.Dir.File("open.token");
+        File.Copy(_deployment.Dir.File("lab-a.token"), token);
+        File.SetUnixFileMode(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var config = await WriteAgentConfigAsync("open.yaml", token, FreeLoopbackPort());
+
+        var doctor = await _deployment.JumpgateAsync("agent", "doctor", "--config", config);
+
+        Assert.Equal(1, doctor.ExitCode);
+        Assert.Contains($"can be read by other users (mode 0644)", doctor.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"fix it with `chmod 600 {token}`", doctor.Stdout, StringComparison.Ordinal);
+    }
+
+    private async Task<string> WriteAgentConfigAsync(string name, string tokenFile, int deadPort)
+    {
+        var config = _deployment.Dir.File(name);
+        await File.WriteAllTextAsync(config, $"""
+            gateway: {_deployment.GatewayUrl}
+            fingerprint: {_deployment.Fingerprint}
+            token_file: {tokenFile}
+            hosts:
+              node1:
+                address: 127.0.0.1
+                services:
+                  ssh: {_sshd.Port}
+                  dead: {deadPort}
+            """);
+        return config;
+    }
+
+    /// <summary>A loopback port nothing listens on: bound to learn a free one, then released.</summary>
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private async Task InstallSshConfigAsync()
     {
         // What a user has beside Jumpgate's block: their key and known hosts (here the test sshd's).
