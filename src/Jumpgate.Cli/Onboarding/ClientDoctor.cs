@@ -33,6 +33,10 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
             {
                 await SshConnectsAsync(checks, cancellationToken);
             }
+            else if (host is not null)
+            {
+                checks.Add(DoctorCheck.Fail($"ssh {host}{ClientCommands.HostSuffix}", "not tried: a check above failed, and the login would fail for the same reason", "fix the failures above, then run doctor again"));
+            }
         }
         return checks;
     }
