@@ -34,6 +34,7 @@ internal static class Program
             EnvCommands.Create(),
             JupyterCommand.Create(),
             DemoCommand.Create(),
+            DoctorCommand.Create(),
         };
         var configuration = new InvocationConfiguration
         {

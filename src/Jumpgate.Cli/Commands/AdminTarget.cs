@@ -42,6 +42,23 @@ internal sealed class AdminTarget
     /// <summary>Whether the command was pointed at a gateway's store or admin API at all (`status` without either speaks as the user).</summary>
     public bool IsGiven(ParseResult result) => result.GetValue(_remote) || result.GetResult(_dir) is { Implicit: false };
 
+    /// <summary>Where agents reach the gateway: from gateway.yaml in --dir, or the addresses `admin login` saved.</summary>
+    public IReadOnlyList<string> GatewayAddresses(ParseResult result) => result.GetValue(_remote)
+        ? [.. AdminSettings.Load().Endpoints().Select(e => e.ToString())]
+        : [Onboarding.GatewayAddress.Of(Jumpgate.Gateway.Configuration.GatewayOptions.Load(result.GetValue(_dir)!))];
+
+    /// <summary>The fingerprint agents pin: the certificate in --dir, or the one `admin login` pinned (null for a CA-signed gateway).</summary>
+    public string? Fingerprint(ParseResult result)
+    {
+        if (result.GetValue(_remote))
+        {
+            return AdminSettings.Load().Fingerprint;
+        }
+        var options = Jumpgate.Gateway.Configuration.GatewayOptions.Load(result.GetValue(_dir)!);
+        using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(System.IO.File.ReadAllText(options.CertificatePath));
+        return Core.Security.Fingerprint.Of(certificate).ToString();
+    }
+
     /// <summary>A command's examples plus the remote form of the first one.</summary>
     public static string Describe(string what, params string[] examples) =>
         Options.Describe(what, [.. examples, examples[0].Replace(" --dir ./gw", " --remote", StringComparison.Ordinal)]);

@@ -189,27 +189,51 @@ internal static class ClientCommands
     public static Command SshConfig()
     {
         var command = new Command("ssh-config", Options.Describe(
-            $"Print an OpenSSH config block that sends every host ending in {HostSuffix} through Jumpgate (ProxyCommand `jumpgate proxy %h %p`).",
-            "jumpgate ssh-config >> ~/.ssh/config && ssh node1.jg"));
+            $"Print an OpenSSH config block that sends every host ending in {HostSuffix} through Jumpgate (ProxyCommand `jumpgate proxy %h %p`), or put it in ~/.ssh/config with --install.",
+            "jumpgate ssh-config --install && ssh node1.jg",
+            "jumpgate ssh-config >> ~/.ssh/config"));
         var direct = new Option<bool>("--direct")
         {
             Description = "Write `proxy --direct`: the gateway relays each SSH connection without decrypting it, which makes scp and rsync faster",
         };
+        var install = new Option<bool>("--install")
+        {
+            Description = "Add the block to the ssh config between marker lines, or update it there; the rest of the file is kept byte for byte and the old file is kept as config.jumpgate-backup. Running it again changes nothing",
+        };
+        var file = new Option<string?>("--file") { Description = "With --install: the ssh config to write; default ~/.ssh/config (created mode 0600, its folder 0700)" };
         command.Options.Add(direct);
+        command.Options.Add(install);
+        command.Options.Add(file);
         command.SetAction(result =>
         {
-            Console.Write($"""
-                # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
-                Host *{HostSuffix}
-                    ProxyCommand {SelfCommand()} proxy {(result.GetValue(direct) ? "--direct " : "")}%h %p
-                    ServerAliveInterval 15
-                    ServerAliveCountMax 3
-
-                """);
+            var block = SshBlock(result.GetValue(direct));
+            if (!result.GetValue(install))
+            {
+                Console.Write(block);
+                return 0;
+            }
+            var path = result.GetValue(file) ?? Onboarding.SshConfigFile.DefaultPath;
+            var outcome = Onboarding.SshConfigFile.Install(path, block);
+            Console.Error.WriteLine(outcome switch
+            {
+                Onboarding.SshConfigFile.Outcome.Unchanged => $"{path} already has this Jumpgate block; nothing changed",
+                Onboarding.SshConfigFile.Outcome.Created => $"created {path} (mode 0600) with the Jumpgate block; try `ssh HOST{HostSuffix}`",
+                _ => $"{(outcome == Onboarding.SshConfigFile.Outcome.Added ? "added the Jumpgate block to" : "updated the Jumpgate block in")} {path}; the previous file is {path}.jumpgate-backup",
+            });
             return 0;
         });
         return command;
     }
+
+    /// <summary>The block `ssh-config` prints and installs: every *.jg host through this very program.</summary>
+    public static string SshBlock(bool direct) => $"""
+        # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
+        Host *{HostSuffix}
+            ProxyCommand {SelfCommand()} proxy {(direct ? "--direct " : "")}%h %p
+            ServerAliveInterval 15
+            ServerAliveCountMax 3
+
+        """;
 
     /// <summary>How to run this very program again from ssh: the apphost if there is one, else `dotnet jumpgate.dll`.</summary>
     public static string SelfCommand()

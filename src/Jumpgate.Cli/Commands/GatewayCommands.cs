@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Jumpgate.Cli.Client;
 using Jumpgate.Cli.Logging;
+using Jumpgate.Cli.Onboarding;
 using Jumpgate.Core.Api;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
@@ -77,8 +78,9 @@ internal static class GatewayCommands
                 (certificatePath, keyPath) = (from.CertificatePath, from.KeyPath);
             }
             var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, certificatePath, keyPath, result.GetValue(store));
-            Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}; start it with `jumpgate gateway run --dir {result.GetValue(dir)}`");
+            Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}");
             Console.Error.WriteLine("every user may reach every host (the rule @everyone '*'); `jumpgate gateway revoke @everyone '*'` makes access deny-by-default");
+            Console.Error.Write(NextSteps.AfterInit(result.GetValue(dir)!, GatewayAddress.Of(GatewayOptions.Load(result.GetValue(dir)!)), fingerprint.ToString()));
             Console.Error.WriteLine("certificate fingerprint (agents and users pin it):");
             Console.WriteLine(fingerprint);
             return 0;
@@ -109,19 +111,32 @@ internal static class GatewayCommands
     {
         var name = new Argument<string>("name") { Description = "The agent's name, e.g. lab-a" };
         var hosts = new Option<string>("--hosts") { Description = "Host patterns the agent may serve, e.g. 'node*,lab-pc'", Required = true };
+        var printConfig = new Option<bool>("--print-config") { Description = "With -o: print a complete agent.yaml for the agent (gateway, fingerprint, the token file, a host per pattern with an ssh service to edit)" };
+        var gateway = new Option<string[]>("--gateway") { Description = "With --print-config: the gateway address(es) the agent dials (repeatable); default: the one gateway.yaml's domain and port give, or the gateways `admin login` saved" };
         var command = new Command("add-agent", AdminTarget.Describe(
             "Add an agent and print its token (only the token, once; it is stored hashed), or write it to a 0600 file with -o. The agent may serve only hosts that match --hosts.",
-            "jumpgate gateway add-agent lab-a --hosts 'node*,lab-pc' --dir ./gw -o lab-a.token"))
+            "jumpgate gateway add-agent lab-a --hosts 'node*,lab-pc' --dir ./gw -o lab-a.token",
+            "jumpgate gateway add-agent lab-a --hosts 'node*' --dir ./gw -o lab-a.token --print-config > agent.yaml"))
         {
-            name, hosts,
+            name, hosts, printConfig, gateway,
         };
         var target = AdminTarget.AddTo(command);
         var output = TokenOutput.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
+            // Worked out before the token is issued, so a config that cannot be written issues nothing.
+            var config = result.GetValue(printConfig)
+                ? AgentConfigTemplate.Write(result.GetValue(name)!, result.GetValue(gateway) is { Length: > 0 } given ? given : target.GatewayAddresses(result),
+                    target.Fingerprint(result), Path.GetFullPath(output.File(result) ?? throw new CliException("--print-config needs -o TOKENFILE: the config names the file that holds the token")),
+                    result.GetValue(hosts)!)
+                : null;
             using var admin = target.Open(result);
             await output.WriteAsync(result, async () =>
                 (await admin.AddAsync(PrincipalKind.Agent, new AddPrincipalRequest(result.GetValue(name)!, Hosts: result.GetValue(hosts)), cancellationToken)).Token);
+            if (config is not null)
+            {
+                Console.Write(config);
+            }
             return 0;
         });
         return command;

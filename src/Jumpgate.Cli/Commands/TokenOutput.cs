@@ -26,6 +26,9 @@ internal sealed class TokenOutput
         return output;
     }
 
+    /// <summary>The file -o names, or null when the token goes to stdout.</summary>
+    public string? File(ParseResult result) => result.GetValue(_file);
+
     /// <summary>
     /// Issues the token with <paramref name="issue"/> and writes it out. The file is created before
     /// the token is issued, so a refused file (it exists, its folder does not) issues nothing.
@@ -45,7 +48,7 @@ internal sealed class TokenOutput
         {
             stream = PrivateFile.CreateNew(written);
         }
-        catch (IOException) when (!force && File.Exists(path))
+        catch (IOException) when (!force && System.IO.File.Exists(path))
         {
             throw new CliException($"{path} already exists; give --force to replace it, or another file with -o");
         }
@@ -63,12 +66,12 @@ internal sealed class TokenOutput
             }
             if (force)
             {
-                File.Move(written, path, overwrite: true);
+                System.IO.File.Move(written, path, overwrite: true);
             }
         }
         catch
         {
-            File.Delete(written);
+            System.IO.File.Delete(written);
             throw;
         }
         await Console.Error.WriteLineAsync($"token written to {path} (mode 0600)");

@@ -23,7 +23,8 @@ internal sealed record ServiceListing(string Name, bool Http);
 /// </summary>
 internal sealed record ReplicaListing(string Agent, string Service, bool Healthy, string? LastFailure, int OpenStreams);
 
-internal sealed record WhoAmI(string User, string Gateway, string Domain);
+/// <param name="TokenExpires">When the token asked with expires (null: never), so `jumpgate doctor` can warn before it does.</param>
+internal sealed record WhoAmI(string User, string Gateway, string Domain, DateTimeOffset? TokenExpires = null);
 
 /// <summary>A service's address and a one-time link that signs a browser in on it.</summary>
 internal sealed record OpenLink(string Url, string SignInUrl, int ExpiresInSeconds);

@@ -19,9 +19,9 @@ internal static class ApiEndpoints
 {
     public static void MapJumpgateApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(ApiPaths.WhoAmI, async (HttpContext http, Authenticator authenticator, GatewayOptions options) =>
+        app.MapGet(ApiPaths.WhoAmI, async (HttpContext http, Authenticator authenticator, GatewayOptions options, ITokenStore tokens) =>
             Authenticate(http, authenticator) is { } user
-                ? Results.Json(new WhoAmI(user.Name, $"https://{http.Request.Host}", options.Domain), ApiJson.Default.WhoAmI)
+                ? Results.Json(new WhoAmI(user.Name, $"https://{http.Request.Host}", options.Domain, tokens.Find(user.TokenId)?.Expires), ApiJson.Default.WhoAmI)
                 : await UnauthorizedAsync(http, authenticator));
 
         app.MapGet(ApiPaths.Hosts, async (HttpContext http, Authenticator authenticator, AccessCache access, IHostStore hosts, AgentRegistry registry) =>
