@@ -44,7 +44,7 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
     [Theory]
     [InlineData(UserPath.Connect)]
     [InlineData(UserPath.Trunk)]
-    public async Task ADeadTargetTurnsUnhealthyInTimeAndNewStreamsGoToTheOtherReplica(UserPath path)
+    public async Task ADeadTargetTurnsUnhealthyAndNewStreamsGoToTheOtherReplica(UserPath path)
     {
         var targetA = Own(Named("a"));
         var targetB = Own(Named("b"));
@@ -61,8 +61,8 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
         var noticed = await UntilReplicaAsync("lab-a", r => !r.Healthy, Signals.Timeout(15));
         var took = killed.Elapsed;
         output.WriteLine($"lab-a unhealthy {took.TotalMilliseconds:0} ms after its target stopped (interval × unhealthy_after = {(FastCheck.Interval * FastCheck.UnhealthyAfter).TotalMilliseconds:0} ms): {noticed.LastFailure}");
-        // The checks' own bound, plus a second for a loaded machine to schedule them.
-        Assert.True(took <= FastCheck.Interval * FastCheck.UnhealthyAfter + TimeSpan.FromSeconds(1), $"noticed after {took}");
+        // How soon is the benchmark's to judge (bench/run --only=failover, a stopped target); here it
+        // is that the check notices at all, for the reason a user would read.
         Assert.Contains("refused", noticed.LastFailure, StringComparison.OrdinalIgnoreCase);
 
         var after = await EchoManyAsync(path, 24);
