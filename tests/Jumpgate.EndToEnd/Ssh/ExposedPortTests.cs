@@ -106,6 +106,40 @@ public sealed class ExposedPortTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.False(await ConnectsAsync(port));
     }
 
+    [Fact]
+    public async Task ThroughTheAdminApiAPortThatCannotBeBoundIsShownAndTheGatewayRunsOn()
+    {
+        var admin = await _deployment.JumpgateAsync("gateway", "add-admin", "ops", "--dir", _deployment.GatewayDir);
+        Assert.True(admin.ExitCode == 0, admin.ToString());
+        _deployment.Tokens.Add(admin.Stdout.Trim());
+        var tokenFile = _deployment.Dir.File("ops.token");
+        await File.WriteAllTextAsync(tokenFile, admin.Stdout.Trim());
+        var login = await _deployment.JumpgateAsync("admin", "login", _deployment.GatewayUrl, "--token-file", tokenFile, "--fingerprint", _deployment.Fingerprint);
+        Assert.True(login.ExitCode == 0, login.ToString());
+        using var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        squatter.Listen();
+        var taken = ((IPEndPoint)squatter.LocalEndPoint!).Port;
+        var free = Sshd.FreePort();
+
+        var busy = await _deployment.JumpgateAsync("gateway", "expose", "node1:echo", "--name", "busy", "--port", taken.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow", "127.0.0.1/32", "--remote");
+        var open = await _deployment.JumpgateAsync("gateway", "expose", "node1:ssh", "--port", free.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow", "127.0.0.1/32", "--remote");
+
+        Assert.True(busy.ExitCode == 0, busy.ToString());
+        Assert.True(open.ExitCode == 0, open.ToString());
+        await _deployment.Gateway!.WaitForLineAsync($@"exposed busy is not served by this gateway: cannot listen on 127\.0\.0\.1:{taken}", Signals.Timeout(5));
+        await _deployment.Gateway!.WaitForLineAsync($@"exposed node1-ssh listening on 127\.0\.0\.1:{free} ", Signals.Timeout(5));
+        var listed = await _deployment.JumpgateAsync("gateway", "exposed", "--remote");
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.Contains($"cannot listen on 127.0.0.1:{taken}", listed.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"listening on 127.0.0.1:{free}", listed.Stdout, StringComparison.Ordinal);
+        var unexpose = await _deployment.JumpgateAsync("gateway", "unexpose", "busy", "--remote");
+        Assert.True(unexpose.ExitCode == 0, unexpose.ToString());
+        var audit = await _deployment.JumpgateAsync("gateway", "audit", "--event", "admin", "--json", "--remote");
+        Assert.Contains("exposed node1:echo on port", audit.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"closed port {taken} (expose:busy)", audit.Stdout, StringComparison.Ordinal);
+    }
+
     private async Task ExposeAsync(string target, int port, string allow)
     {
         var result = await _deployment.JumpgateAsync("gateway", "expose", target, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow", allow, "--dir", _deployment.GatewayDir);
