@@ -64,13 +64,16 @@ internal sealed class ExposedListener : IAsyncDisposable
                 // The listener was closed (unexpose, or the gateway stopping).
                 return;
             }
-            _connections[client] = ServeAsync(client, cancellationToken);
+            // Listed before it runs, so that its own removal when it ends always comes after.
+            var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _connections[client] = ServeAsync(client, listed.Task, cancellationToken);
+            listed.SetResult();
         }
     }
 
-    private async Task ServeAsync(Socket client, CancellationToken cancellationToken)
+    private async Task ServeAsync(Socket client, Task listed, CancellationToken cancellationToken)
     {
-        await Task.Yield();
+        await listed;
         var remote = client.RemoteEndPoint as IPEndPoint;
         try
         {
