@@ -35,4 +35,11 @@ internal interface IGatewayAdmin : IDisposable
     Task<GatewayStatus> StatusAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken);
+
+    /// <summary>The exposed ports; from a running gateway each says whether that gateway listens on it.</summary>
+    Task<IReadOnlyList<ExposureView>> ExposedAsync(CancellationToken cancellationToken);
+
+    Task<ExposureView> ExposeAsync(ExposeRequest request, CancellationToken cancellationToken);
+
+    Task UnexposeAsync(string name, CancellationToken cancellationToken);
 }

@@ -60,6 +60,16 @@ internal sealed class LocalAdmin : IGatewayAdmin
     public Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken) =>
         Task.FromResult(_actions.Audit(user, host, since, limit, kind));
 
+    public Task<IReadOnlyList<ExposureView>> ExposedAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Exposed(state: null));
+
+    public Task<ExposureView> ExposeAsync(ExposeRequest request, CancellationToken cancellationToken) => Task.FromResult(_actions.Expose(request));
+
+    public Task UnexposeAsync(string name, CancellationToken cancellationToken)
+    {
+        _actions.Unexpose(name);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Lets go of what the store holds open (a PostgreSQL store's pool and listener).</summary>
     public void Dispose() => _store.Dispose();
 }

@@ -55,6 +55,15 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
     public Task RevokeAsync(RuleRequest rule, CancellationToken cancellationToken) =>
         api.SendAsync(HttpMethod.Post, $"{Prefix}/rules/revoke", JsonContent.Create(rule, AdminJson.Default.RuleRequest), AdminJson.Default.ChangeResult, cancellationToken);
 
+    public async Task<IReadOnlyList<ExposureView>> ExposedAsync(CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/exposed", null, AdminJson.Default.ListExposureView, cancellationToken))!;
+
+    public async Task<ExposureView> ExposeAsync(ExposeRequest request, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/exposed", JsonContent.Create(request, AdminJson.Default.ExposeRequest), AdminJson.Default.ExposureView, cancellationToken))!;
+
+    public Task UnexposeAsync(string name, CancellationToken cancellationToken) =>
+        api.SendAsync(HttpMethod.Post, $"{Prefix}/exposed/{Uri.EscapeDataString(name)}/remove", null, AdminJson.Default.ChangeResult, cancellationToken);
+
     public async Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken)
     {
         var query = new List<string> { $"limit={limit}" };

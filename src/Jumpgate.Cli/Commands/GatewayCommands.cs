@@ -36,6 +36,9 @@ internal static class GatewayCommands
         GatewayAccessCommands.Revoke(),
         GatewayAccessCommands.Rules(),
         GatewayAuditCommand.Create(),
+        GatewayExposeCommands.Expose(),
+        GatewayExposeCommands.Exposed(),
+        GatewayExposeCommands.Unexpose(),
         Run(),
     };
 

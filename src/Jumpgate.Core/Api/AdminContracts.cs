@@ -43,6 +43,15 @@ internal sealed record AgentStatus(string Name, bool Online, string? Address, Da
 /// <summary>A stream carrying bytes now.</summary>
 internal sealed record StreamStatus(string User, string Host, string Service, string? Agent, DateTimeOffset? Since, long BytesToService, long BytesToUser);
 
+/// <summary>Exposes <see cref="Target"/> (HOST:SERVICE) on a public TCP port to the sources in <see cref="Allow"/> (CIDRs); <see cref="Name"/> defaults to HOST-SERVICE.</summary>
+internal sealed record ExposeRequest(string Target, int Port, IReadOnlyList<string> Allow, string? Name = null);
+
+/// <summary>
+/// An exposed port as `gateway exposed` lists it. <see cref="State"/> is what the gateway that
+/// answered does with it (listening, or why it cannot); null from the store alone (`--dir`).
+/// </summary>
+internal sealed record ExposureView(string Name, string User, string Host, string Service, int Port, IReadOnlyList<string> Allow, DateTimeOffset Created, string? State);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(List<PrincipalView>))]
 [JsonSerializable(typeof(List<TokenView>))]
@@ -57,4 +66,7 @@ internal sealed record StreamStatus(string User, string Host, string Service, st
 [JsonSerializable(typeof(AdminWhoAmI))]
 [JsonSerializable(typeof(GatewayStatus))]
 [JsonSerializable(typeof(List<AuditEvent>))]
+[JsonSerializable(typeof(ExposeRequest))]
+[JsonSerializable(typeof(ExposureView))]
+[JsonSerializable(typeof(List<ExposureView>))]
 internal sealed partial class AdminJson : JsonSerializerContext;

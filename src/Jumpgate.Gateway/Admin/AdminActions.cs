@@ -2,6 +2,7 @@ using Jumpgate.Core.Api;
 using Jumpgate.Core.Audit;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
+using System.Net;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
@@ -164,6 +165,67 @@ internal sealed class AdminActions(GatewayStores store, string actor, string? so
             : add ? $"{user} is in {string.Join(", ", unchanged)} already" : $"{user} is not in {string.Join(", ", unchanged)}");
     }
 
+    /// <summary>The exposed ports, each with what the running gateway does with it (<paramref name="state"/>), or from the store alone.</summary>
+    public IReadOnlyList<ExposureView> Exposed(IReadOnlyDictionary<string, string>? state) =>
+        [.. store.Exposures.List().Select(e => View(e, state?.GetValueOrDefault(e.Name) ?? (state is null ? null : "not opened yet")))];
+
+    /// <summary>
+    /// Exposes a host's service on a public port to the sources the admin lists. An empty list is
+    /// refused: a port open to the world must be asked for as 0.0.0.0/0 (or ::/0), never by omission.
+    /// </summary>
+    public ExposureView Expose(ExposeRequest request)
+    {
+        var colon = request.Target.LastIndexOf(':');
+        var (host, service) = colon > 0 ? (request.Target[..colon], request.Target[(colon + 1)..]) : ("", "");
+        if (!Names.IsValid(host) || !Names.IsValid(service))
+        {
+            throw new InvalidOperationException($"'{request.Target}' is not HOST:SERVICE, e.g. node1:ssh (names use {Names.Rule})");
+        }
+        var name = CheckName(request.Name ?? $"{host}-{service}", "exposure");
+        if (request.Port is < 1 or > 65535)
+        {
+            throw new InvalidOperationException($"--port {request.Port} is not a TCP port (1-65535)");
+        }
+        if (request.Allow.Count == 0)
+        {
+            throw new InvalidOperationException("give the sources that may connect with --allow CIDR (repeatable), e.g. --allow 203.0.113.0/24; a port open to everyone must be asked for as --allow 0.0.0.0/0");
+        }
+        var allow = new List<IPNetwork>();
+        foreach (var text in request.Allow)
+        {
+            if (!IPNetwork.TryParse(text, out var network))
+            {
+                throw new InvalidOperationException($"--allow '{text}' is not an address range such as 203.0.113.0/24 or 10.1.2.3/32");
+            }
+            allow.Add(network);
+        }
+        var exposure = new Exposure(name, host, service, request.Port, allow, time.GetUtcNow());
+        store.Exposures.Add(exposure);
+        audit(new AuditEvent
+        {
+            Time = time.GetUtcNow(), Event = AuditEvent.KindAdmin, Outcome = "expose", Admin = actor, Source = source, User = exposure.User,
+            Host = host, Service = service, Reason = $"exposed {host}:{service} on port {exposure.Port} as {exposure.User} to {string.Join(", ", allow)}",
+        });
+        return View(exposure, null);
+    }
+
+    public void Unexpose(string name)
+    {
+        var exposure = store.Exposures.List().FirstOrDefault(e => e.Name == name);
+        if (exposure is null || !store.Exposures.Remove(name))
+        {
+            throw new InvalidOperationException($"nothing is exposed as {name} (`jumpgate gateway exposed` lists them)");
+        }
+        audit(new AuditEvent
+        {
+            Time = time.GetUtcNow(), Event = AuditEvent.KindAdmin, Outcome = "unexpose", Admin = actor, Source = source, User = exposure.User,
+            Host = exposure.Host, Service = exposure.Service, Reason = $"closed port {exposure.Port} ({exposure.User})",
+        });
+    }
+
+    private static ExposureView View(Exposure e, string? state) =>
+        new(e.Name, e.User, e.Host, e.Service, e.Port, [.. e.Allow.Select(a => a.ToString())], e.Created, state);
+
     /// <summary>The newest matching events, oldest first; <paramref name="since"/> is a duration such as 1h.</summary>
     public IReadOnlyList<AuditEvent> Audit(string? user, string? host, string? since, int limit, string? kind)
     {
@@ -184,7 +246,15 @@ internal sealed class AdminActions(GatewayStores store, string actor, string? so
     private AccessRule ParseRule(RuleRequest request, bool requireUser)
     {
         var subject = request.Subject ?? "";
-        if (subject.StartsWith('@'))
+        if (subject.StartsWith(Exposure.UserPrefix, StringComparison.Ordinal))
+        {
+            // An exposed port's name, which the rules see as a user of its own.
+            if (!Names.IsValid(subject[Exposure.UserPrefix.Length..]))
+            {
+                throw new InvalidOperationException($"'{subject}' is not a valid exposure: use {Exposure.UserPrefix} and {Names.Rule}");
+            }
+        }
+        else if (subject.StartsWith('@'))
         {
             if (!Names.IsValid(subject[1..]))
             {

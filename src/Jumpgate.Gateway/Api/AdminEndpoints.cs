@@ -9,6 +9,7 @@ using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Dashboard;
+using Jumpgate.Gateway.Expose;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Tunnel;
@@ -69,6 +70,11 @@ internal static class AdminEndpoints
             var rule = await BodyAsync(http, AdminJson.Default.RuleRequest, cancellationToken);
             return Done(() => Actions(http).Revoke(rule));
         });
+
+        admin.MapGet("/exposed", (HttpContext http, ExposedPorts ports) => Results.Json([.. Actions(http).Exposed(ports.State)], AdminJson.Default.ListExposureView));
+        admin.MapPost("/exposed", async (HttpContext http, CancellationToken cancellationToken) =>
+            Results.Json(Actions(http).Expose(await BodyAsync(http, AdminJson.Default.ExposeRequest, cancellationToken)), AdminJson.Default.ExposureView));
+        admin.MapPost("/exposed/{name}/remove", (HttpContext http, string name) => Done(() => Actions(http).Unexpose(name)));
 
         admin.MapGet("/dashboard", (HttpContext http, DashboardEndpoints dashboard) => ApiEndpoints.DashboardLink(http, Caller(http), dashboard));
 

@@ -56,7 +56,8 @@ internal sealed class AccessMonitor(AccessCache access, StoreHealth store, TimeP
         foreach (var stream in grants.Where(g => g.IsStream && g.Reason is null))
         {
             var user = stream.User!;
-            if (!Valid(stream.TokenId))
+            // An exposed port's stream has no token (its TokenId is empty): the rules alone allow it.
+            if (stream.TokenId.Length > 0 && !Valid(stream.TokenId))
             {
                 Revoke(stream, $"user {user} was disabled or the token was revoked or expired");
                 continue;

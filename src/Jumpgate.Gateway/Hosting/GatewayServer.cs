@@ -8,6 +8,7 @@ using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Dashboard;
+using Jumpgate.Gateway.Expose;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Metrics;
@@ -104,6 +105,8 @@ public static class GatewayServer
         builder.Services.AddSingleton<ReplicaPins>();
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton<HttpProxy>();
+        builder.Services.AddSingleton<ExposedPorts>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ExposedPorts>());
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -212,6 +215,7 @@ public static class GatewayServer
         services.AddSingleton(store.Audit);
         services.AddSingleton(store.WebSessions);
         services.AddSingleton(store.SignInCodes);
+        services.AddSingleton(store.Exposures);
         services.AddSingleton(store.Generation);
         services.AddSingleton(store.Health);
         services.AddSingleton<AccessCache>();

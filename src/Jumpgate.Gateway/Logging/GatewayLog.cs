@@ -88,4 +88,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(92, LogLevel.Information, "the store's database is back after {Seconds:0.#} s; {Refused} authentications were refused, {AuditRows} audit events are only in audit.jsonl", EventName = "StoreBack")]
     public static partial void StoreBack(ILogger logger, double seconds, long refused, long auditRows);
+
+    [LoggerMessage(93, LogLevel.Information, "exposed {Name} listening on {Address} for {Host}:{Service}, from {Allow}", EventName = "ExposureOpened")]
+    public static partial void ExposureOpened(ILogger logger, string name, string address, string host, string service, string allow);
+
+    [LoggerMessage(94, LogLevel.Information, "exposed {Name} closed port {Port}", EventName = "ExposureClosed")]
+    public static partial void ExposureClosed(ILogger logger, string name, int port);
+
+    [LoggerMessage(95, LogLevel.Error, "exposed {Name} is not served by this gateway: {Reason}; free the port or `jumpgate gateway unexpose {Name}` and expose it on another --port", EventName = "ExposureFailed")]
+    public static partial void ExposureFailed(ILogger logger, string name, string reason);
 }

@@ -12,6 +12,7 @@ internal sealed record GatewayStores(
     IAuditStore Audit,
     IWebSessionStore WebSessions,
     ISignInCodeStore SignInCodes,
+    IExposureStore Exposures,
     IStoreGeneration Generation,
     IDisposable Backend) : IDisposable
 {

@@ -1,8 +1,8 @@
 namespace Jumpgate.Gateway.Store;
 
 /// <summary>
-/// The store's generation: a number that every write to principals, tokens, groups, rules or web
-/// sessions moves, whichever process or gateway makes it. Every answer the gateway keeps from the
+/// The store's generation: a number that every write to principals, tokens, groups, rules, web
+/// sessions or exposures moves, whichever process or gateway makes it. Every answer the gateway keeps from the
 /// store is kept with the generation it was read at and used only while this still returns that
 /// value (docs/decisions.md, "One rule for every cache of store data").
 /// </summary>

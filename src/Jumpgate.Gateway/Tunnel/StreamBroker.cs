@@ -1,4 +1,5 @@
 using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Security;
 using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
@@ -65,6 +66,24 @@ internal sealed class StreamBroker(
         }
         await RelayToReplicasAsync(client, record, authorization.Replicas, request);
     }
+
+    /// <summary>
+    /// A connection to an exposed port: the same stream as a user's, under the exposure's own name
+    /// (<c>expose:NAME</c>), which has no token and is allowed only by the rules.
+    /// </summary>
+    public Task RunExposedAsync(TunnelConnection client, Store.Exposure exposure) => RunAsync(
+        client,
+        new Hello { Type = HelloType.Connect, Token = "", Host = exposure.Host, Service = exposure.Service },
+        Exposed(exposure));
+
+    /// <summary>Logs and audits a connection to an exposed port that its allow list refused; nothing was sent anywhere.</summary>
+    public void RefuseExposed(Store.Exposure exposure, string? source, string reason)
+    {
+        using var record = new StreamRecord(Exposed(exposure), source, exposure.Host, exposure.Service, audit, metrics, logger, time);
+        record.Refuse(reason);
+    }
+
+    private static Principal Exposed(Store.Exposure exposure) => new(PrincipalKind.User, exposure.User, null, TokenId: "");
 
     /// <summary>A stream goes to its first replica and, if that one cannot open it, to one more (docs/decisions.md, "A stream with a spare replica waits for its answer").</summary>
     private const int ReplicasTried = 2;

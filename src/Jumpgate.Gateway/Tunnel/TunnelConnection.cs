@@ -13,7 +13,12 @@ namespace Jumpgate.Gateway.Tunnel;
 /// in 4 KiB segments (one TLS record and one send each); writing to the SslStream in large
 /// chunks fills 16 KiB records instead, which the benchmark showed is faster.
 /// </summary>
-internal sealed class TunnelConnection(ConnectionStream stream, string? remote, CancellationToken closed, CancellationToken closingRequested, Action abort)
+/// <remarks>
+/// An exposed port's connection is not <paramref name="framed"/>: its peer speaks the service's
+/// own protocol (an ssh client), so the gateway's answers are never written to it; a refusal
+/// is told by closing it.
+/// </remarks>
+internal sealed class TunnelConnection(ConnectionStream stream, string? remote, CancellationToken closed, CancellationToken closingRequested, Action abort, bool framed = true)
 {
     public static TunnelConnection Of(ConnectionContext context, ConnectionStream tls) => new(
         tls,
@@ -33,7 +38,7 @@ internal sealed class TunnelConnection(ConnectionStream stream, string? remote, 
     public CancellationToken ClosingRequested { get; } = closingRequested;
 
     public ValueTask ReplyAsync(Reply reply, CancellationToken cancellationToken) =>
-        Frame.WriteAsync(Stream, reply, ProtocolJson.Default.Reply, cancellationToken);
+        framed ? Frame.WriteAsync(Stream, reply, ProtocolJson.Default.Reply, cancellationToken) : ValueTask.CompletedTask;
 
     /// <summary>Tells the peer why it is refused; a peer already gone is not an error.</summary>
     public async Task RefuseAsync(string error)

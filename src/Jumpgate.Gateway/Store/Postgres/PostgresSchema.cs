@@ -23,7 +23,7 @@ internal static class PostgresSchema
     private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
 
     /// <summary>Migration n brings a database from version n to n + 1; a new one is appended, never edited.</summary>
-    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes];
+    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes, Exposures];
 
     /// <summary>The one certificate of the gateways that share the store (<see cref="PostgresCertificate"/>).</summary>
     private const string Certificate = """
@@ -39,6 +39,18 @@ internal static class PostgresSchema
             code_sha256 BYTEA PRIMARY KEY, "user" TEXT NOT NULL, token_id TEXT NOT NULL, signin TEXT NOT NULL,
             label TEXT NOT NULL, expires TEXT NOT NULL);
         CREATE INDEX signin_codes_expires ON signin_codes (expires);
+        """;
+
+    /// <summary>
+    /// The exposed ports (<see cref="SqlExposureStore"/>): each gateway of the store opens them, and
+    /// its trigger moves the generation so every gateway opens or closes a listener at once.
+    /// </summary>
+    private const string Exposures = """
+        CREATE TABLE exposures (
+            name TEXT PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL, port INTEGER NOT NULL UNIQUE,
+            allow TEXT NOT NULL, created TEXT NOT NULL);
+        CREATE TRIGGER exposures_generation AFTER INSERT OR UPDATE OR DELETE ON exposures
+            FOR EACH ROW EXECUTE FUNCTION jumpgate_move_generation();
         """;
 
     public static void Apply(NpgsqlDataSource source, PostgresUrl url)

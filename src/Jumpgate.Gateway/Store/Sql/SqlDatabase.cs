@@ -39,7 +39,7 @@ internal sealed class SqlDatabase(DbDataSource source, StoreHealth health, Actio
         }
     }
 
-    /// <summary>Called after a committed write to principals, tokens, groups, rules or web sessions.</summary>
+    /// <summary>Called after a committed write to principals, tokens, groups, rules, web sessions or exposures.</summary>
     public void Wrote() => _wrote();
 
     public void Dispose() => source.Dispose();

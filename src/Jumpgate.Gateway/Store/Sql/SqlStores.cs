@@ -19,6 +19,7 @@ internal static class SqlStores
             audit,
             new SqlWebSessionStore(database),
             new SqlSignInCodeStore(database),
+            new SqlExposureStore(database),
             generation,
             new Kept(audit, generation, database))
         {

@@ -14,7 +14,7 @@ namespace Jumpgate.Gateway.Store.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>The tables whose every write moves the generation: everything the gateway keeps answers from.</summary>
-    private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
+    private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions", "exposures"];
 
     public static void Apply(SqliteFileSource source)
     {
@@ -52,6 +52,7 @@ internal static class SqliteSchema
         }
         CreateWebSessions(connection);
         Execute(connection, SignInCodesTable);
+        Execute(connection, ExposuresTable);
         CreateGeneration(connection);
     }
 
@@ -61,6 +62,13 @@ internal static class SqliteSchema
             code_sha256 BLOB PRIMARY KEY, user TEXT NOT NULL, token_id TEXT NOT NULL, signin TEXT NOT NULL,
             label TEXT NOT NULL, expires TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS signin_codes_expires ON signin_codes (expires);
+        """;
+
+    /// <summary>The exposed ports (<see cref="SqlExposureStore"/>); a running gateway opens and closes listeners as its generation moves.</summary>
+    private const string ExposuresTable = """
+        CREATE TABLE IF NOT EXISTS exposures (
+            name TEXT PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL, port INTEGER NOT NULL UNIQUE,
+            allow TEXT NOT NULL, created TEXT NOT NULL);
         """;
 
     private static string PrincipalsTable(string name) => $"""
