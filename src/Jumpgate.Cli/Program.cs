@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Jumpgate.Cli.Client;
 using Jumpgate.Cli.Commands;
+using Jumpgate.Cli.Install;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Protocol;
 
@@ -35,7 +36,9 @@ internal static class Program
             JupyterCommand.Create(),
             DemoCommand.Create(),
             DoctorCommand.Create(),
+            CompletionCommand.Create(),
         };
+        BuildInfo.UseForVersionOption(root);
         var configuration = new InvocationConfiguration
         {
             // Ctrl-C cancels the command's token; the gateway and agent then drain open streams before exiting.

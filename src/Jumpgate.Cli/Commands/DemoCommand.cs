@@ -15,7 +15,7 @@ namespace Jumpgate.Cli.Commands;
 
 /// <summary>
 /// <c>jumpgate demo</c>: the whole product on one machine. A gateway, an agent serving a small
-/// web service (and this machine's sshd, if one listens on port 22), and a forward to it.
+/// web service (and a throw-away sshd where sshd is installed), and a forward to it.
 /// </summary>
 internal static class DemoCommand
 {
@@ -53,7 +53,8 @@ internal static class DemoCommand
         fingerprint ??= Fingerprint.Of(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(GatewayOptions.Load(gatewayDir).CertificatePath)));
 
         await using var web = DemoWebService.Start();
-        var sshd = await ListensAsync(new IPEndPoint(IPAddress.Loopback, 22), cancellationToken);
+        var (sshd, noSsh) = await DemoSshd.TryStartAsync(directory, cancellationToken);
+        await using var _ = sshd;
         var agentToken = store.Principals.Add(PrincipalKind.Agent, $"demo-{Environment.ProcessId}", Core.Naming.HostPatterns.Parse("*"), DateTimeOffset.UtcNow);
         var userToken = store.Principals.Add(PrincipalKind.User, $"demo-user-{Environment.ProcessId}", null, DateTimeOffset.UtcNow);
         var tokenFile = Path.Combine(directory, "agent.token");
@@ -78,7 +79,7 @@ internal static class DemoCommand
                 address: 127.0.0.1
                 services:
                   web: {"{"} port: {web.Port}, http: true {"}"}
-            {(sshd ? "      ssh: 22" : "")}
+            {(sshd is null ? "" : $"      ssh: {sshd.Port}")}
 
             """, cancellationToken);
         var agent = AgentRunner.RunAsync(agentConfig, logs.CreateLogger("Jumpgate.Agent"), stop.Token);
@@ -98,12 +99,13 @@ internal static class DemoCommand
         var page = await http.GetStringAsync($"http://{bound}/", cancellationToken);
         using var api = GatewayApi.FromSettings(settings);
         var browser = await api.OpenAsync("demo", "web", cancellationToken);
+        var sshConfig = sshd is null ? null : await WriteSshConfigAsync(sshd, clientHome, cancellationToken);
 
         Console.Error.WriteLine($"""
 
             Jumpgate demo is running (files in {directory}).
               gateway   {address}  fingerprint {fingerprint}
-              agent     serves host 'demo': web (http){(sshd ? ", ssh (this machine's sshd)" : "")}
+              agent     serves host 'demo': web (http), {(sshd is null ? $"no ssh: {noSsh}" : $"ssh (a throw-away sshd on 127.0.0.1:{sshd.Port}, files in {sshd.Folder})")}
               forward   http://{bound}/ -> demo:web through the gateway and the agent
               check     GET http://{bound}/ answered: {page.Trim()}
               browser   {browser.Url} (behind the gateway's sign-in; self-signed certificate)
@@ -112,7 +114,7 @@ internal static class DemoCommand
             Try, in another terminal:
               curl http://{bound}/
               XDG_CONFIG_HOME={clientHome} dotnet run --project src/Jumpgate.Cli -- ls
-            {(sshd ? $"  ssh -o ProxyCommand='XDG_CONFIG_HOME={clientHome} {ClientCommands.SelfCommand()} proxy %h %p' demo.jg" : "")}
+            {(sshConfig is null ? "" : $"  ssh -F {sshConfig} demo.jg      # through the gateway, with `jumpgate proxy` as ProxyCommand")}
             Ctrl-C stops it.
             """);
         await Task.WhenAll(forward, agent, gateway);
@@ -132,20 +134,27 @@ internal static class DemoCommand
         throw new CliException("the demo agent did not come online within 10 s; see the log above");
     }
 
-    private static async Task<bool> ListensAsync(IPEndPoint endpoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// An ssh config of the demo's own, so the printed line works as it is: `jumpgate proxy` with
+    /// the demo's login, the demo's key, and the throw-away sshd's host key pinned.
+    /// </summary>
+    private static async Task<string> WriteSshConfigAsync(DemoSshd sshd, string clientHome, CancellationToken cancellationToken)
     {
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
-        try
-        {
-            await socket.ConnectAsync(endpoint, timeout.Token);
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            return false;
-        }
+        var knownHosts = Path.Combine(sshd.Folder, "known_hosts");
+        await File.WriteAllTextAsync(knownHosts, sshd.KnownHostsLine("demo.jg") + "\n", cancellationToken);
+        var config = Path.Combine(sshd.Folder, "config");
+        await File.WriteAllTextAsync(config, $"""
+            Host demo.jg
+                User {Environment.UserName}
+                ProxyCommand env "XDG_CONFIG_HOME={clientHome}" {ClientCommands.SelfCommand()} proxy %h %p
+                IdentityFile "{sshd.ClientKey}"
+                IdentitiesOnly yes
+                UserKnownHostsFile "{knownHosts}"
+                GlobalKnownHostsFile /dev/null
+                StrictHostKeyChecking yes
+
+            """, cancellationToken);
+        return config;
     }
 
     /// <summary>A tiny web service on a loopback port: the thing inside the "private network".</summary>

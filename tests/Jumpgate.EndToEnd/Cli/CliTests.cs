@@ -80,6 +80,7 @@ public sealed class CliTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData("proxy")]
     [InlineData("forward")]
     [InlineData("demo")]
+    [InlineData("completion")]
     [InlineData("fleet", "apply")]
     [InlineData("fleet", "ls")]
     [InlineData("fleet", "show")]
