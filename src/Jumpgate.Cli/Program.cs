@@ -35,6 +35,7 @@ internal static class Program
             JupyterCommand.Create(),
             DemoCommand.Create(),
             DoctorCommand.Create(),
+            Import.ImportCommands.Create(),
         };
         var configuration = new InvocationConfiguration
         {
