@@ -48,30 +48,31 @@ internal static partial class SshConfigImport
         var jumped = new List<JumpedHost>();
         foreach (var (name, where) in names)
         {
-            var options = Resolve(blocks, name);
-            var jump = options.GetValueOrDefault("proxyjump");
+            var resolved = Resolve(blocks, name);
+            string? Option(string keyword) => resolved.TryGetValue(keyword, out var option) ? option.Value : null;
+            var jump = Option("proxyjump");
             if (jump is null || jump.Equals("none", StringComparison.OrdinalIgnoreCase))
             {
-                if (options.ContainsKey("proxycommand"))
+                if (resolved.ContainsKey("proxycommand"))
                 {
                     notes.Add($"{where}: {name} uses a ProxyCommand, not a ProxyJump: not imported; give it a ProxyJump to its bastion, or add it to an agent.yaml by hand");
                 }
                 continue;
             }
-            var address = options.GetValueOrDefault("hostname") ?? name;
+            var address = Option("hostname") ?? name;
             if (address.Contains('%', StringComparison.Ordinal))
             {
                 notes.Add($"{where}: {name}: HostName {address} is made from tokens ssh expands; not imported, add it with its address by hand");
                 continue;
             }
-            var portText = options.GetValueOrDefault("port") ?? "22";
+            var portText = Option("port") ?? "22";
             if (!int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             {
-                throw new CliException($"{where}: Port: '{portText}' for {name} is not a port (1-65535)");
+                throw new CliException($"{resolved["port"].Where}: Port: '{portText}' for {name} is not a port (1-65535)");
             }
             // The last hop of a chain (a,b) is the machine that reaches the host: the agent runs there.
             var lastHop = jump.Split(',')[^1].Trim();
-            jumped.Add(new JumpedHost(name, address, port, HopHost(lastHop), options.GetValueOrDefault("user"), options.GetValueOrDefault("identityfile")));
+            jumped.Add(new JumpedHost(name, address, port, HopHost(lastHop), Option("user"), Option("identityfile")));
         }
 
         var bastions = jumped.Select(h => h.Bastion).Distinct(StringComparer.Ordinal).ToList();
@@ -154,14 +155,14 @@ internal static partial class SshConfigImport
     }
 
     /// <summary>OpenSSH's rule: for each option, the first value of the first block that matches the name.</summary>
-    private static Dictionary<string, string> Resolve(List<Block> blocks, string name)
+    private static Dictionary<string, (string Value, string Where)> Resolve(List<Block> blocks, string name)
     {
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        var options = new Dictionary<string, (string Value, string Where)>(StringComparer.Ordinal);
         foreach (var block in blocks.Where(b => b.Patterns is not null && Matches(b.Patterns, name)))
         {
-            foreach (var (keyword, value, _) in block.Options)
+            foreach (var (keyword, value, where) in block.Options)
             {
-                options.TryAdd(keyword, value);
+                options.TryAdd(keyword, (value, where));
             }
         }
         return options;
