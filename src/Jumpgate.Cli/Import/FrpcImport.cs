@@ -40,6 +40,14 @@ internal static class FrpcImport
     {
         var agent = new ImportedAgent();
         agent.Notes.Add($"{file.Path}: frpc's own settings (server address, auth token, log, admin UI) are replaced by --gateway, --fingerprint and --token-file");
+        if (file.Common.Get("includes") is { } includes)
+        {
+            agent.Notes.Add($"{file.Path}:{includes.Line}: {includes.Key} = {includes.Text}: the proxies of included files are not read here; import each of them too and merge their hosts");
+        }
+        if (file.Common.Get("start") is { } start)
+        {
+            agent.Notes.Add($"{file.Path}:{start.Line}: {start.Key} = {start.Text}: every proxy is imported, not only those started; remove the services you do not want");
+        }
         foreach (var proxy in file.Proxies)
         {
             ImportProxy(file, proxy, localHost, agent);

@@ -89,6 +89,18 @@ public sealed class FrpImportTests
     }
 
     [Fact]
+    public void IncludedFilesAreNotedNotSilentlySkipped()
+    {
+        using var dir = new TempDirectory("jg-frp");
+        var path = dir.File("frpc.toml");
+        File.WriteAllText(path, "includes = [\"./confd/*.toml\"]\n[[proxies]]\nname = \"ssh\"\nlocalPort = 22\n");
+
+        var notes = FrpcImport.Import(FrpFile.Load(path), "gpu1").Notes;
+
+        Assert.Contains(notes, n => n.StartsWith($"{path}:1: includes = ./confd/*.toml: the proxies of included files are not read here", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void AMissingFileIsNamed()
     {
         var error = Assert.Throws<CliException>(() => FrpFile.Load("/nonexistent/frpc.toml"));
