@@ -37,6 +37,7 @@ internal static class Program
             DemoCommand.Create(),
             DoctorCommand.Create(),
             CompletionCommand.Create(),
+            Import.ImportCommands.Create(),
         };
         BuildInfo.UseForVersionOption(root);
         var configuration = new InvocationConfiguration
