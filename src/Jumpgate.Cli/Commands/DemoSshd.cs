@@ -1,7 +1,6 @@
+using Jumpgate.Cli.Client;
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Jumpgate.Cli.Commands;
 
@@ -51,7 +50,7 @@ internal sealed class DemoSshd : IAsyncDisposable
             // sshd running as root wants its privilege-separation folder.
             Directory.CreateDirectory("/run/sshd");
         }
-        var port = FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         var config = Path.Combine(folder, "sshd_config");
         await File.WriteAllTextAsync(config, $"""
             Port {port}
@@ -108,13 +107,6 @@ internal sealed class DemoSshd : IAsyncDisposable
     /// <summary>The known_hosts line that pins this sshd's host key to the name ssh is given.</summary>
     public string KnownHostsLine(string hostName) => $"{hostName} {string.Join(' ', File.ReadAllText(Path.Combine(Folder, "host_ed25519.pub")).Split(' ').Take(2))}";
 
-    private static int FreeLoopbackPort()
-    {
-        // sshd cannot bind port 0 and tell which it got; a port free a moment ago is the usual way.
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 
     private static async Task<string?> RunAsync(string program, string[] arguments, CancellationToken cancellationToken)
     {

@@ -1,7 +1,5 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Jumpgate.Cli.Client;
 
@@ -38,7 +36,7 @@ internal sealed class RemoteJupyter(string host, string? sshConfig, TextWriter o
         try
         {
             var started = await ReadStartedAsync(session, stderr, cancellationToken);
-            var localPort = FreeLocalPort();
+            var localPort = LoopbackPort.Free();
             forward = Start("ssh", [.. Base(), "-o", "ExitOnForwardFailure=yes", "-o", "ControlMaster=no", "-N", "-L", $"127.0.0.1:{localPort}:127.0.0.1:{started.Port}", host]);
             var url = $"http://127.0.0.1:{localPort}/?token={token}";
             await WaitUntilAnswersAsync(localPort, token, forward, cancellationToken);
@@ -182,12 +180,6 @@ internal sealed class RemoteJupyter(string host, string? sshConfig, TextWriter o
         rm -f "$log"
         """;
 
-    private static int FreeLocalPort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 
     private static Process Start(string program, IEnumerable<string> arguments)
     {

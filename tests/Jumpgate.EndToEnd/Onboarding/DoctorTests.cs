@@ -127,7 +127,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task AgentDoctorChecksTheConfigEachGatewayAndEachServiceFromThisMachine()
     {
-        var dead = FreeLoopbackPort();
+        var dead = Sshd.FreePort();
         var config = await WriteAgentConfigAsync("doctor.yaml", _deployment.Dir.File("lab-a.token"), dead);
 
         var doctor = await _deployment.JumpgateAsync("agent", "doctor", "--config", config);
@@ -148,7 +148,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
         var token = _deployment.Dir.File("open.token");
         File.Copy(_deployment.Dir.File("lab-a.token"), token);
         File.SetUnixFileMode(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        var config = await WriteAgentConfigAsync("open.yaml", token, FreeLoopbackPort());
+        var config = await WriteAgentConfigAsync("open.yaml", token, Sshd.FreePort());
 
         var doctor = await _deployment.JumpgateAsync("agent", "doctor", "--config", config);
 
@@ -174,13 +174,6 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
         return config;
     }
 
-    /// <summary>A loopback port nothing listens on: bound to learn a free one, then released.</summary>
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private async Task InstallSshConfigAsync()
     {

@@ -42,7 +42,7 @@ public sealed class GatewayChoiceTests(ITestOutputHelper output) : IAsyncLifetim
     public async Task PassesOverAGatewayThatIsGoneAndOneThatNeverAnswers()
     {
         // Gone: a port nothing listens on. Silent: a listener whose backlog takes the connection and that never reads it.
-        var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{FreePort()}") };
+        var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{Sshd.FreePort()}") };
         using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
         silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         silent.Listen(8);
@@ -119,11 +119,11 @@ public sealed class GatewayChoiceTests(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task ARefusalIsFinalAndNoneAnsweringNamesEachGateway()
     {
-        var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{FreePort()}") };
+        var gone = _gateway.Endpoint with { Address = new Uri($"https://127.0.0.1:{Sshd.FreePort()}") };
         var offline = new Hello { Type = HelloType.Connect, Token = _gateway.UserToken, Host = "node9", Service = "echo" };
 
         var refused = await Assert.ThrowsAsync<GatewayException>(() => GatewayDialer.HandshakeAsync([_gateway.Endpoint, gone], offline, CancellationToken.None));
-        var none = await Assert.ThrowsAsync<GatewayException>(() => GatewayDialer.HandshakeAsync([gone, gone with { Address = new Uri($"https://127.0.0.1:{FreePort()}") }], offline, CancellationToken.None));
+        var none = await Assert.ThrowsAsync<GatewayException>(() => GatewayDialer.HandshakeAsync([gone, gone with { Address = new Uri($"https://127.0.0.1:{Sshd.FreePort()}") }], offline, CancellationToken.None));
 
         output.WriteLine(refused.Message);
         output.WriteLine(none.Message);
@@ -133,13 +133,6 @@ public sealed class GatewayChoiceTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains(gone.ToString(), none.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>A loopback port that was free a moment ago: bound, read back and released, so a connect to it is refused.</summary>
-    private static int FreePort()
-    {
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 
     /// <summary>A gateway whose process hangs: a listener that accepts every connection (up to 64) and says nothing.</summary>
     private sealed class SilentGateway : IAsyncDisposable
