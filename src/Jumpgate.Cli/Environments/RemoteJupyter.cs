@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Net;
 using System.Security.Cryptography;
 using Jumpgate.Cli.Client;
 
