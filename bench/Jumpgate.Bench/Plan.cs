@@ -60,6 +60,11 @@ internal sealed record Plan
     /// <summary>Rounds of the cost-of-being-watched figure; each measures new connections and HTTP watched and not, the order turning.</summary>
     public required int WatchedRounds { get; init; }
 
+    /// <summary>Rounds of the WebSocket round-trip figure, messages each path sends per round (one at a time), and unmeasured ones first.</summary>
+    public required int WebSocketRounds { get; init; }
+    public required int WebSocketMessages { get; init; }
+    public required int WebSocketWarmup { get; init; }
+
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";
 
@@ -91,6 +96,9 @@ internal sealed record Plan
         FailoverKillAt = 0.4,
         GatewayFailoverRuns = 3,
         WatchedRounds = 4,
+        WebSocketRounds = 4,
+        WebSocketMessages = 1000,
+        WebSocketWarmup = 200,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
@@ -121,5 +129,8 @@ internal sealed record Plan
         FailoverKillAt = 0.4,
         GatewayFailoverRuns = 1,
         WatchedRounds = 1,
+        WebSocketRounds = 1,
+        WebSocketMessages = 50,
+        WebSocketWarmup = 10,
     };
 }

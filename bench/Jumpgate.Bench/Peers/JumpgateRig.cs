@@ -132,11 +132,12 @@ internal sealed class JumpgateRig : IAsyncDisposable
 
     /// <summary>
     /// What wrk needs to load the web service's subdomain like a signed-in browser: the gateway's
-    /// port, the Host header and the session cookie (from `jumpgate open`'s one-time link).
+    /// port, the Host header and the session cookie (from `jumpgate open`'s one-time link, which
+    /// lands on <paramref name="next"/>: a page the service serves).
     /// </summary>
-    public async Task<(int Port, string Host, string Cookie)> BrowserSessionAsync()
+    public async Task<(int Port, string Host, string Cookie)> BrowserSessionAsync(string next = "/")
     {
-        var link = await _deployment.OpenLinkAsync("node1", HttpService);
+        var link = await _deployment.OpenLinkAsync("node1", HttpService, next);
         using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
         var (response, _) = await browser.FollowAsync(link);
         using (response)
