@@ -57,6 +57,14 @@ internal sealed record Plan
     /// <summary>Times the gateway failover figure kills the gateway the CLI uses (and starts it again for the next).</summary>
     public required int GatewayFailoverRuns { get; init; }
 
+    /// <summary>Rounds of the cost-of-being-watched figure; each measures new connections and HTTP watched and not, the order turning.</summary>
+    public required int WatchedRounds { get; init; }
+
+    /// <summary>Rounds of the WebSocket round-trip figure, messages each path sends per round (one at a time), and unmeasured ones first.</summary>
+    public required int WebSocketRounds { get; init; }
+    public required int WebSocketMessages { get; init; }
+    public required int WebSocketWarmup { get; init; }
+
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";
 
@@ -87,6 +95,10 @@ internal sealed record Plan
         FailoverSeconds = 10,
         FailoverKillAt = 0.4,
         GatewayFailoverRuns = 3,
+        WatchedRounds = 4,
+        WebSocketRounds = 4,
+        WebSocketMessages = 1000,
+        WebSocketWarmup = 200,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
@@ -116,5 +128,9 @@ internal sealed record Plan
         FailoverSeconds = 2,
         FailoverKillAt = 0.4,
         GatewayFailoverRuns = 1,
+        WatchedRounds = 1,
+        WebSocketRounds = 1,
+        WebSocketMessages = 50,
+        WebSocketWarmup = 10,
     };
 }

@@ -52,7 +52,11 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("scp", Scp.RunAsync),
         ("`jumpgate proxy` start-up", ProxyStartup.RunAsync),
         ("HTTP", Http.RunAsync),
+        // `--only=websocket`: a kernel message's round trip through the subdomain against ssh -L.
+        ("WebSocket round trip", WebSocketRoundTrip.RunAsync),
         ("fleet", Fleet.RunAsync),
+        // `--only=watched`: the dashboard open in Chromium and Prometheus scraping, against neither, on a Jumpgate of its own.
+        ("the cost of being watched", Watched.RunAsync),
         // High availability (`--only=failover`, `--only=store`): each starts Jumpgates of its own; the two on PostgreSQL share one throw-away cluster.
         ("replica failover", ReplicaFailover.RunAsync),
         ("gateway failover", GatewayFailover.RunAsync),

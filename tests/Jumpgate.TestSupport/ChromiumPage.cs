@@ -30,6 +30,9 @@ public sealed class ChromiumPage : IAsyncDisposable
         _output = output;
     }
 
+    /// <summary>The browser's main process (its renderers and helpers are its descendants), for a measure of its CPU.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>What the browser reported on its console and log (CSP violations, failed loads), in order.</summary>
     public IReadOnlyList<string> Messages => _messages;
 

@@ -27,6 +27,9 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>Prometheus's process, for a measure of its CPU.</summary>
+    public int ProcessId => _process.Id;
+
     public static bool Installed => File.Exists(Binary);
 
     /// <summary>Starts Prometheus with <paramref name="scrapeConfigs"/> (YAML list items under <c>scrape_configs:</c>) and waits until it serves.</summary>

@@ -21,7 +21,7 @@ internal static class GatewayFailover
 
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
-        var cluster = PostgresCluster.Shared;
+        var cluster = Outliving.Postgres;
         var url = new UriBuilder(cluster.Database("jg_bench_failover")) { Password = "" }.Uri.ToString();
         await using var deployment = await Deployment.StartAsync(null, store: (url, cluster.Password));
         var dead = new List<ChildProcess>();

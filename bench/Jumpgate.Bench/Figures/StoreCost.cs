@@ -28,7 +28,7 @@ internal static class StoreCost
         {
             services[JumpgateRig.HttpService] = rig.Web.UpstreamPort;
         }
-        var cluster = PostgresCluster.Shared;
+        var cluster = Outliving.Postgres;
         var url = new UriBuilder(cluster.Database(Database)) { Password = "" }.Uri.ToString();
         say("store cost: a Jumpgate on SQLite and one on PostgreSQL");
         await using var onSqlite = await JumpgateRig.StartAsync(services);
@@ -97,7 +97,7 @@ internal static class StoreCost
     /// </summary>
     private static long DatabaseTransactions()
     {
-        var cluster = PostgresCluster.Shared;
+        var cluster = Outliving.Postgres;
         var connectionString = new NpgsqlConnectionStringBuilder
         {
             Host = "127.0.0.1", Port = cluster.Port, Username = PostgresCluster.User, Password = cluster.Password, Database = Database, Pooling = false,

@@ -45,11 +45,12 @@ internal sealed class JumpgateRig : IAsyncDisposable
 
     /// <summary>
     /// Starts a gateway, logs a user in, and starts an agent serving node1 with the given services (name → port on 127.0.0.1);
-    /// on SQLite, or on the PostgreSQL <paramref name="store"/> (URL without its password, and the password).
+    /// on SQLite, or on the PostgreSQL <paramref name="store"/> (URL without its password, and the password);
+    /// <paramref name="gatewayYaml"/> is added to the gateway's configuration (a metrics listener).
     /// </summary>
-    public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services, (string Url, string Password)? store = null)
+    public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services, (string Url, string Password)? store = null, string? gatewayYaml = null)
     {
-        var deployment = await Deployment.StartAsync(null, store: store);
+        var deployment = await Deployment.StartAsync(null, gatewayYaml: gatewayYaml, store: store);
         try
         {
             var token = await deployment.AddAgentAsync("lab-a", "*");
@@ -131,11 +132,12 @@ internal sealed class JumpgateRig : IAsyncDisposable
 
     /// <summary>
     /// What wrk needs to load the web service's subdomain like a signed-in browser: the gateway's
-    /// port, the Host header and the session cookie (from `jumpgate open`'s one-time link).
+    /// port, the Host header and the session cookie (from `jumpgate open`'s one-time link, which
+    /// lands on <paramref name="next"/>: a page the service serves).
     /// </summary>
-    public async Task<(int Port, string Host, string Cookie)> BrowserSessionAsync()
+    public async Task<(int Port, string Host, string Cookie)> BrowserSessionAsync(string next = "/")
     {
-        var link = await _deployment.OpenLinkAsync("node1", HttpService);
+        var link = await _deployment.OpenLinkAsync("node1", HttpService, next);
         using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
         var (response, _) = await browser.FollowAsync(link);
         using (response)

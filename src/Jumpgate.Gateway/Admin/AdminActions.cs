@@ -28,7 +28,7 @@ internal sealed class AdminActions(GatewayStores store, string actor, string? so
     /// or as the store last saw it, and the live streams (<paramref name="live"/>); from the store
     /// alone (`--dir`) nobody can tell who is online or what flows, so both are null there.
     /// </summary>
-    public GatewayStatus Status(AgentRegistry? registry, OpenStreams? live)
+    public GatewayStatus Status(AgentRegistry? registry, LiveStreams? live)
     {
         var known = store.Hosts.List();
         var sessions = registry?.All().ToDictionary(s => s.Agent, StringComparer.Ordinal) ?? [];
@@ -43,7 +43,7 @@ internal sealed class AdminActions(GatewayStores store, string actor, string? so
             var open = session.Hosts.Values.SelectMany(h => h.Services.Select(s => session.ReplicaOf(h.Name, s.Name)?.OpenStreams ?? 0)).Sum();
             return new AgentStatus(agent.Name, true, session.Remote, session.Connected, null, session.OpenTrunks, [.. session.Hosts.Keys.Order(StringComparer.Ordinal)], open);
         });
-        var streams = live?.All()
+        var streams = live?.Open.Select(s => s.Value)
             .Select(r => new StreamStatus(r.User.Name, r.Host, r.Service, r.Agent, r.Start, r.Meters.ToService, r.Meters.ToUser))
             .OrderBy(r => r.Since)
             .ToList();

@@ -54,7 +54,7 @@ internal static class AdminEndpoints
         admin.MapPost("/users/{name}/groups/remove", async (HttpContext http, string name, CancellationToken cancellationToken) =>
             Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: false), AdminJson.Default.ChangeResult));
 
-        admin.MapGet("/status", (HttpContext http, AgentRegistry registry, OpenStreams live) =>
+        admin.MapGet("/status", (HttpContext http, AgentRegistry registry, LiveStreams live) =>
             Results.Json(Actions(http).Status(registry, live), AdminJson.Default.GatewayStatus));
 
         admin.MapGet("/tokens", (HttpContext http) => Results.Json([.. Actions(http).Tokens()], AdminJson.Default.ListTokenView));

@@ -33,7 +33,7 @@ internal sealed class DashboardHistory(LiveStreams streams, TimeProvider time) :
 
     public void Sample()
     {
-        var open = streams.All.Where(s => s.Value.Start is not null).GroupBy(s => s.Value.User.Name).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var open = streams.Open.GroupBy(s => s.Value.User.Name).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var (up, down) = streams.TotalBytes();
         var byUser = streams.TotalBytesByUser();
         lock (_gate)

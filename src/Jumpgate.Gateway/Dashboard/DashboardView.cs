@@ -41,8 +41,8 @@ internal sealed class DashboardView(AgentRegistry registry, IHostStore hosts, Li
             .OrderBy(h => h.Name, StringComparer.Ordinal)
             .ToList();
 
-        var streamRows = streams.All
-            .Where(s => s.Value.Start is not null && (viewer.IsAdmin || s.Value.User.Name == viewer.Name))
+        var streamRows = streams.Open
+            .Where(s => (viewer.IsAdmin || s.Value.User.Name == viewer.Name))
             .OrderBy(s => s.Key)
             .Select(s => new StreamRow(s.Key, s.Value.User.Name, s.Value.Host, s.Value.Service, s.Value.Agent, s.Value.Meters.ToService, s.Value.Meters.ToUser, s.Value.Start!.Value))
             .ToList();

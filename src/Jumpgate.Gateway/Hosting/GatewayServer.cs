@@ -74,7 +74,6 @@ public static class GatewayServer
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new AuditFile(Path.Combine(directory, "audit.jsonl")));
         builder.Services.AddSingleton<AuditLog>();
-        builder.Services.AddSingleton<OpenStreams>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<AuthRateLimiter>();
         builder.Services.AddSingleton<Authenticator>();

@@ -30,17 +30,9 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _authFailures;
     private long _authThrottled;
     private readonly Histogram<double> _storeOperations;
-    private readonly Dictionary<string, ServiceBytes> _closedBytes = new(StringComparer.Ordinal);
-    private readonly OpenStreams _live;
+    private readonly LiveStreams _live;
 
-    /// <summary>
-    /// A stream's bytes move from the live set to its service's closed total in one step under this
-    /// lock, which a collection also takes: a byte counter that dipped for a moment would read as a
-    /// counter reset to Prometheus.
-    /// </summary>
-    private readonly Lock _bytes = new();
-
-    public GatewayMetrics(IMeterFactory meters, AgentRegistry agents, OpenStreams live, StoreHealth store)
+    public GatewayMetrics(IMeterFactory meters, AgentRegistry agents, LiveStreams live, StoreHealth store)
     {
         _live = live;
         var meter = meters.Create(MeterName);
@@ -77,27 +69,11 @@ internal sealed class GatewayMetrics
         StreamAsked(stream.Service, "opened");
         _setup.Record(setup.TotalSeconds, new KeyValuePair<string, object?>("service", stream.Service));
         _streamsOpen.Add(1, new KeyValuePair<string, object?>("service", stream.Service));
-        _live.Add(stream);
     }
 
-    /// <summary>An opened stream ended (once: a second call finds it gone and does nothing).</summary>
-    public void StreamClosed(StreamRecord stream)
-    {
-        lock (_bytes)
-        {
-            if (!_live.Remove(stream))
-            {
-                return;
-            }
-            if (!_closedBytes.TryGetValue(stream.Service, out var bytes))
-            {
-                _closedBytes[stream.Service] = bytes = new ServiceBytes();
-            }
-            bytes.ToService += stream.Meters.ToService;
-            bytes.ToUser += stream.Meters.ToUser;
-        }
+    /// <summary>An opened stream ended; its record says so once.</summary>
+    public void StreamClosed(StreamRecord stream) =>
         _streamsOpen.Add(-1, new KeyValuePair<string, object?>("service", stream.Service));
-    }
 
     public void HttpAnswered(int status) =>
         _httpRequests.Add(1, new KeyValuePair<string, object?>("status_class", status switch
@@ -117,19 +93,8 @@ internal sealed class GatewayMetrics
 
     private List<Measurement<long>> Transferred()
     {
-        var totals = new Dictionary<string, (long ToService, long ToUser)>(StringComparer.Ordinal);
-        lock (_bytes)
-        {
-            foreach (var (service, bytes) in _closedBytes)
-            {
-                totals[service] = (bytes.ToService, bytes.ToUser);
-            }
-            foreach (var stream in _live.All())
-            {
-                var (up, down) = totals.GetValueOrDefault(stream.Service);
-                totals[stream.Service] = (up + stream.Meters.ToService, down + stream.Meters.ToUser);
-            }
-        }
+        // Ended and open streams' bytes together, from the one list of streams.
+        var totals = _live.TotalBytesByService();
         var measurements = new List<Measurement<long>>(totals.Count * 2);
         foreach (var (service, (up, down)) in totals)
         {
@@ -158,12 +123,5 @@ internal sealed class GatewayMetrics
                 }
             }
         }
-    }
-
-    /// <summary>Bytes of a service's closed streams (under <see cref="_bytes"/>).</summary>
-    private sealed class ServiceBytes
-    {
-        public long ToService;
-        public long ToUser;
     }
 }

@@ -28,6 +28,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     };
 
     private long _started;
+    private int _ended;
 
     public Principal User { get; } = user;
 
@@ -103,7 +104,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             _ => "the agent's side went away",
         };
         var (toService, toUser) = (Meters.ToService, Meters.ToUser);
-        metrics.StreamClosed(this);
+        Ended();
         GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);
         var end = time.GetUtcNow();
         audit.Write(_event with
@@ -115,8 +116,17 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
 
     public void Dispose()
     {
-        // An opened stream whose relay ended without a verdict still leaves the live set.
-        metrics.StreamClosed(this);
+        // An opened stream whose relay ended without a verdict still counts as ended.
+        Ended();
         Grant?.Dispose();
+    }
+
+    /// <summary>The metrics count an opened stream's end once, whichever of <see cref="Closed"/> and <see cref="Dispose"/> comes first.</summary>
+    private void Ended()
+    {
+        if (Start is not null && Interlocked.Exchange(ref _ended, 1) == 0)
+        {
+            metrics.StreamClosed(this);
+        }
     }
 }

@@ -1,14 +1,6 @@
-using Jumpgate.Core.Security;
-using Jumpgate.Gateway.Access;
-using Jumpgate.Gateway.Audit;
-using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Dashboard;
-using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Tunnel;
-using Jumpgate.Tests.Store;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using System.Diagnostics.Metrics;
+using Jumpgate.Tests.Tunnel;
 using Xunit;
 
 namespace Jumpgate.Tests.Dashboard;
@@ -20,26 +12,12 @@ namespace Jumpgate.Tests.Dashboard;
 /// </summary>
 public sealed class DashboardHistoryTests : IAsyncDisposable
 {
-    private readonly TempStore _temp = new("jg-history");
-    private readonly AuditLog _audit;
-    private readonly LiveStreams _streams = new();
+    private readonly RecordedStreams _streams = new();
     private readonly DashboardHistory _history;
-    private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly GatewayMetrics _metrics;
 
-    public DashboardHistoryTests()
-    {
-        _audit = new AuditLog(_temp.Store.Audit, _temp.Store.Health, new AuditFile(_temp.Directory.File("audit.jsonl")), TimeProvider.System, NullLogger<AuditLog>.Instance);
-        _history = new DashboardHistory(_streams, TimeProvider.System);
-        _metrics = new GatewayMetrics(_meters.GetRequiredService<IMeterFactory>(), new AgentRegistry(), new OpenStreams(), _temp.Store.Health);
-    }
+    public DashboardHistoryTests() => _history = new DashboardHistory(_streams.Live, TimeProvider.System);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _audit.DisposeAsync();
-        await _meters.DisposeAsync();
-        _temp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _streams.DisposeAsync();
 
     [Fact]
     public void EachUserSeesOnlyTheirOwnStreamsAndBytesAndTheGatewaySeesAll()
@@ -92,11 +70,5 @@ public sealed class DashboardHistoryTests : IAsyncDisposable
         Assert.All(_history.View("alice").Streams, open => Assert.Equal(0, open));
     }
 
-    private (StreamRecord Record, LiveStreams.Listing Listed) Open(string user)
-    {
-        var record = new StreamRecord(new Principal(PrincipalKind.User, user, null, "000000000000"), "127.0.0.1:1", "node1", "echo", _audit, _metrics, NullLogger.Instance, TimeProvider.System);
-        var listed = _streams.Add(record);
-        record.Opened("127.0.0.1:2");
-        return (record, listed);
-    }
+    private (StreamRecord Record, LiveStreams.Listing Listed) Open(string user) => _streams.Open(user);
 }
