@@ -47,9 +47,9 @@ internal sealed class JumpgateRig : IAsyncDisposable
     /// Starts a gateway, logs a user in, and starts an agent serving node1 with the given services (name → port on 127.0.0.1);
     /// on SQLite, or on the PostgreSQL <paramref name="store"/> (URL without its password, and the password).
     /// </summary>
-    public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services, (string Url, string Password)? store = null)
+    public static async Task<JumpgateRig> StartAsync(IReadOnlyDictionary<string, int> services, (string Url, string Password)? store = null, string? gatewayYaml = null)
     {
-        var deployment = await Deployment.StartAsync(null, store: store);
+        var deployment = await Deployment.StartAsync(null, gatewayYaml: gatewayYaml, store: store);
         try
         {
             var token = await deployment.AddAgentAsync("lab-a", "*");
