@@ -61,6 +61,8 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("replica failover", ReplicaFailover.RunAsync),
         ("gateway failover", GatewayFailover.RunAsync),
         ("PostgreSQL store cost", StoreCost.RunAsync),
+        // Starts two Jumpgates of its own, one per way of relaying direct legs (`--only=relay`).
+        ("direct relay", DirectRelay.RunAsync),
         // Memory and reconnect restart the gateway, so they come last.
         ("memory", Memory.RunAsync),
         ("reconnect", Reconnect.RunAsync),

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Jumpgate.Core.Streams;
 
 /// <summary>
@@ -33,6 +35,16 @@ internal abstract class ConnectionStream : Stream
     /// source whose does, or a keystroke would wait for the next one.
     /// </summary>
     public virtual bool ZeroByteReadWaits => true;
+
+    /// <summary>
+    /// The socket or pipe this connection's bytes can be read from in the kernel (splice(2)), when
+    /// nothing sits above it (no TLS, no frames) and nothing it received is still buffered in user
+    /// space; null otherwise. A relay may then move them without copying them through user space.
+    /// </summary>
+    public virtual SafeHandle? ReadDescriptor => null;
+
+    /// <summary>The socket or pipe this connection's bytes can be written to in the kernel, when nothing sits above it; null otherwise.</summary>
+    public virtual SafeHandle? WriteDescriptor => null;
 
     public sealed override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Jumpgate.Core.Streams;
 
@@ -6,6 +7,10 @@ namespace Jumpgate.Core.Streams;
 internal sealed class SocketStream(Socket socket) : ConnectionStream
 {
     private readonly NetworkStream _inner = new(socket, ownsSocket: true);
+
+    public override SafeHandle ReadDescriptor => socket.SafeHandle;
+
+    public override SafeHandle WriteDescriptor => socket.SafeHandle;
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
 

@@ -9,19 +9,20 @@ namespace Jumpgate.Core.Streams;
 /// directions run at once; when one side reaches end of stream its end is passed on
 /// (<see cref="ConnectionStream.CloseOutputAsync"/>) and the other direction carries on; when
 /// either side fails, the other direction is cancelled and awaited before returning, and the
-/// result names which side it was.
+/// result names which side it was. A direction whose two ends are plain sockets or pipes may move
+/// its bytes in the kernel instead of through a buffer (<see cref="SpliceMode.Kernel"/>).
 /// </summary>
-internal static class Splice
+internal static partial class Splice
 {
     /// <summary>Large enough that a bulk transfer makes few syscalls and TLS records stay full (16 KiB each).</summary>
     public const int BufferSize = 128 * 1024;
 
-    public static Task<SpliceResult> RunAsync(ConnectionStream user, ConnectionStream service, CancellationToken cancellationToken, StreamMeters? meters = null)
+    public static Task<SpliceResult> RunAsync(ConnectionStream user, ConnectionStream service, CancellationToken cancellationToken, StreamMeters? meters = null, SpliceMode mode = SpliceMode.Copy)
     {
         meters ??= new StreamMeters();
         return RunAsync(
-            ct => PumpAsync(user, service, meters, toService: true, ct),
-            ct => PumpAsync(service, user, meters, toService: false, ct),
+            ct => PumpAsync(user, service, meters, toService: true, mode, ct),
+            ct => PumpAsync(service, user, meters, toService: false, mode, ct),
             meters,
             cancellationToken);
     }
@@ -37,7 +38,7 @@ internal static class Splice
     {
         meters ??= new StreamMeters();
         return RunAsync(
-            ct => PumpAsync(user, service, meters, toService: true, ct),
+            ct => PumpAsync(user, service, meters, toService: true, SpliceMode.Copy, ct),
             async ct =>
             {
                 try
@@ -50,7 +51,7 @@ internal static class Splice
                     // (a refusal, a broken answer, a dead leg) is the caller's to report.
                     return e is OperationCanceledException && ct.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
                 }
-                return await PumpAsync(service, user, meters, toService: false, ct);
+                return await PumpAsync(service, user, meters, toService: false, SpliceMode.Copy, ct);
             },
             meters,
             cancellationToken);
@@ -95,7 +96,7 @@ internal static class Splice
         return new SpliceResult(userSideFailed ? SpliceOutcome.UserSideFailed : SpliceOutcome.ServiceSideFailed, meters.ToService, meters.ToUser, failure.Error);
     }
 
-    private static async Task<Failure> PumpAsync(ConnectionStream source, ConnectionStream destination, StreamMeters meters, bool toService, CancellationToken cancellationToken)
+    private static async Task<Failure> PumpAsync(ConnectionStream source, ConnectionStream destination, StreamMeters meters, bool toService, SpliceMode mode, CancellationToken cancellationToken)
     {
         Failure SourceFailed(Exception e) => cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
         var limit = Math.Min(destination.WriteSize, BufferSize);
@@ -104,6 +105,10 @@ internal static class Splice
 
         while (true)
         {
+            if (mode is SpliceMode.Kernel && source.ReadDescriptor is { } from && destination.WriteDescriptor is { } to)
+            {
+                return await KernelPumpAsync(source, destination, from, to, meters, toService, cancellationToken);
+            }
             try
             {
                 // Wait for data without holding a buffer, so a quiet stream costs no buffer memory.
@@ -114,6 +119,11 @@ internal static class Splice
             catch (Exception e) when (IsStreamFailure(e))
             {
                 return SourceFailed(e);
+            }
+            // A source that had bytes buffered above its descriptor offers it once they are gone (the wait above says so).
+            if (mode is SpliceMode.Kernel && source.ReadDescriptor is { } drained && destination.WriteDescriptor is { } into)
+            {
+                return await KernelPumpAsync(source, destination, drained, into, meters, toService, cancellationToken);
             }
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
             try

@@ -1,5 +1,6 @@
 using System.Net;
 using Jumpgate.Core.Config;
+using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Store.Postgres;
 
@@ -38,6 +39,13 @@ internal sealed record GatewayOptions
     /// <summary>How long a new connection may take to finish its tunnel handshake. Default 10 s, like Kestrel's TLS handshake timeout.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How the gateway relays a direct stream's two plain legs (<c>direct_relay: splice|copy</c>):
+    /// in the kernel with splice(2), or copied through Kestrel's pipes. Default splice, which cost
+    /// the gateway less CPU per GB in the benchmark (docs/decisions.md, "Direct legs are spliced in the kernel").
+    /// </summary>
+    public SpliceMode DirectRelay { get; init; } = SpliceMode.Kernel;
+
     /// <summary>The HTTP services' limits (the <c>http:</c> section).</summary>
     public HttpServiceOptions Http { get; init; } = new();
 
@@ -59,7 +67,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -88,6 +96,7 @@ internal sealed record GatewayOptions
             PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64) ?? 4,
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
+            DirectRelay = ParseDirectRelay(file, root),
             Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
             Access = AccessOptions.Parse(file, root),
             Trunks = TrunkOptions.Parse(file, root),
@@ -95,6 +104,20 @@ internal sealed record GatewayOptions
         };
         file.ThrowIfErrors();
         return options;
+    }
+
+    private static SpliceMode ParseDirectRelay(YamlFile file, YamlDotNet.RepresentationModel.YamlMappingNode root)
+    {
+        switch (file.String(root, "direct_relay", "direct_relay"))
+        {
+            case null or "splice":
+                return SpliceMode.Kernel;
+            case "copy":
+                return SpliceMode.Copy;
+            default:
+                file.Error(YamlFile.Get(root, "direct_relay"), "direct_relay", "expected splice (in the kernel) or copy (through Kestrel's pipes)");
+                return SpliceMode.Kernel;
+        }
     }
 
     private static StoreLocation ParseStore(YamlFile file, YamlDotNet.RepresentationModel.YamlMappingNode root)

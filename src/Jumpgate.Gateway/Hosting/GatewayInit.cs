@@ -72,6 +72,7 @@ internal static class GatewayInit
             # heartbeat_interval: 2s   # a dead agent is noticed after three missed pings
             # pool_size: 4             # trunks (connections carrying streams) each agent keeps
             # drain_timeout: 5s        # how long open streams may finish after Ctrl-C
+            # direct_relay: splice     # direct streams' legs moved in the kernel; copy: through Kestrel's pipes
 
             """;
         if (postgres?.HasPassword == true)

@@ -1,6 +1,7 @@
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.Configuration;
 using Microsoft.AspNetCore.Connections;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -11,7 +12,7 @@ namespace Jumpgate.Gateway.Tunnel;
 /// plain TCP legs without decrypting (the ends run TLS across them). Recorded and revocable like
 /// any stream.
 /// </summary>
-internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rendezvous)
+internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rendezvous, GatewayOptions options)
 {
     /// <summary>How long the two ends of an authorised direct stream may take to dial their legs.</summary>
     private static readonly TimeSpan LegTimeout = TimeSpan.FromSeconds(10);
@@ -47,15 +48,20 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
                     return;
                 }
             }
+            // In the kernel the legs leave Kestrel and half-close as TCP; copied, they stay Kestrel's and close whole (the ends half-close inside their TLS either way).
+            var inKernel = options.DirectRelay is SpliceMode.Kernel;
+            await using ConnectionStream user = inKernel ? TakenLeg.TakeOver(userLeg) : new LegStream(userLeg);
+            await using ConnectionStream agent = inKernel ? TakenLeg.TakeOver(agentLeg) : new LegStream(agentLeg);
             void Cut()
             {
+                (user as TakenLeg)?.Abort();
+                (agent as TakenLeg)?.Abort();
                 userLeg.Abort();
                 agentLeg.Abort();
             }
             using var revoked = record.Grant!.Revoked.Register(Cut);
             record.Opened(userLeg.RemoteEndPoint?.ToString(), how: "direct");
-            // The ends half-close inside their TLS (close_notify) and close their legs only when both directions are done, so nothing is cut short.
-            var result = await Splice.RunAsync(new LegStream(userLeg), new LegStream(agentLeg), record.Grant.Revoked, record.Meters);
+            var result = await Splice.RunAsync(user, agent, record.Grant.Revoked, record.Meters, options.DirectRelay);
             if (result.Outcome is not SpliceOutcome.Completed)
             {
                 // A leg was reset: the other has nowhere to go.

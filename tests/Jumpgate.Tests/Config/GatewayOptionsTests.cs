@@ -27,6 +27,7 @@ public sealed class GatewayOptionsTests : IDisposable
             pool_size: 2
             drain_timeout: 30s
             handshake_timeout: 5s
+            direct_relay: copy
             """);
 
         var options = GatewayOptions.Load(_directory.Path);
@@ -40,6 +41,7 @@ public sealed class GatewayOptionsTests : IDisposable
         Assert.Equal(2, options.PoolSize);
         Assert.Equal(TimeSpan.FromSeconds(30), options.DrainTimeout);
         Assert.Equal(TimeSpan.FromSeconds(5), options.HandshakeTimeout);
+        Assert.Equal(Jumpgate.Core.Streams.SpliceMode.Copy, options.DirectRelay);
     }
 
     [Fact]
@@ -56,6 +58,18 @@ public sealed class GatewayOptionsTests : IDisposable
         Assert.Equal(_directory.File("gateway.db"), options.Store.Path);
         Assert.Equal(TimeSpan.FromSeconds(2), options.HeartbeatInterval);
         Assert.Equal(4, options.PoolSize);
+        Assert.Equal(Jumpgate.Core.Streams.SpliceMode.Kernel, options.DirectRelay);
+    }
+
+    [Fact]
+    public void RefusesADirectRelayItDoesNotKnow()
+    {
+        File.WriteAllText(ConfigPath, "listen: 127.0.0.1:7443\ndirect_relay: zerocopy\n");
+
+        var error = Assert.Throws<ConfigException>(() => GatewayOptions.Load(_directory.Path));
+
+        Assert.Contains("direct_relay", error.Message);
+        Assert.Contains("expected splice", error.Message);
     }
 
     [Theory]

@@ -8,14 +8,39 @@ using Xunit.Abstractions;
 
 namespace Jumpgate.Tests.Streams;
 
-/// <summary>Splice over real loopback TCP (<see cref="SplicedSockets"/>).</summary>
-public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
+/// <summary>Splice over real loopback TCP, copying through a buffer.</summary>
+public sealed class SpliceSocketCopyTests(ITestOutputHelper output) : SpliceSocketTests(output, inKernel: false);
+
+/// <summary>Splice over real loopback TCP, moving the bytes in the kernel with splice(2): the same tests must pass.</summary>
+public sealed class SpliceSocketKernelTests(ITestOutputHelper output) : SpliceSocketTests(output, inKernel: true);
+
+/// <summary>Splice over real loopback TCP (<see cref="SplicedSockets"/>), in each of its modes.</summary>
+public abstract class SpliceSocketTests(ITestOutputHelper output, bool inKernel) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = SplicedSockets.Timeout;
 
     private SplicedSockets _pair = null!;
 
-    public async Task InitializeAsync() => _pair = await SplicedSockets.StartAsync((pair, cancel) => Splice.RunAsync(pair.First, pair.Second, cancel));
+    public async Task InitializeAsync() => _pair = await SplicedSockets.StartAsync((pair, cancel) => Splice.RunAsync(pair.First, pair.Second, cancel, mode: inKernel ? SpliceMode.Kernel : SpliceMode.Copy));
+
+    /// <summary>Sizes on either side of the kernel pipe's 64 KiB and of the copy buffer's 128 KiB, and a few that straddle several of each.</summary>
+    public static TheoryData<int> BoundarySizes => new() { 1, 4095, 4096, 65535, 65536, 65537, 131071, 131072, 131073, 3 * 65536 + 17, 1_000_003 };
+
+    [Theory]
+    [MemberData(nameof(BoundarySizes))]
+    public async Task MovesRandomBytesOfEverySizeBothWaysAtOnceIntact(int size)
+    {
+        var leftData = RandomNumberGenerator.GetBytes(size);
+        var rightData = RandomNumberGenerator.GetBytes(size);
+
+        var leftReceives = LoopbackSockets.ReadToEndAsync(_pair.Left);
+        var rightReceives = LoopbackSockets.ReadToEndAsync(_pair.Right);
+        await Task.WhenAll(SendInOneGoAndEndAsync(_pair.Left, leftData), SendInOneGoAndEndAsync(_pair.Right, rightData)).WaitAsync(Timeout);
+
+        Assert.Equal(leftData, await rightReceives.WaitAsync(Timeout));
+        Assert.Equal(rightData, await leftReceives.WaitAsync(Timeout));
+        Assert.Equal(new SpliceResult(SpliceOutcome.Completed, size, size), await _pair.Splice.WaitAsync(Timeout));
+    }
 
     public async Task DisposeAsync() => await _pair.DisposeAsync();
 
@@ -131,6 +156,12 @@ public sealed class SpliceSocketTests(ITestOutputHelper output) : IAsyncLifetime
         var result = await _pair.Splice.WaitAsync(Timeout);
 
         Assert.Equal(SpliceOutcome.Canceled, result.Outcome);
+    }
+
+    private static async Task SendInOneGoAndEndAsync(Socket socket, byte[] data)
+    {
+        await socket.SendAsync(data);
+        socket.Shutdown(SocketShutdown.Send);
     }
 
     private static async Task SendAndEndAsync(Socket socket, byte[] data)
