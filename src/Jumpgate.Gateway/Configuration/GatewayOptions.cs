@@ -38,6 +38,13 @@ internal sealed record GatewayOptions
     /// <summary>How long a new connection may take to finish its tunnel handshake. Default 10 s, like Kestrel's TLS handshake timeout.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Whether the gateway makes direct streams' legs (plain TCP connections to its port). Default
+    /// true; false where a proxy in front of the gateway passes only TLS with SNI, which would drop
+    /// the legs: streams asked for as direct then go through the gateway's TLS, and say why.
+    /// </summary>
+    public bool DirectLegs { get; init; } = true;
+
     /// <summary>The HTTP services' limits (the <c>http:</c> section).</summary>
     public HttpServiceOptions Http { get; init; } = new();
 
@@ -59,7 +66,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_legs", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -88,6 +95,7 @@ internal sealed record GatewayOptions
             PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64) ?? 4,
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
+            DirectLegs = file.Bool(root, "direct_legs", "direct_legs") ?? true,
             Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
             Access = AccessOptions.Parse(file, root),
             Trunks = TrunkOptions.Parse(file, root),
