@@ -170,11 +170,12 @@ public sealed class Deployment : IAsyncDisposable
     public ChildProcess Agent(string name) => _agents[name];
 
     /// <summary>An ssh_config: what `jumpgate ssh-config` printed, plus the test sshd's key and known_hosts.</summary>
-    public async Task<string> WriteSshConfigAsync(Sshd sshd, string? jumpgate = null, bool direct = false)
+    public async Task<string> WriteSshConfigAsync(Sshd sshd, string? jumpgate = null, bool direct = false, string[]? options = null)
     {
         // `ssh-config` names the program that printed it as ProxyCommand.
-        var generated = await RunAsClientAsync(jumpgate ?? Jumpgate.Executable, direct ? ["ssh-config", "--direct"] : ["ssh-config"]);
-        var path = Dir.File(direct ? "ssh_config_direct" : "ssh_config");
+        options ??= direct ? ["--direct"] : [];
+        var generated = await RunAsClientAsync(jumpgate ?? Jumpgate.Executable, ["ssh-config", .. options]);
+        var path = Dir.File(options.Length == 0 ? "ssh_config" : "ssh_config" + string.Concat(options).Replace('-', '_'));
         await File.WriteAllTextAsync(path, $"""
             {generated.Stdout}
             Host *

@@ -61,7 +61,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// <param name="health">The services' checks, whose changes this registration reports to the gateway.</param>
     public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, HealthMonitor health, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
-        var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint };
+        var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint, PlainLegs = true };
         var (control, welcome) = await GatewayDialer.HandshakeAsync(options.Gateway, hello, cancellationToken);
         var connection = new AgentConnection(options, control, welcome, streams, trunks, health, time, logger);
         foreach (var refusal in welcome.Refused ?? [])

@@ -35,6 +35,11 @@ internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
         }
         await using (target)
         {
+            if (request.Leg is { Plain: true } plain)
+            {
+                await ServePlainAsync(tunnel, request, plain, target, address, aborted);
+                return;
+            }
             if (request.Leg is { } ticket)
             {
                 await ServeDirectAsync(tunnel, request, ticket, target, address, aborted);
@@ -51,27 +56,57 @@ internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
     }
 
     /// <summary>
+    /// A direct stream on plain legs (docs/protocol.md, "Plain legs"), its SSH service connected:
+    /// dial this end's leg and prove the ticket to the gateway's nonce, say yes on the trunk
+    /// stream, then splice the leg to the service. SSH encrypts itself; the gateway checks it is SSH.
+    /// </summary>
+    private async Task ServePlainAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address, CancellationToken aborted)
+    {
+        if (await DialLegAsync(tunnel, request, token => PlainLeg.DialAsync(options.Gateway, ticket, PlainLeg.AgentEnd, token), aborted) is not { } leg)
+        {
+            return;
+        }
+        await using (leg)
+        {
+            if (!await TryWriteAsync(tunnel, Reply.Success))
+            {
+                return;
+            }
+            AgentLog.StreamOpened(logger, request.Host, request.Service, address);
+            var result = await Splice.RunAsync(leg, target, aborted);
+            AgentLog.StreamClosed(logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
+        }
+    }
+
+    /// <summary>Dials this end's leg within the connect timeout; on failure, says why on the trunk stream and returns null.</summary>
+    private async Task<T?> DialLegAsync<T>(TrunkStream tunnel, OpenRequest request, Func<CancellationToken, Task<T>> dial, CancellationToken aborted)
+        where T : class
+    {
+        using var dialing = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        dialing.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            return await dial(dialing.Token);
+        }
+        catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            var reason = e is OperationCanceledException ? $"no answer within {options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
+            AgentLog.StreamFailed(logger, request.Host, request.Service, $"could not dial the gateway for a direct stream: {reason}");
+            await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {reason}"));
+            return null;
+        }
+    }
+
+    /// <summary>
     /// A direct stream (docs/protocol.md, "Direct streams"), its service connected: dial this end's
     /// leg to the gateway, say yes on the trunk stream, then serve TLS to the user's end across the
     /// gateway and splice it to the service once the user's end has shown the stream's key.
     /// </summary>
     private async Task ServeDirectAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address, CancellationToken aborted)
     {
-        Stream leg;
-        using (var dialing = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+        if (await DialLegAsync<Stream>(tunnel, request, async token => await DirectLeg.DialAsync(options.Gateway, ticket, token), aborted) is not { } leg)
         {
-            dialing.CancelAfter(options.ConnectTimeout);
-            try
-            {
-                leg = await DirectLeg.DialAsync(options.Gateway, ticket, dialing.Token);
-            }
-            catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException)
-            {
-                var reason = e is OperationCanceledException ? $"no answer within {options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
-                AgentLog.StreamFailed(logger, request.Host, request.Service, $"could not dial the gateway for a direct stream: {reason}");
-                await TryWriteAsync(tunnel, Reply.Failure($"the agent could not dial the gateway for a direct stream: {reason}"));
-                return;
-            }
+            return;
         }
         await using (leg)
         {

@@ -194,7 +194,17 @@ internal static class ClientCommands
             "jumpgate ssh-config >> ~/.ssh/config"));
         var direct = new Option<bool>("--direct")
         {
-            Description = "Write `proxy --direct`: the gateway relays each SSH connection without decrypting it, which makes scp and rsync faster",
+            Description = "Write `proxy --direct`: insist on direct legs (by default proxy makes them when it can and otherwise goes through the gateway's TLS)",
+        };
+        var trunk = new Option<bool>("--trunk") { Description = "Write `proxy --trunk`: SSH inside the gateway's TLS on both sides, no direct legs" };
+        var tlsLegs = new Option<bool>("--tls-legs")
+        {
+            Description = "Write `proxy --tls-legs` for every host: TLS end to end with the agent around SSH on the direct legs, instead of plain legs that carry SSH's own encryption",
+        };
+        var tlsLegsFor = new Option<string[]>("--tls-legs-for")
+        {
+            Description = $"As --tls-legs, for this host only (repeat for more; HOST or HOST{HostSuffix}, ssh patterns allowed): a Host block of its own before the general one",
+            AllowMultipleArgumentsPerToken = false,
         };
         var install = new Option<bool>("--install")
         {
@@ -202,11 +212,15 @@ internal static class ClientCommands
         };
         var file = new Option<string?>("--file") { Description = "With --install: the ssh config to write; default ~/.ssh/config (created mode 0600, its folder 0700)" };
         command.Options.Add(direct);
+        command.Options.Add(trunk);
+        command.Options.Add(tlsLegs);
+        command.Options.Add(tlsLegsFor);
         command.Options.Add(install);
         command.Options.Add(file);
         command.SetAction(result =>
         {
-            var block = SshBlock(result.GetValue(direct));
+            var choice = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
+            var block = SshBlock(ProxyOptions(choice), result.GetValue(tlsLegsFor) ?? []);
             if (!result.GetValue(install))
             {
                 Console.Write(block);
@@ -225,15 +239,35 @@ internal static class ClientCommands
         return command;
     }
 
-    /// <summary>The block `ssh-config` prints and installs: every *.jg host through this very program.</summary>
-    public static string SshBlock(bool direct) => $"""
-        # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
-        Host *{HostSuffix}
-            ProxyCommand {SelfCommand()} proxy {(direct ? "--direct " : "")}%h %p
-            ServerAliveInterval 15
-            ServerAliveCountMax 3
+    /// <summary>
+    /// The block `ssh-config` prints and installs: every *.jg host through this very program, with
+    /// <paramref name="proxyOptions"/> (none: direct, on plain legs for ssh, docs/protocol.md "Plain legs"),
+    /// and before it a block per host in <paramref name="tlsLegsFor"/> whose ProxyCommand keeps TLS
+    /// on the legs (ssh takes the first ProxyCommand that matches; every other option still comes from the general block).
+    /// </summary>
+    public static string SshBlock(string proxyOptions = "", IReadOnlyList<string>? tlsLegsFor = null)
+    {
+        var perHost = string.Concat((tlsLegsFor ?? []).Select(host => $"""
+            Host {(host.EndsWith(HostSuffix, StringComparison.OrdinalIgnoreCase) ? host : host + HostSuffix)}
+                ProxyCommand {SelfCommand()} proxy --tls-legs %h %p
 
-        """;
+            """));
+        return $"""
+            # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
+            {perHost}Host *{HostSuffix}
+                ProxyCommand {SelfCommand()} proxy {proxyOptions}%h %p
+                ServerAliveInterval 15
+                ServerAliveCountMax 3
+
+            """;
+    }
+
+    /// <summary>The options `proxy` gets in ssh-config for a path choice: nothing for the default.</summary>
+    private static string ProxyOptions(StreamPathChoice path) => path switch
+    {
+        { Direct: false } => "--trunk ",
+        _ => (path.Fallback ? "" : "--direct ") + (path.Plain ? "" : "--tls-legs "),
+    };
 
     /// <summary>How to run this very program again from ssh: the apphost if there is one, else `dotnet jumpgate.dll`.</summary>
     public static string SelfCommand()

@@ -15,20 +15,19 @@ internal static class TunnelCommands
     {
         var host = new Argument<string>("host") { Description = $"The host, with or without {ClientCommands.HostSuffix} (ssh's %h)" };
         var port = new Argument<string>("port") { Description = "The port or service name (ssh's %p; 22 means the ssh service)" };
-        var direct = DirectOption();
+        var (direct, trunk, tlsLegs, verbose) = PathOptions();
         var command = new Command("proxy", Options.Describe(
             "Join stdin and stdout to a host's service through the gateway. OpenSSH runs it as ProxyCommand; `jumpgate ssh-config` writes that for you.",
             "ssh -o ProxyCommand='jumpgate proxy %h %p' node1.jg"))
         {
-            host, port, direct,
+            host, port, direct, trunk, tlsLegs, verbose,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            var path = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
             var settings = LoadTunnelSettings();
             var (name, service) = (StripSuffix(result.GetValue(host)!), result.GetValue(port)!);
-            await using var tunnel = result.GetValue(direct)
-                ? await OpenDirectAsync(settings, name, service, cancellationToken)
-                : await OpenAsync(settings, name, service, cancellationToken);
+            await using var tunnel = await OpenStreamAsync(settings, name, service, path, Say(result.GetValue(verbose)), cancellationToken);
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
             await Splice.RunAsync(terminal, tunnel, cancellationToken);
@@ -41,15 +40,16 @@ internal static class TunnelCommands
     {
         var target = new Argument<string>("target") { Description = "HOST:SERVICE, e.g. node1:jupyter" };
         var local = new Option<string>("--local", "-L") { Description = "Local address and port to listen on", DefaultValueFactory = _ => "127.0.0.1:0" };
-        var direct = DirectOption();
+        var (direct, trunk, tlsLegs, verbose) = PathOptions();
         var command = new Command("forward", Options.Describe(
             "Listen on a local port and carry every connection to a host's service through the gateway (what ssh -L did), many at once, until Ctrl-C.",
             "jumpgate forward node1:jupyter --local 127.0.0.1:8888"))
         {
-            target, local, direct,
+            target, local, direct, trunk, tlsLegs, verbose,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            var path = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
             var settings = LoadTunnelSettings();
             var (host, service) = SplitTarget(result.GetValue(target)!);
             if (!IPEndPoint.TryParse(result.GetValue(local)!, out var endpoint))
@@ -58,18 +58,30 @@ internal static class TunnelCommands
             }
             // Fail at once, with the gateway's own words, if the host is offline or unknown.
             await (await OpenAsync(settings, host, service, cancellationToken, probe: true)).DisposeAsync();
-            await ForwardAsync(settings, host, service, endpoint, line => Console.Error.WriteLine(line), cancellationToken, direct: result.GetValue(direct));
+            await ForwardAsync(settings, host, service, endpoint, line => Console.Error.WriteLine(line), cancellationToken, path: path, verbose: result.GetValue(verbose));
             return 0;
         });
         return command;
     }
 
-    /// <summary>--direct, as `proxy` and `forward` take it (docs/protocol.md, "Direct streams").</summary>
-    private static Option<bool> DirectOption() => new("--direct")
-    {
-        Description = "Carry each connection on connections of its own, encrypted end to end between this command and the agent, "
-            + "which the gateway relays without decrypting: faster for bulk transfers (checkpoints, datasets), one TLS handshake slower to open",
-    };
+    /// <summary>How `proxy` and `forward` choose a stream's path (docs/protocol.md, "Direct by default"), and -v to hear which it took.</summary>
+    private static (Option<bool> Direct, Option<bool> Trunk, Option<bool> TlsLegs, Option<bool> Verbose) PathOptions() => (
+        new("--direct")
+        {
+            Description = "Insist on a direct stream (the default asks for one and goes through the gateway's TLS when none can be made): "
+                + "connections of its own that the gateway relays without decrypting, encrypted end to end with the agent, or by SSH itself for an ssh service",
+        },
+        new("--trunk")
+        {
+            Description = "Carry the stream inside the gateway's TLS on both sides instead of on direct legs: one TLS handshake less to open, slower for bulk transfers",
+        },
+        new("--tls-legs")
+        {
+            Description = "For an ssh service, run TLS end to end with the agent on the direct legs rather than plain legs that carry SSH's own encryption",
+        },
+        new("--verbose", "-v") { Description = "Say on stderr which path each stream took (direct, plain legs, or through the gateway) and why" });
+
+    private static Action<string> Say(bool verbose) => verbose ? line => Console.Error.WriteLine("jumpgate: " + line) : _ => { };
 
     /// <summary>The login, for a process whose only TLS peer is the gateway and that only relays: a pinned gateway needs no system CA store, and its socket completions run inline.</summary>
     private static ClientSettings LoadTunnelSettings()
@@ -84,7 +96,7 @@ internal static class TunnelCommands
     }
 
     /// <summary>Accepts local connections until cancelled, each carried by a stream of its own on one trunk to the gateway.</summary>
-    public static async Task ForwardAsync(ClientSettings settings, string host, string service, IPEndPoint endpoint, Action<string> say, CancellationToken cancellationToken, TaskCompletionSource<IPEndPoint>? listening = null, bool direct = false)
+    public static async Task ForwardAsync(ClientSettings settings, string host, string service, IPEndPoint endpoint, Action<string> say, CancellationToken cancellationToken, TaskCompletionSource<IPEndPoint>? listening = null, StreamPathChoice? path = null, bool verbose = false)
     {
         using var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(endpoint);
@@ -92,7 +104,15 @@ internal static class TunnelCommands
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         var preference = GatewayPreference.Of(settings.Endpoints());
         var gateways = preference.Gateways;
-        say($"forwarding {bound} -> {host}:{service} through {ClientSettings.Describe(gateways)}{(direct ? ", encrypted end to end (--direct)" : "")}; Ctrl-C to stop");
+        path ??= StreamPathChoice.Trunk;
+        var how = path switch
+        {
+            { Direct: false } => "",
+            { Fallback: false } => ", encrypted end to end (--direct)",
+            _ => ", direct where a leg can be made (-v says per connection)",
+        };
+        say($"forwarding {bound} -> {host}:{service} through {ClientSettings.Describe(gateways)}{how}; Ctrl-C to stop");
+        Action<string> note = verbose ? line => say("jumpgate: " + line) : _ => { };
         listening?.TrySetResult(bound);
         var running = new List<Task>();
         await using var trunk = new GatewayTrunk(gateways, settings.Token,
@@ -104,7 +124,7 @@ internal static class TunnelCommands
                 var client = await listener.AcceptAsync(cancellationToken);
                 client.NoDelay = true;
                 running.RemoveAll(t => t.IsCompleted);
-                running.Add(direct ? CarryDirectAsync(trunk, host, service, client, say, cancellationToken) : CarryAsync(trunk, host, service, client, say, cancellationToken));
+                running.Add(CarryAsync(trunk, host, service, client, path, say, note, cancellationToken));
             }
         }
         catch (OperationCanceledException)
@@ -114,19 +134,23 @@ internal static class TunnelCommands
         await Task.WhenAll(running);
     }
 
-    private static async Task CarryAsync(GatewayTrunk trunk, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
+    /// <summary>One local connection, on the path asked for; <paramref name="note"/> hears which it took (-v).</summary>
+    private static async Task CarryAsync(GatewayTrunk trunk, string host, string service, Socket client, StreamPathChoice path, Action<string> say, Action<string> note, CancellationToken cancellationToken)
     {
         await using var local = new SocketStream(client);
         try
         {
-            await using var tunnel = await trunk.StartAsync(host, service, cancellationToken);
-            var result = await Splice.RunAsync(local, tunnel, answer => trunk.ReadAnswerAsync(tunnel, answer), cancellationToken);
-            if (result.Error is GatewayException refused)
+            if (!path.Direct || !await CarryDirectAsync(trunk, host, service, local, path, note, cancellationToken))
             {
-                say($"jumpgate: {refused.Message}");
+                await using var tunnel = await trunk.StartAsync(host, service, cancellationToken);
+                var result = await Splice.RunAsync(local, tunnel, answer => trunk.ReadAnswerAsync(tunnel, answer), cancellationToken);
+                if (result.Error is GatewayException refused)
+                {
+                    say($"jumpgate: {refused.Message}");
+                }
             }
         }
-        catch (GatewayException e)
+        catch (Exception e) when (e is GatewayException or ProtocolException)
         {
             say($"jumpgate: {e.Message}");
         }
@@ -137,30 +161,48 @@ internal static class TunnelCommands
     }
 
     /// <summary>
-    /// One local connection on a direct stream: the gateway authorises it on the trunk and answers
-    /// with a ticket; this end dials its own leg and runs TLS with the agent across the gateway.
+    /// One local connection asked for as direct: the gateway authorises it on the trunk and answers
+    /// with a ticket (this end then dials its own leg), or, when no direct leg can be made, carries
+    /// it on the same trunk stream. False when this end could not make its leg and may ask again through the gateway.
     /// </summary>
-    private static async Task CarryDirectAsync(GatewayTrunk trunk, string host, string service, Socket client, Action<string> say, CancellationToken cancellationToken)
+    private static async Task<bool> CarryDirectAsync(GatewayTrunk trunk, string host, string service, SocketStream local, StreamPathChoice path, Action<string> note, CancellationToken cancellationToken)
     {
-        await using var local = new SocketStream(client);
+        var request = await trunk.StartAsync(host, service, cancellationToken, path);
+        Reply answer;
         try
         {
-            Reply answer;
-            await using (var request = await trunk.StartAsync(host, service, cancellationToken, direct: true))
+            answer = await trunk.ReadAnswerAsync(request, cancellationToken);
+        }
+        catch
+        {
+            await request.DisposeAsync();
+            throw;
+        }
+        note(StreamPathChoice.Describe(host, service, answer));
+        if (answer.Direct is not { } ticket)
+        {
+            await using (request)
             {
-                answer = await trunk.ReadAnswerAsync(request, cancellationToken);
+                await Splice.RunAsync(local, request, cancellationToken);
             }
-            await using var tunnel = await JoinDirectAsync(trunk.Gateway, answer, cancellationToken);
+            return true;
+        }
+        await request.DisposeAsync();
+        ConnectionStream tunnel;
+        try
+        {
+            tunnel = await StreamPathChoice.JoinAsync(trunk.Gateway, ticket, cancellationToken);
+        }
+        catch (GatewayException e) when (path.Fallback)
+        {
+            note($"{host}:{service}: this end could not make its direct leg ({e.Message}); asking again through the gateway");
+            return false;
+        }
+        await using (tunnel)
+        {
             await Splice.RunAsync(local, tunnel, cancellationToken);
         }
-        catch (Exception e) when (e is GatewayException or ProtocolException)
-        {
-            say($"jumpgate: {e.Message}");
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
+        return true;
     }
 
     /// <summary>Opens one stream to a host's service; throws <see cref="GatewayException"/> with the gateway's reason if it cannot.</summary>
@@ -173,22 +215,38 @@ internal static class TunnelCommands
         return stream;
     }
 
-    /// <summary>Opens one direct stream: authorised on a `connect` connection, then carried on a leg of its own, TLS with the agent end to end.</summary>
-    private static async Task<ConnectionStream> OpenDirectAsync(ClientSettings settings, string host, string service, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens one stream on the path asked for: direct (authorised on a `connect` connection, then
+    /// carried on a leg of its own), or through the gateway on that same connection when the
+    /// gateway could make no direct leg, or on a second one when this end could not.
+    /// </summary>
+    private static async Task<ConnectionStream> OpenStreamAsync(ClientSettings settings, string host, string service, StreamPathChoice path, Action<string> note, CancellationToken cancellationToken)
     {
-        var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true };
+        if (!path.Direct)
+        {
+            note($"{host}:{service}: through the gateway's TLS (--trunk)");
+            return await OpenAsync(settings, host, service, cancellationToken);
+        }
+        var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true, Plain = path.Plain, Fallback = path.Fallback };
         var preference = GatewayPreference.Of(settings.Endpoints());
         var (request, reply, gateway) = await GatewayDialer.HandshakeAsync(preference.Gateways, hello, cancellationToken);
         preference.Answered(gateway);
+        note(StreamPathChoice.Describe(host, service, reply));
+        if (reply.Direct is not { } ticket)
+        {
+            return request;
+        }
         await request.DisposeAsync();
-        return await JoinDirectAsync(gateway, reply, cancellationToken);
+        try
+        {
+            return await StreamPathChoice.JoinAsync(gateway, ticket, cancellationToken);
+        }
+        catch (GatewayException e) when (path.Fallback)
+        {
+            note($"{host}:{service}: this end could not make its direct leg ({e.Message}); asking again through the gateway");
+            return await OpenAsync(settings, host, service, cancellationToken);
+        }
     }
-
-    /// <summary>This end of a direct stream the gateway said yes to: its leg, and TLS with the agent across it.</summary>
-    private static Task<TlsStream> JoinDirectAsync(GatewayEndpoint gateway, Reply answer, CancellationToken cancellationToken) =>
-        DirectLeg.ConnectAsUserAsync(gateway,
-            answer.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)"),
-            cancellationToken);
 
     private static string StripSuffix(string host) =>
         host.EndsWith(ClientCommands.HostSuffix, StringComparison.OrdinalIgnoreCase) ? host[..^ClientCommands.HostSuffix.Length] : host;

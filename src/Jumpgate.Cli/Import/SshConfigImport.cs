@@ -113,7 +113,7 @@ internal static partial class SshConfigImport
     /// </summary>
     private static string SshLines(List<(JumpedHost Host, string Name)> hosts, string selfCommand)
     {
-        var text = new StringBuilder(Commands.ClientCommands.SshBlock(direct: false));
+        var text = new StringBuilder(Commands.ClientCommands.SshBlock());
         foreach (var (host, name) in hosts)
         {
             if (host.Alias != name)

@@ -38,6 +38,15 @@ internal sealed record Hello
     /// <summary>connect: carry the stream on a direct leg (docs/protocol.md, "Direct streams") instead of this connection.</summary>
     public bool Direct { get; init; }
 
+    /// <summary>connect (with <see cref="Direct"/>): plain legs if the service is <c>ssh</c> (docs/protocol.md, "Plain legs").</summary>
+    public bool Plain { get; init; }
+
+    /// <summary>connect (with <see cref="Direct"/>): if no direct leg can be made, carry the stream on this connection and say why.</summary>
+    public bool Fallback { get; init; }
+
+    /// <summary>agent: it can dial plain legs (docs/protocol.md, "Plain legs").</summary>
+    public bool PlainLegs { get; init; }
+
     /// <summary>agent: the fingerprint of the certificate the agent presents on direct legs, so the gateway can vouch for it.</summary>
     public string? Certificate { get; init; }
 
@@ -97,6 +106,9 @@ internal sealed record Reply
     /// <summary>A direct stream (user side): where to join it, how to prove it is ours, and whose certificate to expect.</summary>
     public DirectTicket? Direct { get; init; }
 
+    /// <summary>A direct stream asked for with fallback that goes on this connection instead: why no direct leg was made.</summary>
+    public string? Fallback { get; init; }
+
     public static Reply Success { get; } = new() { Ok = true };
     public static Reply Failure(string error) => new() { Ok = false, Error = error };
 }
@@ -132,6 +144,12 @@ internal sealed record OpenRequest
     /// <summary>user → gateway: carry this stream on a direct leg, not on the trunk.</summary>
     public bool Direct { get; init; }
 
+    /// <summary>user → gateway: plain legs if the service is <c>ssh</c>.</summary>
+    public bool Plain { get; init; }
+
+    /// <summary>user → gateway: if no direct leg can be made, carry the stream on this trunk stream and say why.</summary>
+    public bool Fallback { get; init; }
+
     /// <summary>gateway → agent: join the service to a direct leg with this ticket, not to the trunk stream.</summary>
     public DirectTicket? Leg { get; init; }
 }
@@ -148,6 +166,9 @@ internal sealed record DirectTicket
     public required string Secret { get; init; }
     public required string Key { get; init; }
     public string? Certificate { get; init; }
+
+    /// <summary>The legs are plain (an SSH service): each end proves <see cref="Secret"/> to a fresh nonce, and no TLS runs across them.</summary>
+    public bool Plain { get; init; }
 }
 
 [JsonSourceGenerationOptions(

@@ -50,6 +50,9 @@ internal sealed class AgentSession
     /// <summary>The fingerprint of the certificate the agent presents on direct legs, from its hello; null if it sent none.</summary>
     public string? Certificate { get; init; }
 
+    /// <summary>Whether the agent dials plain legs for SSH services (its hello said so); an older one gets TLS legs.</summary>
+    public bool PlainLegs { get; init; }
+
     /// <summary>The agent's version as its hello gave it (one line, at most 64 characters); null if it sent none.</summary>
     public string? Version { get; init; }
 

@@ -46,6 +46,13 @@ internal sealed record GatewayOptions
     /// </summary>
     public SpliceMode DirectRelay { get; init; } = SpliceMode.Kernel;
 
+    /// <summary>
+    /// Whether the gateway makes direct streams' legs (plain TCP connections to its port). Default
+    /// true; false where a proxy in front of the gateway passes only TLS with SNI, which would drop
+    /// the legs: streams asked for as direct then go through the gateway's TLS, and say why.
+    /// </summary>
+    public bool DirectLegs { get; init; } = true;
+
     /// <summary>The HTTP services' limits (the <c>http:</c> section).</summary>
     public HttpServiceOptions Http { get; init; } = new();
 
@@ -67,7 +74,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "direct_legs", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -97,6 +104,7 @@ internal sealed record GatewayOptions
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             HandshakeTimeout = file.Duration(root, "handshake_timeout", "handshake_timeout") ?? TimeSpan.FromSeconds(10),
             DirectRelay = ParseDirectRelay(file, root),
+            DirectLegs = file.Bool(root, "direct_legs", "direct_legs") ?? true,
             Http = HttpServiceOptions.Parse(file, file.Mapping(root, "http", "http")),
             Access = AccessOptions.Parse(file, root),
             Trunks = TrunkOptions.Parse(file, root),

@@ -97,4 +97,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(95, LogLevel.Error, "exposed {Name} is not served by this gateway: {Reason}; free the port or `jumpgate gateway unexpose {Name}` and expose it on another --port", EventName = "ExposureFailed")]
     public static partial void ExposureFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(130, LogLevel.Warning, "refused a leg from {Remote} for stream {User} -> {Host}:{Service}: {Reason}", EventName = "DirectLegRefused")]
+    public static partial void DirectLegRefused(ILogger logger, string? remote, string user, string host, string service, string reason);
+
+    [LoggerMessage(131, LogLevel.Information, "stream {User} -> {Host}:{Service} goes through the gateway, not direct: {Reason}", EventName = "DirectFallback")]
+    public static partial void DirectFallback(ILogger logger, string user, string host, string service, string reason);
 }

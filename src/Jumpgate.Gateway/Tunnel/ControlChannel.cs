@@ -61,6 +61,7 @@ internal sealed class ControlChannel(
             {
                 // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
                 Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
+                PlainLegs = hello.PlainLegs,
                 Version = hello.Version is { } version ? Truncate(new string([.. version.Select(c => char.IsControl(c) ? ' ' : c)])) : null,
                 Remote = connection.Remote,
                 Connected = time.GetUtcNow(),

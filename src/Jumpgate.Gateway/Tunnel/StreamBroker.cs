@@ -56,12 +56,12 @@ internal sealed class StreamBroker(
             var replica = authorization.Replica!;
             using var carried = replica.Carry();
             var grant = record.Authorized(replica, monitor);
-            if (hello.Direct)
+            string? fallback = null;
+            if (hello.Direct && (fallback = await direct.RunAsync(client, record, replica.Session, request, hello.Plain, hello.Fallback)) is null)
             {
-                await direct.RunAsync(client, record, replica.Session, request);
                 return;
             }
-            await RelayAsync(client, record, grant, replica, request, agentLeg: null);
+            await RelayAsync(client, record, grant, replica, request, agentLeg: null, fallback);
             return;
         }
         await RelayToReplicasAsync(client, record, authorization.Replicas, request);
@@ -135,9 +135,10 @@ internal sealed class StreamBroker(
     /// Splices the user's connection to the agent's leg: one opened here, whose request goes out at
     /// once and the user's first bytes right behind it (the stream is authorised already), or one
     /// already answered (<paramref name="agentLeg"/>). Nothing comes back, not even our answer,
-    /// before the agent's.
+    /// before the agent's. A stream asked for as direct that could not be comes here with the
+    /// reason (<paramref name="fallback"/>), which the answer and the audit carry.
     /// </summary>
-    private async Task RelayAsync(TunnelConnection client, StreamRecord record, LiveGrant grant, Replica replica, OpenRequest request, TrunkStream? agentLeg)
+    private async Task RelayAsync(TunnelConnection client, StreamRecord record, LiveGrant grant, Replica replica, OpenRequest request, TrunkStream? agentLeg, string? fallback = null)
     {
         var answered = agentLeg is not null;
         var session = replica.Session;
@@ -165,8 +166,8 @@ internal sealed class StreamBroker(
                     throw new AgentRefusal(refused);
                 }
                 // Not cancellable: a half-written answer would corrupt a `connect` connection's TLS.
-                await client.ReplyAsync(Reply.Success, CancellationToken.None);
-                record.Opened(client.Remote);
+                await client.ReplyAsync(fallback is null ? Reply.Success : Reply.Success with { Fallback = fallback }, CancellationToken.None);
+                record.Opened(client.Remote, fallback: fallback);
             }, grant.Revoked, record.Meters);
             if (record.Start is not null)
             {

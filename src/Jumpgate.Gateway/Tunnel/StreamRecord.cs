@@ -29,6 +29,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
 
     private long _started;
     private int _ended;
+    private StreamPath _path;
 
     public Principal User { get; } = user;
 
@@ -78,11 +79,22 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         return Grant = monitor.TrackStream(User.Name, User.TokenId, Host, replica.Service, replica.Agent);
     }
 
-    /// <summary>The far end answered: the stream carries bytes from now on. <paramref name="how"/> marks a stream of another kind (direct).</summary>
-    public void Opened(string? remote, string? how = null)
+    /// <summary>
+    /// The far end answered: the stream carries bytes from now on, on <paramref name="path"/>. The
+    /// audit's reason names a path other than the plain trunk, and why a stream asked for as direct
+    /// went through the gateway (<paramref name="fallback"/>).
+    /// </summary>
+    public void Opened(string? remote, StreamPath path = StreamPath.Trunk, string? fallback = null)
     {
         var start = time.GetUtcNow();
         _started = time.GetTimestamp();
+        _path = path;
+        var how = path switch
+        {
+            StreamPath.Direct => "direct",
+            StreamPath.Plain => "direct, plain legs",
+            _ => fallback is null ? null : "trunk: " + fallback,
+        };
         _event = _event with { Time = start, Outcome = "opened", Start = start, Reason = how };
         metrics.StreamOpened(this, time.GetElapsedTime(_asked, _started));
         GatewayLog.StreamOpened(logger, User.Name, Host, Service, Agent!, remote);
@@ -93,12 +105,12 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     public void Closed(SpliceOutcome outcome)
     {
         var revoked = Grant?.Reason;
-        var words = (outcome, _event.Reason) switch
+        var words = (outcome, _path) switch
         {
             (SpliceOutcome.Canceled, _) => revoked is not null ? "revoked: " + revoked : "cancelled",
-            // A direct stream's ends run TLS across the legs and close them when they are done, often
-            // with a reset: which leg ended first says nothing the gateway can know about the stream.
-            (_, { } how) => $"closed ({how})",
+            // A direct stream's ends close their legs when they are done, often with a reset: which
+            // leg ended first says nothing the gateway can know about the stream.
+            (_, not StreamPath.Trunk) => $"closed ({_event.Reason})",
             (SpliceOutcome.Completed, _) => "closed by both ends",
             (SpliceOutcome.UserSideFailed, _) => "the user's side went away",
             _ => "the agent's side went away",
@@ -112,6 +124,20 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             Time = end, Outcome = revoked is null ? "closed" : "revoked", End = end,
             BytesUp = toService, BytesDown = toUser, Reason = words,
         });
+    }
+
+    /// <summary>A leg that named this stream and was refused (a replayed or forged proof, an end that came twice): logged, and audited as a failed authentication when <paramref name="audited"/>.</summary>
+    public void LegRefused(string? source, string reason, bool audited)
+    {
+        GatewayLog.DirectLegRefused(logger, source, User.Name, Host, Service, reason);
+        if (audited)
+        {
+            audit.Write(_event with
+            {
+                Time = time.GetUtcNow(), Event = AuditEvent.KindAuth, Outcome = "failed", Source = source, Start = null,
+                Reason = $"a leg of this stream: {reason}",
+            });
+        }
     }
 
     public void Dispose()
@@ -129,4 +155,16 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             metrics.StreamClosed(this);
         }
     }
+}
+
+/// <summary>Where a stream's bytes travel: through the gateway's TLS (a trunk or a connection), or on direct legs the gateway only relays.</summary>
+internal enum StreamPath
+{
+    Trunk,
+
+    /// <summary>Direct legs with TLS end to end between the CLI and the agent.</summary>
+    Direct,
+
+    /// <summary>Direct legs with no TLS of Jumpgate's: SSH's own encryption, checked for.</summary>
+    Plain,
 }

@@ -58,17 +58,34 @@ public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLif
     }
 
     [Fact]
-    public async Task ScpCarriesA64MiBFileBothWaysIntact() => await ScpBothWaysAsync(_sshConfig);
+    public async Task ScpThroughTheTrunkCarriesA64MiBFileBothWaysIntact()
+    {
+        var trunk = await _deployment.WriteSshConfigAsync(_sshd, options: ["--trunk"]);
+
+        await ScpBothWaysAsync(trunk);
+
+        await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a closed after [\d.]+ s: closed by both ends, [6-9]\d{7} bytes to the service", Signals.Timeout(10));
+    }
 
     [Fact]
-    public async Task ScpThroughProxyDirectCarriesA64MiBFileBothWaysIntactOnADirectStream()
+    public async Task ScpThroughProxyTlsLegsCarriesA64MiBFileBothWaysIntactOnADirectStream()
     {
-        var direct = await _deployment.WriteSshConfigAsync(_sshd, direct: true);
-        Assert.Contains(" proxy --direct %h %p", await File.ReadAllTextAsync(direct), StringComparison.Ordinal);
+        var direct = await _deployment.WriteSshConfigAsync(_sshd, options: ["--direct", "--tls-legs"]);
+        Assert.Contains(" proxy --direct --tls-legs %h %p", await File.ReadAllTextAsync(direct), StringComparison.Ordinal);
 
         await ScpBothWaysAsync(direct);
 
         await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a closed after [\d.]+ s: closed \(direct\), [6-9]\d{7} bytes to the service", Signals.Timeout(10));
+    }
+
+    [Fact]
+    public async Task ScpThroughTheDefaultSshConfigGoesOnPlainLegs()
+    {
+        Assert.Contains(" proxy %h %p", await File.ReadAllTextAsync(_sshConfig), StringComparison.Ordinal);
+
+        await ScpBothWaysAsync(_sshConfig);
+
+        await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a closed after [\d.]+ s: closed \(direct, plain legs\), [6-9]\d{7} bytes to the service", Signals.Timeout(10));
     }
 
     private async Task ScpBothWaysAsync(string sshConfig)
