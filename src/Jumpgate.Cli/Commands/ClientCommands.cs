@@ -232,6 +232,8 @@ internal static class ClientCommands
             ProxyCommand {SelfCommand()} proxy {(direct ? "--direct " : "")}%h %p
             ServerAliveInterval 15
             ServerAliveCountMax 3
+            KnownHostsCommand {SelfCommand()} known-hosts %H
+            StrictHostKeyChecking yes
 
         """;
 

@@ -190,7 +190,7 @@ internal static class TunnelCommands
             answer.Direct ?? throw new GatewayException("the gateway answered the direct stream without a ticket (is it older than this client?)"),
             cancellationToken);
 
-    private static string StripSuffix(string host) =>
+    internal static string StripSuffix(string host) =>
         host.EndsWith(ClientCommands.HostSuffix, StringComparison.OrdinalIgnoreCase) ? host[..^ClientCommands.HostSuffix.Length] : host;
 
     private static (string Host, string Service) SplitTarget(string target)
