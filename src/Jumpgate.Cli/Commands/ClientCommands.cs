@@ -207,6 +207,10 @@ internal static class ClientCommands
         command.SetAction(result =>
         {
             var block = SshBlock(result.GetValue(direct));
+            if (Onboarding.OpenSshVersion.Installed() is { } version && version < Onboarding.OpenSshVersion.KnownHostsCommand)
+            {
+                Console.Error.WriteLine($"warning: this OpenSSH ({version}) is older than {Onboarding.OpenSshVersion.KnownHostsCommand}, which can ask `jumpgate known-hosts` for the host keys the gateway vouches for; the block leaves host keys to ssh's own questions");
+            }
             if (!result.GetValue(install))
             {
                 Console.Write(block);
@@ -232,10 +236,17 @@ internal static class ClientCommands
             ProxyCommand {SelfCommand()} proxy {(direct ? "--direct " : "")}%h %p
             ServerAliveInterval 15
             ServerAliveCountMax 3
-            KnownHostsCommand {SelfCommand()} known-hosts %H
-            StrictHostKeyChecking yes
-
+        {HostKeyChecking()}
         """;
+
+    /// <summary>
+    /// Host keys checked against the ones the gateway vouches for, and never taken on trust
+    /// (docs/threat-model.md, "Host keys"); left out for an ssh older than 8.5, which would refuse
+    /// the whole config over the unknown keyword, so that ssh asks about a first key as it always did.
+    /// </summary>
+    private static string HostKeyChecking() => Onboarding.OpenSshVersion.Installed() is { } version && version < Onboarding.OpenSshVersion.KnownHostsCommand
+        ? ""
+        : $"    KnownHostsCommand {SelfCommand()} known-hosts %H\n    StrictHostKeyChecking yes\n";
 
     /// <summary>How to run this very program again from ssh: the apphost if there is one, else `dotnet jumpgate.dll`.</summary>
     public static string SelfCommand()

@@ -42,7 +42,9 @@ public sealed class HostKeyTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task KnownHostsAnswersTheKeysTheAgentReadFromTheRealSshd()
     {
+        var started = Stopwatch.StartNew();
         var known = await _deployment.JumpgateAsync("known-hosts", "node1.jg");
+        output.WriteLine($"jumpgate known-hosts node1.jg: {started.ElapsedMilliseconds} ms");
         var scanned = await Command.RunAsync("ssh-keyscan", ["-p", _sshd.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "127.0.0.1"], Signals.Timeout(30), output: output);
 
         Assert.True(known.ExitCode == 0, known.ToString());
