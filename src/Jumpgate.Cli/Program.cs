@@ -29,6 +29,7 @@ internal static class Program
             StatusCommands.Status(),
             ClientCommands.Open(),
             ClientCommands.SshConfig(),
+            KnownHostsCommand.Create(),
             TunnelCommands.Proxy(),
             TunnelCommands.Forward(),
             FleetCommands.Create(),

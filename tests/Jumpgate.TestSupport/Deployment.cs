@@ -163,6 +163,12 @@ public sealed class Deployment : IAsyncDisposable
         if (waitConnected)
         {
             await agent.WaitForLineAsync("connected to https://", Signals.Timeout(60));
+            if (System.Text.RegularExpressions.Regex.IsMatch(hostsYaml, @"^\s*ssh:", System.Text.RegularExpressions.RegexOptions.Multiline))
+            {
+                // The gateway vouches for an ssh service's host keys once the agent has read them, and ssh-config's
+                // StrictHostKeyChecking refuses a host without them: the agent says when it has sent them.
+                await agent.WaitForLineAsync("sent the SSH host keys of", Signals.Timeout(60));
+            }
         }
         return agent;
     }

@@ -29,6 +29,9 @@ public sealed class Sshd : IAsyncDisposable
 
     public string KnownHosts => _dir.File("known_hosts");
 
+    /// <summary>The server's host public key, as ssh-keygen wrote it (TYPE BASE64 COMMENT).</summary>
+    public string HostPublicKey => _dir.File("host_ed25519.pub");
+
     public static string SshdPath => File.Exists("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
 
     /// <param name="extraConfig">sshd_config lines added to the throw-away config, e.g. <c>SetEnv PATH=…</c>.</param>
@@ -87,6 +90,21 @@ public sealed class Sshd : IAsyncDisposable
                 await _process.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// Stops this sshd and starts it again on the same port with a new host key, as a reinstalled
+    /// host (or someone standing in for it) would answer; the client key stays.
+    /// </summary>
+    public async Task RestartWithNewHostKeyAsync(ITestOutputHelper? output)
+    {
+        await _process!.DisposeAsync();
+        File.Delete(_dir.File("host_ed25519"));
+        File.Delete(_dir.File("host_ed25519.pub"));
+        await KeygenAsync("host_ed25519");
+        List<string> arguments = [.. _launcher, SshdPath, "-D", "-e", "-f", _dir.File("sshd_config")];
+        _process = ChildProcess.Start("sshd", arguments[0], arguments[1..], output);
+        await _process.WaitForLineAsync("Server listening on", Signals.Timeout(10));
     }
 
     private async Task KeygenAsync(string name)

@@ -43,4 +43,13 @@ internal static partial class AgentLog
 
     [LoggerMessage(113, LogLevel.Information, "metrics on {Address}/metrics", EventName = "MetricsListening")]
     public static partial void MetricsListening(ILogger logger, string address);
+
+    [LoggerMessage(130, LogLevel.Debug, "read the host keys of {Host}:ssh: {Keys}", EventName = "HostKeysRead")]
+    public static partial void HostKeysRead(ILogger logger, string host, string keys);
+
+    [LoggerMessage(131, LogLevel.Warning, "could not read the host keys of {Host}:ssh: {Reason}; the gateway cannot vouch for them until they are read", EventName = "HostKeysUnread")]
+    public static partial void HostKeysUnread(ILogger logger, string host, string reason);
+
+    [LoggerMessage(132, LogLevel.Information, "sent the SSH host keys of {Sent} of {Count} hosts to {Gateway}", EventName = "HostKeysSent")]
+    public static partial void HostKeysSent(ILogger logger, int sent, int count, string gateway);
 }

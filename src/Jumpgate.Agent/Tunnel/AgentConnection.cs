@@ -1,5 +1,7 @@
+using System.Threading.Channels;
 using Jumpgate.Agent.Configuration;
 using Jumpgate.Agent.Health;
+using Jumpgate.Agent.HostKeys;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Core.Background;
 using Jumpgate.Core.Protocol;
@@ -84,6 +86,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         var deadline = interval * 3;
         _session.Start(ended => PingAsync(interval, ended));
         _session.Start(ReportHealthAsync);
+        _session.Start(ReportHostKeysAsync);
         for (var i = 0; i < TrunkCount; i++)
         {
             _trunks.Start(KeepTrunkAsync);
@@ -164,6 +167,62 @@ internal sealed class AgentConnection : IAsyncDisposable
                 await queued.WaitAsync(ended);
             }
         }
+    }
+
+    /// <summary>
+    /// Reads the host keys of every host's ssh service and sends them to the gateway, which
+    /// vouches for them to ssh users (docs/protocol.md, "Host keys"); then again for each ssh
+    /// service whose health check finds it back, since a server that restarted may have new keys.
+    /// </summary>
+    private async Task ReportHostKeysAsync(CancellationToken ended)
+    {
+        var hosts = _options.Hosts.Values.Where(h => h.Services.ContainsKey(HostKeyScanner.SshService)).ToList();
+        if (hosts.Count == 0)
+        {
+            return;
+        }
+        // One slot per host: a second "back" for a host already waiting adds nothing.
+        var back = Channel.CreateBounded<HostTarget>(new BoundedChannelOptions(hosts.Count) { FullMode = BoundedChannelFullMode.DropWrite });
+        var listening = false;
+        using var listener = _health.Listen(report =>
+        {
+            // What Listen replays at once is the state before this registration; the first scan below covers it.
+            if (listening && report.Healthy && report.Service == HostKeyScanner.SshService && _options.Hosts.GetValueOrDefault(report.Host) is { } host)
+            {
+                back.Writer.TryWrite(host);
+            }
+        });
+        listening = true;
+        var sent = 0;
+        await Parallel.ForEachAsync(hosts, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ended }, async (host, cancellationToken) =>
+        {
+            if (await ScanAndSendAsync(host, cancellationToken))
+            {
+                Interlocked.Increment(ref sent);
+            }
+        });
+        AgentLog.HostKeysSent(_logger, sent, hosts.Count, _options.Gateway.ToString());
+        await foreach (var host in back.Reader.ReadAllAsync(ended))
+        {
+            await ScanAndSendAsync(host, ended);
+        }
+    }
+
+    private async Task<bool> ScanAndSendAsync(HostTarget host, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<Core.Security.SshHostKey> keys;
+        try
+        {
+            keys = await HostKeyScanner.ScanAsync(host, host.Services[HostKeyScanner.SshService], cancellationToken);
+        }
+        catch (HostKeyScanException e)
+        {
+            AgentLog.HostKeysUnread(_logger, host.Name, e.Message);
+            return false;
+        }
+        AgentLog.HostKeysRead(_logger, host.Name, string.Join(", ", keys.Select(k => k.Describe())));
+        await SendAsync(new ControlMessage { Type = ControlMessage.HostKeys, Host = host.Name, Service = HostKeyScanner.SshService, Keys = [.. keys.Select(k => k.ToString())] });
+        return true;
     }
 
     private async Task SendAsync(ControlMessage message)

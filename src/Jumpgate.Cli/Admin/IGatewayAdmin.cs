@@ -42,4 +42,9 @@ internal interface IGatewayAdmin : IDisposable
     Task<ExposureView> ExposeAsync(ExposeRequest request, CancellationToken cancellationToken);
 
     Task UnexposeAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Every host's SSH host keys, and changed ones waiting to be accepted.</summary>
+    Task<IReadOnlyList<HostKeyView>> HostKeysAsync(CancellationToken cancellationToken);
+
+    Task<HostKeyView> AcceptHostKeysAsync(string host, CancellationToken cancellationToken);
 }

@@ -70,6 +70,10 @@ internal sealed class LocalAdmin : IGatewayAdmin
         return Task.CompletedTask;
     }
 
+    public Task<IReadOnlyList<HostKeyView>> HostKeysAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.HostKeys());
+
+    public Task<HostKeyView> AcceptHostKeysAsync(string host, CancellationToken cancellationToken) => Task.FromResult(_actions.AcceptHostKeys(host));
+
     /// <summary>Lets go of what the store holds open (a PostgreSQL store's pool and listener).</summary>
     public void Dispose() => _store.Dispose();
 }

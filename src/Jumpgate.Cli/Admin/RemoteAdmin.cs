@@ -64,6 +64,12 @@ internal sealed class RemoteAdmin(GatewayApi api) : IGatewayAdmin
     public Task UnexposeAsync(string name, CancellationToken cancellationToken) =>
         api.SendAsync(HttpMethod.Post, $"{Prefix}/exposed/{Uri.EscapeDataString(name)}/remove", null, AdminJson.Default.ChangeResult, cancellationToken);
 
+    public async Task<IReadOnlyList<HostKeyView>> HostKeysAsync(CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Get, $"{Prefix}/host-keys", null, AdminJson.Default.ListHostKeyView, cancellationToken))!;
+
+    public async Task<HostKeyView> AcceptHostKeysAsync(string host, CancellationToken cancellationToken) =>
+        (await api.SendAsync(HttpMethod.Post, $"{Prefix}/host-keys/{Uri.EscapeDataString(host)}/accept", null, AdminJson.Default.HostKeyView, cancellationToken))!;
+
     public async Task<IReadOnlyList<AuditEvent>> AuditAsync(string? user, string? host, string? since, int limit, string? kind, CancellationToken cancellationToken)
     {
         var query = new List<string> { $"limit={limit}" };

@@ -86,6 +86,10 @@ internal sealed class GatewayApi : IDisposable
     public Task<OpenLink> OpenAsync(string host, string service, CancellationToken cancellationToken) =>
         GetAsync($"{ApiPaths.Open}?host={Uri.EscapeDataString(host)}&service={Uri.EscapeDataString(service)}", ApiJson.Default.OpenLink, cancellationToken);
 
+    /// <summary>The SSH host keys the gateway vouches for <paramref name="host"/> (`jumpgate known-hosts`).</summary>
+    public Task<HostKeysAnswer> HostKeysAsync(string host, CancellationToken cancellationToken) =>
+        GetAsync($"{ApiPaths.HostKeys}?host={Uri.EscapeDataString(host)}", ApiJson.Default.HostKeysAnswer, cancellationToken);
+
     /// <summary>The dashboard's address and a one-time link that signs a browser in on it as this token's user (or admin, on the admin API's path).</summary>
     public Task<OpenLink> DashboardAsync(CancellationToken cancellationToken, string path = ApiPaths.Dashboard) =>
         GetAsync(path, ApiJson.Default.OpenLink, cancellationToken);

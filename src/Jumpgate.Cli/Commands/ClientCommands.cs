@@ -220,6 +220,12 @@ internal static class ClientCommands
         command.SetAction(result =>
         {
             var choice = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
+            if (Onboarding.OpenSshVersion.Installed() is { } version && version < Onboarding.OpenSshVersion.KnownHostsCommand)
+            {
+                // Plain legs lean on the host keys the gateway vouches for; without them a first connection would take any key, so the legs keep TLS.
+                Console.Error.WriteLine($"warning: this OpenSSH ({version}) is older than {Onboarding.OpenSshVersion.KnownHostsCommand}, which can ask `jumpgate known-hosts` for the host keys the gateway vouches for; the block leaves host keys to ssh's own questions and keeps TLS on the legs");
+                choice = choice with { Plain = false };
+            }
             var block = SshBlock(ProxyOptions(choice), result.GetValue(tlsLegsFor) ?? []);
             if (!result.GetValue(install))
             {
@@ -258,7 +264,7 @@ internal static class ClientCommands
                 ProxyCommand {SelfCommand()} proxy {proxyOptions}%h %p
                 ServerAliveInterval 15
                 ServerAliveCountMax 3
-
+            {HostKeyChecking()}
             """;
     }
 
@@ -268,6 +274,15 @@ internal static class ClientCommands
         { Direct: false } => "--trunk ",
         _ => (path.Fallback ? "" : "--direct ") + (path.Plain ? "" : "--tls-legs "),
     };
+
+    /// <summary>
+    /// Host keys checked against the ones the gateway vouches for, and never taken on trust
+    /// (docs/threat-model.md, "Host keys"); left out for an ssh older than 8.5, which would refuse
+    /// the whole config over the unknown keyword, so that ssh asks about a first key as it always did.
+    /// </summary>
+    private static string HostKeyChecking() => Onboarding.OpenSshVersion.Installed() is { } version && version < Onboarding.OpenSshVersion.KnownHostsCommand
+        ? ""
+        : $"    KnownHostsCommand {SelfCommand()} known-hosts %H\n    StrictHostKeyChecking yes\n";
 
     /// <summary>How to run this very program again from ssh: the apphost if there is one, else `dotnet jumpgate.dll`.</summary>
     public static string SelfCommand()

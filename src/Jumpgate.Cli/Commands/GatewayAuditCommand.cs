@@ -12,7 +12,7 @@ internal static class GatewayAuditCommand
         var json = Options.Json();
         var user = new Option<string?>("--user") { Description = "Only this user's events" };
         var host = new Option<string?>("--host") { Description = "Only events about this host" };
-        var kind = new Option<string?>("--event") { Description = "Only events of this kind: stream, agent, auth or admin" };
+        var kind = new Option<string?>("--event") { Description = "Only events of this kind: stream, agent, auth, admin or host_key" };
         var since = new Option<string?>("--since") { Description = "Only events of the last duration, e.g. 15m, 1h, 7d" };
         var limit = new Option<int>("--limit") { Description = "At most this many of the newest events", DefaultValueFactory = _ => 1000 };
         var command = new Command("audit", AdminTarget.Describe(

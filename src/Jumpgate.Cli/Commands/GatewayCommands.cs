@@ -39,6 +39,7 @@ internal static class GatewayCommands
         GatewayExposeCommands.Expose(),
         GatewayExposeCommands.Exposed(),
         GatewayExposeCommands.Unexpose(),
+        GatewayHostKeyCommands.Create(),
         Run(),
     };
 

@@ -248,7 +248,7 @@ internal static class TunnelCommands
         }
     }
 
-    private static string StripSuffix(string host) =>
+    internal static string StripSuffix(string host) =>
         host.EndsWith(ClientCommands.HostSuffix, StringComparison.OrdinalIgnoreCase) ? host[..^ClientCommands.HostSuffix.Length] : host;
 
     private static (string Host, string Service) SplitTarget(string target)

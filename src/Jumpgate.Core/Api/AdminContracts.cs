@@ -52,6 +52,13 @@ internal sealed record ExposeRequest(string Target, int Port, IReadOnlyList<stri
 /// </summary>
 internal sealed record ExposureView(string Name, string User, string Host, string Service, int Port, IReadOnlyList<string> Allow, DateTimeOffset Created, string? State);
 
+/// <summary>
+/// A host's SSH host keys as `gateway host-keys` lists them: the ones vouched for, and different
+/// ones an agent read since, waiting for `gateway host-keys accept HOST`. Keys are <c>TYPE BASE64</c>.
+/// </summary>
+internal sealed record HostKeyView(string Host, IReadOnlyList<string> Keys, string Agent, DateTimeOffset Recorded,
+    IReadOnlyList<string>? Pending, string? PendingAgent, DateTimeOffset? PendingSince);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(List<PrincipalView>))]
 [JsonSerializable(typeof(List<TokenView>))]
@@ -69,4 +76,6 @@ internal sealed record ExposureView(string Name, string User, string Host, strin
 [JsonSerializable(typeof(ExposeRequest))]
 [JsonSerializable(typeof(ExposureView))]
 [JsonSerializable(typeof(List<ExposureView>))]
+[JsonSerializable(typeof(HostKeyView))]
+[JsonSerializable(typeof(List<HostKeyView>))]
 internal sealed partial class AdminJson : JsonSerializerContext;

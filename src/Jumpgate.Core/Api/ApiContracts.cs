@@ -26,6 +26,12 @@ internal sealed record ReplicaListing(string Agent, string Service, bool Healthy
 /// <param name="TokenExpires">When the token asked with expires (null: never), so `jumpgate doctor` can warn before it does.</param>
 internal sealed record WhoAmI(string User, string Gateway, string Domain, DateTimeOffset? TokenExpires = null);
 
+/// <summary>
+/// The SSH host keys the gateway vouches for (`jumpgate known-hosts`), each <c>TYPE BASE64</c>;
+/// empty when it has none, and then <see cref="Note"/> says why when the host is known.
+/// </summary>
+internal sealed record HostKeysAnswer(string Host, IReadOnlyList<string> Keys, string? Note = null);
+
 /// <summary>A service's address and a one-time link that signs a browser in on it.</summary>
 internal sealed record OpenLink(string Url, string SignInUrl, int ExpiresInSeconds);
 
@@ -33,5 +39,6 @@ internal sealed record OpenLink(string Url, string SignInUrl, int ExpiresInSecon
 [JsonSerializable(typeof(IReadOnlyList<HostListing>))]
 [JsonSerializable(typeof(WhoAmI))]
 [JsonSerializable(typeof(OpenLink))]
+[JsonSerializable(typeof(HostKeysAnswer))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class ApiJson : JsonSerializerContext;

@@ -12,6 +12,9 @@ internal static class ApiPaths
     /// <summary>Takes the query parameters <c>host</c> and <c>service</c>.</summary>
     public const string Open = "/api/v1/open";
 
+    /// <summary>The SSH host keys the gateway vouches for; takes the query parameter <c>host</c>.</summary>
+    public const string HostKeys = "/api/v1/host-keys";
+
     /// <summary>A one-time sign-in link for the dashboard on the gateway's own name (`jumpgate open --dashboard`).</summary>
     public const string Dashboard = "/api/v1/dashboard";
 

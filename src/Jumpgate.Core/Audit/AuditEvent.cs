@@ -24,6 +24,9 @@ internal sealed record AuditEvent
     /// <summary>An HTTP request the gateway refused before it reached the service (outcome denied), or a WebSocket (opened, closed).</summary>
     public const string KindHttp = "http";
 
+    /// <summary>An SSH host's keys as an agent read them (docs/threat-model.md, "Host keys"): outcome recorded (the first), changed (different from the recorded ones, which stay), or reverted (the recorded ones again).</summary>
+    public const string KindHostKey = "host_key";
+
     /// <summary>A change an admin made (outcome names it: grant, token_revoke, …), through the API or on the store directly.</summary>
     public const string KindAdmin = "admin";
 

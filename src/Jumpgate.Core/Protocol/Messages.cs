@@ -122,9 +122,12 @@ internal sealed record ControlMessage
     /// <summary>Agent → gateway: a service's health check changed its verdict (docs/protocol.md, "Health").</summary>
     public const string Health = "health";
 
+    /// <summary>Agent → gateway: the SSH host keys the agent read from a host's <c>ssh</c> service (docs/protocol.md, "Host keys").</summary>
+    public const string HostKeys = "host-keys";
+
     public required string Type { get; init; }
 
-    /// <summary>health: which of the agent's services.</summary>
+    /// <summary>health, host-keys: which of the agent's services.</summary>
     public string? Host { get; init; }
     public string? Service { get; init; }
 
@@ -133,6 +136,9 @@ internal sealed record ControlMessage
 
     /// <summary>health: why the last check failed, in words (also sent once it is healthy again, as the last failure's reason).</summary>
     public string? Reason { get; init; }
+
+    /// <summary>host-keys: each key as known_hosts writes it after the host name, <c>TYPE BASE64</c>.</summary>
+    public IReadOnlyList<string>? Keys { get; init; }
 }
 
 /// <summary>The first frame of every trunk stream: which host's service to join it to (user → gateway, gateway → agent).</summary>

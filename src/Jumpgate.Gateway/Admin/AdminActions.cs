@@ -6,6 +6,7 @@ using System.Net;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
+using Jumpgate.Gateway.HostKeys;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Tunnel;
 
@@ -222,6 +223,34 @@ internal sealed class AdminActions(GatewayStores store, string actor, string? so
             Host = exposure.Host, Service = exposure.Service, Reason = $"closed port {exposure.Port} ({exposure.User})",
         });
     }
+
+    /// <summary>Every host's SSH host keys: those the gateway vouches for, and any changed ones waiting to be accepted.</summary>
+    public IReadOnlyList<HostKeyView> HostKeys() => [.. store.HostKeys.List().Select(View)];
+
+    /// <summary>
+    /// Makes the keys an agent read since the record (a changed host key, which the gateway kept
+    /// aside) the ones it vouches for; the audit names both sets by fingerprint.
+    /// </summary>
+    public HostKeyView AcceptHostKeys(string host)
+    {
+        if (!Names.IsValid(host))
+        {
+            throw new InvalidOperationException($"'{host}' is not a valid host name ({Names.Rule})");
+        }
+        var before = store.HostKeys.Find(host)
+            ?? throw new InvalidOperationException($"the gateway has no host keys for {host} (`jumpgate gateway host-keys` lists them)");
+        var accepted = store.HostKeys.AcceptPending(host, time.GetUtcNow())
+            ?? throw new InvalidOperationException($"no changed host keys of {host} are waiting: the gateway vouches for the ones its agent reads");
+        audit(new AuditEvent
+        {
+            Time = time.GetUtcNow(), Event = AuditEvent.KindAdmin, Outcome = "host_keys_accept", Admin = actor, Source = source, Host = host, Service = "ssh",
+            Agent = accepted.Agent,
+            Reason = $"accepted the host keys of {host} read by agent {accepted.Agent}: {HostKeyRecords.Describe(accepted.Keys)} (were {HostKeyRecords.Describe(before.Keys)})",
+        });
+        return View(accepted);
+    }
+
+    private static HostKeyView View(HostKeyRecord r) => new(r.Host, r.Keys, r.Agent, r.Recorded, r.Pending, r.PendingAgent, r.PendingSince);
 
     private static ExposureView View(Exposure e, string? state) =>
         new(e.Name, e.User, e.Host, e.Service, e.Port, [.. e.Allow.Select(a => a.ToString())], e.Created, state);

@@ -76,6 +76,9 @@ internal static class AdminEndpoints
             Results.Json(Actions(http).Expose(await BodyAsync(http, AdminJson.Default.ExposeRequest, cancellationToken)), AdminJson.Default.ExposureView));
         admin.MapPost("/exposed/{name}/remove", (HttpContext http, string name) => Done(() => Actions(http).Unexpose(name)));
 
+        admin.MapGet("/host-keys", (HttpContext http) => Results.Json([.. Actions(http).HostKeys()], AdminJson.Default.ListHostKeyView));
+        admin.MapPost("/host-keys/{host}/accept", (HttpContext http, string host) => Results.Json(Actions(http).AcceptHostKeys(host), AdminJson.Default.HostKeyView));
+
         admin.MapGet("/dashboard", (HttpContext http, DashboardEndpoints dashboard) => ApiEndpoints.DashboardLink(http, Caller(http), dashboard));
 
         admin.MapGet("/audit", (HttpContext http, string? user, string? host, string? since, int? limit, string? @event) =>

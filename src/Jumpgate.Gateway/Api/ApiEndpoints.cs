@@ -63,6 +63,8 @@ internal static class ApiEndpoints
 
         app.MapGet(ApiPaths.Open, OpenAsync);
 
+        app.MapGet(ApiPaths.HostKeys, HostKeysAsync);
+
         app.MapGet(ApiPaths.Dashboard, async (HttpContext http, Authenticator authenticator, DashboardEndpoints dashboard) =>
             Authenticate(http, authenticator) is { } user
                 ? DashboardLink(http, user, dashboard)
@@ -102,6 +104,31 @@ internal static class ApiEndpoints
         var label = announced.Subdomain ?? ServiceRouter.LabelOf(service, host);
         return Results.Json(new OpenLink(router.UrlOf(label, http.Request.Host.Value), signIn.MintLink(user, label, http.Request.Host.Value),
             (int)SignInEndpoints.LinkCodeLifetime.TotalSeconds), ApiJson.Default.OpenLink);
+    }
+
+    /// <summary>
+    /// `jumpgate known-hosts HOST`: the SSH host keys the gateway vouches for, to a user the rules
+    /// let reach the host's ssh service (rules first, as for a stream). Only recorded keys are
+    /// served: keys an agent read that differ from them wait for an admin and are never served.
+    /// </summary>
+    private static async Task<IResult> HostKeysAsync(HttpContext http, string host, Authenticator authenticator, AccessCache access, IHostStore hosts, IHostKeyStore keys)
+    {
+        if (Authenticate(http, authenticator) is not { } user)
+        {
+            return await UnauthorizedAsync(http, authenticator);
+        }
+        var policy = access.LoadPolicy(user.Name);
+        if (!Core.Naming.Names.IsValid(host) || !policy.Allows(host, "ssh"))
+        {
+            return Error(StatusCodes.Status403Forbidden, policy.Refusal(host, "ssh"));
+        }
+        if (keys.Find(host) is { } record)
+        {
+            return Results.Json(new HostKeysAnswer(host, record.Keys), ApiJson.Default.HostKeysAnswer);
+        }
+        var note = hosts.List(host).Count == 0 ? null
+            : $"the gateway holds no SSH host keys for {host} yet: its agent reads them when it connects (its log says why it could not)";
+        return Results.Json(new HostKeysAnswer(host, [], note), ApiJson.Default.HostKeysAnswer);
     }
 
     /// <summary>The dashboard's address and a one-time link that signs a browser in on it as <paramref name="principal"/> (a user, or an admin through the admin API).</summary>

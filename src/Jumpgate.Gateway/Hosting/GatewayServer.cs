@@ -9,6 +9,7 @@ using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Dashboard;
 using Jumpgate.Gateway.Expose;
+using Jumpgate.Gateway.HostKeys;
 using Jumpgate.Gateway.Http;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Metrics;
@@ -80,6 +81,7 @@ public static class GatewayServer
         builder.Services.AddSingleton<AccessMonitor>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AccessMonitor>());
         builder.Services.AddSingleton<AgentRegistry>();
+        builder.Services.AddSingleton<HostKeyRecords>();
         builder.Services.AddSingleton<ControlChannel>();
         builder.Services.AddSingleton<AgentStreams>();
         builder.Services.AddSingleton<DirectRendezvous>();
@@ -215,6 +217,7 @@ public static class GatewayServer
         services.AddSingleton(store.WebSessions);
         services.AddSingleton(store.SignInCodes);
         services.AddSingleton(store.Exposures);
+        services.AddSingleton(store.HostKeys);
         services.AddSingleton(store.Generation);
         services.AddSingleton(store.Health);
         services.AddSingleton<AccessCache>();

@@ -103,4 +103,16 @@ internal static partial class GatewayLog
 
     [LoggerMessage(131, LogLevel.Information, "stream {User} -> {Host}:{Service} goes through the gateway, not direct: {Reason}", EventName = "DirectFallback")]
     public static partial void DirectFallback(ILogger logger, string user, string host, string service, string reason);
+
+    [LoggerMessage(150, LogLevel.Information, "recorded the host keys of {Host}, read by agent {Agent}: {Keys}", EventName = "HostKeysRecorded")]
+    public static partial void HostKeysRecorded(ILogger logger, string host, string agent, string keys);
+
+    [LoggerMessage(151, LogLevel.Warning, "the host keys of {Host} changed: agent {Agent} read {Read}, the gateway recorded {Recorded}; it vouches for the recorded keys until an admin accepts the new ones with `jumpgate gateway host-keys accept HOST`", EventName = "HostKeysChanged")]
+    public static partial void HostKeysChanged(ILogger logger, string host, string agent, string read, string recorded);
+
+    [LoggerMessage(152, LogLevel.Information, "agent {Agent} read the recorded host keys of {Host} again; the change waiting for an admin is withdrawn", EventName = "HostKeysReverted")]
+    public static partial void HostKeysReverted(ILogger logger, string host, string agent);
+
+    [LoggerMessage(153, LogLevel.Warning, "agent {Agent}: ignored host keys for {Host}: {Reason}", EventName = "HostKeysIgnored")]
+    public static partial void HostKeysIgnored(ILogger logger, string agent, string host, string reason);
 }

@@ -13,6 +13,7 @@ internal sealed record GatewayStores(
     IWebSessionStore WebSessions,
     ISignInCodeStore SignInCodes,
     IExposureStore Exposures,
+    IHostKeyStore HostKeys,
     IStoreGeneration Generation,
     IDisposable Backend) : IDisposable
 {

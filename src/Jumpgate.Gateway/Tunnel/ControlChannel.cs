@@ -9,6 +9,7 @@ using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
 using Jumpgate.Gateway.Configuration;
+using Jumpgate.Gateway.HostKeys;
 using Jumpgate.Gateway.Logging;
 using Jumpgate.Gateway.Metrics;
 using Jumpgate.Gateway.Store;
@@ -29,6 +30,7 @@ internal sealed class ControlChannel(
     AgentRegistry registry,
     Authenticator authenticator,
     AccessMonitor monitor,
+    HostKeyRecords hostKeys,
     AuditLog audit,
     StoreHealth store,
     GatewayMetrics metrics,
@@ -264,6 +266,10 @@ internal sealed class ControlChannel(
                 {
                     ReportHealth(session, message);
                 }
+                else if (message.Type == ControlMessage.HostKeys)
+                {
+                    ReportHostKeys(session, message);
+                }
             }
         }
         finally
@@ -292,6 +298,24 @@ internal sealed class ControlChannel(
         {
             GatewayLog.ReplicaHealthy(logger, session.Agent, host, service);
         }
+    }
+
+    /// <summary>
+    /// The host keys an agent read from one of its hosts' ssh service. Only the ssh service of a
+    /// host the session announced counts (the one `ssh HOST.jg` reaches), and only well-formed keys.
+    /// </summary>
+    private void ReportHostKeys(AgentSession session, ControlMessage message)
+    {
+        if (message.Host is not { } host || message.Service != "ssh" || session.ReplicaOf(host, "ssh") is null)
+        {
+            return;
+        }
+        if (message.Keys is not { Count: > 0 and <= 16 } lines || SshHostKey.ParseAll(lines) is not { } keys)
+        {
+            GatewayLog.HostKeysIgnored(logger, session.Agent, host, "not between 1 and 16 well-formed keys");
+            return;
+        }
+        hostKeys.Report(session.Agent, session.Remote, host, keys);
     }
 
     private static async Task WriteLoopAsync(TunnelConnection connection, AgentSession session, CancellationToken cancellationToken)

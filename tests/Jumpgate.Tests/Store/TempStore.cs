@@ -115,7 +115,7 @@ internal sealed class TempStore : IDisposable
         using var connection = new NpgsqlConnection(url.ConnectionString);
         connection.Open();
         using var command = new NpgsqlCommand("""
-            TRUNCATE principals, tokens, rules, user_groups, web_sessions, signin_codes, hosts, audit, exposures;
+            TRUNCATE principals, tokens, rules, user_groups, web_sessions, signin_codes, hosts, audit, exposures, host_keys;
             INSERT INTO rules (subject, host_pattern, service, created) VALUES ('@everyone', '*', '*', '2025-01-01T00:00:00.0000000Z');
             """, connection);
         command.ExecuteNonQuery();

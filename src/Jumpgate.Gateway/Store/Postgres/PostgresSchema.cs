@@ -23,7 +23,7 @@ internal static class PostgresSchema
     private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
 
     /// <summary>Migration n brings a database from version n to n + 1; a new one is appended, never edited.</summary>
-    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes, Exposures];
+    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes, Exposures, HostKeys];
 
     /// <summary>The one certificate of the gateways that share the store (<see cref="PostgresCertificate"/>).</summary>
     private const string Certificate = """
@@ -52,6 +52,9 @@ internal static class PostgresSchema
         CREATE TRIGGER exposures_generation AFTER INSERT OR UPDATE OR DELETE ON exposures
             FOR EACH ROW EXECUTE FUNCTION jumpgate_move_generation();
         """;
+
+    /// <summary>The SSH host keys the gateway vouches for, as SQLite has them (<see cref="SqlHostKeyStore"/>).</summary>
+    private const string HostKeys = Sqlite.SqliteSchema.HostKeysTable;
 
     public static void Apply(NpgsqlDataSource source, PostgresUrl url)
     {

@@ -20,6 +20,7 @@ internal static class SqlStores
             new SqlWebSessionStore(database),
             new SqlSignInCodeStore(database),
             new SqlExposureStore(database),
+            new SqlHostKeyStore(database),
             generation,
             new Kept(audit, generation, database))
         {

@@ -53,6 +53,7 @@ internal static class SqliteSchema
         CreateWebSessions(connection);
         Execute(connection, SignInCodesTable);
         Execute(connection, ExposuresTable);
+        Execute(connection, HostKeysTable);
         CreateGeneration(connection);
     }
 
@@ -69,6 +70,13 @@ internal static class SqliteSchema
         CREATE TABLE IF NOT EXISTS exposures (
             name TEXT PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL, port INTEGER NOT NULL UNIQUE,
             allow TEXT NOT NULL, created TEXT NOT NULL);
+        """;
+
+    /// <summary>The SSH host keys the gateway vouches for (<see cref="SqlHostKeyStore"/>); read afresh for each ssh, so no trigger moves the generation.</summary>
+    internal const string HostKeysTable = """
+        CREATE TABLE IF NOT EXISTS host_keys (
+            host TEXT PRIMARY KEY, keys TEXT NOT NULL, agent TEXT NOT NULL, recorded TEXT NOT NULL,
+            pending TEXT, pending_agent TEXT, pending_since TEXT);
         """;
 
     private static string PrincipalsTable(string name) => $"""
