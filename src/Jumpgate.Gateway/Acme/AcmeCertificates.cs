@@ -20,9 +20,6 @@ internal sealed class AcmeCertificates : IAsyncDisposable
     /// <summary>At most this between two tries: a CA that is down for a day is still asked four times that day, well inside a 30-day window.</summary>
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(6);
 
-    /// <summary>A certificate is never renewed again sooner than this, whatever the window says: a CA's rate limits count duplicate certificates.</summary>
-    private static readonly TimeSpan MinimumAge = TimeSpan.FromMinutes(1);
-
     private readonly AcmeOptions _options;
     private readonly IReadOnlyList<string> _names;
     private readonly IAcmeChallenge _challenge;
@@ -116,7 +113,8 @@ internal sealed class AcmeCertificates : IAsyncDisposable
 
     /// <summary>
     /// When the certificate's renewal window opens: <see cref="AcmeOptions.RenewBefore"/> before it ends, or a
-    /// third of its life before, for certificates shorter-lived than three windows; never within <see cref="MinimumAge"/> of its issue.
+    /// third of its life before, for certificates shorter-lived than three windows (so a fresh certificate is never due at once,
+    /// which would order one after another against the CA's rate limits).
     /// </summary>
     public DateTimeOffset DueAt(X509Certificate2 certificate)
     {
@@ -124,8 +122,7 @@ internal sealed class AcmeCertificates : IAsyncDisposable
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
         var lifetime = notAfter - notBefore;
         var window = lifetime < 3 * _options.RenewBefore ? lifetime / 3 : _options.RenewBefore;
-        var due = notAfter - window;
-        return due < notBefore + MinimumAge ? notBefore + MinimumAge : due;
+        return notAfter - window;
     }
 
     private static TimeSpan Backoff(int failures) =>
