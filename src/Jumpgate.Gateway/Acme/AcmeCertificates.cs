@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
 using Microsoft.Extensions.Logging;
 
@@ -20,6 +21,9 @@ internal sealed class AcmeCertificates : IAsyncDisposable
     /// <summary>At most this between two tries: a CA that is down for a day is still asked four times that day, well inside a 30-day window.</summary>
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(6);
 
+    /// <summary>The longest single wait of the renewal loop (a timer's limit is 49 days).</summary>
+    private static readonly TimeSpan MaxSleep = TimeSpan.FromDays(1);
+
     private readonly AcmeOptions _options;
     private readonly IReadOnlyList<string> _names;
     private readonly IAcmeChallenge _challenge;
@@ -28,7 +32,7 @@ internal sealed class AcmeCertificates : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _renewing;
     private volatile X509Certificate2? _current;
-    private volatile AcmeRenewalState _state = new(null, null, null, null);
+    private AcmeRenewalState _state = new(null, null, null, null);
 
     public AcmeCertificates(AcmeOptions options, string domain, Http01Challenge? http01, IDnsRecords? dns, ILogger logger, TimeProvider time)
     {
@@ -51,8 +55,31 @@ internal sealed class AcmeCertificates : IAsyncDisposable
     /// <summary>The certificate (with its chain) to serve now; null only before the first one is obtained.</summary>
     public X509Certificate2? Current => _current;
 
-    /// <summary>What the last renewal did, for `jumpgate status` and the log.</summary>
-    public AcmeRenewalState State => _state;
+    /// <summary>What `jumpgate status` shows: the certificate served and how its renewal goes.</summary>
+    public CertificateStatus? Describe()
+    {
+        var current = _current;
+        var state = Volatile.Read(ref _state);
+        return current is null ? null : new CertificateStatus(_names, new DateTimeOffset(current.NotAfter.ToUniversalTime()), state.NextAttempt, state.LastFailure, state.FailedAt);
+    }
+
+    /// <summary>Records how the renewal goes, in memory for --remote and in acme/status.json for `jumpgate status --dir`.</summary>
+    private void SetState(AcmeRenewalState state)
+    {
+        Volatile.Write(ref _state, state);
+        if (Describe() is not { } status)
+        {
+            return;
+        }
+        try
+        {
+            AcmeStatusFile.Write(_options, status);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // `status --dir` then shows an older word; the log and `status --remote` have this one.
+        }
+    }
 
     /// <summary>The chain Kestrel sends with <see cref="Current"/>: built once per certificate, not once per handshake.</summary>
     public SslStreamCertificateContext? Context { get; private set; }
@@ -83,18 +110,23 @@ internal sealed class AcmeCertificates : IAsyncDisposable
         {
             var current = _current!;
             var next = failures == 0 ? DueAt(current) : _time.GetUtcNow() + Backoff(failures);
-            _state = _state with { NextAttempt = next };
+            SetState(_state with { NextAttempt = next });
             try
             {
                 var wait = next - _time.GetUtcNow();
                 if (wait > TimeSpan.Zero)
                 {
-                    await Task.Delay(wait, _time, cancellationToken);
+                    // A timer cannot wait the two months a 90-day certificate sleeps; wake daily and look again.
+                    await Task.Delay(wait < MaxSleep ? wait : MaxSleep, _time, cancellationToken);
+                    if (wait >= MaxSleep)
+                    {
+                        continue;
+                    }
                 }
                 var renewed = await ObtainAsync(cancellationToken);
                 Swap(renewed);
                 failures = 0;
-                _state = new AcmeRenewalState(_time.GetUtcNow(), null, null, null);
+                SetState(new AcmeRenewalState(_time.GetUtcNow(), null, null, null));
                 AcmeLog.Renewed(_logger, renewed.NotAfter.ToUniversalTime(), Fingerprint.Of(renewed).ToString());
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -105,7 +137,7 @@ internal sealed class AcmeCertificates : IAsyncDisposable
             {
                 failures++;
                 var retry = _time.GetUtcNow() + Backoff(failures);
-                _state = _state with { LastFailure = e.Message, FailedAt = _time.GetUtcNow(), NextAttempt = retry };
+                SetState(_state with { LastFailure = e.Message, FailedAt = _time.GetUtcNow(), NextAttempt = retry });
                 AcmeLog.RenewalFailed(_logger, e.Message, current.NotAfter.ToUniversalTime(), retry);
             }
         }
@@ -232,12 +264,15 @@ internal sealed class AcmeCertificates : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
         await _stop.CancelAsync();
         if (_renewing is not null)
         {
             await _renewing;
         }
-        _stop.Dispose();
     }
 }
 

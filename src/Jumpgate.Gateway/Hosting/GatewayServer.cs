@@ -178,7 +178,8 @@ public static class GatewayServer
         app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));
 
         await app.StartAsync(cancellationToken);
-        await using var acmeCertificates = options.Acme is null ? null : app.Services.GetRequiredService<AcmeCertificates>();
+        // The container owns it: disposing the app stops its renewal loop.
+        var acmeCertificates = options.Acme is null ? null : app.Services.GetRequiredService<AcmeCertificates>();
         if (acmeCertificates is not null)
         {
             await StartAcmeAsync(app, acmeCertificates, cancellationToken);

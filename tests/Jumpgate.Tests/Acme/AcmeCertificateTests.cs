@@ -1,4 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
+using Jumpgate.Cli.Admin;
+using Jumpgate.Cli.Commands;
 using Jumpgate.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
@@ -54,6 +56,12 @@ public sealed class AcmeCertificateTests(ITestOutputHelper output)
         var after = await gateway.ProbeAsync(Zone, pebble.RootFile);
         Assert.True(after.Verified, after.Output);
         Assert.Equal(renewed!.Thumbprint, after.Leaf!.Thumbprint);
+        // `jumpgate status --dir` says so too.
+        using var admin = new LocalAdmin(gateway.Directory);
+        var status = (await admin.StatusAsync(CancellationToken.None)).Certificate!;
+        Assert.Contains("Connection refused", status.RenewalFailure, StringComparison.Ordinal);
+        Assert.Equal([Zone], status.Names);
+        Assert.Contains("renewal FAILED", StatusCommands.Render(await admin.StatusAsync(CancellationToken.None), DateTimeOffset.UtcNow), StringComparison.Ordinal);
     }
 
     [Fact]
