@@ -116,6 +116,10 @@ internal static class GatewayCommands
         command.SetAction(result =>
         {
             var options = GatewayOptions.Load(result.GetValue(dir)!);
+            if (options.Acme is not null)
+            {
+                throw new CliException("this gateway's certificate comes from ACME and changes at every renewal: clients trust its CA, with no fingerprint to pin (docs/certificates.md)");
+            }
             using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(options.CertificatePath));
             Console.WriteLine(Core.Security.Fingerprint.Of(certificate));
             return 0;
