@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs the real peers the tests drive (OpenSSH, socat, iproute2, Jupyter,
-# Chromium, PostgreSQL, Prometheus, Open MPI) when missing, builds, runs the unit and end-to-end suites, and
+# Chromium, PostgreSQL, Prometheus, Open MPI, Pebble, BIND) when missing, builds, runs the unit and end-to-end suites, and
 # prints one totals line.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,6 +26,9 @@ command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 /usr/bin/python3 -c 'import mpi4py' >/dev/null 2>&1 || need+=(python3-mpi4py)
 # deploy/: the units are checked by systemd's own tools, the stack file by Debian's docker-compose
 # (or the docker CLI's compose plugin where that is present).
+# ACME: Let's Encrypt's test server Pebble, and BIND for its DNS (names, and DNS-01's dynamic updates), both started by the tests.
+[ -x /usr/bin/pebble ] || need+=(pebble)
+[ -x /usr/sbin/named ] || need+=(bind9)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 using Jumpgate.Core.Api;
 using Jumpgate.Core.Audit;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Acme;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Store;
@@ -18,10 +19,11 @@ internal sealed class LocalAdmin : IGatewayAdmin
 {
     private readonly AdminActions _actions;
     private readonly GatewayStores _store;
+    private readonly GatewayOptions _options;
 
     public LocalAdmin(string directory)
     {
-        var options = GatewayOptions.Load(directory);
+        var options = _options = GatewayOptions.Load(directory);
         var store = _store = options.Store.Open(options.Access.RecheckInterval);
         _actions = new AdminActions(store, "local:" + Environment.UserName, source: null, audit => store.Audit.Append([audit]), TimeProvider.System);
     }
@@ -45,7 +47,8 @@ internal sealed class LocalAdmin : IGatewayAdmin
 
     public Task<TokenView> RevokeTokenAsync(string id, CancellationToken cancellationToken) => Task.FromResult(_actions.RevokeToken(id));
 
-    public Task<GatewayStatus> StatusAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Status(registry: null, live: null));
+    public Task<GatewayStatus> StatusAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(_actions.Status(registry: null, live: null) with { Certificate = _options.Acme is { } acme ? AcmeStatusFile.Read(acme) : null });
 
     public Task<IReadOnlyList<RuleView>> RulesAsync(CancellationToken cancellationToken) => Task.FromResult(_actions.Rules());
 

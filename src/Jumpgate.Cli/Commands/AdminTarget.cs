@@ -55,6 +55,11 @@ internal sealed class AdminTarget
             return AdminSettings.Load().Fingerprint;
         }
         var options = Jumpgate.Gateway.Configuration.GatewayOptions.Load(result.GetValue(_dir)!);
+        if (options.Acme is not null)
+        {
+            // Its certificate comes from a CA and changes at every renewal: agents trust the CA.
+            return null;
+        }
         using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(System.IO.File.ReadAllText(options.CertificatePath));
         return Core.Security.Fingerprint.Of(certificate).ToString();
     }

@@ -58,13 +58,16 @@ internal static class GatewayCommands
         {
             Description = "Another gateway's directory whose certificate and key this one uses: gateways that share a --store share one certificate, so agents and users pin one fingerprint",
         };
+        var acme = new AcmeInitOptions();
         var command = new Command("init", Options.Describe(
-            "Create a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store. Prints the certificate's fingerprint, which agents and users pin.",
+            "Create a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store. Prints the certificate's fingerprint, which agents and users pin. With --acme, the certificate comes from an ACME CA (Let's Encrypt) when the gateway runs, and clients trust it through the CA.",
             "jumpgate gateway init --dir ./gw --listen 127.0.0.1:7443 --domain localhost",
+            "jumpgate gateway init --dir ./gw --listen 0.0.0.0:443 --domain gw.example.org --acme admin@example.org",
             "jumpgate gateway init --dir ./gw2 --listen 10.0.0.2:443 --domain gw.example.org --store postgres://jumpgate@db/jumpgate --certificate-from ./gw1"))
         {
             dir, listen, domain, cert, key, store, certificateFrom,
         };
+        acme.AddTo(command);
         command.SetAction(result =>
         {
             if (!GatewayOptions.TryParseEndpoint(result.GetValue(listen)!, out var endpoint))
@@ -81,10 +84,20 @@ internal static class GatewayCommands
                 var from = GatewayOptions.Load(other);
                 (certificatePath, keyPath) = (from.CertificatePath, from.KeyPath);
             }
-            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, certificatePath, keyPath, result.GetValue(store));
+            var acmeInit = acme.Read(result);
+            if (acmeInit is not null && result.GetValue(certificateFrom) is not null)
+            {
+                throw new CliException("give --acme or --certificate-from, not both: with ACME each gateway gets its certificate from the CA");
+            }
+            var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, certificatePath, keyPath, result.GetValue(store), acmeInit);
             Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}");
             Console.Error.WriteLine("every user may reach every host (the rule @everyone '*'); `jumpgate gateway revoke @everyone '*'` makes access deny-by-default");
-            Console.Error.Write(NextSteps.AfterInit(result.GetValue(dir)!, GatewayAddress.Of(GatewayOptions.Load(result.GetValue(dir)!)), fingerprint.ToString()));
+            Console.Error.Write(NextSteps.AfterInit(result.GetValue(dir)!, GatewayAddress.Of(GatewayOptions.Load(result.GetValue(dir)!)), fingerprint?.ToString()));
+            if (fingerprint is null)
+            {
+                Console.Error.WriteLine("the certificate comes from the CA when the gateway first runs; clients trust it through the CA, with no fingerprint to pin (docs/certificates.md)");
+                return 0;
+            }
             Console.Error.WriteLine("certificate fingerprint (agents and users pin it):");
             Console.WriteLine(fingerprint);
             return 0;
@@ -104,6 +117,10 @@ internal static class GatewayCommands
         command.SetAction(result =>
         {
             var options = GatewayOptions.Load(result.GetValue(dir)!);
+            if (options.Acme is not null)
+            {
+                throw new CliException("this gateway's certificate comes from ACME and changes at every renewal: clients trust its CA, with no fingerprint to pin (docs/certificates.md)");
+            }
             using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(options.CertificatePath));
             Console.WriteLine(Core.Security.Fingerprint.Of(certificate));
             return 0;

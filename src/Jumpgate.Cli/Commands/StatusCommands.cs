@@ -107,6 +107,16 @@ internal static class StatusCommands
     internal static string Render(GatewayStatus status, DateTimeOffset now)
     {
         var text = new StringBuilder();
+        if (status.Certificate is { } certificate)
+        {
+            text.AppendLine($"certificate  {string.Join(", ", certificate.Names)} from ACME, valid until {certificate.NotAfter:yyyy-MM-dd HH:mm} UTC"
+                + (certificate.NextRenewal is { } next ? $", renews {(next <= now ? "now" : "in " + Durations.Humanize(next - now))}" : ""));
+            if (certificate.RenewalFailure is { } failure)
+            {
+                text.AppendLine($"             renewal FAILED {Durations.Humanize(now - certificate.FailedAt!.Value)} ago: {failure}");
+            }
+            text.AppendLine();
+        }
         text.AppendLine($"{"AGENT",-20} {"STATUS",-28} {"TRUNKS",6} {"STREAMS",7}  HOSTS");
         foreach (var agent in status.Agents)
         {

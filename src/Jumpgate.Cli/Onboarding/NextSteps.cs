@@ -3,7 +3,7 @@ namespace Jumpgate.Cli.Onboarding;
 /// <summary>What to type after `gateway init`, with this gateway's directory, address and fingerprint filled in.</summary>
 internal static class NextSteps
 {
-    public static string AfterInit(string dir, string url, string fingerprint)
+    public static string AfterInit(string dir, string url, string? fingerprint)
     {
         var quoted = dir.Contains(' ', StringComparison.Ordinal) ? $"'{dir}'" : dir;
         return $"""
@@ -15,7 +15,7 @@ internal static class NextSteps
                    jumpgate agent doctor --config agent.yaml && jumpgate agent run --config agent.yaml
               3. add a user and give them the token file; on their laptop:
                    jumpgate gateway add-user alice --dir {quoted} -o alice.token
-                   jumpgate login {url} --token-file alice.token --fingerprint {fingerprint}
+                   jumpgate login {url} --token-file alice.token{(fingerprint is null ? "" : " --fingerprint " + fingerprint)}
                    jumpgate ssh-config --install && jumpgate doctor --host node1 && ssh node1.jg
 
             """;

@@ -35,7 +35,13 @@ internal sealed record AdminWhoAmI(string Admin, string Gateway);
 /// What `jumpgate status` shows an admin: the agents and, from a running gateway, its live streams.
 /// <see cref="Streams"/> is null where nobody could know them (`--dir` reads the store, not the running gateway).
 /// </summary>
-internal sealed record GatewayStatus(IReadOnlyList<AgentStatus> Agents, IReadOnlyList<StreamStatus>? Streams);
+internal sealed record GatewayStatus(IReadOnlyList<AgentStatus> Agents, IReadOnlyList<StreamStatus>? Streams, CertificateStatus? Certificate = null);
+
+/// <summary>
+/// The gateway's certificate when an ACME CA issues it: its names and end, when it renews next, and the
+/// last renewal's failure (null once one succeeds). Null for a certificate from files, which nothing renews.
+/// </summary>
+internal sealed record CertificateStatus(IReadOnlyList<string> Names, DateTimeOffset NotAfter, DateTimeOffset? NextRenewal, string? RenewalFailure, DateTimeOffset? FailedAt);
 
 /// <summary>An agent: connected now (with its address, since when, its trunks and hosts) or last seen when.</summary>
 internal sealed record AgentStatus(string Name, bool Online, string? Address, DateTimeOffset? Since, DateTimeOffset? LastSeen, int Trunks, IReadOnlyList<string> Hosts, int OpenStreams);
@@ -72,6 +78,7 @@ internal sealed record HostKeyView(string Host, IReadOnlyList<string> Keys, stri
 [JsonSerializable(typeof(ChangeResult))]
 [JsonSerializable(typeof(AdminWhoAmI))]
 [JsonSerializable(typeof(GatewayStatus))]
+[JsonSerializable(typeof(CertificateStatus))]
 [JsonSerializable(typeof(List<AuditEvent>))]
 [JsonSerializable(typeof(ExposeRequest))]
 [JsonSerializable(typeof(ExposureView))]

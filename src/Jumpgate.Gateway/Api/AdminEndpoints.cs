@@ -3,6 +3,7 @@ using System.Text.Json.Serialization.Metadata;
 using Jumpgate.Core.Api;
 using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
+using Jumpgate.Gateway.Acme;
 using Jumpgate.Gateway.Admin;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
@@ -55,7 +56,7 @@ internal static class AdminEndpoints
             Results.Json(Actions(http).ChangeGroups(name, (await BodyAsync(http, AdminJson.Default.GroupsRequest, cancellationToken)).Groups ?? [], add: false), AdminJson.Default.ChangeResult));
 
         admin.MapGet("/status", (HttpContext http, AgentRegistry registry, LiveStreams live) =>
-            Results.Json(Actions(http).Status(registry, live), AdminJson.Default.GatewayStatus));
+            Results.Json(Actions(http).Status(registry, live) with { Certificate = http.RequestServices.GetService<AcmeCertificates>()?.Describe() }, AdminJson.Default.GatewayStatus));
 
         admin.MapGet("/tokens", (HttpContext http) => Results.Json([.. Actions(http).Tokens()], AdminJson.Default.ListTokenView));
         admin.MapPost("/tokens", async (HttpContext http, CancellationToken cancellationToken) =>

@@ -1,6 +1,7 @@
 using System.Net;
 using Jumpgate.Core.Config;
 using Jumpgate.Core.Streams;
+using Jumpgate.Gateway.Acme;
 using Jumpgate.Gateway.Store;
 using Jumpgate.Gateway.Store.Postgres;
 
@@ -65,6 +66,9 @@ internal sealed record GatewayOptions
     /// <summary>The <c>metrics:</c> section: where <c>/metrics</c> is served, if anywhere (<see cref="MetricsOptions"/>).</summary>
     public MetricsOptions Metrics { get; init; } = new();
 
+    /// <summary>The <c>acme:</c> section: the certificate comes from an ACME CA instead of <see cref="CertificatePath"/> (<see cref="AcmeOptions"/>). Default none.</summary>
+    public AcmeOptions? Acme { get; init; }
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -74,7 +78,7 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "direct_legs", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "direct_legs", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section, AcmeOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -109,6 +113,7 @@ internal sealed record GatewayOptions
             Access = AccessOptions.Parse(file, root),
             Trunks = TrunkOptions.Parse(file, root),
             Metrics = MetricsOptions.Parse(file, root),
+            Acme = AcmeOptions.Parse(file, root, directory),
         };
         file.ThrowIfErrors();
         return options;

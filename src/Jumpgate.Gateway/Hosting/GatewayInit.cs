@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Acme;
 using Jumpgate.Gateway.Configuration;
 using Jumpgate.Gateway.Store.Postgres;
 using Jumpgate.Gateway.Store.Sqlite;
@@ -12,8 +13,14 @@ namespace Jumpgate.Gateway.Hosting;
 internal static class GatewayInit
 {
     /// <param name="store">A postgres:// URL that several gateways share, or null for a SQLite file (gateway.db) of this gateway's own.</param>
-    public static Fingerprint Run(string directory, IPEndPoint listen, string domain, string? certificatePath, string? keyPath, string? store = null)
+    /// <param name="acme">The acme: section's lines (<see cref="AcmeInit"/>), or null for a certificate from files.</param>
+    /// <returns>The certificate's fingerprint; null with ACME, whose certificate comes at the first run and is trusted through its CA.</returns>
+    public static Fingerprint? Run(string directory, IPEndPoint listen, string domain, string? certificatePath, string? keyPath, string? store = null, AcmeInit? acme = null)
     {
+        if (acme is not null && (certificatePath is not null || keyPath is not null))
+        {
+            throw new ArgumentException("give --acme or --cert and --key, not both");
+        }
         PostgresUrl? postgres = null;
         if (store is not null && !PostgresUrl.TryParse(store, out postgres, out var error))
         {
@@ -38,8 +45,12 @@ internal static class GatewayInit
         }
         var certificateFile = Path.Combine(directory, "gateway.crt");
         var keyFile = Path.Combine(directory, "gateway.key");
-        X509Certificate2 certificate;
-        if (certificatePath is not null || keyPath is not null)
+        X509Certificate2? certificate = null;
+        if (acme is not null)
+        {
+            // No certificate yet: `gateway run` obtains it from the CA.
+        }
+        else if (certificatePath is not null || keyPath is not null)
         {
             if (certificatePath is null || keyPath is null)
             {
@@ -66,8 +77,7 @@ internal static class GatewayInit
             # Jumpgate gateway. Paths are relative to this file.
             listen: {listen}
             domain: {domain}
-            certificate: gateway.crt
-            key: gateway.key
+            {(acme is null ? "certificate: gateway.crt\n" + "key: gateway.key" : acme.Yaml())}
             store: {(store is null ? "gateway.db" : "'" + store.Replace("'", "''", StringComparison.Ordinal) + "'")}
             # heartbeat_interval: 2s   # a dead agent is noticed after three missed pings
             # pool_size: 4             # trunks (connections carrying streams) each agent keeps
@@ -84,7 +94,7 @@ internal static class GatewayInit
         {
             File.WriteAllText(config, text);
         }
-        return Fingerprint.Of(certificate);
+        return certificate is null ? null : Fingerprint.Of(certificate);
     }
 
     private static X509Certificate2 CreateSelfSigned(IPEndPoint listen, string domain)
@@ -112,4 +122,32 @@ internal static class GatewayInit
         using var writer = new StreamWriter(PrivateFile.CreateNew(path));
         writer.Write(text);
     }
+}
+
+/// <summary>What `gateway init --acme EMAIL …` puts in gateway.yaml's acme: section; <see cref="AcmeOptions"/> checks it when the file is read.</summary>
+internal sealed record AcmeInit(string Email, string? Directory, string? Challenge, string? HttpListen, string? DnsServer, string? DnsZone, string? DnsKeyName, string? DnsKeyFile)
+{
+    public string Yaml()
+    {
+        var lines = new List<string> { "acme:", $"  email: {Quote(Email)}" };
+        lines.Add(Directory is null ? "  # directory: https://acme-staging-v02.api.letsencrypt.org/directory   # Let's Encrypt's staging CA, for a first try" : $"  directory: {Quote(Directory)}");
+        lines.Add($"  challenge: {Challenge ?? "http-01"}");
+        if (Challenge == "dns-01")
+        {
+            lines.Add("  dns:");
+            lines.Add("    provider: rfc2136");
+            lines.Add($"    server: {Quote(DnsServer ?? "")}");
+            lines.Add($"    zone: {Quote(DnsZone ?? "")}");
+            lines.Add($"    key_name: {Quote(DnsKeyName ?? "")}");
+            lines.Add($"    key_file: {Quote(DnsKeyFile ?? "")}");
+        }
+        else
+        {
+            lines.Add(HttpListen is null ? "  # http_listen: 0.0.0.0:80   # where the CA's HTTP-01 requests arrive" : $"  http_listen: {HttpListen}");
+        }
+        lines.Add("  # renew_before: 30d");
+        return string.Join("\n", lines);
+    }
+
+    private static string Quote(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 }

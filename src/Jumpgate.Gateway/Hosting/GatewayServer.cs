@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Jumpgate.Core.Metrics;
 using Jumpgate.Core.Security;
+using Jumpgate.Gateway.Acme;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Api;
@@ -44,9 +45,10 @@ public static class GatewayServer
             CheckSecretFile(tokenFile);
         }
         var scrapeToken = options.Metrics.TokenFile is { } scrapeFile ? ScrapeToken.Load(scrapeFile) : null;
-        var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
+        // With ACME the certificate comes from the CA once the gateway listens (AcmeCertificates); clients trust the CA, not a fingerprint.
+        var certificate = options.Acme is null ? X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath) : null;
         using var store = options.Store.Open(options.Access.RecheckInterval);
-        if (options.Store.Postgres is { } shared)
+        if (options.Store.Postgres is { } shared && certificate is not null)
         {
             PostgresCertificate.Claim(shared, Fingerprint.Of(certificate).ToString(), TimeProvider.System);
         }
@@ -108,6 +110,7 @@ public static class GatewayServer
         builder.Services.AddSingleton<HttpProxy>();
         builder.Services.AddSingleton<ExposedPorts>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ExposedPorts>());
+        var http01 = options.Acme is not null ? AddAcme(builder.Services, options.Acme, options.Domain) : null;
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -121,16 +124,28 @@ public static class GatewayServer
                 var direct = listen.ApplicationServices.GetRequiredService<DirectLegHandler>();
                 listen.Use(next => connection => direct.OnConnectionAsync(connection, next));
                 listen.Use(next => connection => TlsReadGateMiddleware.OnConnectionAsync(connection, next));
-                listen.UseHttps(new HttpsConnectionAdapterOptions
+                if (certificate is not null)
                 {
-                    ServerCertificate = certificate,
-                    SslProtocols = TlsDefaults.Protocols,
-                    HandshakeTimeout = options.HandshakeTimeout,
-                    OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = TlsDefaults.CipherSuites,
-                });
+                    listen.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = certificate,
+                        SslProtocols = TlsDefaults.Protocols,
+                        HandshakeTimeout = options.HandshakeTimeout,
+                        OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = TlsDefaults.CipherSuites,
+                    });
+                }
+                else
+                {
+                    listen.UseHttps(AcmeTls.Options(listen.ApplicationServices.GetRequiredService<AcmeCertificates>(), options.HandshakeTimeout));
+                }
                 var tunnel = listen.ApplicationServices.GetRequiredService<TunnelHandler>();
                 listen.Use(next => connection => tunnel.OnConnectionAsync(connection, next));
             });
+            if (options.Acme is { Challenge: AcmeChallengeKind.Http01 } acme)
+            {
+                // Plain HTTP, for the CA's HTTP-01 requests only (the first middleware answers them and nothing else).
+                kestrel.Listen(acme.HttpListen);
+            }
         });
 
         // After UseKestrel, whose own registration this replaces (the last one wins).
@@ -138,6 +153,10 @@ public static class GatewayServer
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<GatewayMetrics>();
         store.Health.OperationTimed = metrics.StoreOperation;
+        if (http01 is not null)
+        {
+            app.Use((http, next) => http.Request.IsHttps ? next(http) : http01.AnswerAsync(http));
+        }
         app.Use(async (http, next) =>
         {
             await next(http);
@@ -160,8 +179,14 @@ public static class GatewayServer
         app.Lifetime.ApplicationStopping.Register(() => GatewayLog.Stopping(logger, options.DrainTimeout.TotalSeconds));
 
         await app.StartAsync(cancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "";
-        GatewayLog.Listening(logger, address.Replace("https://", "", StringComparison.Ordinal), options.Domain, Fingerprint.Of(certificate).ToString());
+        // The container owns it: disposing the app stops its renewal loop.
+        var acmeCertificates = options.Acme is null ? null : app.Services.GetRequiredService<AcmeCertificates>();
+        if (acmeCertificates is not null)
+        {
+            await StartAcmeAsync(app, acmeCertificates, cancellationToken);
+        }
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith("https://", StringComparison.Ordinal)) ?? "";
+        GatewayLog.Listening(logger, address.Replace("https://", "", StringComparison.Ordinal), options.Domain, Fingerprint.Of(certificate ?? acmeCertificates!.Current!).ToString());
         await using var metricsServer = options.Metrics.Listen is { } metricsListen ? await export!.ServeAsync(metricsListen, cancellationToken) : null;
         if (metricsServer is not null)
         {
@@ -178,6 +203,34 @@ public static class GatewayServer
         }
         await app.StopAsync(CancellationToken.None);
         await app.DisposeAsync();
+    }
+
+    /// <summary>The ACME parts: the certificates and their renewal, the DNS provider or the HTTP-01 answers (returned: the plain-HTTP port's only handler).</summary>
+    private static Http01Challenge? AddAcme(IServiceCollection services, AcmeOptions acme, string domain)
+    {
+        var http01 = acme.Challenge == AcmeChallengeKind.Http01 ? new Http01Challenge() : null;
+        var dns = acme.Dns is { } rfc2136 ? new Rfc2136Records(rfc2136) : null;
+        services.AddSingleton(provider => new AcmeCertificates(acme, domain, http01, dns,
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<AcmeCertificates>(), provider.GetRequiredService<TimeProvider>()));
+        return http01;
+    }
+
+    /// <summary>
+    /// Obtains the first certificate (or loads the kept one) once the ports listen, since HTTP-01 needs the plain one;
+    /// a CA that refuses stops the gateway with its reason rather than leaving it up with nothing to serve.
+    /// </summary>
+    private static async Task StartAcmeAsync(WebApplication app, AcmeCertificates acme, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await acme.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is AcmeException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+            throw new InvalidOperationException($"the gateway has no certificate: {e.Message} (acme: in gateway.yaml; docs/certificates.md)", e);
+        }
     }
 
     /// <summary>

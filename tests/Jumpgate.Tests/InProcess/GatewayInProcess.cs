@@ -60,7 +60,7 @@ internal sealed class GatewayInProcess : IAsyncDisposable
     {
         var dir = new TempDirectory("jg-inproc");
         var fingerprint = GatewayInit.Run(dir.Path, new IPEndPoint(IPAddress.Loopback, 0), "localhost",
-            certificateFrom?._dir.File("gateway.crt"), certificateFrom?._dir.File("gateway.key"), store);
+            certificateFrom?._dir.File("gateway.crt"), certificateFrom?._dir.File("gateway.key"), store)!;
         await File.AppendAllTextAsync(dir.File("gateway.yaml"), $"""
             drain_timeout: 1s
             access:
