@@ -133,7 +133,7 @@ internal sealed class AcmeCertificates : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is AcmeException or IOException or CryptographicException or InvalidOperationException)
+            catch (Exception e) when (IsRenewalFailure(e))
             {
                 failures++;
                 var retry = _time.GetUtcNow() + Backoff(failures);
@@ -156,6 +156,14 @@ internal sealed class AcmeCertificates : IAsyncDisposable
         var window = lifetime < 3 * _options.RenewBefore ? lifetime / 3 : _options.RenewBefore;
         return notAfter - window;
     }
+
+    /// <summary>
+    /// What a renewal can fail with: the CA's refusal or silence, a CA answer not shaped as the RFC says (a
+    /// missing member), files that cannot be written. The loop outlives all of them, so the old certificate keeps serving.
+    /// </summary>
+    public static bool IsRenewalFailure(Exception e) =>
+        e is AcmeException or IOException or UnauthorizedAccessException or CryptographicException or InvalidOperationException
+            or System.Text.Json.JsonException or KeyNotFoundException or HttpRequestException or UriFormatException;
 
     private static TimeSpan Backoff(int failures) =>
         TimeSpan.FromTicks(Math.Min(FirstBackoff.Ticks << Math.Min(failures - 1, 16), MaxBackoff.Ticks));

@@ -225,7 +225,7 @@ public static class GatewayServer
         {
             await acme.StartAsync(cancellationToken);
         }
-        catch (Exception e) when (e is AcmeException or IOException or System.Security.Cryptography.CryptographicException)
+        catch (Exception e) when (AcmeCertificates.IsRenewalFailure(e))
         {
             await app.StopAsync(CancellationToken.None);
             await app.DisposeAsync();
