@@ -52,7 +52,12 @@ internal static class Program
             // No @file response files: `jumpgate gateway grant @students …` names a group.
             return await root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null }).InvokeAsync(configuration);
         }
-        catch (Exception e) when (e is CliException or ConfigException or GatewayException or InvalidOperationException or FormatException or ArgumentException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"jumpgate: {FileErrors.Describe(e)}");
+            return 1;
+        }
+        catch (Exception e) when (e is CliException or ConfigException or GatewayException or InvalidOperationException or FormatException or ArgumentException)
         {
             await Console.Error.WriteLineAsync($"jumpgate: {e.Message}");
             return 1;

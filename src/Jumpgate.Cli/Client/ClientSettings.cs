@@ -58,7 +58,7 @@ internal sealed record ClientSettings
         }
         catch (JsonException e)
         {
-            throw new CliException($"{path} is not valid ({e.Message}); run `{login}` again");
+            throw new CliException($"{path} is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}); run `{login}` again");
         }
     }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Jumpgate.Cli.Client;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Cli.Logging;
 using Jumpgate.Cli.Onboarding;
@@ -66,7 +67,8 @@ internal static class AgentCommands
     /// <summary>The token file agent.yaml names, resolved as the agent resolves it (relative to the file).</summary>
     private static string TokenFileOf(string configPath, string text)
     {
-        var line = text.Split('\n').First(l => l.StartsWith("token_file:", StringComparison.Ordinal));
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("token_file:", StringComparison.Ordinal))
+            ?? throw new CliException($"{configPath} has no top-level `token_file:` line, which the install reads to hand the token to systemd; write it as `token_file: PATH` at the start of a line");
         var value = line["token_file:".Length..].Split('#')[0].Trim().Trim('"', '\'');
         return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, value));
     }
@@ -81,8 +83,8 @@ internal static class AgentCommands
         {
             config, json,
         };
-        command.SetAction(async (result, cancellationToken) =>
-            DoctorReport.Print(await new AgentDoctor(result.GetValue(config)!).RunAsync(cancellationToken), result.GetValue(json)));
+        command.SetAction((result, cancellationToken) =>
+            DoctorReport.RunAsync(checks => new AgentDoctor(result.GetValue(config)!).RunAsync(checks, cancellationToken), result.GetValue(json)));
         return command;
     }
 }

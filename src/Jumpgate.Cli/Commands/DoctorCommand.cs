@@ -21,7 +21,7 @@ internal static class DoctorCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var doctor = new ClientDoctor(result.GetValue(sshConfig) ?? SshConfigFile.DefaultPath, result.GetValue(host));
-            return DoctorReport.Print(await doctor.RunAsync(cancellationToken), result.GetValue(json));
+            return await DoctorReport.RunAsync(checks => doctor.RunAsync(checks, cancellationToken), result.GetValue(json));
         });
         return command;
     }

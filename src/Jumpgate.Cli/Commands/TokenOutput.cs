@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Jumpgate.Cli.Client;
+using Jumpgate.Core.Config;
 using Jumpgate.Core.Security;
 
 namespace Jumpgate.Cli.Commands;
@@ -54,7 +55,7 @@ internal sealed class TokenOutput
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot create {path}: {e.Message}");
+            throw new CliException($"cannot create {path}: {FileErrors.Describe(e, path)}");
         }
         try
         {

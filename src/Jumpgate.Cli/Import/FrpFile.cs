@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Jumpgate.Cli.Client;
+using Jumpgate.Core.Config;
 using Tomlyn.Parsing;
 using Tomlyn.Syntax;
 
@@ -32,7 +33,7 @@ internal sealed partial class FrpFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot read {path}: {e.Message}");
+            throw new CliException($"cannot read {path}: {FileErrors.Describe(e, path)}");
         }
         return path.EndsWith(".ini", StringComparison.OrdinalIgnoreCase) ? FromIni(path, text) : FromToml(path, text);
     }

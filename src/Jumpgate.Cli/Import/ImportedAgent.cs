@@ -1,5 +1,6 @@
 using System.Text;
 using Jumpgate.Cli.Client;
+using Jumpgate.Core.Config;
 using Jumpgate.Core.Naming;
 using Jumpgate.Core.Security;
 
@@ -119,7 +120,7 @@ internal sealed class ImportedAgent
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot create {file}: {e.Message}");
+            throw new CliException($"cannot create {file}: {FileErrors.Describe(e, file)}");
         }
         using (var writer = new StreamWriter(stream))
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Jumpgate.Cli.Client;
+using Jumpgate.Core.Config;
 
 namespace Jumpgate.Cli.Import;
 
@@ -198,7 +199,7 @@ internal static partial class SshConfigImport
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot read {path}: {e.Message}");
+            throw new CliException($"cannot read {path}: {FileErrors.Describe(e, path)}");
         }
         for (var i = 0; i < lines.Length; i++)
         {

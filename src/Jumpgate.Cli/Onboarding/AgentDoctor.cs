@@ -10,9 +10,8 @@ namespace Jumpgate.Cli.Onboarding;
 /// </summary>
 internal sealed class AgentDoctor(string configPath)
 {
-    public async Task<IReadOnlyList<DoctorCheck>> RunAsync(CancellationToken cancellationToken)
+    public async Task RunAsync(DoctorChecks checks, CancellationToken cancellationToken)
     {
-        var checks = new List<DoctorCheck>();
         AgentOptions options;
         try
         {
@@ -25,7 +24,7 @@ internal sealed class AgentDoctor(string configPath)
             {
                 checks.Add(DoctorCheck.Fail("config", error.ToString(), "edit the file where the error says (the printed one from `jumpgate gateway add-agent --print-config` is complete)"));
             }
-            return checks;
+            return;
         }
         checks.Add(DoctorCheck.Pass("config", $"{configPath} parses: {options.Hosts.Count} host(s), {options.Gateways.Count} gateway(s), a private token file"));
         foreach (var gateway in options.Gateways)
@@ -45,7 +44,6 @@ internal sealed class AgentDoctor(string configPath)
                 checks.Add(await ServiceAsync(host, service, cancellationToken));
             }
         }
-        return checks;
     }
 
     private static async Task<DoctorCheck> ServiceAsync(HostTarget host, ServiceTarget service, CancellationToken cancellationToken)

@@ -18,9 +18,8 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
     /// <summary>How long the real `ssh HOST.jg true` may take, login included.</summary>
     public static readonly TimeSpan SshTimeout = TimeSpan.FromSeconds(30);
 
-    public async Task<IReadOnlyList<DoctorCheck>> RunAsync(CancellationToken cancellationToken)
+    public async Task RunAsync(DoctorChecks checks, CancellationToken cancellationToken)
     {
-        var checks = new List<DoctorCheck>();
         if (Settings(checks) is { } settings)
         {
             await GatewaysAsync(settings, checks, cancellationToken);
@@ -38,10 +37,9 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
                 checks.Add(DoctorCheck.Fail($"ssh {host}{ClientCommands.HostSuffix}", "not tried: a check above failed, and the login would fail for the same reason", "fix the failures above, then run doctor again"));
             }
         }
-        return checks;
     }
 
-    private static ClientSettings? Settings(List<DoctorCheck> checks)
+    private static ClientSettings? Settings(DoctorChecks checks)
     {
         const string check = "settings";
         var path = ClientSettings.FilePath;
@@ -66,7 +64,7 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
         return settings;
     }
 
-    private static async Task GatewaysAsync(ClientSettings settings, List<DoctorCheck> checks, CancellationToken cancellationToken)
+    private static async Task GatewaysAsync(ClientSettings settings, DoctorChecks checks, CancellationToken cancellationToken)
     {
         foreach (var gateway in settings.Endpoints())
         {
@@ -88,7 +86,7 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
         }
     }
 
-    private bool SshBlock(List<DoctorCheck> checks)
+    private bool SshBlock(DoctorChecks checks)
     {
         const string check = "ssh config";
         var installed = SshConfigFile.Installed(sshConfig);
@@ -109,7 +107,7 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
         return true;
     }
 
-    private async Task SshResolvesAsync(List<DoctorCheck> checks, CancellationToken cancellationToken)
+    private async Task SshResolvesAsync(DoctorChecks checks, CancellationToken cancellationToken)
     {
         var name = (host ?? "node1") + ClientCommands.HostSuffix;
         var check = $"ssh -G {name}";
@@ -129,15 +127,22 @@ internal sealed class ClientDoctor(string sshConfig, string? host)
         checks.Add(DoctorCheck.Pass(check, $"ProxyCommand {proxy}"));
     }
 
-    private async Task SshConnectsAsync(List<DoctorCheck> checks, CancellationToken cancellationToken)
+    private async Task SshConnectsAsync(DoctorChecks checks, CancellationToken cancellationToken)
     {
         var name = host + ClientCommands.HostSuffix;
         var check = $"ssh {name}";
+        checks.Progress($"logging in: ssh -o BatchMode=yes {name} true (up to {SshTimeout.TotalSeconds:0} s)");
         var result = await RunSshAsync(["-o", "BatchMode=yes", "-o", $"ConnectTimeout={(int)SshTimeout.TotalSeconds}", name, "true"], cancellationToken);
-        checks.Add(result is { ExitCode: 0 }
-            ? DoctorCheck.Pass(check, "logged in and ran `true`")
-            : DoctorCheck.Fail(check, $"ssh exited {result?.ExitCode}{Tail(result?.Stderr ?? "")}",
-                "`jumpgate ls` shows whether the host is online and yours; a 'Permission denied' is the host's own sshd (your key in its authorized_keys, the right User)"));
+        checks.Add(result switch
+        {
+            { ExitCode: 0 } => DoctorCheck.Pass(check, "logged in and ran `true`"),
+            // BatchMode cannot answer ssh's question about a key it has not seen: the user answers it once.
+            { Stderr: var stderr } when stderr.Contains("Host key verification failed", StringComparison.Ordinal) => DoctorCheck.Fail(check,
+                $"ssh does not know {name}'s host key yet{Tail(stderr)}",
+                $"run `ssh {name}` once, compare the key's fingerprint it shows with the host's (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` there) and answer yes"),
+            _ => DoctorCheck.Fail(check, $"ssh exited {result?.ExitCode}{Tail(result?.Stderr ?? "")}",
+                "`jumpgate ls` shows whether the host is online and yours; a 'Permission denied' is the host's own sshd (your key in its authorized_keys, the right User)"),
+        });
     }
 
     /// <summary>

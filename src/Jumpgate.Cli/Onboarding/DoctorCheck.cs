@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Text.Json.Serialization;
 
 namespace Jumpgate.Cli.Onboarding;
@@ -12,21 +13,40 @@ internal sealed record DoctorCheck(string Check, bool Ok, string Detail, string?
     public override string ToString() => Ok ? $"ok    {Check}: {Detail}" : $"FAIL  {Check}: {Detail}; fix: {Fix}";
 }
 
-/// <summary>Prints a report one check a line, or as JSON; the exit code is 1 when any check failed.</summary>
+/// <summary>
+/// A doctor's checks in the order made. Each line is printed the moment its check is made, since
+/// some take seconds (a gateway that does not answer, a real ssh login) and a report held back until
+/// the end looks hung; a JSON report is printed whole at the end.
+/// </summary>
+internal sealed class DoctorChecks(TextWriter? live) : Collection<DoctorCheck>
+{
+    /// <summary>Says on stderr what a slow check is doing, so the wait has a reason; stdout keeps only the report.</summary>
+    public void Progress(string doing)
+    {
+        if (live is not null)
+        {
+            Console.Error.WriteLine(doing);
+        }
+    }
+
+    protected override void InsertItem(int index, DoctorCheck item)
+    {
+        base.InsertItem(index, item);
+        live?.WriteLine(item);
+        live?.Flush();
+    }
+}
+
+/// <summary>Runs a doctor, its report one check a line as it goes, or as JSON at the end; the exit code is 1 when any check failed.</summary>
 internal static class DoctorReport
 {
-    public static int Print(IReadOnlyList<DoctorCheck> checks, bool json)
+    public static async Task<int> RunAsync(Func<DoctorChecks, Task> doctor, bool json)
     {
+        var checks = new DoctorChecks(json ? null : Console.Out);
+        await doctor(checks);
         if (json)
         {
-            Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(checks, DoctorJson.Default.IReadOnlyListDoctorCheck));
-        }
-        else
-        {
-            foreach (var check in checks)
-            {
-                Console.WriteLine(check);
-            }
+            Console.WriteLine(System.Text.Json.JsonSerializer.Serialize<IReadOnlyList<DoctorCheck>>(checks, DoctorJson.Default.IReadOnlyListDoctorCheck));
         }
         return checks.All(c => c.Ok) ? 0 : 1;
     }

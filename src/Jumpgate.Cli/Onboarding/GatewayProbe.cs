@@ -24,7 +24,7 @@ internal static class GatewayProbe
 
     /// <summary>Adds a check per step to <paramref name="checks"/> and stops at the first that fails.</summary>
     /// <returns>True when the gateway answered over pinned TLS.</returns>
-    public static async Task<bool> RunAsync(GatewayEndpoint gateway, List<DoctorCheck> checks, CancellationToken cancellationToken)
+    public static async Task<bool> RunAsync(GatewayEndpoint gateway, DoctorChecks checks, CancellationToken cancellationToken)
     {
         var host = gateway.Address.IdnHost;
         var port = gateway.Address.Port;
@@ -107,7 +107,7 @@ internal static class GatewayProbe
     /// Asks the API who this token is and checks the gateway's clock (its Date header) against this machine's.
     /// Returns the answer, or null when the token was refused (a check says so).
     /// </summary>
-    public static async Task<WhoAmI?> WhoAmIAsync(GatewayEndpoint gateway, string token, List<DoctorCheck> checks, CancellationToken cancellationToken)
+    public static async Task<WhoAmI?> WhoAmIAsync(GatewayEndpoint gateway, string token, DoctorChecks checks, CancellationToken cancellationToken)
     {
         using var http = new HttpClient(new SocketsHttpHandler { SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned), ConnectTimeout = StepTimeout })
         {
@@ -144,7 +144,7 @@ internal static class GatewayProbe
     }
 
     /// <summary>The clock check alone, from the Date of an unauthenticated request (its 401 has one too): no token is sent.</summary>
-    public static async Task ClockAsync(GatewayEndpoint gateway, List<DoctorCheck> checks, CancellationToken cancellationToken)
+    public static async Task ClockAsync(GatewayEndpoint gateway, DoctorChecks checks, CancellationToken cancellationToken)
     {
         using var http = new HttpClient(new SocketsHttpHandler { SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned), ConnectTimeout = StepTimeout })
         {
@@ -162,7 +162,7 @@ internal static class GatewayProbe
         }
     }
 
-    private static void ClockCheck(GatewayEndpoint gateway, DateTimeOffset? date, List<DoctorCheck> checks)
+    private static void ClockCheck(GatewayEndpoint gateway, DateTimeOffset? date, DoctorChecks checks)
     {
         if (date is not { } theirs)
         {

@@ -30,7 +30,7 @@ internal sealed class YamlFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException([new ConfigError(path, 0, 0, "(file)", e.Message)]);
+            throw new ConfigException([new ConfigError(path, 0, 0, "(file)", FileErrors.Describe(e, path))]);
         }
         return file.Parse(text);
     }

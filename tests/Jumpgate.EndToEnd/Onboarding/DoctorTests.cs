@@ -58,6 +58,21 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHostKeySshHasNotSeenNamesTheOneLoginThatAcceptsIt()
+    {
+        // ssh's default: ask about a new key, which BatchMode cannot answer.
+        await InstallSshConfigAsync(hostKeys: "ask");
+
+        var doctor = await DoctorAsync("--host", "node1");
+
+        Assert.Equal(1, doctor.ExitCode);
+        Assert.Contains("logging in: ssh -o BatchMode=yes node1.jg true", doctor.Stderr, StringComparison.Ordinal);
+        var line = Assert.Single(doctor.Stdout.Split('\n'), l => l.StartsWith("FAIL", StringComparison.Ordinal));
+        Assert.StartsWith("FAIL  ssh node1.jg: ssh does not know node1.jg's host key yet", line, StringComparison.Ordinal);
+        Assert.Contains("fix: run `ssh node1.jg` once, compare the key's fingerprint", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task JsonHasOneObjectPerCheckAndAFailureHasItsFix()
     {
         var doctor = await DoctorAsync("--json");
@@ -175,7 +190,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
 
-    private async Task InstallSshConfigAsync()
+    private async Task InstallSshConfigAsync(string hostKeys = "accept-new")
     {
         // What a user has beside Jumpgate's block: their key and known hosts (here the test sshd's).
         Directory.CreateDirectory(Path.GetDirectoryName(SshConfig)!);
@@ -185,7 +200,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
                 IdentityFile {_sshd.ClientKey}
                 IdentitiesOnly yes
                 UserKnownHostsFile {_home.File("known_hosts")}
-                StrictHostKeyChecking accept-new
+                StrictHostKeyChecking {hostKeys}
                 LogLevel ERROR
 
             """);
