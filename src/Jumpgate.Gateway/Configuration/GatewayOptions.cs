@@ -50,6 +50,9 @@ internal sealed record GatewayOptions
     /// <summary>The <c>metrics:</c> section: where <c>/metrics</c> is served, if anywhere (<see cref="MetricsOptions"/>).</summary>
     public MetricsOptions Metrics { get; init; } = new();
 
+    /// <summary>The <c>oidc:</c> section: sign-in with an identity provider (<see cref="OidcOptions"/>); null when not set.</summary>
+    public OidcOptions? Oidc { get; init; }
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -59,7 +62,8 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section,
+            OidcOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -92,6 +96,7 @@ internal sealed record GatewayOptions
             Access = AccessOptions.Parse(file, root),
             Trunks = TrunkOptions.Parse(file, root),
             Metrics = MetricsOptions.Parse(file, root),
+            Oidc = OidcOptions.Parse(file, root),
         };
         file.ThrowIfErrors();
         return options;

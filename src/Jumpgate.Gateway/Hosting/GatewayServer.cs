@@ -96,6 +96,11 @@ public static class GatewayServer
         builder.Services.AddSingleton<SignInCodes>();
         builder.Services.AddSingleton<BrowserSessions>();
         builder.Services.AddSingleton<SignInEndpoints>();
+        if (options.Oidc is { } oidc)
+        {
+            CheckSecretFile(oidc.ClientSecretFile);
+            Oidc.OidcBrowserSignIn.Register(builder.Services, oidc);
+        }
         builder.Services.AddSingleton<DashboardView>();
         builder.Services.AddSingleton<DashboardHistory>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DashboardHistory>());
@@ -165,6 +170,10 @@ public static class GatewayServer
         if (metricsServer is not null)
         {
             GatewayLog.MetricsListening(logger, metricsServer.Address);
+        }
+        if (options.Oidc is not null)
+        {
+            await Oidc.OidcBrowserSignIn.AnnounceAsync(app.Services, logger, cancellationToken);
         }
         onListening?.Invoke(address);
         try
