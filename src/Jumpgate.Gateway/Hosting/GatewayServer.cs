@@ -150,6 +150,12 @@ public static class GatewayServer
         app.UseWebSockets();
         var proxy = app.Services.GetRequiredService<HttpProxy>();
         app.Use(proxy.InvokeAsync);
+        if (options.Oidc is not null)
+        {
+            // Behind the proxy, where only the JSON API's requests reach it and it has nothing to do: WebApplication would
+            // otherwise put it first, where it would answer /signin-oidc on every service's subdomain. SignInEndpoints drives the handler.
+            app.UseAuthentication();
+        }
         // Built only when asked for: the exposition's collector costs nothing when nobody scrapes, but it need not exist at all.
         using var export = options.Metrics.Enabled ? new MetricsExport(GatewayMetrics.MeterName) : null;
         if (export is not null)

@@ -47,6 +47,9 @@ internal sealed class OidcBrowserSignIn(OidcProvider provider, OidcAccounts acco
         services.AddSingleton<OidcRefresher>();
         services.AddHostedService(s => s.GetRequiredService<OidcRefresher>());
         services.AddSingleton<OidcBrowserSignIn>();
+        // A lone scheme would become everyone's default, and the handler's default sign-in scheme is the
+        // default: itself, an endless recursion the first time anything authenticates. Jumpgate has its own session.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         services.AddAuthentication().AddOpenIdConnect(Scheme, _ => { });
         // The handler's state, nonce and correlation values live minutes, so their keys need not outlive
         // the process: none is written to disk (a restart fails only the sign-ins under way at that moment).
