@@ -51,9 +51,9 @@ internal sealed class SignInEndpoints(
                 await SignInAsync(http);
                 return true;
             case OidcBrowserSignIn.StartPath when sso is not null && HttpMethods.IsGet(method):
-                if (await sso.ChallengeAsync(http, http.Request.Query["to"].ToString()) is { } unreachable)
+                if (await sso.ChallengeAsync(http, http.Request.Query["to"].ToString()) is { } failed)
                 {
-                    await SignInPageAsync(http, StatusCodes.Status502BadGateway, http.Request.Query["to"].ToString(), unreachable);
+                    await SignInPageAsync(http, StatusCodes.Status502BadGateway, http.Request.Query["to"].ToString(), failed);
                 }
                 return true;
             case OidcBrowserSignIn.CallbackPath when sso is not null:

@@ -107,7 +107,9 @@ internal sealed class OidcBrowserSignIn(OidcProvider provider, OidcAccounts acco
         o.Events = new OpenIdConnectEvents
         {
             OnTicketReceived = TicketReceivedAsync,
-            OnRemoteFailure = RemoteFailureAsync,
+            OnRemoteFailure = context => Refuse(context, context.Failure, context.Properties),
+            // A failure while the callback is checked (the code's redemption, the ID token): answered here, or the handler throws it.
+            OnAuthenticationFailed = context => Refuse(context, context.Exception, context.Properties),
         };
     }
 
@@ -129,7 +131,18 @@ internal sealed class OidcBrowserSignIn(OidcProvider provider, OidcAccounts acco
         }
         var properties = new AuthenticationProperties { RedirectUri = "/" };
         properties.Items[ToKey] = to;
-        await http.ChallengeAsync(Scheme, properties);
+        try
+        {
+            await http.ChallengeAsync(Scheme, properties);
+        }
+        catch (OpenIdConnectProtocolException e)
+        {
+            // A provider that takes pushed authorization requests checks the client's secret already here.
+            var reason = Describe(e);
+            OidcLog.SignInFailed(logger, reason);
+            http.Response.Clear();
+            return reason;
+        }
         return null;
     }
 
@@ -169,23 +182,26 @@ internal sealed class OidcBrowserSignIn(OidcProvider provider, OidcAccounts acco
     }
 
     /// <summary>A refused or broken callback (bad state, a forged or expired ID token, the provider's error): the sign-in page says why.</summary>
-    private Task RemoteFailureAsync(RemoteFailureContext context)
+    private Task Refuse<TOptions>(HandleRequestContext<TOptions> context, Exception? failure, AuthenticationProperties? properties)
+        where TOptions : AuthenticationSchemeOptions
     {
         context.HandleResponse();
-        var to = context.Properties?.Items.TryGetValue(ToKey, out var value) == true ? value ?? "" : "";
-        var reason = context.Failure switch
-        {
-            OpenIdConnectProtocolException e when e.Message.Contains("invalid_client", StringComparison.Ordinal) => provider.Explain("invalid_client", null),
-            OpenIdConnectProtocolInvalidNonceException => "the identity provider's answer does not belong to this sign-in (nonce)",
-            Microsoft.IdentityModel.Tokens.SecurityTokenException e => OidcProvider.Describe(e),
-            { } e when e.Message.Contains("Correlation failed", StringComparison.Ordinal) => "this sign-in was not started from this browser, or took too long; start again",
-            { } e => $"sign-in with the identity provider failed: {Flatten(e)}",
-            null => "sign-in with the identity provider failed",
-        };
+        var to = properties?.Items.TryGetValue(ToKey, out var value) == true ? value ?? "" : "";
+        var reason = Describe(failure);
         OidcLog.SignInFailed(logger, reason);
         context.HttpContext.Items[OutcomeKey] = new OidcOutcome(to, null, null, StatusCodes.Status401Unauthorized, reason);
         return Task.CompletedTask;
     }
+
+    private string Describe(Exception? failure) => failure switch
+    {
+        OpenIdConnectProtocolInvalidNonceException => "the identity provider's answer does not belong to this sign-in (nonce)",
+        OpenIdConnectProtocolException e when e.Message.Contains("invalid_client", StringComparison.Ordinal) => provider.Explain("invalid_client", null),
+        Microsoft.IdentityModel.Tokens.SecurityTokenException e => OidcProvider.Describe(e),
+        { } e when e.Message.Contains("Correlation failed", StringComparison.Ordinal) => "this sign-in was not started from this browser, or took too long; start again",
+        { } e => $"sign-in with the identity provider failed: {Flatten(e)}",
+        null => "sign-in with the identity provider failed",
+    };
 
     private static string Flatten(Exception e) => e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
 }
