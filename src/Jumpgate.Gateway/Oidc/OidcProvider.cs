@@ -60,7 +60,7 @@ internal sealed class OidcProvider : IDisposable
 
     /// <summary>
     /// Validates an ID token the gateway received itself (a refresh, a device sign-in): its
-    /// signature against the provider's keys (read again once if it names an unknown key), issuer,
+    /// signature against the provider's keys (read again in the background when one is not known), issuer,
     /// audience, lifetime, and the nonce when one was sent. The identity, or why not.
     /// </summary>
     public async Task<(ClaimsIdentity? Identity, string? Error)> ValidateIdTokenAsync(string idToken, string? expectedNonce, CancellationToken cancellationToken)
@@ -68,12 +68,11 @@ internal sealed class OidcProvider : IDisposable
         var handler = new JsonWebTokenHandler { MapInboundClaims = false };
         var configuration = await Configuration.GetConfigurationAsync(cancellationToken);
         var result = await handler.ValidateTokenAsync(idToken, ValidationParameters(configuration));
-        if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
+        if (result.Exception is SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException)
         {
-            // A key the cache has not seen: the provider may have rotated; read its keys again (rate-limited by the manager).
+            // Perhaps a key the provider rotated in: the manager reads its keys again in the background, at most once
+            // per its refresh interval (5 min), so forged tokens cannot make the gateway hammer the provider.
             Configuration.RequestRefresh();
-            configuration = await Configuration.GetConfigurationAsync(cancellationToken);
-            result = await handler.ValidateTokenAsync(idToken, ValidationParameters(configuration));
         }
         if (!result.IsValid)
         {
