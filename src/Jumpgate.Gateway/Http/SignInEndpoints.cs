@@ -23,7 +23,8 @@ internal sealed class SignInEndpoints(
     ITokenStore tokens,
     AuditLog audit,
     TimeProvider time,
-    OidcBrowserSignIn? sso = null)
+    OidcBrowserSignIn? sso = null,
+    OidcDeviceSignIn? ssoDevice = null)
 {
     /// <summary>Paths under this prefix on a service subdomain are the gateway's, never forwarded.</summary>
     public const string ReservedPrefix = "/_jumpgate/";
@@ -59,6 +60,8 @@ internal sealed class SignInEndpoints(
             case OidcBrowserSignIn.CallbackPath when sso is not null:
                 await SsoCallbackAsync(http, sso);
                 return true;
+            case OidcDeviceSignIn.DevicePath or OidcDeviceSignIn.TokenPath when ssoDevice is not null:
+                return await ssoDevice.TryHandleAsync(http);
             case "/signout" when HttpMethods.IsPost(method):
                 if (!SameOrigin(http))
                 {

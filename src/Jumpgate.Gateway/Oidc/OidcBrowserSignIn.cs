@@ -47,6 +47,7 @@ internal sealed class OidcBrowserSignIn(OidcProvider provider, OidcAccounts acco
         services.AddSingleton<OidcRefresher>();
         services.AddHostedService(s => s.GetRequiredService<OidcRefresher>());
         services.AddSingleton<OidcBrowserSignIn>();
+        services.AddSingleton<OidcDeviceSignIn>();
         // A lone scheme would become everyone's default, and the handler's default sign-in scheme is the
         // default: itself, an endless recursion the first time anything authenticates. Jumpgate has its own session.
         AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
