@@ -180,6 +180,43 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("cannot be read now", _deployment.Gateway!.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TheCliSignsInWithTheDeviceFlowOnceTheCodeIsApproved()
+    {
+        var home = _secrets.File("cli-home");
+        Directory.CreateDirectory(home);
+        await using var login = ChildProcess.Start("login --sso", TestSupport.Jumpgate.Executable,
+            ["login", _deployment.GatewayUrl, "--sso", "--fingerprint", _deployment.Fingerprint], output,
+            new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home });
+        var prompt = await login.WaitForLineAsync(@"open (\S+) and confirm the code (\S+)", Signals.Timeout(60));
+
+        // The person: opens the provider's page, confirms the code, signs in as alice and consents.
+        await using var page = await BrowserAsync();
+        await page.NavigateAsync(new Uri(prompt.Groups[1].Value));
+        for (var step = 0; step < 5 && !(await page.EvaluateAsync("document.body.innerText")).Contains("Sign-in Success", StringComparison.OrdinalIgnoreCase); step++)
+        {
+            await page.ActAndWaitForLoadAsync($$"""
+                (() => {
+                  const login = document.querySelector('input[name=login]');
+                  if (login) { login.value = 'alice'; document.querySelector('input[name=password]').value = 'any'; }
+                  const form = document.querySelector('form');
+                  const button = form.querySelector('button[type=submit]:not([name=abort])') || form.querySelector('button');
+                  button ? button.click() : form.submit();
+                })();
+                """);
+        }
+        var exit = await login.Exited.WaitAsync(Signals.Timeout(60));
+        var whoami = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["ls"], Signals.Timeout(30), new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home }, output: output);
+        var saved = await File.ReadAllTextAsync(Path.Combine(home, "jumpgate", "config.json"));
+
+        Assert.Equal(0, exit);
+        Assert.Contains("as alice", login.Output, StringComparison.Ordinal);
+        Assert.True(whoami.ExitCode == 0, whoami.ToString());
+        Assert.Contains("node1", whoami.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"sso_refresh_token\"", saved, StringComparison.Ordinal);
+        Assert.Contains("\"token_expires\"", saved, StringComparison.Ordinal);
+    }
+
     private static async Task<string> PollAsync(ChromiumPage page, Uri url, string expected)
     {
         using var deadline = new CancellationTokenSource(Signals.Timeout(60));
