@@ -97,7 +97,7 @@ internal sealed class OidcProvider : IDisposable
     public async Task<TokenAnswer> DeviceAuthorizationAsync(CancellationToken cancellationToken)
     {
         var configuration = await Configuration.GetConfigurationAsync(cancellationToken);
-        var endpoint = configuration.AdditionalData.TryGetValue("device_authorization_endpoint", out var value) ? value?.ToString() : null;
+        var endpoint = configuration.DeviceAuthorizationEndpoint;
         if (string.IsNullOrEmpty(endpoint))
         {
             return new TokenAnswer(null, "unsupported", $"the identity provider {Options.Issuer} offers no device sign-in (no device_authorization_endpoint); sign in with a user token instead");
