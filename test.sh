@@ -31,12 +31,18 @@ command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 [ -x /usr/sbin/named ] || need+=(bind9)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
+# OIDC sign-in: a real provider (panva's oidc-provider) under Node, installed below into its fixture's folder.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
+
+[ -d tests/Fixtures/oidc-provider/node_modules/oidc-provider ] \
+  || (cd tests/Fixtures/oidc-provider && npm install --no-audit --no-fund --silent) >&2
 
 dotnet build Jumpgate.sln -c Release -nologo -clp:ErrorsOnly
 log=$(mktemp)

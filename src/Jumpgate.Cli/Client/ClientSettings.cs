@@ -17,6 +17,12 @@ internal sealed record ClientSettings
     public string? Fingerprint { get; init; }
     public required string Token { get; init; }
 
+    /// <summary>With `login --sso`: when <see cref="Token"/> expires; the CLI gets the next one before then with <see cref="SsoRefreshToken"/>.</summary>
+    public DateTimeOffset? TokenExpires { get; init; }
+
+    /// <summary>With `login --sso`: the identity provider's refresh token, which only the gateway (holding the client secret) can use.</summary>
+    public string? SsoRefreshToken { get; init; }
+
     /// <summary>The gateways in the order to try them, each pinned to the one fingerprint (gateways sharing a store share a certificate).</summary>
     public IReadOnlyList<GatewayEndpoint> Endpoints() => Parse(Gateways, Gateway, Fingerprint);
 

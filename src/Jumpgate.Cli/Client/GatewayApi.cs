@@ -22,7 +22,8 @@ internal sealed class GatewayApi : IDisposable
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     private readonly IReadOnlyList<GatewayEndpoint> _gateways;
-    private readonly string _token;
+    private string _token;
+    private ClientSettings? _refreshable;
     private readonly HttpClient?[] _clients;
     private readonly Action<GatewayEndpoint>? _answered;
     private int _current;
@@ -74,7 +75,7 @@ internal sealed class GatewayApi : IDisposable
     public static GatewayApi FromSettings(ClientSettings settings)
     {
         var preference = GatewayPreference.Of(settings.Endpoints());
-        return new(preference.Gateways, settings.Token, preference.Answered);
+        return new(preference.Gateways, settings.Token, preference.Answered) { _refreshable = settings.SsoRefreshToken is null ? null : settings };
     }
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
@@ -107,6 +108,15 @@ internal sealed class GatewayApi : IDisposable
     /// </summary>
     public async Task<T?> SendAsync<T>(HttpMethod method, string path, HttpContent? body, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
+        if (_refreshable is { } settings)
+        {
+            _refreshable = null;
+            if (await SsoSignIn.RefreshIfDueAsync(settings, cancellationToken) is { } renewed)
+            {
+                _token = renewed.Token;
+                Array.Clear(_clients);
+            }
+        }
         // A request is sent whole to one gateway; the body is kept to send again if that gateway never took the connection.
         var bytes = body is null ? null : await body.ReadAsByteArrayAsync(cancellationToken);
         var failures = new List<string>();

@@ -20,24 +20,27 @@ internal static class ClientCommands
         var token = new Option<string?>("--token") { Description = "Your user token; - reads it from stdin (keeps it out of the process list). Default: $JUMPGATE_TOKEN" };
         var tokenFile = new Option<string?>("--token-file") { Description = "Read your user token from this file" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "The gateway's certificate fingerprint to pin (from its admin); leave out for a CA-signed certificate" };
+        var sso = new Option<bool>("--sso") { Description = "Sign in through the gateway's identity provider (shows a code to confirm in a browser) instead of with a token" };
         var command = new Command("login", Options.Describe(
             "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600). Several gateways that share a store: give them all; every command asks the one that answered last first, then the others in this order.",
             "jumpgate login https://127.0.0.1:7443 --token jgu_… --fingerprint SHA256:…",
-            "jumpgate login https://gw1.example.org https://gw2.example.org --token-file me.token --fingerprint SHA256:…"))
+            "jumpgate login https://gw1.example.org https://gw2.example.org --token-file me.token --fingerprint SHA256:…",
+            "jumpgate login https://gw.example.org --sso"))
         {
-            url, token, tokenFile, fingerprint,
+            url, token, tokenFile, fingerprint, sso,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var secret = ReadToken(result.GetValue(token), result.GetValue(tokenFile));
             var gateways = ParseGateways(result.GetValue(url)!, result.GetValue(fingerprint));
+            var grant = result.GetValue(sso) ? await SsoSignIn.DeviceAsync(gateways, Console.Error, cancellationToken) : null;
+            var secret = grant?.Token ?? ReadToken(result.GetValue(token), result.GetValue(tokenFile));
             // The login's own order; the gateway that answers it is the one the next command asks first.
             using var api = new GatewayApi(gateways, secret, GatewayPreference.Of(gateways).Answered);
             var me = await api.WhoAmIAsync(cancellationToken);
             new ClientSettings
             {
                 Gateway = gateways[0].ToString(), Gateways = gateways.Count > 1 ? gateways.Select(g => g.ToString()).ToList() : null,
-                Fingerprint = gateways[0].Pinned?.ToString(), Token = secret,
+                Fingerprint = gateways[0].Pinned?.ToString(), Token = secret, TokenExpires = grant?.Expires, SsoRefreshToken = grant?.RefreshToken,
             }.Save();
             var others = gateways.Count > 1 ? $" (and {gateways.Count - 1} more when it does not answer: {ClientSettings.Describe([.. gateways.Where(g => g != api.Gateway)])})" : "";
             Console.Error.WriteLine($"logged in to {api.Gateway} as {me.User}{others}; settings saved in {ClientSettings.FilePath}");

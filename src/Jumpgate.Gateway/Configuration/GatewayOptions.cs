@@ -69,6 +69,9 @@ internal sealed record GatewayOptions
     /// <summary>The <c>acme:</c> section: the certificate comes from an ACME CA instead of <see cref="CertificatePath"/> (<see cref="AcmeOptions"/>). Default none.</summary>
     public AcmeOptions? Acme { get; init; }
 
+    /// <summary>The <c>oidc:</c> section: sign-in with an identity provider (<see cref="OidcOptions"/>); null when not set.</summary>
+    public OidcOptions? Oidc { get; init; }
+
     public static GatewayOptions Load(string directory)
     {
         var path = Path.Combine(directory, FileName);
@@ -78,7 +81,8 @@ internal sealed record GatewayOptions
         }
         var file = YamlFile.Load(path);
         var root = file.Root;
-        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "direct_legs", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section, AcmeOptions.Section);
+        file.RejectUnknown(root, "", "listen", "domain", "certificate", "key", "store", "heartbeat_interval", "pool_size", "drain_timeout", "handshake_timeout", "direct_relay", "direct_legs", "http", AccessOptions.Section, TrunkOptions.Section, MetricsOptions.Section, AcmeOptions.Section,
+            OidcOptions.Section);
 
         IPEndPoint listen = new(IPAddress.Loopback, 7443);
         var listenText = file.String(root, "listen", "listen", required: true);
@@ -114,6 +118,7 @@ internal sealed record GatewayOptions
             Trunks = TrunkOptions.Parse(file, root),
             Metrics = MetricsOptions.Parse(file, root),
             Acme = AcmeOptions.Parse(file, root, directory),
+            Oidc = OidcOptions.Parse(file, root),
         };
         file.ThrowIfErrors();
         return options;

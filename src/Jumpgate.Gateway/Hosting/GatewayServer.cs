@@ -99,6 +99,11 @@ public static class GatewayServer
         builder.Services.AddSingleton<SignInCodes>();
         builder.Services.AddSingleton<BrowserSessions>();
         builder.Services.AddSingleton<SignInEndpoints>();
+        if (options.Oidc is { } oidc)
+        {
+            CheckSecretFile(oidc.ClientSecretFile);
+            Oidc.OidcBrowserSignIn.Register(builder.Services, oidc);
+        }
         builder.Services.AddSingleton<DashboardView>();
         builder.Services.AddSingleton<DashboardHistory>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DashboardHistory>());
@@ -165,6 +170,12 @@ public static class GatewayServer
         app.UseWebSockets();
         var proxy = app.Services.GetRequiredService<HttpProxy>();
         app.Use(proxy.InvokeAsync);
+        if (options.Oidc is not null)
+        {
+            // Behind the proxy, where only the JSON API's requests reach it and it has nothing to do: WebApplication would
+            // otherwise put it first, where it would answer /signin-oidc on every service's subdomain. SignInEndpoints drives the handler.
+            app.UseAuthentication();
+        }
         // Built only when asked for: the exposition's collector costs nothing when nobody scrapes, but it need not exist at all.
         using var export = options.Metrics.Enabled ? new MetricsExport(GatewayMetrics.MeterName) : null;
         if (export is not null)
@@ -191,6 +202,10 @@ public static class GatewayServer
         if (metricsServer is not null)
         {
             GatewayLog.MetricsListening(logger, metricsServer.Address);
+        }
+        if (options.Oidc is not null)
+        {
+            await Oidc.OidcBrowserSignIn.AnnounceAsync(app.Services, logger, cancellationToken);
         }
         onListening?.Invoke(address);
         try

@@ -13,9 +13,11 @@ internal static class Pages
         .muted{color:#5b6875}ul{padding-left:1.2rem}
         """;
 
-    public static string SignIn(string to, string? error) => Layout("Sign in to Jumpgate", $"""
+    /// <param name="provider">The identity provider's name for a "Sign in with …" button; null when the gateway has none.</param>
+    public static string SignIn(string to, string? error, string? provider = null) => Layout("Sign in to Jumpgate", $"""
         <h1>Sign in to Jumpgate</h1>
         {(error is null ? "" : $"<p id=\"error\" role=\"alert\"><strong>{Encode(error)}</strong></p>")}
+        {(provider is null ? "" : $"<p><a id=\"sso\" class=\"button\" href=\"/signin/sso?to={Encode(Uri.EscapeDataString(to))}\">Sign in with {Encode(provider)}</a></p><p class=\"muted\">Or with a user token:</p>")}
         <form method="post" action="/signin">
           <label for="token">Your user token (<code>jgu_…</code>, as <code>jumpgate gateway add-user</code> or your admin gave it)</label>
           <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>

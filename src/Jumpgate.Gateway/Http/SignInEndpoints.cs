@@ -3,6 +3,7 @@ using Jumpgate.Core.Security;
 using Jumpgate.Gateway.Access;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Auth;
+using Jumpgate.Gateway.Oidc;
 using Jumpgate.Gateway.Store;
 using Microsoft.AspNetCore.Http;
 
@@ -21,7 +22,9 @@ internal sealed class SignInEndpoints(
     Authenticator authenticator,
     ITokenStore tokens,
     AuditLog audit,
-    TimeProvider time)
+    TimeProvider time,
+    OidcBrowserSignIn? sso = null,
+    OidcDeviceSignIn? ssoDevice = null)
 {
     /// <summary>Paths under this prefix on a service subdomain are the gateway's, never forwarded.</summary>
     public const string ReservedPrefix = "/_jumpgate/";
@@ -48,6 +51,17 @@ internal sealed class SignInEndpoints(
             case "/signin" when HttpMethods.IsPost(method):
                 await SignInAsync(http);
                 return true;
+            case OidcBrowserSignIn.StartPath when sso is not null && HttpMethods.IsGet(method):
+                if (await sso.ChallengeAsync(http, http.Request.Query["to"].ToString()) is { } failed)
+                {
+                    await SignInPageAsync(http, StatusCodes.Status502BadGateway, http.Request.Query["to"].ToString(), failed);
+                }
+                return true;
+            case OidcBrowserSignIn.CallbackPath when sso is not null:
+                await SsoCallbackAsync(http, sso);
+                return true;
+            case OidcDeviceSignIn.DevicePath or OidcDeviceSignIn.TokenPath when ssoDevice is not null:
+                return await ssoDevice.TryHandleAsync(http);
             case "/signout" when HttpMethods.IsPost(method):
                 if (!SameOrigin(http))
                 {
@@ -118,7 +132,26 @@ internal sealed class SignInEndpoints(
     /// made Chromium block every sign-in that was on its way to a service.
     /// </summary>
     private Task SignInPageAsync(HttpContext http, int status, string to, string? error) =>
-        Pages.WriteAsync(http, status, Pages.SignIn(to, error), formTarget: router.ServiceOrigins(http.Request.Host.Value));
+        Pages.WriteAsync(http, status, Pages.SignIn(to, error, sso?.DisplayName), formTarget: router.ServiceOrigins(http.Request.Host.Value));
+
+    /// <summary>The identity provider's callback: a Jumpgate session for the user it vouched for, then on as after a token sign-in.</summary>
+    private async Task SsoCallbackAsync(HttpContext http, OidcBrowserSignIn flow)
+    {
+        if (await flow.CallbackAsync(http) is not { } outcome)
+        {
+            await Pages.ErrorAsync(http, StatusCodes.Status404NotFound, "Not found", $"{OidcBrowserSignIn.CallbackPath} is where the identity provider sends a browser back");
+            return;
+        }
+        if (outcome.User is null)
+        {
+            await SignInPageAsync(http, outcome.Status, outcome.To, outcome.Refusal);
+            return;
+        }
+        var signIn = sessions.SignIn(http, outcome.User, outcome.TokenId!, signIn: null);
+        http.Response.StatusCode = StatusCodes.Status303SeeOther;
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.Location = ContinueTo(http, outcome.User, outcome.TokenId!, signIn, outcome.To);
+    }
 
     private async Task SignInAsync(HttpContext http)
     {
