@@ -121,7 +121,7 @@ internal sealed class JumpgateRig : IAsyncDisposable
             return known;
         }
         var forwarder = ChildProcess.Start($"forward {key}", TestSupport.Jumpgate.Executable,
-            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", .. direct ? ["--direct"] : ["--trunk"]], null, _deployment.ClientEnvironment);
+            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", direct ? "--direct" : "--trunk"], null, _deployment.ClientEnvironment);
         _forwarders.Add(forwarder);
         var line = await forwarder.WaitForLineAsync(@"forwarding 127\.0\.0\.1:(\d+) ->", Signals.Timeout(60));
         var port = int.Parse(line.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
