@@ -27,12 +27,12 @@ internal static class ProxyStartup
         {
             (Version, jumpgate, ["--version"], false),
             (Socat, "socat", ["STDIO", $"TCP:127.0.0.1:{rig.Echo.Port}"], true),
-            (PathNames.Jumpgate, jumpgate, ["proxy", "node1", "echo"], true),
+            (PathNames.Jumpgate, jumpgate, ["proxy", "--trunk", "node1", "echo"], true),
             (Direct, jumpgate, ["proxy", "--direct", "node1", "echo"], true),
         };
         if (rig.NativeJumpgate is not null)
         {
-            runs.Add((Jit, jit, ["proxy", "node1", "echo"], true));
+            runs.Add((Jit, jit, ["proxy", "--trunk", "node1", "echo"], true));
         }
         var times = runs.ToDictionary(r => r.Name, _ => new List<double>());
         var stuck = runs.ToDictionary(r => r.Name, _ => 0);

@@ -113,7 +113,7 @@ internal sealed class JumpgateRig : IAsyncDisposable
         await StartAgentAsync();
     }
 
-    /// <summary>A `jumpgate forward node1:SERVICE [--direct]` listener (one per service and mode, started once); returns its local port.</summary>
+    /// <summary>A `jumpgate forward node1:SERVICE --direct|--trunk` listener (one per service and mode, started once; the trunk path asked for by name, since direct is the default); returns its local port.</summary>
     public async Task<int> ForwardAsync(string service, bool direct = false)
     {
         var key = direct ? service + " --direct" : service;
@@ -122,7 +122,7 @@ internal sealed class JumpgateRig : IAsyncDisposable
             return known;
         }
         var forwarder = ChildProcess.Start($"forward {key}", TestSupport.Jumpgate.Executable,
-            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", .. direct ? ["--direct"] : Array.Empty<string>()], null, _deployment.ClientEnvironment);
+            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", direct ? "--direct" : "--trunk"], null, _deployment.ClientEnvironment);
         _forwarders.Add(forwarder);
         var line = await forwarder.WaitForLineAsync(@"forwarding 127\.0\.0\.1:(\d+) ->", Signals.Timeout(60));
         var port = int.Parse(line.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
