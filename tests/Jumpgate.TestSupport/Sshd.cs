@@ -96,9 +96,14 @@ public sealed class Sshd : IAsyncDisposable
     /// Stops this sshd and starts it again on the same port with a new host key, as a reinstalled
     /// host (or someone standing in for it) would answer; the client key stays.
     /// </summary>
-    public async Task RestartWithNewHostKeyAsync(ITestOutputHelper? output)
+    public async Task RestartWithNewHostKeyAsync(ITestOutputHelper? output, Func<Task>? whileDown = null)
     {
         await _process!.DisposeAsync();
+        if (whileDown is not null)
+        {
+            // What the test waits for while nothing listens (an agent's health check noticing), so that no race decides it.
+            await whileDown();
+        }
         File.Delete(_dir.File("host_ed25519"));
         File.Delete(_dir.File("host_ed25519.pub"));
         await KeygenAsync("host_ed25519");
@@ -116,12 +121,30 @@ public sealed class Sshd : IAsyncDisposable
         }
     }
 
-    /// <summary>A port nobody listens on right now (sshd cannot bind port 0 and tell us which it got).</summary>
+    /// <summary>
+    /// A loopback port nobody listens on right now, for a peer that must be told its port before it
+    /// binds it (sshd cannot bind port 0 and tell us which it got). Drawn below Linux's ephemeral
+    /// range (32768 and up): a port the kernel hands out for a bind to port 0 or an outgoing
+    /// connection, as other tests do all the time, could be taken in the moment between this probe
+    /// and the peer's own bind.
+    /// </summary>
     public static int FreePort()
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var port = Random.Shared.Next(10_000, 32_768);
+            using var probe = new TcpListener(IPAddress.Loopback, port);
+            try
+            {
+                probe.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: draw again.
+            }
+        }
+        throw new InvalidOperationException("no free loopback port below 32768 in 100 draws");
     }
 
     public async ValueTask DisposeAsync()

@@ -60,8 +60,9 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task AHostKeySshHasNotSeenNamesTheOneLoginThatAcceptsIt()
     {
-        // ssh's default: ask about a new key, which BatchMode cannot answer.
-        await InstallSshConfigAsync(hostKeys: "ask");
+        // ssh's default: ask about a new key, which BatchMode cannot answer; and no keys vouched for
+        // by the gateway, as for a user whose own block runs another KnownHostsCommand first.
+        await InstallSshConfigAsync(hostKeys: "ask", knownHostsCommand: "/bin/true");
 
         var doctor = await DoctorAsync("--host", "node1");
 
@@ -190,8 +191,10 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
 
-    private async Task InstallSshConfigAsync(string hostKeys = "accept-new")
+    private async Task InstallSshConfigAsync(string hostKeys = "accept-new", string? knownHostsCommand = null)
     {
+        // ssh takes each option's first value, so a line here wins over Jumpgate's block below it.
+        var ownCommand = knownHostsCommand is null ? "" : $"    KnownHostsCommand {knownHostsCommand}\n";
         // What a user has beside Jumpgate's block: their key and known hosts (here the test sshd's).
         Directory.CreateDirectory(Path.GetDirectoryName(SshConfig)!);
         await File.WriteAllTextAsync(SshConfig, $"""
@@ -201,7 +204,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
                 IdentitiesOnly yes
                 UserKnownHostsFile {_home.File("known_hosts")}
                 StrictHostKeyChecking {hostKeys}
-                LogLevel ERROR
+            {ownCommand}    LogLevel ERROR
 
             """);
         var install = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["ssh-config", "--install"], Signals.Timeout(60), Environment(), output: output);

@@ -86,9 +86,8 @@ public sealed class HostKeyTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(first.ExitCode == 0, first.ToString());
         var agent = _deployment.Agent("lab-a");
 
-        await _sshd.RestartWithNewHostKeyAsync(output);
-        // The agent's check notices the restart (the old sshd's port refused a connect), then reads the new key.
-        await agent.WaitForLineAsync("node1:ssh is unhealthy", Signals.Timeout(30));
+        // The agent's check notices the sshd gone (its port refuses a connect), then reads the new key once it is back.
+        await _sshd.RestartWithNewHostKeyAsync(output, () => agent.WaitForLineAsync("node1:ssh is unhealthy", Signals.Timeout(30)));
         await _deployment.Gateway!.WaitForLineAsync("the host keys of node1 changed: agent lab-a read", Signals.Timeout(30));
 
         var refused = await _deployment.SshAsync(_sshConfig, "node1.jg", "true");
