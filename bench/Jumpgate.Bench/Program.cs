@@ -67,7 +67,13 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("memory", Memory.RunAsync),
         ("reconnect", Reconnect.RunAsync),
     };
-    foreach (var (name, run) in figures.Where(f => only is null || only.Any(o => f.Name.Contains(o, StringComparison.OrdinalIgnoreCase))))
+    // Figures that a full run leaves out, to stay within its 10 minutes (bench/run's hard stop is 13);
+    // `--only` names them, and a smoke run runs them once like every other.
+    string[] onlyWhenNamed = ["the cost of being watched", "direct relay"];
+    bool Chosen(string name) => only is not null
+        ? only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase))
+        : plan.JudgeTargets is false || !onlyWhenNamed.Contains(name);
+    foreach (var (name, run) in figures.Where(f => Chosen(f.Name)))
     {
         var started = clock.Elapsed;
         Say($"figure: {name}");
