@@ -33,6 +33,24 @@ public sealed class Deployment : IAsyncDisposable
     public string UserToken { get; private set; } = "";
     public IReadOnlyDictionary<string, string> ClientEnvironment => new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = ClientHome };
 
+    /// <summary>The gateway's audit.jsonl line that holds <paramref name="text"/>, once the audit writer (which gathers before it writes) has written it.</summary>
+    public async Task<string> WaitForAuditLineAsync(string text)
+    {
+        var path = Path.Combine(GatewayDir, "audit.jsonl");
+        using var deadline = new CancellationTokenSource(Signals.Timeout(10));
+        while (true)
+        {
+            var line = File.Exists(path)
+                ? (await File.ReadAllLinesAsync(path, deadline.Token)).FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal))
+                : null;
+            if (line is not null)
+            {
+                return line;
+            }
+            await Task.Delay(50, deadline.Token);
+        }
+    }
+
     /// <summary>Every token this deployment created, so a test can check none of them leaked into a log.</summary>
     public List<string> Tokens { get; } = [];
 

@@ -34,7 +34,7 @@ public sealed class DirectFallbackTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(question, result.Stdout);
         Assert.Matches($"jumpgate: node1:echo: through the gateway's TLS, not direct: {Why}", result.Stderr);
         await _fixture.Deployment.Gateway!.WaitForLineAsync($"stream researcher -> node1:echo goes through the gateway, not direct: {Why}", Signals.Timeout(10));
-        await WaitForAuditAsync("\"reason\":\"trunk: this gateway makes no direct legs");
+        await _fixture.Deployment.WaitForAuditLineAsync("\"reason\":\"trunk: this gateway makes no direct legs");
         // One connection to the service: the stream went on the same request, not a second one.
         Assert.Equal(1, _fixture.Echo.Accepted);
     }
@@ -55,7 +55,7 @@ public sealed class DirectFallbackTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         await forward.WaitForLineAsync($"jumpgate: node1:echo: through the gateway's TLS, not direct: {Why}", Signals.Timeout(10));
-        await WaitForAuditAsync("\"reason\":\"trunk: this gateway makes no direct legs");
+        await _fixture.Deployment.WaitForAuditLineAsync("\"reason\":\"trunk: this gateway makes no direct legs");
     }
 
     [Fact]
@@ -82,16 +82,5 @@ public sealed class DirectFallbackTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Contains("node1:echo: through the gateway's TLS (--trunk)", trunk.Stderr, StringComparison.Ordinal);
         Assert.NotEqual(0, both.ExitCode);
         Assert.Contains("--trunk carries the stream through the gateway's TLS; it cannot be combined with --direct", both.Stderr, StringComparison.Ordinal);
-    }
-
-    /// <summary>Waits for an audit.jsonl line holding <paramref name="text"/>, as the audit writer gathers before it writes.</summary>
-    private async Task WaitForAuditAsync(string text)
-    {
-        var path = Path.Combine(_fixture.Deployment.GatewayDir, "audit.jsonl");
-        using var deadline = new CancellationTokenSource(Signals.Timeout(10));
-        while (!(await File.ReadAllTextAsync(path, deadline.Token)).Contains(text, StringComparison.Ordinal))
-        {
-            await Task.Delay(50, deadline.Token);
-        }
     }
 }

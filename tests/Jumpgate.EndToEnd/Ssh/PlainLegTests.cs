@@ -127,7 +127,7 @@ public sealed class PlainLegTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await _deployment.Gateway.WaitForLineAsync(@"refused a leg from 127\.0\.0\.1:\d+ for stream researcher -> node1:ssh: wrong proof for the user's leg \(replayed or forged\)", Signals.Timeout(10));
-        var audit = await WaitForAuditAsync("wrong proof for the user");
+        var audit = await _deployment.WaitForAuditLineAsync("wrong proof for the user");
         Assert.Contains("\"event\":\"auth\",\"outcome\":\"failed\",\"user\":\"researcher\"", audit, StringComparison.Ordinal);
         Assert.False(session.Exited.IsCompleted, "the real session ended when a replay was refused");
     }
@@ -151,25 +151,9 @@ public sealed class PlainLegTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("mailhost:22: direct, on plain legs", result.Stderr, StringComparison.Ordinal);
         Assert.True(mail.Accepted > 0, "the agent never reached the service");
         await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> mailhost:ssh refused: the service is not SSH \(its first bytes are not an SSH identification string\); plain legs carry only SSH", Signals.Timeout(10));
-        var audit = await WaitForAuditAsync("the service is not SSH");
+        var audit = await _deployment.WaitForAuditLineAsync("the service is not SSH");
         Assert.Contains("\"outcome\":\"refused\"", audit, StringComparison.Ordinal);
         Assert.DoesNotContain("the-banner-must-not-cross", audit, StringComparison.Ordinal);
-    }
-
-    /// <summary>The audit.jsonl line that holds <paramref name="text"/>, once the audit writer has written it.</summary>
-    private async Task<string> WaitForAuditAsync(string text)
-    {
-        var path = Path.Combine(_deployment.GatewayDir, "audit.jsonl");
-        using var deadline = new CancellationTokenSource(Signals.Timeout(10));
-        while (true)
-        {
-            var line = (await File.ReadAllLinesAsync(path, deadline.Token)).FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
-            if (line is not null)
-            {
-                return line;
-            }
-            await Task.Delay(50, deadline.Token);
-        }
     }
 
     private static async Task<byte[]> ReadToEndAsync(Stream stream, CancellationToken cancellationToken)
