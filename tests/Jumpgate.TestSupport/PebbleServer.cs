@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Xunit.Abstractions;
@@ -89,6 +90,14 @@ public sealed class PebbleServer : IAsyncDisposable
             try
             {
                 await process.WaitForLineAsync("ACME directory available", Signals.Timeout(30));
+                // Pebble logs both addresses before its goroutines bind them; a client that comes at once can be refused.
+                foreach (var listening in new[] { port, management })
+                {
+                    if (!await Signals.UntilAsync(() => AcceptsAsync(listening), Signals.Timeout(10)))
+                    {
+                        throw new InvalidOperationException($"pebble logged its start but 127.0.0.1:{listening} accepts no connection");
+                    }
+                }
                 using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
                 using var http = new HttpClient(handler);
                 var root = await http.GetStringAsync($"https://127.0.0.1:{management}/roots/0");
@@ -105,6 +114,20 @@ public sealed class PebbleServer : IAsyncDisposable
         {
             dir.Dispose();
             throw;
+        }
+    }
+
+    private static async Task<bool> AcceptsAsync(int port)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 

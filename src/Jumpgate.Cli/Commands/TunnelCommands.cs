@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Jumpgate.Cli.Client;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Security;
@@ -11,6 +12,9 @@ namespace Jumpgate.Cli.Commands;
 /// <summary>Streams through the gateway: `proxy` for OpenSSH's ProxyCommand, `forward` for what ssh -L did.</summary>
 internal static class TunnelCommands
 {
+    /// <summary>How long `proxy` goes on closing its stream after ssh hung up on it: the service's end of input is one round trip away.</summary>
+    private static readonly TimeSpan HangupGrace = TimeSpan.FromSeconds(2);
+
     public static Command Proxy()
     {
         var host = new Argument<string>("host") { Description = $"The host, with or without {ClientCommands.HostSuffix} (ssh's %h)" };
@@ -30,7 +34,15 @@ internal static class TunnelCommands
             await using var tunnel = await OpenStreamAsync(settings, name, service, path, Say(result.GetValue(verbose)), cancellationToken);
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
-            await Splice.RunAsync(terminal, tunnel, cancellationToken);
+            // ssh closes our stdin and sends SIGHUP in the same breath as it exits. Dying on the signal would cut the stream before
+            // that end of input reached the service (the audit would say the user's side went away); finish the close instead, bounded.
+            using var finished = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+            {
+                signal.Cancel = true;
+                finished.CancelAfter(HangupGrace);
+            });
+            await Splice.RunAsync(terminal, tunnel, finished.Token);
             return 0;
         });
         return command;
