@@ -145,6 +145,10 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The child's stdin, for a test that plays the program driving it (ssh driving its ProxyCommand).</summary>
+    public StreamWriter Input => _process.StandardInput;
+
+    public const int SIGHUP = 1;
     public const int SIGINT = 2;
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;

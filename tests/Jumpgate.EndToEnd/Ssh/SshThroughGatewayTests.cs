@@ -68,6 +68,21 @@ public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLif
     }
 
     [Fact]
+    public async Task ProxyThatSshHangsUpOnFinishesTheCloseInsteadOfCuttingTheStream()
+    {
+        await using var proxy = ChildProcess.Start("proxy", Jumpgate.TestSupport.Jumpgate.Executable, ["proxy", "--trunk", "node1.jg", "22"], output,
+            _deployment.ClientEnvironment);
+        await proxy.WaitForLineAsync("^SSH-2.0-", Signals.Timeout(30));
+
+        // What ssh does as it exits: close the ProxyCommand's stdin, and send it SIGHUP in the same breath.
+        proxy.Input.Close();
+        proxy.Signal(ChildProcess.SIGHUP);
+
+        Assert.Equal(0, await proxy.Exited.WaitAsync(Signals.Timeout(10)));
+        await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a closed after [\d.]+ s: closed by both ends", Signals.Timeout(10));
+    }
+
+    [Fact]
     public async Task ScpThroughProxyTlsLegsCarriesA64MiBFileBothWaysIntactOnADirectStream()
     {
         var direct = await _deployment.WriteSshConfigAsync(_sshd, options: ["--direct", "--tls-legs"]);
