@@ -106,7 +106,7 @@ internal sealed record Plan
         WebSocketWarmup = 200,
         ScaleAgents = 100,
         ScaleStreams = 10_000,
-        ScaleRounds = 4,
+        ScaleRounds = 6,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
