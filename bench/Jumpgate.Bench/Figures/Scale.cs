@@ -94,7 +94,10 @@ internal static class Scale
         say($"scale: {agents} agents added and registered in {clock.Elapsed.TotalSeconds:0.0} s");
 
         var gateway = busy.Gateway.Id;
-        var weighed = new[] { gateway, crowd.Id };
+        // The agents alone (heartbeats), before any stream: what the streams add is told apart from it below.
+        // Registration's tail (the trunks' handshakes, the hosts written to the store) is let pass first.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var agentsCpu = await IdleCpuAsync([gateway], TimeSpan.FromSeconds(5));
         await using (var warm = await IdleStreams.OpenAsync(deployment.GatewayUrl, deployment.Fingerprint, deployment.UserToken, hosts, "echo", WarmUp, TimeSpan.FromSeconds(60)))
         {
             Checked(warm, WarmUp, "warm-up");
@@ -174,7 +177,7 @@ internal static class Scale
             $"and {idle.Count:N0} idle streams on {idle.Trunks} user trunks of one user (opened as `forward` opens them, through the CLI's trunk code in the benchmark's process, spread over the {agents} hosts, each proven with a 64-byte echo; trunks.max_streams_per_user raised to {streams + 1024}), opened in {openSeconds:0.0} s ({idle.Count / openSeconds:0} a second); {stillOpen:N0} were still open after the rounds. " +
             $"New connections and HTTP go to node1, which carries no idle stream, {plan.ScaleRounds} rounds alternated (the order turning), each as the new-connection and HTTP figures measure them. " +
             $"Memory: VmRSS of the gateway and the agents' process, after {WarmUp} streams opened and closed, then {Settle.TotalSeconds:0} s after the last idle stream opened; ssh -R weighed the same way with {ssh.Opened:N0} connections (the relay sshd and the ssh client). " +
-            $"Idle CPU with nothing moving: the unloaded gateway {idleCpu[0]:0.0} ms a second, the loaded one {idleCpu[1]:0.0} ms (heartbeats of {agents + 1} agents). " +
+            $"Idle CPU with nothing moving: the unloaded gateway {idleCpu[0]:0.0} ms a second, the loaded one {agentsCpu[0]:0.0} ms with its {agents + 1} agents before any idle stream (their heartbeats) and {idleCpu[1]:0.0} ms with the idle streams too (the access monitor's and the dashboard sample's passes over them). " +
             $"Open files: /proc/PID/fd; the limit is RLIMIT_NOFILE's soft limit, which .NET raises to the hard limit at start. Machine load: load average {loadBefore} before the figure, {LoadAverage()} after, on {Environment.ProcessorCount} cores.");
     }
 
