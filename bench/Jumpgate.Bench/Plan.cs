@@ -65,6 +65,11 @@ internal sealed record Plan
     public required int WebSocketMessages { get; init; }
     public required int WebSocketWarmup { get; init; }
 
+    /// <summary>The scale figure: agents (identities, one process) and idle streams on the loaded gateway, and alternated rounds against the unloaded one.</summary>
+    public required int ScaleAgents { get; init; }
+    public required int ScaleStreams { get; init; }
+    public required int ScaleRounds { get; init; }
+
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";
 
@@ -99,6 +104,9 @@ internal sealed record Plan
         WebSocketRounds = 4,
         WebSocketMessages = 1000,
         WebSocketWarmup = 200,
+        ScaleAgents = 100,
+        ScaleStreams = 10_000,
+        ScaleRounds = 6,
     };
 
     /// <summary>One short iteration of every figure, no thresholds: proves in CI that the benchmark still works.</summary>
@@ -132,5 +140,8 @@ internal sealed record Plan
         WebSocketRounds = 1,
         WebSocketMessages = 50,
         WebSocketWarmup = 10,
+        ScaleAgents = 4,
+        ScaleStreams = 200,
+        ScaleRounds = 1,
     };
 }

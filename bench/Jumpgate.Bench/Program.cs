@@ -11,6 +11,11 @@ using Jumpgate.TestSupport;
 // through a bastion, autossh) and nginx, all set up on loopback by the benchmark itself.
 // `bench/run` builds and runs it; `bench/run --smoke` runs one short iteration of each figure.
 
+if (args.FirstOrDefault() == Scale.AgentsArgument)
+{
+    // The scale figure's agents: this program again, in a process of its own (its sockets, its memory).
+    return await Scale.RunAgentsAsync(args[1..]);
+}
 var plan = args.Contains("--smoke") ? Plan.Smoke : Plan.Full;
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
 // For working on one figure: --only memory,reconnect runs those figures alone.
@@ -63,13 +68,15 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("PostgreSQL store cost", StoreCost.RunAsync),
         // Starts two Jumpgates of its own, one per way of relaying direct legs (`--only=relay`).
         ("direct relay", DirectRelay.RunAsync),
+        // `--only=scale`: 100 agents and 10,000 idle streams on a gateway of its own, against an unloaded one.
+        ("scale", Scale.RunAsync),
         // Memory and reconnect restart the gateway, so they come last.
         ("memory", Memory.RunAsync),
         ("reconnect", Reconnect.RunAsync),
     };
     // Figures that a full run leaves out, to stay within its 10 minutes (bench/run's hard stop is 13);
     // `--only` names them, and a smoke run runs them once like every other.
-    string[] onlyWhenNamed = ["the cost of being watched", "direct relay"];
+    string[] onlyWhenNamed = ["the cost of being watched", "direct relay", "scale"];
     bool Chosen(string name) => only is not null
         ? only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase))
         : plan.JudgeTargets is false || !onlyWhenNamed.Contains(name);

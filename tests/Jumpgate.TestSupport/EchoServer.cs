@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 
@@ -43,18 +44,27 @@ public sealed class EchoServer : IAsyncDisposable
     private async Task EchoAsync(Socket client)
     {
         using var _ = client;
-        var buffer = new byte[64 * 1024];
         try
         {
             while (true)
             {
-                var read = await client.ReceiveAsync(buffer, _stop.Token);
-                if (read == 0)
+                // Wait with no buffer, and take one only while bytes move: load tests hold thousands of idle connections here.
+                await client.ReceiveAsync(Memory<byte>.Empty, _stop.Token);
+                var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+                try
                 {
-                    client.Shutdown(SocketShutdown.Send);
-                    return;
+                    var read = await client.ReceiveAsync(buffer, _stop.Token);
+                    if (read == 0)
+                    {
+                        client.Shutdown(SocketShutdown.Send);
+                        return;
+                    }
+                    await client.SendAsync(buffer.AsMemory(0, read), _stop.Token);
                 }
-                await client.SendAsync(buffer.AsMemory(0, read), _stop.Token);
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)

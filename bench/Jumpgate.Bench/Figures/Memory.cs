@@ -50,7 +50,7 @@ internal static class Memory
     }
 
     /// <summary>What the weighed processes held before and after; Others are processes reported but not counted.</summary>
-    private sealed record Weight(long BeforeKiB, long AfterKiB, int Opened, int Asked, long OthersBeforeKiB, long OthersAfterKiB, long PartBeforeKiB, long PartAfterKiB)
+    internal sealed record Weight(long BeforeKiB, long AfterKiB, int Opened, int Asked, long OthersBeforeKiB, long OthersAfterKiB, long PartBeforeKiB, long PartAfterKiB)
     {
         public double PerConnection => (AfterKiB - BeforeKiB) / (double)Math.Max(1, Opened);
 
@@ -61,7 +61,7 @@ internal static class Memory
             $"{Table.F(PerConnection)} KiB ({Table.F(BeforeKiB / 1024.0)} → {Table.F(AfterKiB / 1024.0)} MiB)" + (Opened < Asked ? $", **only {Opened} of {Asked} opened**" : "");
     }
 
-    private static async Task<Weight> WeighAsync(string what, int port, int n, Func<IReadOnlyList<int>> pids, Func<IReadOnlyList<int>> others, Func<IReadOnlyList<int>> part)
+    internal static async Task<Weight> WeighAsync(string what, int port, int n, Func<IReadOnlyList<int>> pids, Func<IReadOnlyList<int>> others, Func<IReadOnlyList<int>> part)
     {
         // Every path carries WarmUp connections (opened and closed) before the baseline: a fresh
         // .NET process compiles its stream path's code (JIT tiers) over its first streams, which
