@@ -78,9 +78,9 @@ internal static class TunnelCommands
             FdpassHandoff.HandOver(leg);
             return 0;
         }
-        // The stream cannot leave with this process, so the relay asks again for the path this one was given.
+        // The stream cannot leave with this process (ssh waits for it to exit), so the relay asks again, for the path the gateway answered with.
         await tunnel.DisposeAsync();
-        say($"{host}:{service}: not on a plain leg, so a relay process of its own carries it, asking again for the same path");
+        say($"{host}:{service}: not on a plain leg, so a relay process of its own carries it, asking again for that path");
         FdpassHandoff.HandToRelay(host, service, [.. taken.Arguments(), .. relayVerbosity]);
         return 0;
     }
