@@ -111,7 +111,7 @@ public sealed class OnboardingTests(ITestOutputHelper output)
         Assert.Contains("updated the Jumpgate block", direct.Stderr, StringComparison.Ordinal);
         Assert.StartsWith(Encoding.Latin1.GetString(mine), updated, StringComparison.Ordinal);
         Assert.EndsWith("# <<< jumpgate <<<\nHost after\n    Port 2222\n", updated, StringComparison.Ordinal);
-        Assert.Contains(" proxy --direct %h %p", updated, StringComparison.Ordinal);
+        Assert.Contains(" proxy --fdpass --direct %h %p", updated, StringComparison.Ordinal);
         Assert.Equal(withAfter, await File.ReadAllBytesAsync(config + ".jumpgate-backup"));
     }
 
