@@ -55,6 +55,9 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("new connection", Latency.RunAsync),
         ("`ssh host true`", SshTrue.RunAsync),
         ("scp", Scp.RunAsync),
+        // `--only=rsync,cpu`: many small files, and the proxy's CPU per GB during a 1 GiB scp.
+        ("rsync", Rsync.RunAsync),
+        ("proxy CPU per GB", ProxyCpu.RunAsync),
         ("`jumpgate proxy` start-up", ProxyStartup.RunAsync),
         ("HTTP", Http.RunAsync),
         // `--only=websocket`: a kernel message's round trip through the subdomain against ssh -L.
@@ -76,7 +79,7 @@ await using (var rig = await Rig.StartAsync(Say, native))
     };
     // Figures that a full run leaves out, to stay within its 10 minutes (bench/run's hard stop is 13);
     // `--only` names them, and a smoke run runs them once like every other.
-    string[] onlyWhenNamed = ["the cost of being watched", "direct relay", "scale"];
+    string[] onlyWhenNamed = ["the cost of being watched", "direct relay", "scale", "rsync", "proxy CPU per GB"];
     bool Chosen(string name) => only is not null
         ? only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase))
         : plan.JudgeTargets is false || !onlyWhenNamed.Contains(name);

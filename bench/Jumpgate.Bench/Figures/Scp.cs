@@ -8,15 +8,18 @@ using Jumpgate.TestSupport;
 namespace Jumpgate.Bench.Figures;
 
 /// <summary>
-/// Reference figure, no target: `scp` of a checkpoint-sized file to the same target sshd, through
-/// each way `ssh host true` takes. It is what users do with the tunnel and, unlike the bulk
-/// figure's `forward`, it goes through `jumpgate proxy` with SSH's own encryption inside.
+/// `scp` of a checkpoint-sized file to the same target sshd, through each way `ssh host true`
+/// takes: what users do with the tunnel. Jumpgate's way is the default `ssh-config`, plain legs
+/// with the leg handed to ssh (ProxyUseFdpass); the same with `proxy` relaying stdin and stdout,
+/// as before fdpass, is a reference row, so the gain of the shape is measured in the same run.
 /// </summary>
 internal static class Scp
 {
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
         var ways = await SshTrue.WaysAsync(rig);
+        var jumpgate = ways.Single(w => w.Name == PathNames.Jumpgate);
+        ways = [.. ways, jumpgate with { Name = Relaying, Options = ["-F", await RelayingConfigAsync(jumpgate.Options[1])] }];
         var directory = Directory.CreateTempSubdirectory("jumpgate-bench-scp-");
         try
         {
@@ -39,18 +42,42 @@ internal static class Scp
             }
             say($"scp: {string.Join(", ", rates.Select(r => $"{r.Key} {Table.F(Stats.Median(r.Value))} Gbit/s"))}");
 
-            var figure = $"`scp` of {plan.ScpMebibytes} MiB (reference, no target)";
+            var figure = $"`scp` of {plan.ScpMebibytes} MiB";
             var bastion = Stats.Median(rates[SshTrue.Bastion]);
-            foreach (var (name, measured) in rates)
+            var noHop = Stats.Median(rates[SshTrue.Direct]);
+            string Result(string name) => $"{Table.F(Stats.Median(rates[name]))} Gbit/s (n = {rates[name].Count})";
+            foreach (var name in rates.Keys.Where(n => n != PathNames.Jumpgate))
             {
-                var rate = Stats.Median(measured);
-                table.Add(new Row(figure, name, $"{Table.F(rate)} Gbit/s (n = {measured.Count})", name is SshTrue.Direct or SshTrue.Bastion ? "" : $"{Table.F(rate / bastion)} × ssh -J"));
+                var rate = Stats.Median(rates[name]);
+                table.Add(new Row(figure, name, Result(name), name is SshTrue.Direct or SshTrue.Bastion ? "" : $"{Table.F(rate / noHop)} × no hop, {Table.F(rate / bastion)} × ssh -J"));
             }
+            var ours = Stats.Median(rates[PathNames.Jumpgate]);
+            table.Check(figure, Result(PathNames.Jumpgate), ours / noHop, "scp with no hop", "≥ 0.9 ×", atMost: false, 0.9);
+            table.Check(figure, Result(PathNames.Jumpgate), ours / bastion, "ssh -J", "≥ 1.8 ×", atMost: false, 1.8);
             table.Note($"`scp`: a {plan.ScpMebibytes} MiB file of random bytes to the target's /dev/null (OpenSSH's SFTP mode, default cipher), {plan.ScpRuns} runs each, alternated, medians; wall time of the whole scp, its login included.");
         }
         finally
         {
             directory.Delete(recursive: true);
         }
+    }
+
+    internal const string Relaying = "Jumpgate, `proxy` relaying (no fdpass; reference)";
+
+    /// <summary>
+    /// The default `ssh-config` with `proxy` relaying stdin and stdout instead of handing ssh the leg:
+    /// the shape before ProxyUseFdpass, written beside <paramref name="fdpassConfig"/>.
+    /// </summary>
+    internal static async Task<string> RelayingConfigAsync(string fdpassConfig)
+    {
+        var text = await File.ReadAllTextAsync(fdpassConfig);
+        if (!text.Contains(" proxy --fdpass %h %p", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{fdpassConfig} does not hand ssh the leg (no `proxy --fdpass %h %p`)");
+        }
+        var relaying = Path.ChangeExtension(fdpassConfig, ".relaying");
+        await File.WriteAllTextAsync(relaying, text.Replace(" proxy --fdpass %h %p", " proxy %h %p", StringComparison.Ordinal)
+            .Replace("    ProxyUseFdpass yes\n", "", StringComparison.Ordinal));
+        return relaying;
     }
 }

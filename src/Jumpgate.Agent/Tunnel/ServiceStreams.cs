@@ -58,7 +58,7 @@ internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
     /// <summary>
     /// A direct stream on plain legs (docs/protocol.md, "Plain legs"), its SSH service connected:
     /// dial this end's leg and prove the ticket to the gateway's nonce, say yes on the trunk
-    /// stream, then splice the leg to the service. SSH encrypts itself; the gateway checks it is SSH.
+    /// stream, then splice the leg to the service in the kernel. SSH encrypts itself; the gateway checks it is SSH.
     /// </summary>
     private async Task ServePlainAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, SocketStream target, string address, CancellationToken aborted)
     {
@@ -73,7 +73,9 @@ internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
                 return;
             }
             AgentLog.StreamOpened(logger, request.Host, request.Service, address);
-            var result = await Splice.RunAsync(leg, target, aborted);
+            // Two TCP sockets with nothing above them: spliced in the kernel, as the gateway relays legs (its CPU
+            // per GB spliced was 0.70 × copied in the direct relay figure), leaving the cores to ssh's and sshd's cipher.
+            var result = await Splice.RunAsync(leg, target, aborted, mode: SpliceMode.Kernel);
             AgentLog.StreamClosed(logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
         }
     }

@@ -21,6 +21,13 @@ internal sealed record StreamPathChoice(bool Direct, bool Plain, bool Fallback)
             ? throw new CliException("--trunk carries the stream through the gateway's TLS; it cannot be combined with --direct or --tls-legs")
             : trunk ? Trunk : new(Direct: true, Plain: !tlsLegs, Fallback: !direct);
 
+    /// <summary>The `proxy` options that ask for this choice: none for the default.</summary>
+    public IReadOnlyList<string> Arguments() => this switch
+    {
+        { Direct: false } => ["--trunk"],
+        _ => [.. Fallback ? Array.Empty<string>() : ["--direct"], .. Plain ? Array.Empty<string>() : ["--tls-legs"]],
+    };
+
     /// <summary>This end of a direct stream the gateway gave a ticket for: a plain leg, or a leg with TLS to the agent across it.</summary>
     public static async Task<ConnectionStream> JoinAsync(GatewayEndpoint gateway, DirectTicket ticket, CancellationToken cancellationToken) =>
         ticket.Plain

@@ -229,7 +229,7 @@ internal static class ClientCommands
                 Console.Error.WriteLine($"warning: this OpenSSH ({version}) is older than {Onboarding.OpenSshVersion.KnownHostsCommand}, which can ask `jumpgate known-hosts` for the host keys the gateway vouches for; the block leaves host keys to ssh's own questions and keeps TLS on the legs");
                 choice = choice with { Plain = false };
             }
-            var block = SshBlock(ProxyOptions(choice), result.GetValue(tlsLegsFor) ?? []);
+            var block = SshBlock(choice, result.GetValue(tlsLegsFor) ?? []);
             if (!result.GetValue(install))
             {
                 Console.Write(block);
@@ -249,34 +249,34 @@ internal static class ClientCommands
     }
 
     /// <summary>
-    /// The block `ssh-config` prints and installs: every *.jg host through this very program, with
-    /// <paramref name="proxyOptions"/> (none: direct, on plain legs for ssh, docs/protocol.md "Plain legs"),
+    /// The block `ssh-config` prints and installs: every *.jg host through this very program on
+    /// <paramref name="path"/> (default: direct, on plain legs for ssh, docs/protocol.md "Plain legs"),
     /// and before it a block per host in <paramref name="tlsLegsFor"/> whose ProxyCommand keeps TLS
     /// on the legs (ssh takes the first ProxyCommand that matches; every other option still comes from the general block).
+    /// On plain legs `proxy --fdpass` hands ssh the leg itself (docs/protocol.md, "Handing ssh the leg"); a
+    /// per-host block on TLS legs says ProxyUseFdpass no, as its proxy relays and ssh would otherwise take the general yes.
     /// </summary>
-    public static string SshBlock(string proxyOptions = "", IReadOnlyList<string>? tlsLegsFor = null)
+    public static string SshBlock(StreamPathChoice? path = null, IReadOnlyList<string>? tlsLegsFor = null)
     {
+        path ??= StreamPathChoice.Default;
+        var fdpass = path is { Direct: true, Plain: true };
         var perHost = string.Concat((tlsLegsFor ?? []).Select(host => $"""
             Host {(host.EndsWith(HostSuffix, StringComparison.OrdinalIgnoreCase) ? host : host + HostSuffix)}
                 ProxyCommand {SelfCommand()} proxy --tls-legs %h %p
-
+            {(fdpass ? "    ProxyUseFdpass no\n" : "")}
             """));
         return $"""
             # Jumpgate: `ssh HOST{HostSuffix}` reaches HOST through the gateway; SSH stays end to end.
             {perHost}Host *{HostSuffix}
-                ProxyCommand {SelfCommand()} proxy {proxyOptions}%h %p
-                ServerAliveInterval 15
+                ProxyCommand {SelfCommand()} proxy {(fdpass ? "--fdpass " : "")}{ProxyOptions(path)}%h %p
+            {(fdpass ? "    ProxyUseFdpass yes\n" : "")}    ServerAliveInterval 15
                 ServerAliveCountMax 3
             {HostKeyChecking()}
             """;
     }
 
     /// <summary>The options `proxy` gets in ssh-config for a path choice: nothing for the default.</summary>
-    private static string ProxyOptions(StreamPathChoice path) => path switch
-    {
-        { Direct: false } => "--trunk ",
-        _ => (path.Fallback ? "" : "--direct ") + (path.Plain ? "" : "--tls-legs "),
-    };
+    private static string ProxyOptions(StreamPathChoice path) => string.Concat(path.Arguments().Select(option => option + " "));
 
     /// <summary>
     /// Host keys checked against the ones the gateway vouches for, and never taken on trust
@@ -290,15 +290,22 @@ internal static class ClientCommands
     /// <summary>How to run this very program again from ssh: the apphost if there is one, else `dotnet jumpgate.dll`.</summary>
     public static string SelfCommand()
     {
+        var (program, assembly) = SelfProgram();
+        return assembly is null ? Quote(program) : $"{Quote(program)} {Quote(assembly)}";
+    }
+
+    /// <summary>The program that runs this one again, and the assembly to give it first when that program is `dotnet`.</summary>
+    public static (string Program, string? Assembly) SelfProgram()
+    {
         var apphost = Path.Combine(AppContext.BaseDirectory, "jumpgate");
         if (File.Exists(apphost))
         {
-            return Quote(apphost);
+            return (apphost, null);
         }
         var process = Environment.ProcessPath ?? "dotnet";
         return Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? $"{Quote(process)} {Quote(Path.Combine(AppContext.BaseDirectory, "jumpgate.dll"))}"
-            : Quote(process);
+            ? (process, Path.Combine(AppContext.BaseDirectory, "jumpgate.dll"))
+            : (process, null);
     }
 
     private static string Quote(string path) => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;

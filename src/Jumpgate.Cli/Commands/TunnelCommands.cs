@@ -20,18 +20,29 @@ internal static class TunnelCommands
         var host = new Argument<string>("host") { Description = $"The host, with or without {ClientCommands.HostSuffix} (ssh's %h)" };
         var port = new Argument<string>("port") { Description = "The port or service name (ssh's %p; 22 means the ssh service)" };
         var (direct, trunk, tlsLegs, verbose) = PathOptions();
+        var fdpass = new Option<bool>("--fdpass")
+        {
+            Description = "Hand ssh the connection itself over stdout and exit (OpenSSH's ProxyUseFdpass yes, which `jumpgate ssh-config` writes): "
+                + "on plain legs no process of Jumpgate's copies the stream on this machine",
+        };
         var command = new Command("proxy", Options.Describe(
             "Join stdin and stdout to a host's service through the gateway. OpenSSH runs it as ProxyCommand; `jumpgate ssh-config` writes that for you.",
-            "ssh -o ProxyCommand='jumpgate proxy %h %p' node1.jg"))
+            "ssh -o ProxyCommand='jumpgate proxy %h %p' node1.jg",
+            "ssh -o ProxyUseFdpass=yes -o ProxyCommand='jumpgate proxy --fdpass %h %p' node1.jg"))
         {
-            host, port, direct, trunk, tlsLegs, verbose,
+            host, port, direct, trunk, tlsLegs, verbose, fdpass,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             var path = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
-            var settings = LoadTunnelSettings();
             var (name, service) = (StripSuffix(result.GetValue(host)!), result.GetValue(port)!);
-            await using var tunnel = await OpenStreamAsync(settings, name, service, path, Say(result.GetValue(verbose)), cancellationToken);
+            var say = Say(result.GetValue(verbose));
+            if (result.GetValue(fdpass))
+            {
+                return await HandSshAsync(name, service, path, result.GetValue(verbose), say, cancellationToken);
+            }
+            var settings = LoadTunnelSettings();
+            await using var tunnel = (await OpenStreamAsync(settings, name, service, path, say, cancellationToken)).Stream;
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
             // ssh closes our stdin and sends SIGHUP in the same breath as it exits. Dying on the signal would cut the stream before
@@ -46,6 +57,32 @@ internal static class TunnelCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// `proxy --fdpass`: a plain leg is handed to ssh and this process exits; on any other path
+    /// (asked for, or fallen back to) a relay process of its own carries the stream.
+    /// </summary>
+    private static async Task<int> HandSshAsync(string host, string service, StreamPathChoice path, bool verbose, Action<string> say, CancellationToken cancellationToken)
+    {
+        FdpassHandoff.RequireUnixStdout();
+        string[] relayVerbosity = verbose ? ["-v"] : [];
+        if (!path.Direct || !path.Plain)
+        {
+            FdpassHandoff.HandToRelay(host, service, [.. path.Arguments(), .. relayVerbosity]);
+            return 0;
+        }
+        var (tunnel, taken) = await OpenStreamAsync(LoadTunnelSettings(), host, service, path, say, cancellationToken);
+        if (taken.Plain && tunnel is SocketStream leg)
+        {
+            FdpassHandoff.HandOver(leg);
+            return 0;
+        }
+        // The stream cannot leave with this process (ssh waits for it to exit), so the relay asks again, for the path the gateway answered with.
+        await tunnel.DisposeAsync();
+        say($"{host}:{service}: not on a plain leg, so a relay process of its own carries it, asking again for that path");
+        FdpassHandoff.HandToRelay(host, service, [.. taken.Arguments(), .. relayVerbosity]);
+        return 0;
     }
 
     public static Command Forward()
@@ -232,12 +269,12 @@ internal static class TunnelCommands
     /// carried on a leg of its own), or through the gateway on that same connection when the
     /// gateway could make no direct leg, or on a second one when this end could not.
     /// </summary>
-    private static async Task<ConnectionStream> OpenStreamAsync(ClientSettings settings, string host, string service, StreamPathChoice path, Action<string> note, CancellationToken cancellationToken)
+    private static async Task<(ConnectionStream Stream, StreamPathChoice Taken)> OpenStreamAsync(ClientSettings settings, string host, string service, StreamPathChoice path, Action<string> note, CancellationToken cancellationToken)
     {
         if (!path.Direct)
         {
             note($"{host}:{service}: through the gateway's TLS (--trunk)");
-            return await OpenAsync(settings, host, service, cancellationToken);
+            return (await OpenAsync(settings, host, service, cancellationToken), StreamPathChoice.Trunk);
         }
         var hello = new Hello { Type = HelloType.Connect, Token = settings.Token, Host = host, Service = service, Direct = true, Plain = path.Plain, Fallback = path.Fallback };
         var preference = GatewayPreference.Of(settings.Endpoints());
@@ -246,17 +283,17 @@ internal static class TunnelCommands
         note(StreamPathChoice.Describe(host, service, reply));
         if (reply.Direct is not { } ticket)
         {
-            return request;
+            return (request, StreamPathChoice.Trunk);
         }
         await request.DisposeAsync();
         try
         {
-            return await StreamPathChoice.JoinAsync(gateway, ticket, cancellationToken);
+            return (await StreamPathChoice.JoinAsync(gateway, ticket, cancellationToken), path with { Plain = ticket.Plain });
         }
         catch (GatewayException e) when (path.Fallback)
         {
             note($"{host}:{service}: this end could not make its direct leg ({e.Message}); asking again through the gateway");
-            return await OpenAsync(settings, host, service, cancellationToken);
+            return (await OpenAsync(settings, host, service, cancellationToken), StreamPathChoice.Trunk);
         }
     }
 

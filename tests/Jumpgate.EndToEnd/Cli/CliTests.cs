@@ -169,7 +169,7 @@ public sealed class CliTests(ITestOutputHelper output) : IAsyncLifetime
         var result = await _deployment.JumpgateAsync("ssh-config");
 
         Assert.Contains("Host *.jg", result.Stdout);
-        Assert.Matches(@"ProxyCommand \S*jumpgate\S* proxy %h %p", result.Stdout);
+        Assert.Matches(@"ProxyCommand \S*jumpgate\S* proxy --fdpass %h %p\n    ProxyUseFdpass yes\n", result.Stdout);
     }
 
     [Fact]

@@ -53,7 +53,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains(lines, l => l.StartsWith($"ok    {_deployment.GatewayUrl} TLS: ", StringComparison.Ordinal) && l.EndsWith($"the pinned certificate {_deployment.Fingerprint}", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith($"ok    {_deployment.GatewayUrl} clock: within ", StringComparison.Ordinal));
         Assert.Contains("ok    token: valid for user researcher, never expires", lines);
-        Assert.Contains(lines, l => Regex.IsMatch(l, $@"^ok    ssh -G node1\.jg: ProxyCommand {Regex.Escape(TestSupport.Jumpgate.Executable)} proxy %h %p$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, $@"^ok    ssh -G node1\.jg: ProxyCommand {Regex.Escape(TestSupport.Jumpgate.Executable)} proxy --fdpass %h %p$"));
         Assert.Contains("ok    ssh node1.jg: logged in and ran `true`", lines);
     }
 

@@ -75,7 +75,7 @@ public sealed class OnboardingTests(ITestOutputHelper output)
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(config));
         // ssh finds ~/.ssh/config through the password database, not $HOME: -F names the file. -G leaves %h unexpanded.
         var resolved = await Command.RunAsync("ssh", ["-F", config, "-G", "node1.jg"], Signals.Timeout(60), output: output);
-        Assert.Matches($@"(?m)^proxycommand {Regex.Escape(TestSupport.Jumpgate.Executable)} proxy %h %p$", resolved.Stdout);
+        Assert.Matches($@"(?m)^proxycommand {Regex.Escape(TestSupport.Jumpgate.Executable)} proxy --fdpass %h %p$", resolved.Stdout);
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class OnboardingTests(ITestOutputHelper output)
         Assert.Contains("updated the Jumpgate block", direct.Stderr, StringComparison.Ordinal);
         Assert.StartsWith(Encoding.Latin1.GetString(mine), updated, StringComparison.Ordinal);
         Assert.EndsWith("# <<< jumpgate <<<\nHost after\n    Port 2222\n", updated, StringComparison.Ordinal);
-        Assert.Contains(" proxy --direct %h %p", updated, StringComparison.Ordinal);
+        Assert.Contains(" proxy --fdpass --direct %h %p", updated, StringComparison.Ordinal);
         Assert.Equal(withAfter, await File.ReadAllBytesAsync(config + ".jumpgate-backup"));
     }
 

@@ -55,7 +55,9 @@ public sealed class PlainLegTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task ScpCarriesARandomFileBothWaysOnPlainLegsWhileTheWireShowsOnlySsh()
     {
-        Assert.Contains(" proxy %h %p", await File.ReadAllTextAsync(_sshConfig), StringComparison.Ordinal);
+        // The default block hands ssh the plain leg itself: no process of Jumpgate's copies the file on this machine.
+        var config = await File.ReadAllTextAsync(_sshConfig);
+        Assert.Contains(" proxy --fdpass %h %p\n    ProxyUseFdpass yes\n", config, StringComparison.Ordinal);
         var data = RandomNumberGenerator.GetBytes(4 << 20);
         var upload = _deployment.Dir.File("upload.bin");
         await File.WriteAllBytesAsync(upload, data);
@@ -102,6 +104,22 @@ public sealed class PlainLegTests(ITestOutputHelper output) : IAsyncLifetime
         var end = stream.IndexOf("\r\n"u8) + 2;
         Assert.InRange(end, 10, 255);
         Assert.Equal(20, stream[end + 5]);
+    }
+
+    [Fact]
+    public async Task SshHoldsThePlainLegItselfAndNoProxyProcessStays()
+    {
+        var once = await Command.RunAsync("ssh", ["-F", _sshConfig, "node1.jg", "true"], Signals.Timeout(60), Environment, output: output);
+        Assert.True(once.ExitCode == 0, once.ToString());
+
+        await using var session = ChildProcess.Start("ssh -N", "ssh", ["-F", _sshConfig, "-N", "node1.jg"], output, Environment);
+        await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a from \S+ opened", Signals.Timeout(30));
+
+        // ssh waits for a ProxyUseFdpass command to exit before it speaks, so an open session proves the proxy is gone;
+        // its children say so too (a relaying ProxyCommand would be one for the whole session).
+        Assert.False(session.Exited.IsCompleted, "ssh -N ended");
+        var children = await File.ReadAllTextAsync($"/proc/{session.Id}/task/{session.Id}/children");
+        Assert.True(children.Trim().Length == 0, $"ssh still has children: {children}");
     }
 
     [Fact]

@@ -96,7 +96,7 @@ public sealed class SshThroughGatewayTests(ITestOutputHelper output) : IAsyncLif
     [Fact]
     public async Task ScpThroughTheDefaultSshConfigGoesOnPlainLegs()
     {
-        Assert.Contains(" proxy %h %p", await File.ReadAllTextAsync(_sshConfig), StringComparison.Ordinal);
+        Assert.Contains(" proxy --fdpass %h %p", await File.ReadAllTextAsync(_sshConfig), StringComparison.Ordinal);
 
         await ScpBothWaysAsync(_sshConfig);
 

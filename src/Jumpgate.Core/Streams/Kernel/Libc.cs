@@ -4,7 +4,7 @@ namespace Jumpgate.Core.Streams.Kernel;
 
 /// <summary>
 /// The few Linux calls that move bytes between descriptors without user space: splice(2), its
-/// pipes and an epoll set to wait on them. Bound with LibraryImport, so they work in Native AOT.
+/// pipes and an epoll set to wait on them; and sendmsg(2), which hands a descriptor to another process. Bound with LibraryImport, so they work in Native AOT.
 /// </summary>
 internal static partial class Libc
 {
@@ -23,6 +23,10 @@ internal static partial class Libc
     public const uint SPLICE_F_NONBLOCK = 2;
 
     public const int AF_UNIX = 1;
+    public const int SOL_SOCKET = 1;
+    public const int SO_DOMAIN = 39;
+    public const int SCM_RIGHTS = 1;
+    public const int MSG_NOSIGNAL = 0x4000;
     public const int SOCK_STREAM = 1;
     public const int SOCK_NONBLOCK = O_NONBLOCK;
     public const int SOCK_CLOEXEC = O_CLOEXEC;
@@ -43,6 +47,12 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static unsafe partial int socketpair(int domain, int type, int protocol, int* fds);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial nint sendmsg(int socket, void* message, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial int getsockopt(int socket, int level, int name, int* value, uint* length);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fcntl(int fd, int command, int argument);
