@@ -21,13 +21,15 @@ internal static class ClientCommands
         var tokenFile = new Option<string?>("--token-file") { Description = "Read your user token from this file" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "The gateway's certificate fingerprint to pin (from its admin); leave out for a CA-signed certificate" };
         var sso = new Option<bool>("--sso") { Description = "Sign in through the gateway's identity provider (shows a code to confirm in a browser) instead of with a token" };
+        var sshConfig = new Option<bool>("--ssh-config") { Description = "Then put the Jumpgate block in ~/.ssh/config, as `jumpgate ssh-config --install` does, so that `ssh HOST.jg` works next" };
         var command = new Command("login", Options.Describe(
             "Check the gateway and your token, then save both under $XDG_CONFIG_HOME/jumpgate (mode 0600). Several gateways that share a store: give them all; every command asks the one that answered last first, then the others in this order.",
             "jumpgate login https://127.0.0.1:7443 --token jgu_… --fingerprint SHA256:…",
             "jumpgate login https://gw1.example.org https://gw2.example.org --token-file me.token --fingerprint SHA256:…",
+            "jumpgate login https://gw.example.org --token-file alice.token --fingerprint SHA256:… --ssh-config && ssh node1.jg",
             "jumpgate login https://gw.example.org --sso"))
         {
-            url, token, tokenFile, fingerprint, sso,
+            url, token, tokenFile, fingerprint, sso, sshConfig,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -44,6 +46,10 @@ internal static class ClientCommands
             }.Save();
             var others = gateways.Count > 1 ? $" (and {gateways.Count - 1} more when it does not answer: {ClientSettings.Describe([.. gateways.Where(g => g != api.Gateway)])})" : "";
             Console.Error.WriteLine($"logged in to {api.Gateway} as {me.User}{others}; settings saved in {ClientSettings.FilePath}");
+            if (result.GetValue(sshConfig))
+            {
+                WriteSshConfig(StreamPathChoice.Of(trunk: false, direct: false, tlsLegs: false), tlsLegsFor: [], install: true, file: null);
+            }
             return 0;
         });
         return command;
@@ -222,30 +228,35 @@ internal static class ClientCommands
         command.Options.Add(file);
         command.SetAction(result =>
         {
-            var choice = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
-            if (Onboarding.OpenSshVersion.Installed() is { } version && version < Onboarding.OpenSshVersion.KnownHostsCommand)
-            {
-                // Plain legs lean on the host keys the gateway vouches for; without them a first connection would take any key, so the legs keep TLS.
-                Console.Error.WriteLine($"warning: this OpenSSH ({version}) is older than {Onboarding.OpenSshVersion.KnownHostsCommand}, which can ask `jumpgate known-hosts` for the host keys the gateway vouches for; the block leaves host keys to ssh's own questions and keeps TLS on the legs");
-                choice = choice with { Plain = false };
-            }
-            var block = SshBlock(choice, result.GetValue(tlsLegsFor) ?? []);
-            if (!result.GetValue(install))
-            {
-                Console.Write(block);
-                return 0;
-            }
-            var path = result.GetValue(file) ?? Onboarding.SshConfigFile.DefaultPath;
-            var outcome = Onboarding.SshConfigFile.Install(path, block);
-            Console.Error.WriteLine(outcome switch
-            {
-                Onboarding.SshConfigFile.Outcome.Unchanged => $"{path} already has this Jumpgate block; nothing changed",
-                Onboarding.SshConfigFile.Outcome.Created => $"created {path} (mode 0600) with the Jumpgate block; try `ssh HOST{HostSuffix}`",
-                _ => $"{(outcome == Onboarding.SshConfigFile.Outcome.Added ? "added the Jumpgate block to" : "updated the Jumpgate block in")} {path}; the previous file is {path}.jumpgate-backup",
-            });
+            WriteSshConfig(StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs)), result.GetValue(tlsLegsFor) ?? [], result.GetValue(install), result.GetValue(file));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>`ssh-config`'s work, which `login --ssh-config` shares: print the block, or install it in <paramref name="file"/> (default ~/.ssh/config).</summary>
+    private static void WriteSshConfig(StreamPathChoice choice, IReadOnlyList<string> tlsLegsFor, bool install, string? file)
+    {
+        if (Onboarding.OpenSshVersion.Installed() is { } version && version < Onboarding.OpenSshVersion.KnownHostsCommand)
+        {
+            // Plain legs lean on the host keys the gateway vouches for; without them a first connection would take any key, so the legs keep TLS.
+            Console.Error.WriteLine($"warning: this OpenSSH ({version}) is older than {Onboarding.OpenSshVersion.KnownHostsCommand}, which can ask `jumpgate known-hosts` for the host keys the gateway vouches for; the block leaves host keys to ssh's own questions and keeps TLS on the legs");
+            choice = choice with { Plain = false };
+        }
+        var block = SshBlock(choice, tlsLegsFor);
+        if (!install)
+        {
+            Console.Write(block);
+            return;
+        }
+        var path = file ?? Onboarding.SshConfigFile.DefaultPath;
+        var outcome = Onboarding.SshConfigFile.Install(path, block);
+        Console.Error.WriteLine(outcome switch
+        {
+            Onboarding.SshConfigFile.Outcome.Unchanged => $"{path} already has this Jumpgate block; nothing changed",
+            Onboarding.SshConfigFile.Outcome.Created => $"created {path} (mode 0600) with the Jumpgate block; try `ssh HOST{HostSuffix}`",
+            _ => $"{(outcome == Onboarding.SshConfigFile.Outcome.Added ? "added the Jumpgate block to" : "updated the Jumpgate block in")} {path}; the previous file is {path}.jumpgate-backup",
+        });
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Jumpgate.Cli.Admin;
 using Jumpgate.Cli.Client;
 using Jumpgate.Cli.Logging;
 using Jumpgate.Cli.Onboarding;
@@ -58,17 +59,23 @@ internal static class GatewayCommands
         {
             Description = "Another gateway's directory whose certificate and key this one uses: gateways that share a --store share one certificate, so agents and users pin one fingerprint",
         };
+        var user = new Option<string?>("--user") { Description = "Also add this first user (usually you), as `gateway add-user` does, and print their `jumpgate login` line" };
+        var userToken = new Option<string?>("--output", "-o")
+        {
+            Description = "With --user: the file for the user's token, created readable by you only (mode 0600); default NAME.token here; an existing file is refused",
+        };
         var acme = new AcmeInitOptions();
         var command = new Command("init", Options.Describe(
             "Create a gateway directory: gateway.yaml, a self-signed ECDSA P-256 certificate and an empty store. Prints the certificate's fingerprint, which agents and users pin. With --acme, the certificate comes from an ACME CA (Let's Encrypt) when the gateway runs, and clients trust it through the CA.",
             "jumpgate gateway init --dir ./gw --listen 127.0.0.1:7443 --domain localhost",
+            "jumpgate gateway init --dir ./gw --listen 0.0.0.0:443 --domain gw.example.org --user alice -o alice.token",
             "jumpgate gateway init --dir ./gw --listen 0.0.0.0:443 --domain gw.example.org --acme admin@example.org",
             "jumpgate gateway init --dir ./gw2 --listen 10.0.0.2:443 --domain gw.example.org --store postgres://jumpgate@db/jumpgate --certificate-from ./gw1"))
         {
-            dir, listen, domain, cert, key, store, certificateFrom,
+            dir, listen, domain, cert, key, store, certificateFrom, user, userToken,
         };
         acme.AddTo(command);
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
             if (!GatewayOptions.TryParseEndpoint(result.GetValue(listen)!, out var endpoint))
             {
@@ -89,10 +96,18 @@ internal static class GatewayCommands
             {
                 throw new CliException("give --acme or --certificate-from, not both: with ACME each gateway gets its certificate from the CA");
             }
+            var firstUser = FirstUser(result.GetValue(user), result.GetValue(userToken));
             var fingerprint = GatewayInit.Run(result.GetValue(dir)!, endpoint, result.GetValue(domain)!, certificatePath, keyPath, result.GetValue(store), acmeInit);
             Console.Error.WriteLine($"gateway created in {Path.GetFullPath(result.GetValue(dir)!)}");
             Console.Error.WriteLine("every user may reach every host (the rule @everyone '*'); `jumpgate gateway revoke @everyone '*'` makes access deny-by-default");
-            Console.Error.Write(NextSteps.AfterInit(result.GetValue(dir)!, GatewayAddress.Of(GatewayOptions.Load(result.GetValue(dir)!)), fingerprint?.ToString()));
+            if (firstUser is { } added)
+            {
+                using var admin = new LocalAdmin(result.GetValue(dir)!);
+                await TokenOutput.WriteFileAsync(added.TokenFile, force: false, async () =>
+                    (await admin.AddAsync(PrincipalKind.User, new AddPrincipalRequest(added.Name), cancellationToken)).Token);
+                Console.Error.WriteLine($"user {added.Name} added");
+            }
+            Console.Error.Write(NextSteps.AfterInit(result.GetValue(dir)!, GatewayAddress.Of(GatewayOptions.Load(result.GetValue(dir)!)), fingerprint?.ToString(), firstUser));
             if (fingerprint is null)
             {
                 Console.Error.WriteLine("the certificate comes from the CA when the gateway first runs; clients trust it through the CA, with no fingerprint to pin (docs/certificates.md)");
@@ -103,6 +118,26 @@ internal static class GatewayCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The user `init --user` adds and their token file, checked before the gateway directory is
+    /// made, so that a bad name or an existing file leaves nothing half done.
+    /// </summary>
+    private static (string Name, string TokenFile)? FirstUser(string? name, string? tokenFile)
+    {
+        if (name is null)
+        {
+            return tokenFile is null ? null : throw new CliException("-o names the file for the first user's token: give --user NAME with it");
+        }
+        if (!Names.IsValid(name))
+        {
+            throw new CliException($"--user '{name}' is not a valid user name: use {Names.Rule}");
+        }
+        tokenFile ??= name + ".token";
+        return File.Exists(tokenFile)
+            ? throw new CliException($"{tokenFile} already exists; give another file with -o, or remove it")
+            : (name, tokenFile);
     }
 
     private static Command Fingerprint()

@@ -30,6 +30,9 @@ internal sealed class TokenOutput
     /// <summary>The file -o names, or null when the token goes to stdout.</summary>
     public string? File(ParseResult result) => result.GetValue(_file);
 
+    /// <summary>Whether --force lets -o replace an existing file.</summary>
+    public bool Force(ParseResult result) => result.GetValue(_force);
+
     /// <summary>
     /// Issues the token with <paramref name="issue"/> and writes it out. The file is created before
     /// the token is issued, so a refused file (it exists, its folder does not) issues nothing.
@@ -41,7 +44,12 @@ internal sealed class TokenOutput
             Console.WriteLine(await issue());
             return;
         }
-        var force = result.GetValue(_force);
+        await WriteFileAsync(path, result.GetValue(_force), issue);
+    }
+
+    /// <summary>Issues the token with <paramref name="issue"/> into <paramref name="path"/>, created 0600 before the token is issued.</summary>
+    public static async Task WriteFileAsync(string path, bool force, Func<Task<string>> issue)
+    {
         // With --force, write a fresh 0600 file beside the old one and rename it over: the old file's mode never applies.
         var written = force ? $"{path}.{Guid.NewGuid():N}.tmp" : path;
         FileStream stream;

@@ -25,11 +25,12 @@ public sealed class NewUserPathTests(ITestOutputHelper output)
         await using var _ = shell;
         var clock = Stopwatch.StartNew();
 
-        var init = await shell.TypeAsync($"jumpgate gateway init --dir gw --listen 127.0.0.1:{Sshd.FreePort()}");
+        // The admin is the first user: init adds them and ends with their login line.
+        var init = await shell.TypeAsync($"jumpgate gateway init --dir gw --listen 127.0.0.1:{Sshd.FreePort()} --user alice");
         Assert.Equal(0, init.ExitCode);
         var steps = init.Stderr.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("jumpgate ", StringComparison.Ordinal) || l.StartsWith("ssh ", StringComparison.Ordinal)).ToList();
         output.WriteLine($"init printed {steps.Count} commands:\n{string.Join('\n', steps)}");
-        Assert.Equal(7, steps.Count);
+        Assert.Equal(5, steps.Count);
 
         var gateway = shell.StartInBackground(Single(steps, "jumpgate gateway run "));
         await gateway.WaitForLineAsync("listening on https://", Signals.Timeout(60));
@@ -45,18 +46,18 @@ public sealed class NewUserPathTests(ITestOutputHelper output)
         var agent = shell.StartInBackground(Single(steps, "jumpgate agent run "));
         await agent.WaitForLineAsync("connected to https://", Signals.Timeout(60));
 
-        Assert.Equal(0, (await shell.TypeAsync(Single(steps, "jumpgate gateway add-user "))).ExitCode);
-        Assert.Equal(0, (await shell.TypeAsync(Single(steps, "jumpgate login "))).ExitCode);
-        Assert.Equal(0, (await shell.TypeAsync(Single(steps, "jumpgate ssh-config --install"))).ExitCode);
+        var login = Single(steps, "jumpgate login ");
+        Assert.EndsWith(" --ssh-config", login, StringComparison.Ordinal);
+        Assert.Equal(0, (await shell.TypeAsync(login)).ExitCode);
         // `ssh node1.jg` asks once whether to trust node1's new host key; accept-new is the "yes" a person types.
         var ssh = Single(steps, "ssh ");
         Assert.Equal("ssh node1.jg", ssh);
-        var login = await shell.TypeAsync("ssh -o StrictHostKeyChecking=accept-new -o BatchMode=yes node1.jg true");
+        var reached = await shell.TypeAsync("ssh -o StrictHostKeyChecking=accept-new -o BatchMode=yes node1.jg true");
         clock.Stop();
 
-        Assert.Equal(0, login.ExitCode);
+        Assert.Equal(0, reached.ExitCode);
         output.WriteLine($"the new user's path: {shell.Typed} commands typed, one edit of agent.yaml, {clock.Elapsed.TotalSeconds:0.0} s");
-        Assert.Equal(8, shell.Typed);
+        Assert.True(shell.Typed <= 6, $"{shell.Typed} commands typed; the path's goal is at most 6");
     }
 
     private static string Single(IReadOnlyList<string> steps, string prefix) =>

@@ -22,8 +22,42 @@ public sealed class OnboardingTests(ITestOutputHelper output)
         Assert.Matches("^SHA256:[A-Za-z0-9+/]{43}$", fingerprint);
         Assert.Contains($"jumpgate gateway run --dir {gw}\n", init.Stderr, StringComparison.Ordinal);
         Assert.Contains($"jumpgate gateway add-agent lab-a --hosts 'node*' --dir {gw} -o lab-a.token --print-config > agent.yaml", init.Stderr, StringComparison.Ordinal);
-        Assert.Contains($"jumpgate login https://127.0.0.1:7443 --token-file alice.token --fingerprint {fingerprint}\n", init.Stderr, StringComparison.Ordinal);
-        Assert.Contains("jumpgate ssh-config --install", init.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"jumpgate gateway add-user alice --dir {gw} -o alice.token\n", init.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"jumpgate login https://127.0.0.1:7443 --token-file alice.token --fingerprint {fingerprint} --ssh-config\n", init.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InitWithAUserWritesTheirTokenAndPrintsTheLoginLineThatUsesIt()
+    {
+        using var dir = new TempDirectory("jg-init-user");
+        var gw = dir.File("gw");
+        var tokenFile = dir.File("me.token");
+
+        var init = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["gateway", "init", "--dir", gw, "--listen", "127.0.0.1:7443", "--user", "alice", "-o", tokenFile], Signals.Timeout(60), output: output);
+
+        Assert.Equal(0, init.ExitCode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+        Assert.StartsWith("jgu_", await File.ReadAllTextAsync(tokenFile), StringComparison.Ordinal);
+        Assert.Contains($"jumpgate login https://127.0.0.1:7443 --token-file {tokenFile} --fingerprint {init.Stdout.Trim()} --ssh-config\n", init.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("gateway add-user alice", init.Stderr, StringComparison.Ordinal);
+        var users = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["gateway", "users", "--dir", gw], Signals.Timeout(60), output: output);
+        Assert.Matches(@"(?m)^alice\b", users.Stdout);
+    }
+
+    [Fact]
+    public async Task InitRefusesAnExistingTokenFileBeforeMakingTheGateway()
+    {
+        using var dir = new TempDirectory("jg-init-taken");
+        var gw = dir.File("gw");
+        var tokenFile = dir.File("alice.token");
+        await File.WriteAllTextAsync(tokenFile, "keep me\n");
+
+        var init = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["gateway", "init", "--dir", gw, "--user", "alice", "-o", tokenFile], Signals.Timeout(60), output: output);
+
+        Assert.Equal(1, init.ExitCode);
+        Assert.Contains($"{tokenFile} already exists; give another file with -o", init.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(gw));
+        Assert.Equal("keep me\n", await File.ReadAllTextAsync(tokenFile));
     }
 
     [Fact]
