@@ -28,6 +28,9 @@ internal sealed class GatewayApi : IDisposable
     private readonly Action<GatewayEndpoint>? _answered;
     private int _current;
 
+    /// <summary>Why the system's CA store refused the last unpinned gateway, for the error a person reads.</summary>
+    private System.Net.Security.SslPolicyErrors? _untrusted;
+
     public GatewayApi(GatewayEndpoint gateway, string token) : this([gateway], token)
     {
     }
@@ -54,7 +57,7 @@ internal sealed class GatewayApi : IDisposable
         var gateway = _gateways[index];
         return _clients[index] = new HttpClient(new SocketsHttpHandler
         {
-            SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned),
+            SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned, onUntrusted: errors => _untrusted = errors),
             // The TCP connect and the TLS handshake together have the failover's patience, so a
             // gateway whose machine is gone, or one that takes the connection and never answers TLS,
             // costs a second before the next one is asked; the last one gets the whole timeout.
@@ -177,10 +180,10 @@ internal sealed class GatewayApi : IDisposable
         catch (HttpRequestException e)
         {
             // The TLS layer reports a pin mismatch as an authentication failure; say it in words.
-            var pinned = e.InnerException is System.Security.Authentication.AuthenticationException;
-            throw new CliException(pinned
-                ? $"gateway {gateway} did not present the pinned certificate {gateway.Pinned}; refusing to talk to it"
-                : $"gateway {gateway} is unreachable: {e.Message}");
+            var refused = e.InnerException is System.Security.Authentication.AuthenticationException;
+            throw new CliException(!refused ? $"gateway {gateway} is unreachable: {e.Message}"
+                : gateway.Pinned is null && _untrusted is { } errors ? gateway.Untrusted(errors)
+                : $"gateway {gateway} did not present the pinned certificate {gateway.Pinned}; refusing to talk to it");
         }
         using (response)
         {
