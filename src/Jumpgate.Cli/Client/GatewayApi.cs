@@ -23,7 +23,9 @@ internal sealed class GatewayApi : IDisposable
 
     private readonly IReadOnlyList<GatewayEndpoint> _gateways;
     private string _token;
-    private ClientSettings? _refreshable;
+
+    /// <summary>With `login --sso`: when <see cref="_token"/> is to be renewed, so a long command (`ls --watch`) renews it in time.</summary>
+    private DateTimeOffset? _renewable;
     private readonly HttpClient?[] _clients;
     private readonly Action<GatewayEndpoint>? _answered;
     private int _current;
@@ -78,7 +80,7 @@ internal sealed class GatewayApi : IDisposable
     public static GatewayApi FromSettings(ClientSettings settings)
     {
         var preference = GatewayPreference.Of(settings.Endpoints());
-        return new(preference.Gateways, settings.Token, preference.Answered) { _refreshable = settings.SsoRefreshToken is null ? null : settings };
+        return new(preference.Gateways, settings.Token, preference.Answered) { _renewable = SsoSignIn.RenewsAt(settings) };
     }
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
@@ -111,14 +113,13 @@ internal sealed class GatewayApi : IDisposable
     /// </summary>
     public async Task<T?> SendAsync<T>(HttpMethod method, string path, HttpContent? body, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
-        if (_refreshable is { } settings)
+        if (_renewable <= DateTimeOffset.UtcNow)
         {
-            _refreshable = null;
-            if (await SsoSignIn.RefreshIfDueAsync(settings, cancellationToken) is { } renewed)
-            {
-                _token = renewed.Token;
-                Array.Clear(_clients);
-            }
+            var current = await SsoSignIn.CurrentAsync(cancellationToken);
+            (_token, _renewable) = (current.Token, SsoSignIn.RenewsAt(current));
+            // The token rides in each client's default headers: the next request builds clients that carry the new one.
+            Dispose();
+            Array.Clear(_clients);
         }
         // A request is sent whole to one gateway; the body is kept to send again if that gateway never took the connection.
         var bytes = body is null ? null : await body.ReadAsByteArrayAsync(cancellationToken);

@@ -9,7 +9,7 @@ namespace Jumpgate.Gateway.Oidc;
 /// which alone holds the client secret. The CLI asks <see cref="DevicePath"/> for a code to show
 /// its user, then polls <see cref="TokenPath"/>; once the user approved the code at the provider,
 /// the gateway validates the ID token, admits the user (<see cref="OidcAccounts"/>) and answers
-/// with a short-lived user token and the provider's refresh token, with which the CLI asks
+/// with a short-lived user token (<c>oidc.cli_session</c>) and the provider's refresh token, with which the CLI asks
 /// <see cref="TokenPath"/> again for a fresh token before the old one expires. A refresh the
 /// provider refuses is the end of the CLI's sign-in.
 /// </summary>
@@ -17,9 +17,6 @@ internal sealed class OidcDeviceSignIn(OidcProvider provider, OidcAccounts accou
 {
     public const string DevicePath = "/api/sso/device";
     public const string TokenPath = "/api/sso/token";
-
-    /// <summary>How long a CLI's token lives: an hour, then it refreshes, which is when the provider can end it.</summary>
-    public static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(1);
 
     public async Task<bool> TryHandleAsync(HttpContext http)
     {
@@ -97,7 +94,7 @@ internal sealed class OidcDeviceSignIn(OidcProvider provider, OidcAccounts accou
             await WriteAsync(http, StatusCodes.Status400BadRequest, ("error", unnamed!));
             return;
         }
-        var expires = time.GetUtcNow() + TokenLifetime;
+        var expires = time.GetUtcNow() + provider.Options.CliSession;
         var how = grant["grant_type"] == "refresh_token" ? "CLI sign-in refreshed at the identity provider" : "CLI sign-in with the identity provider (device code)";
         var (token, refusal) = accounts.Admit(identity, expires, PeerAddress.Of(http), how);
         if (token is null)
