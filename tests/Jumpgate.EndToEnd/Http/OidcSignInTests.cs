@@ -230,6 +230,29 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.DoesNotContain("   at ", ended.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ARestartedGatewayGoesOnRefreshingTheSignInsMadeBeforeIt()
+    {
+        var home = CliHome();
+        Assert.Equal(0, (await SignInTheCliAsync(home, "alice")).ExitCode);
+        await using var page = await BrowserAsync();
+        Assert.Equal(Service("before").AbsoluteUri, (await SignInAsync(page, Service("before"), "alice")).Location);
+        var before = Saved(home);
+
+        await _deployment.Gateway!.DisposeAsync();
+        await _deployment.StartGatewayAsync();
+        // The CLI renews through the new process (the refresh token is the CLI's to keep).
+        await UntilAsync(() => DateTimeOffset.UtcNow >= before.Renews, "the token never came due");
+        var listed = await ClientAsync(home, "ls");
+        // The browser's sign-in is still asked about: the provider takes alice out of lab, and at the next refresh she follows.
+        await _provider.SetUsersAsync(new Dictionary<string, string[]> { ["alice"] = ["visitors"], ["mallory"] = ["visitors"] });
+        var refused = await PollAsync(page, Service("after-restart"), "user alice may not reach node1:web");
+
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.NotEqual(before.Token, Saved(home).Token);
+        Assert.Contains("may not reach", refused, StringComparison.Ordinal);
+    }
+
     private string CliHome()
     {
         var home = _secrets.File($"cli-home-{Guid.NewGuid():N}");
