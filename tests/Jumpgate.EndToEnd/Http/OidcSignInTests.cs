@@ -253,6 +253,37 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("may not reach", refused, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ABurstOfDeviceSignInStartsIsThrottledWithRetryAfter()
+    {
+        using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
+        var statuses = new List<System.Net.HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        // The default burst is 10 (access.auth_failure_burst); 20 starts are enough to pass it and bounded.
+        for (var i = 0; i < 20 && limited is null; i++)
+        {
+            var response = await browser.Client.PostAsync(browser.GatewayUri("/api/sso/device"), new FormUrlEncodedContent([]));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+            {
+                limited = response;
+            }
+            else
+            {
+                response.Dispose();
+            }
+        }
+        using var poll = await browser.Client.PostAsync(browser.GatewayUri("/api/sso/token"), new FormUrlEncodedContent([new("device_code", "made-up")]));
+
+        Assert.NotNull(limited);
+        Assert.All(statuses[..^1], status => Assert.Equal(System.Net.HttpStatusCode.OK, status));
+        Assert.Equal(11, statuses.Count);
+        Assert.True(limited.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 }, limited.Headers.ToString());
+        Assert.Matches("too many sign-in requests from [^;]+; try again in [0-9]+ s", await limited.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, poll.StatusCode);
+        limited.Dispose();
+    }
+
     private string CliHome()
     {
         var home = _secrets.File($"cli-home-{Guid.NewGuid():N}");
