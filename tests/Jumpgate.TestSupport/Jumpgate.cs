@@ -7,10 +7,11 @@ public static class Jumpgate
     public static string Built { get; } = Find();
 
     /// <summary>
-    /// What deployments run for the gateway, agents and clients: the build next to the tests,
-    /// unless the benchmark points it at the Native AOT binary users install.
+    /// What deployments run for the gateway, agents and clients: the build next to the tests, unless
+    /// the benchmark points it at the Native AOT binary users install, or <c>JUMPGATE_TEST_EXECUTABLE</c>
+    /// names another build to run the end-to-end tests against (e.g. a Native AOT publish).
     /// </summary>
-    public static string Executable { get; set; } = Built;
+    public static string Executable { get; set; } = Environment.GetEnvironmentVariable("JUMPGATE_TEST_EXECUTABLE") is { Length: > 0 } other ? other : Built;
 
     private static string Find()
     {

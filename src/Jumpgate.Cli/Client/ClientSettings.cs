@@ -20,6 +20,9 @@ internal sealed record ClientSettings
     /// <summary>With `login --sso`: when <see cref="Token"/> expires; the CLI gets the next one before then with <see cref="SsoRefreshToken"/>.</summary>
     public DateTimeOffset? TokenExpires { get; init; }
 
+    /// <summary>With `login --sso`: when the next command renews <see cref="Token"/> (<see cref="SsoSignIn.RenewalTime"/>); null in a file saved before it was kept.</summary>
+    public DateTimeOffset? TokenRenews { get; init; }
+
     /// <summary>With `login --sso`: the identity provider's refresh token, which only the gateway (holding the client secret) can use.</summary>
     public string? SsoRefreshToken { get; init; }
 

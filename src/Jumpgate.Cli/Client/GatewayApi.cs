@@ -23,10 +23,15 @@ internal sealed class GatewayApi : IDisposable
 
     private readonly IReadOnlyList<GatewayEndpoint> _gateways;
     private string _token;
-    private ClientSettings? _refreshable;
+
+    /// <summary>With `login --sso`: when <see cref="_token"/> is to be renewed, so a long command (`ls --watch`) renews it in time.</summary>
+    private DateTimeOffset? _renewable;
     private readonly HttpClient?[] _clients;
     private readonly Action<GatewayEndpoint>? _answered;
     private int _current;
+
+    /// <summary>Why the system's CA store refused the last unpinned gateway, for the error a person reads.</summary>
+    private System.Net.Security.SslPolicyErrors? _untrusted;
 
     public GatewayApi(GatewayEndpoint gateway, string token) : this([gateway], token)
     {
@@ -54,7 +59,7 @@ internal sealed class GatewayApi : IDisposable
         var gateway = _gateways[index];
         return _clients[index] = new HttpClient(new SocketsHttpHandler
         {
-            SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned),
+            SslOptions = TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned, onUntrusted: errors => _untrusted = errors),
             // The TCP connect and the TLS handshake together have the failover's patience, so a
             // gateway whose machine is gone, or one that takes the connection and never answers TLS,
             // costs a second before the next one is asked; the last one gets the whole timeout.
@@ -75,7 +80,7 @@ internal sealed class GatewayApi : IDisposable
     public static GatewayApi FromSettings(ClientSettings settings)
     {
         var preference = GatewayPreference.Of(settings.Endpoints());
-        return new(preference.Gateways, settings.Token, preference.Answered) { _refreshable = settings.SsoRefreshToken is null ? null : settings };
+        return new(preference.Gateways, settings.Token, preference.Answered) { _renewable = SsoSignIn.RenewsAt(settings) };
     }
 
     public Task<WhoAmI> WhoAmIAsync(CancellationToken cancellationToken) =>
@@ -108,14 +113,13 @@ internal sealed class GatewayApi : IDisposable
     /// </summary>
     public async Task<T?> SendAsync<T>(HttpMethod method, string path, HttpContent? body, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
-        if (_refreshable is { } settings)
+        if (_renewable <= DateTimeOffset.UtcNow)
         {
-            _refreshable = null;
-            if (await SsoSignIn.RefreshIfDueAsync(settings, cancellationToken) is { } renewed)
-            {
-                _token = renewed.Token;
-                Array.Clear(_clients);
-            }
+            var current = await SsoSignIn.CurrentAsync(cancellationToken);
+            (_token, _renewable) = (current.Token, SsoSignIn.RenewsAt(current));
+            // The token rides in each client's default headers: the next request builds clients that carry the new one.
+            Dispose();
+            Array.Clear(_clients);
         }
         // A request is sent whole to one gateway; the body is kept to send again if that gateway never took the connection.
         var bytes = body is null ? null : await body.ReadAsByteArrayAsync(cancellationToken);
@@ -177,10 +181,10 @@ internal sealed class GatewayApi : IDisposable
         catch (HttpRequestException e)
         {
             // The TLS layer reports a pin mismatch as an authentication failure; say it in words.
-            var pinned = e.InnerException is System.Security.Authentication.AuthenticationException;
-            throw new CliException(pinned
-                ? $"gateway {gateway} did not present the pinned certificate {gateway.Pinned}; refusing to talk to it"
-                : $"gateway {gateway} is unreachable: {e.Message}");
+            var refused = e.InnerException is System.Security.Authentication.AuthenticationException;
+            throw new CliException(!refused ? $"gateway {gateway} is unreachable: {e.Message}"
+                : gateway.Pinned is null && _untrusted is { } errors ? gateway.Untrusted(errors)
+                : $"gateway {gateway} did not present the pinned certificate {gateway.Pinned}; refusing to talk to it");
         }
         using (response)
         {

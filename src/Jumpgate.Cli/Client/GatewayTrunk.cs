@@ -21,6 +21,9 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
     /// <summary>The gateway the trunk was last dialled to (a direct stream's leg goes there too).</summary>
     public GatewayEndpoint Gateway { get; private set; } = gateways[0];
 
+    /// <summary>With `login --sso`: the token for each new dial, renewed when due (a `forward` outlives its first token); null dials with the token given.</summary>
+    public Func<CancellationToken, Task<string>>? CurrentToken { get; init; }
+
     private readonly SemaphoreSlim _dialing = new(1, 1);
     private readonly TaskGroup _readers = new(failed);
     private Trunk? _trunk;
@@ -78,7 +81,7 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
             {
                 return dialled;
             }
-            var hello = new Hello { Type = HelloType.UserTrunk, Token = token };
+            var hello = new Hello { Type = HelloType.UserTrunk, Token = CurrentToken is null ? token : await CurrentToken(cancellationToken) };
             var (tls, reply, gateway) = await GatewayDialer.HandshakeAsync(gateways, hello, cancellationToken);
             Gateway = gateway;
             reached?.Invoke(gateway);

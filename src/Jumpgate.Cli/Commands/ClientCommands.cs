@@ -42,7 +42,7 @@ internal static class ClientCommands
             new ClientSettings
             {
                 Gateway = gateways[0].ToString(), Gateways = gateways.Count > 1 ? gateways.Select(g => g.ToString()).ToList() : null,
-                Fingerprint = gateways[0].Pinned?.ToString(), Token = secret, TokenExpires = grant?.Expires, SsoRefreshToken = grant?.RefreshToken,
+                Fingerprint = gateways[0].Pinned?.ToString(), Token = secret, TokenExpires = grant?.Expires, TokenRenews = grant?.Renews, SsoRefreshToken = grant?.RefreshToken,
             }.Save();
             var others = gateways.Count > 1 ? $" (and {gateways.Count - 1} more when it does not answer: {ClientSettings.Describe([.. gateways.Where(g => g != api.Gateway)])})" : "";
             Console.Error.WriteLine($"logged in to {api.Gateway} as {me.User}{others}; settings saved in {ClientSettings.FilePath}");

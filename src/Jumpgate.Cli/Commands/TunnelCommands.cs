@@ -41,7 +41,7 @@ internal static class TunnelCommands
             {
                 return await HandSshAsync(name, service, path, result.GetValue(verbose), say, cancellationToken);
             }
-            var settings = LoadTunnelSettings();
+            var settings = await LoadTunnelSettingsAsync(cancellationToken);
             await using var tunnel = (await OpenStreamAsync(settings, name, service, path, say, cancellationToken)).Stream;
             // Splice wants one duplex stream per side; stdin and stdout are two halves of one.
             await using var terminal = new DuplexStream(Console.OpenStandardInput(), Console.OpenStandardOutput());
@@ -72,7 +72,7 @@ internal static class TunnelCommands
             FdpassHandoff.HandToRelay(host, service, [.. path.Arguments(), .. relayVerbosity]);
             return 0;
         }
-        var (tunnel, taken) = await OpenStreamAsync(LoadTunnelSettings(), host, service, path, say, cancellationToken);
+        var (tunnel, taken) = await OpenStreamAsync(await LoadTunnelSettingsAsync(cancellationToken), host, service, path, say, cancellationToken);
         if (taken.Plain && tunnel is SocketStream leg)
         {
             FdpassHandoff.HandOver(leg);
@@ -99,7 +99,7 @@ internal static class TunnelCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             var path = StreamPathChoice.Of(result.GetValue(trunk), result.GetValue(direct), result.GetValue(tlsLegs));
-            var settings = LoadTunnelSettings();
+            var settings = await LoadTunnelSettingsAsync(cancellationToken);
             var (host, service) = SplitTarget(result.GetValue(target)!);
             if (!IPEndPoint.TryParse(result.GetValue(local)!, out var endpoint))
             {
@@ -133,10 +133,10 @@ internal static class TunnelCommands
     private static Action<string> Say(bool verbose) => verbose ? line => Console.Error.WriteLine("jumpgate: " + line) : _ => { };
 
     /// <summary>The login, for a process whose only TLS peer is the gateway and that only relays: a pinned gateway needs no system CA store, and its socket completions run inline.</summary>
-    private static ClientSettings LoadTunnelSettings()
+    private static async Task<ClientSettings> LoadTunnelSettingsAsync(CancellationToken cancellationToken)
     {
         SocketCompletions.RunInline();
-        var settings = ClientSettings.Load();
+        var settings = await SsoSignIn.CurrentAsync(cancellationToken);
         if (settings.Fingerprint is not null)
         {
             TlsDefaults.SkipSystemTrustStore();
@@ -165,7 +165,10 @@ internal static class TunnelCommands
         listening?.TrySetResult(bound);
         var running = new List<Task>();
         await using var trunk = new GatewayTrunk(gateways, settings.Token,
-            e => say($"jumpgate: the connection to the gateway failed ({e.GetType().Name}: {e.Message})"), preference.Answered);
+            e => say($"jumpgate: the connection to the gateway failed ({e.GetType().Name}: {e.Message})"), preference.Answered)
+        {
+            CurrentToken = settings.SsoRefreshToken is null ? null : async token => (await SsoSignIn.CurrentAsync(token)).Token,
+        };
         try
         {
             while (true)

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Net.Security;
 using System.Security.Authentication;
 using Jumpgate.Core.Security;
 using Jumpgate.Core.Streams;
@@ -18,6 +19,19 @@ internal sealed record GatewayEndpoint(Uri Address, Fingerprint? Pinned)
     }
 
     public override string ToString() => Address.GetLeftPart(UriPartial.Authority);
+
+    /// <summary>
+    /// Why an unpinned gateway was refused, and the fix: a self-signed gateway (what `gateway init`
+    /// makes) is trusted by its fingerprint, never by the system's CA store.
+    /// </summary>
+    public string Untrusted(SslPolicyErrors errors)
+    {
+        var why = errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable) ? "no certificate"
+            : errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors) ? "a certificate that no CA in this machine's store vouches for (self-signed, or from a private CA)"
+            : $"a certificate issued for another name than {Address.IdnHost}";
+        return $"gateway {this} presented {why}; refusing to talk to it. If its admin gave you a fingerprint, pass it: "
+            + $"`jumpgate login {this} --fingerprint SHA256:…` (`jumpgate gateway fingerprint` prints it on the gateway)";
+    }
 }
 
 /// <summary>The gateway refused or could not be reached; the message is meant for a person.</summary>
@@ -60,10 +74,12 @@ internal static class GatewayDialer
     {
         var socket = await ConnectSocketAsync(gateway, cancellationToken);
         string? presented = null;
+        SslPolicyErrors? untrusted = null;
         var tls = TlsStream.Over(new NetworkStream(socket, ownsSocket: true));
         try
         {
-            await tls.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned, actual => presented = actual), cancellationToken);
+            await tls.Tls.AuthenticateAsClientAsync(
+                TlsDefaults.ClientOptions(gateway.Address.IdnHost, gateway.Pinned, actual => presented = actual, errors => untrusted = errors), cancellationToken);
             return tls;
         }
         catch (AuthenticationException e)
@@ -71,6 +87,7 @@ internal static class GatewayDialer
             await tls.DisposeAsync();
             throw presented is not null
                 ? new GatewayException($"gateway {gateway} presented certificate {presented}, which does not match the pinned fingerprint {gateway.Pinned}; refusing to connect. If the gateway's certificate was replaced, get the new fingerprint from its admin (`jumpgate gateway fingerprint`).", inner: e)
+                : untrusted is { } errors ? new GatewayException(gateway.Untrusted(errors), inner: e)
                 : new GatewayException($"TLS with gateway {gateway} failed: {e.Message}", inner: e);
         }
         catch (Exception e) when (e is IOException or SocketException)

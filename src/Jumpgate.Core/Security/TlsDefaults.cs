@@ -47,7 +47,9 @@ internal static class TlsDefaults
     private static extern int SetNativeEnvironment(string name, string value, int overwrite);
 
     /// <summary>Client options that pin the gateway's certificate when a fingerprint is given, and validate it normally otherwise.</summary>
-    public static SslClientAuthenticationOptions ClientOptions(string targetHost, Fingerprint? pinned, Action<string>? onMismatch = null)
+    /// <param name="onMismatch">Told the fingerprint presented when it is not the pinned one.</param>
+    /// <param name="onUntrusted">Without a pin: told why the system's CA store refused the certificate.</param>
+    public static SslClientAuthenticationOptions ClientOptions(string targetHost, Fingerprint? pinned, Action<string>? onMismatch = null, Action<SslPolicyErrors>? onUntrusted = null)
     {
         return new SslClientAuthenticationOptions
         {
@@ -58,6 +60,10 @@ internal static class TlsDefaults
             {
                 if (pinned is null)
                 {
+                    if (errors != SslPolicyErrors.None)
+                    {
+                        onUntrusted?.Invoke(errors);
+                    }
                     return errors == SslPolicyErrors.None;
                 }
                 if (pinned.Matches(certificate))

@@ -39,6 +39,13 @@ internal sealed record OidcOptions
     /// <summary>How often the refresh token of each live OIDC sign-in is used, which is when the provider can end it. Default 5 min.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long a token from `jumpgate login --sso` lives before the CLI renews it through the provider,
+    /// which is when the provider can end it. Default 1 h: a renewal an hour costs the CLI one round
+    /// trip, and a user the provider removed keeps access for at most that long.
+    /// </summary>
+    public TimeSpan CliSession { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Whether the issuer may be plain HTTP: only on a loopback address (a provider on the same machine, or a test's).</summary>
     public bool AllowsHttp => Issuer.IsLoopback || IPAddress.TryParse(Issuer.Host, out var address) && IPAddress.IsLoopback(address);
 
@@ -48,7 +55,7 @@ internal sealed record OidcOptions
         {
             return null;
         }
-        file.RejectUnknown(section, Section, "issuer", "client_id", "client_secret_file", "scopes", "claim_user", "claim_groups", "create_users", "display_name", "refresh_interval");
+        file.RejectUnknown(section, Section, "issuer", "client_id", "client_secret_file", "scopes", "claim_user", "claim_groups", "create_users", "display_name", "refresh_interval", "cli_session");
         var issuerText = file.String(section, "issuer", $"{Section}.issuer", required: true);
         var issuer = new Uri("https://invalid.invalid/");
         if (issuerText is not null)
@@ -75,6 +82,7 @@ internal sealed record OidcOptions
             CreateUsers = file.Bool(section, "create_users", $"{Section}.create_users") ?? false,
             DisplayName = file.String(section, "display_name", $"{Section}.display_name") ?? issuer.Host,
             RefreshInterval = file.Duration(section, "refresh_interval", $"{Section}.refresh_interval") ?? defaults.RefreshInterval,
+            CliSession = file.Duration(section, "cli_session", $"{Section}.cli_session") ?? defaults.CliSession,
         };
         if (issuer.Scheme == "http" && !options.AllowsHttp)
         {
@@ -83,6 +91,10 @@ internal sealed record OidcOptions
         if (options.RefreshInterval < TimeSpan.FromSeconds(1))
         {
             file.Error(YamlFile.Get(section, "refresh_interval"), $"{Section}.refresh_interval", "must be at least 1s");
+        }
+        if (options.CliSession < TimeSpan.FromSeconds(1))
+        {
+            file.Error(YamlFile.Get(section, "cli_session"), $"{Section}.cli_session", "must be at least 1s");
         }
         return options;
     }

@@ -286,6 +286,7 @@ public static class GatewayServer
         services.AddSingleton(store.SignInCodes);
         services.AddSingleton(store.Exposures);
         services.AddSingleton(store.HostKeys);
+        services.AddSingleton(store.OidcRefresh);
         services.AddSingleton(store.Generation);
         services.AddSingleton(store.Health);
         services.AddSingleton<AccessCache>();

@@ -12,12 +12,18 @@ namespace Jumpgate.Gateway.Oidc;
 /// groups replace the user's groups, so a user taken out of a group loses its rules. A provider
 /// that cannot be reached ends nothing: that is not the provider saying so.
 /// </summary>
-/// <remarks>Refresh tokens are held in this process's memory only: a restarted gateway lets its browsers' OIDC sessions run to their expiry unchecked.</remarks>
-internal sealed class OidcRefresher(OidcProvider provider, OidcAccounts accounts, ITokenStore tokens, TimeProvider time, ILogger<OidcRefresher> logger) : BackgroundService
+/// <remarks>
+/// What it watches is kept in the store (<see cref="IOidcRefreshStore"/>, the refresh token sealed by
+/// <see cref="OidcRefreshSeal"/>), so a restarted gateway goes on asking. Gateways sharing a store
+/// each watch every kept sign-in; a refusal is first checked against the store, where another
+/// gateway may have kept the rotated refresh token that replaced this one's.
+/// </remarks>
+internal sealed class OidcRefresher(OidcProvider provider, OidcAccounts accounts, ITokenStore tokens, IOidcRefreshStore kept, TimeProvider time, ILogger<OidcRefresher> logger) : BackgroundService
 {
     private sealed record Tracked(OidcIdentity Identity, string RefreshToken);
 
     private readonly ConcurrentDictionary<string, Tracked> _live = new(StringComparer.Ordinal);
+    private readonly OidcRefreshSeal _seal = new(provider.ClientSecret);
 
     /// <summary>Sign-ins being refreshed now (for tests).</summary>
     internal int Count => _live.Count;
@@ -27,12 +33,46 @@ internal sealed class OidcRefresher(OidcProvider provider, OidcAccounts accounts
     {
         if (!string.IsNullOrEmpty(refreshToken))
         {
-            _live[tokenId] = new Tracked(identity, refreshToken);
+            Keep(tokenId, new Tracked(identity, refreshToken));
         }
+    }
+
+    private void Keep(string tokenId, Tracked tracked)
+    {
+        _live[tokenId] = tracked;
+        kept.Put(new OidcRefreshRecord(tokenId, tracked.Identity.User, tracked.Identity.Subject, tracked.Identity.Groups, _seal.Seal(tokenId, tracked.RefreshToken)));
+    }
+
+    private void Forget(string tokenId)
+    {
+        _live.TryRemove(tokenId, out _);
+        kept.Remove(tokenId);
+    }
+
+    /// <summary>The kept sign-ins, as the store has them now; one sealed under another client secret cannot be asked about and is dropped.</summary>
+    private Dictionary<string, Tracked> ReadKept()
+    {
+        var found = new Dictionary<string, Tracked>(StringComparer.Ordinal);
+        foreach (var record in kept.List())
+        {
+            if (_seal.Open(record.TokenId, record.SealedRefreshToken) is { } refresh)
+            {
+                found[record.TokenId] = new Tracked(new OidcIdentity(record.User, record.Groups, record.Subject), refresh);
+            }
+            else
+            {
+                kept.Remove(record.TokenId);
+            }
+        }
+        return found;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        foreach (var (tokenId, tracked) in ReadKept())
+        {
+            _live.TryAdd(tokenId, tracked);
+        }
         using var timer = new PeriodicTimer(provider.Options.RefreshInterval, time);
         try
         {
@@ -56,7 +96,7 @@ internal sealed class OidcRefresher(OidcProvider provider, OidcAccounts accounts
             if (tokens.Find(tokenId) is not { } token || !token.IsValidAt(now))
             {
                 // Expired, revoked or signed out some other way: nothing left to keep.
-                _live.TryRemove(tokenId, out _);
+                Forget(tokenId);
                 continue;
             }
             await RefreshAsync(tokenId, tracked, cancellationToken);
@@ -79,6 +119,12 @@ internal sealed class OidcRefresher(OidcProvider provider, OidcAccounts accounts
         {
             if (answer.Json is null)
             {
+                if (ReadKept().GetValueOrDefault(tokenId) is { } newer && newer.RefreshToken != tracked.RefreshToken)
+                {
+                    // Another gateway of the store refreshed it first and the provider rotated the token: go on with the new one.
+                    _live[tokenId] = newer;
+                    return;
+                }
                 End(tokenId, tracked, $"the identity provider refused to refresh the sign-in: {answer.Message}");
                 return;
             }
@@ -99,13 +145,17 @@ internal sealed class OidcRefresher(OidcProvider provider, OidcAccounts accounts
                 identity = fresh;
             }
             // Providers that rotate refresh tokens send a new one each time; the old one is then spent.
-            _live[tokenId] = new Tracked(identity, answer.Get("refresh_token") ?? tracked.RefreshToken);
+            var next = new Tracked(identity, answer.Get("refresh_token") ?? tracked.RefreshToken);
+            if (next != tracked)
+            {
+                Keep(tokenId, next);
+            }
         }
     }
 
     private void End(string tokenId, Tracked tracked, string reason)
     {
-        _live.TryRemove(tokenId, out _);
+        Forget(tokenId);
         accounts.End(tokenId, tracked.Identity, reason);
         OidcLog.SignInEnded(logger, tracked.Identity.User, reason);
     }

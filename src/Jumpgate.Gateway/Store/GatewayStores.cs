@@ -14,6 +14,7 @@ internal sealed record GatewayStores(
     ISignInCodeStore SignInCodes,
     IExposureStore Exposures,
     IHostKeyStore HostKeys,
+    IOidcRefreshStore OidcRefresh,
     IStoreGeneration Generation,
     IDisposable Backend) : IDisposable
 {

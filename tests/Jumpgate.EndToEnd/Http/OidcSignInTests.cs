@@ -59,7 +59,8 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
               client_id: {ClientId}
               client_secret_file: {secretFile}
               display_name: Lab SSO
-              refresh_interval: 1s{extra}
+              refresh_interval: 1s
+              cli_session: 12s{extra}
             """);
     }
 
@@ -183,14 +184,138 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task TheCliSignsInWithTheDeviceFlowOnceTheCodeIsApproved()
     {
-        var home = _secrets.File("cli-home");
+        var home = CliHome();
+        var (exit, output) = await SignInTheCliAsync(home, "alice");
+        var whoami = await ClientAsync(home, "ls");
+        var saved = await File.ReadAllTextAsync(Path.Combine(home, "jumpgate", "config.json"));
+
+        Assert.Equal(0, exit);
+        Assert.Contains("as alice", output, StringComparison.Ordinal);
+        Assert.True(whoami.ExitCode == 0, whoami.ToString());
+        Assert.Contains("node1", whoami.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"sso_refresh_token\"", saved, StringComparison.Ordinal);
+        Assert.Contains("\"token_expires\"", saved, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheCliRenewsItsSessionByItselfOnceForCommandsStartedTogetherAndSaysToSignInAgainWhenItCannot()
+    {
+        var home = CliHome();
+        Assert.Equal(0, (await SignInTheCliAsync(home, "alice")).ExitCode);
+        var first = Saved(home);
+
+        // Four commands at once when the token is due (ssh opening several connections): one renewal, all four served.
+        await UntilAsync(() => DateTimeOffset.UtcNow >= first.Renews, "the token never came due");
+        var together = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => ClientAsync(home, "ls")));
+        var second = Saved(home);
+        // Past its expiry: `proxy`, which never asks the JSON API, renews it too before it opens its stream
+        // (the request reaching the service is the proof: the upstream answers a half-closed request with nothing).
+        await UntilAsync(() => DateTimeOffset.UtcNow > second.Expires, "the token never expired");
+        var proxied = await ClientWithInputAsync(home, stdin: "GET /headers?through-proxy HTTP/1.0\r\n\r\n", "proxy", "node1", "web");
+        var third = Saved(home);
+        // The provider forgets alice: once the token is past its end, the CLI says what to do.
+        await _provider.SetUsersAsync(new Dictionary<string, string[]> { ["mallory"] = ["visitors"] });
+        await UntilAsync(() => DateTimeOffset.UtcNow > third.Expires, "the token never expired");
+        var ended = await ClientAsync(home, "ls");
+
+        Assert.All(together, result => Assert.True(result.ExitCode == 0 && result.Stdout.Contains("node1", StringComparison.Ordinal), result.ToString()));
+        Assert.NotEqual(first.Token, second.Token);
+        Assert.True(proxied.ExitCode == 0, proxied.ToString());
+        Assert.Contains("/headers?through-proxy", _upstream.Requests.Select(r => r.PathAndQuery));
+        Assert.NotEqual(second.Token, third.Token);
+        var audit = await File.ReadAllLinesAsync(Path.Combine(_deployment.GatewayDir, "audit.jsonl"));
+        Assert.Equal(2, audit.Count(line => line.Contains("CLI sign-in refreshed at the identity provider", StringComparison.Ordinal)));
+        Assert.NotEqual(0, ended.ExitCode);
+        Assert.Contains($"sign in again: jumpgate login {_deployment.GatewayUrl} --sso", ended.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", ended.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ARestartedGatewayGoesOnRefreshingTheSignInsMadeBeforeIt()
+    {
+        var home = CliHome();
+        Assert.Equal(0, (await SignInTheCliAsync(home, "alice")).ExitCode);
+        await using var page = await BrowserAsync();
+        Assert.Equal(Service("before").AbsoluteUri, (await SignInAsync(page, Service("before"), "alice")).Location);
+        var before = Saved(home);
+
+        await _deployment.Gateway!.DisposeAsync();
+        await _deployment.StartGatewayAsync();
+        // The CLI renews through the new process (the refresh token is the CLI's to keep).
+        await UntilAsync(() => DateTimeOffset.UtcNow >= before.Renews, "the token never came due");
+        var listed = await ClientAsync(home, "ls");
+        // The browser's sign-in is still asked about: the provider takes alice out of lab, and at the next refresh she follows.
+        await _provider.SetUsersAsync(new Dictionary<string, string[]> { ["alice"] = ["visitors"], ["mallory"] = ["visitors"] });
+        var refused = await PollAsync(page, Service("after-restart"), "user alice may not reach node1:web");
+
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.NotEqual(before.Token, Saved(home).Token);
+        Assert.Contains("may not reach", refused, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABurstOfDeviceSignInStartsIsThrottledWithRetryAfter()
+    {
+        using var browser = new GatewayBrowser(_deployment.GatewayUrl, _deployment.Fingerprint);
+        var statuses = new List<System.Net.HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        // The default burst is 10 (access.auth_failure_burst); 20 starts are enough to pass it and bounded.
+        for (var i = 0; i < 20 && limited is null; i++)
+        {
+            var response = await browser.Client.PostAsync(browser.GatewayUri("/api/sso/device"), new FormUrlEncodedContent([]));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+            {
+                limited = response;
+            }
+            else
+            {
+                response.Dispose();
+            }
+        }
+        using var poll = await browser.Client.PostAsync(browser.GatewayUri("/api/sso/token"), new FormUrlEncodedContent([new("device_code", "made-up")]));
+
+        Assert.NotNull(limited);
+        Assert.All(statuses[..^1], status => Assert.Equal(System.Net.HttpStatusCode.OK, status));
+        Assert.Equal(11, statuses.Count);
+        Assert.True(limited.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 }, limited.Headers.ToString());
+        Assert.Matches("too many sign-in requests from [^;]+; try again in [0-9]+ s", await limited.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, poll.StatusCode);
+        limited.Dispose();
+    }
+
+    private string CliHome()
+    {
+        var home = _secrets.File($"cli-home-{Guid.NewGuid():N}");
         Directory.CreateDirectory(home);
+        return home;
+    }
+
+    private Task<CommandResult> ClientAsync(string home, params string[] arguments) => ClientWithInputAsync(home, stdin: null, arguments);
+
+    private Task<CommandResult> ClientWithInputAsync(string home, string? stdin, params string[] arguments) =>
+        Command.RunAsync(TestSupport.Jumpgate.Executable, arguments, Signals.Timeout(30), new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home }, stdin, output);
+
+    /// <summary>The token the CLI saved, and when it is renewed and expires.</summary>
+    private static (string Token, DateTimeOffset Renews, DateTimeOffset Expires) Saved(string home)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(home, "jumpgate", "config.json")));
+        var root = json.RootElement;
+        return (root.GetProperty("token").GetString()!, root.GetProperty("token_renews").GetDateTimeOffset(), root.GetProperty("token_expires").GetDateTimeOffset());
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string failure) =>
+        Assert.True(await Signals.UntilAsync(() => Task.FromResult(condition()), Signals.Timeout(30), TimeSpan.FromMilliseconds(100)), failure);
+
+    /// <summary>`jumpgate login --sso` as <paramref name="user"/>, the person confirming the code in Chromium at the provider.</summary>
+    private async Task<(int ExitCode, string Output)> SignInTheCliAsync(string home, string user)
+    {
         await using var login = ChildProcess.Start("login --sso", TestSupport.Jumpgate.Executable,
             ["login", _deployment.GatewayUrl, "--sso", "--fingerprint", _deployment.Fingerprint], output,
             new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home });
         var prompt = await login.WaitForLineAsync(@"open (\S+) and confirm the code (\S+)", Signals.Timeout(60));
 
-        // The person: opens the provider's page, confirms the code, signs in as alice and consents.
+        // The person: opens the provider's page, confirms the code, signs in and consents.
         await using var page = await BrowserAsync();
         await page.NavigateAsync(new Uri(prompt.Groups[1].Value));
         for (var step = 0; step < 5 && !(await page.EvaluateAsync("document.body.innerText")).Contains("Sign-in Success", StringComparison.OrdinalIgnoreCase); step++)
@@ -198,7 +323,7 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
             await page.ActAndWaitForLoadAsync($$"""
                 (() => {
                   const login = document.querySelector('input[name=login]');
-                  if (login) { login.value = 'alice'; document.querySelector('input[name=password]').value = 'any'; }
+                  if (login) { login.value = '{{user}}'; document.querySelector('input[name=password]').value = 'any'; }
                   const form = document.querySelector('form');
                   const button = form.querySelector('button[type=submit]:not([name=abort])') || form.querySelector('button');
                   button ? button.click() : form.submit();
@@ -206,15 +331,7 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
                 """);
         }
         var exit = await login.Exited.WaitAsync(Signals.Timeout(60));
-        var whoami = await Command.RunAsync(TestSupport.Jumpgate.Executable, ["ls"], Signals.Timeout(30), new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home }, output: output);
-        var saved = await File.ReadAllTextAsync(Path.Combine(home, "jumpgate", "config.json"));
-
-        Assert.Equal(0, exit);
-        Assert.Contains("as alice", login.Output, StringComparison.Ordinal);
-        Assert.True(whoami.ExitCode == 0, whoami.ToString());
-        Assert.Contains("node1", whoami.Stdout, StringComparison.Ordinal);
-        Assert.Contains("\"sso_refresh_token\"", saved, StringComparison.Ordinal);
-        Assert.Contains("\"token_expires\"", saved, StringComparison.Ordinal);
+        return (exit, login.Output);
     }
 
     private static async Task<string> PollAsync(ChromiumPage page, Uri url, string expected)

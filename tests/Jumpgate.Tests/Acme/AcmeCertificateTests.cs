@@ -111,4 +111,37 @@ public sealed class AcmeCertificateTests(ITestOutputHelper output)
         using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, httpPort);
         probe.Start();
     }
+
+    [Fact]
+    public async Task TheCliLogsInWithoutAFingerprintTrustingTheCaStoreAndAsksForOneFromASelfSignedGateway()
+    {
+        // "localhost": the one name that resolves to 127.0.0.1 for the CLI (through /etc/hosts) as for Pebble (through BIND).
+        const string name = "localhost";
+        await using var dns = await BindServer.StartAsync(name, output);
+        var httpPort = Sshd.FreePort();
+        await using var pebble = await PebbleServer.StartAsync(dns.Port, httpPort, output);
+        await using var acme = AcmeGateway.Create(output, name, $"""
+            email: admin@example.org
+            directory: {pebble.Directory}
+            directory_ca: {pebble.TlsCaFile}
+            http_listen: 127.0.0.1:{httpPort}
+            """);
+        await acme.StartAsync();
+        await using var selfSigned = AcmeGateway.Create(output, name, acmeYaml: null);
+        await selfSigned.StartAsync();
+        using var home = new TempDirectory("jg-acme-cli");
+
+        var login = await acme.ClientAsync(home.Path, pebble.RootFile, "login", $"https://{name}:{acme.Port}", "--token", await acme.AddUserAsync("alice"));
+        var list = await acme.ClientAsync(home.Path, pebble.RootFile, "ls");
+        var refused = await selfSigned.ClientAsync(home.Path, pebble.RootFile, "login", $"https://{name}:{selfSigned.Port}", "--token", await selfSigned.AddUserAsync("bob"));
+
+        Assert.True(login.ExitCode == 0, login.ToString());
+        Assert.Contains("as alice", login.Stderr, StringComparison.Ordinal);
+        Assert.Contains("\"fingerprint\": null", await File.ReadAllTextAsync(Path.Combine(home.Path, "jumpgate", "config.json")), StringComparison.Ordinal);
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("no CA in this machine's store vouches for", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"jumpgate login https://{name}:{selfSigned.Port} --fingerprint", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", refused.Stderr, StringComparison.Ordinal);
+    }
 }

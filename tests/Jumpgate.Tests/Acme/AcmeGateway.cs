@@ -40,13 +40,37 @@ internal sealed class AcmeGateway : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes the gateway (domain <paramref name="domain"/>, <paramref name="acmeYaml"/> as its acme: section) without starting it.</summary>
-    public static AcmeGateway Create(ITestOutputHelper output, string domain, string acmeYaml)
+    /// <summary>Writes the gateway (domain <paramref name="domain"/>, <paramref name="acmeYaml"/> as its acme: section, none: self-signed) without starting it.</summary>
+    public static AcmeGateway Create(ITestOutputHelper output, string domain, string? acmeYaml)
     {
         var gateway = new AcmeGateway(output);
         GatewayInit.Run(gateway._dir.Path, new IPEndPoint(IPAddress.Loopback, 0), domain, null, null);
-        File.AppendAllText(gateway._dir.File("gateway.yaml"), "acme:\n" + string.Join('\n', acmeYaml.Split('\n').Select(line => "  " + line)) + "\n");
+        if (acmeYaml is not null)
+        {
+            File.AppendAllText(gateway._dir.File("gateway.yaml"), "acme:\n" + string.Join('\n', acmeYaml.Split('\n').Select(line => "  " + line)) + "\n");
+        }
         return gateway;
+    }
+
+    /// <summary>
+    /// Runs the `jumpgate` program as a user on this machine would, with its settings in <paramref name="home"/>
+    /// and, as its system CA store, only <paramref name="caFile"/>: OpenSSL, which .NET's chain building reads
+    /// the store through on Linux, takes SSL_CERT_FILE and SSL_CERT_DIR in place of the distribution's store.
+    /// </summary>
+    public async Task<CommandResult> ClientAsync(string home, string caFile, params string[] arguments)
+    {
+        var empty = Path.Combine(home, "no-ca-dir");
+        System.IO.Directory.CreateDirectory(empty);
+        var environment = new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home, ["SSL_CERT_FILE"] = caFile, ["SSL_CERT_DIR"] = empty };
+        return await Command.RunAsync(TestSupport.Jumpgate.Built, arguments, Signals.Timeout(60), environment, output: _output.Current);
+    }
+
+    /// <summary>A user token from `jumpgate gateway add-user`, run against the running gateway's directory as an admin runs it.</summary>
+    public async Task<string> AddUserAsync(string name)
+    {
+        var result = await Command.RunAsync(TestSupport.Jumpgate.Built, ["gateway", "add-user", name, "--dir", Directory], Signals.Timeout(60), output: _output.Current);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return result.Stdout.Trim();
     }
 
     /// <summary>Runs the gateway until it listens (it has its certificate then), or throws why it did not start.</summary>

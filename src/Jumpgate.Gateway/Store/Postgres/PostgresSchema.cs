@@ -23,7 +23,7 @@ internal static class PostgresSchema
     private static readonly string[] CachedTables = ["principals", "tokens", "rules", "user_groups", "web_sessions"];
 
     /// <summary>Migration n brings a database from version n to n + 1; a new one is appended, never edited.</summary>
-    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes, Exposures, HostKeys];
+    private static readonly string[] Migrations = [Initial(), Certificate, SignInCodes, Exposures, HostKeys, OidcRefresh];
 
     /// <summary>The one certificate of the gateways that share the store (<see cref="PostgresCertificate"/>).</summary>
     private const string Certificate = """
@@ -55,6 +55,9 @@ internal static class PostgresSchema
 
     /// <summary>The SSH host keys the gateway vouches for, as SQLite has them (<see cref="SqlHostKeyStore"/>).</summary>
     private const string HostKeys = Sqlite.SqliteSchema.HostKeysTable;
+
+    /// <summary>The browser sign-ins the gateways keep asking the identity provider about, as SQLite has them (<see cref="SqlOidcRefreshStore"/>).</summary>
+    private const string OidcRefresh = Sqlite.SqliteSchema.OidcRefreshTable;
 
     public static void Apply(NpgsqlDataSource source, PostgresUrl url)
     {

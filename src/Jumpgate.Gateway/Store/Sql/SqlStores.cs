@@ -21,6 +21,7 @@ internal static class SqlStores
             new SqlSignInCodeStore(database),
             new SqlExposureStore(database),
             new SqlHostKeyStore(database),
+            new SqlOidcRefreshStore(database),
             generation,
             new Kept(audit, generation, database))
         {

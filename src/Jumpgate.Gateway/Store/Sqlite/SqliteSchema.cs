@@ -54,6 +54,7 @@ internal static class SqliteSchema
         Execute(connection, SignInCodesTable);
         Execute(connection, ExposuresTable);
         Execute(connection, HostKeysTable);
+        Execute(connection, OidcRefreshTable);
         CreateGeneration(connection);
     }
 
@@ -77,6 +78,17 @@ internal static class SqliteSchema
         CREATE TABLE IF NOT EXISTS host_keys (
             host TEXT PRIMARY KEY, keys TEXT NOT NULL, agent TEXT NOT NULL, recorded TEXT NOT NULL,
             pending TEXT, pending_agent TEXT, pending_since TEXT);
+        """;
+
+    /// <summary>
+    /// The browser sign-ins through the identity provider that the gateway keeps asking about
+    /// (<see cref="SqlOidcRefreshStore"/>), so a restart does not forget them; the refresh token is
+    /// sealed with a key derived from the client secret, which the store does not hold.
+    /// </summary>
+    internal const string OidcRefreshTable = """
+        CREATE TABLE IF NOT EXISTS oidc_refresh (
+            token_id TEXT PRIMARY KEY, "user" TEXT NOT NULL, subject TEXT NOT NULL, groups TEXT NOT NULL,
+            sealed TEXT NOT NULL, updated TEXT NOT NULL);
         """;
 
     private static string PrincipalsTable(string name) => $"""
