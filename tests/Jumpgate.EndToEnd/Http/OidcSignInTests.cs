@@ -114,6 +114,30 @@ public sealed class OidcSignInTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ALabMemberSignsInWithTheProviderAndReachesJupyterOnItsSubdomain()
+    {
+        await using var jupyter = await JupyterServer.StartAsync(output);
+        var tokenFile = _deployment.Dir.File("jupyter.token");
+        await File.WriteAllTextAsync(tokenFile, jupyter.Token);
+        await _deployment.AddAgentAsync("lab-b", "gpu*");
+        await _deployment.StartAgentAsync("lab-b", $$"""
+            gpu1:
+              address: 127.0.0.1
+              services:
+                jupyter: { port: {{jupyter.Port}}, http: true, token_file: {{tokenFile}} }
+            """);
+        await AdminAsync("grant", "@lab", "gpu1");
+        await using var page = await BrowserAsync();
+        var tree = new Uri($"https://jupyter--gpu1.localhost:{_port}/tree");
+
+        var (landed, _) = await SignInAsync(page, tree, "alice");
+
+        Assert.Equal(tree.AbsoluteUri, landed);
+        Assert.True(jupyter.SawRequest("/tree"), string.Join('\n', jupyter.Requests));
+        Assert.Equal("true", await page.EvaluateAsync("document.getElementById('notebook_list') !== null"));
+    }
+
+    [Fact]
     public async Task AUserOutsideTheGrantedGroupIsRefusedAndAnUnknownUserIsNotSignedIn()
     {
         await using var mallorys = await BrowserAsync();

@@ -22,6 +22,9 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
     private readonly TimeSpan _recheck;
     private readonly StoreHealth _health;
     private readonly TimeProvider _time;
+    /// <summary>How long disposal waits for the listening loop to notice it is cancelled.</summary>
+    private static readonly TimeSpan ListenerStopWait = TimeSpan.FromSeconds(3);
+
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _listening;
     private long _value = -1;
@@ -78,14 +81,16 @@ internal sealed class PostgresGeneration : IStoreGeneration, IDisposable
         _stop.Cancel();
         try
         {
-            _listening.Wait();
+            // Bounded: cancelling a wait on the connection asks the server to cancel it, and a database that does not answer
+            // must not keep a one-shot command such as `gateway add-agent` from exiting; disposing the source below closes it.
+            _ = _listening.Wait(ListenerStopWait);
         }
         catch (AggregateException)
         {
             // Stopping is how the loop ends: whatever it was doing then (a wait, a connect, a retry's delay) fails with it.
         }
-        _stop.Dispose();
         _listener.Dispose();
+        _stop.Dispose();
     }
 
     private async Task ListenAsync(CancellationToken cancellationToken)
