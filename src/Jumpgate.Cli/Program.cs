@@ -11,6 +11,8 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Before any socket: the relaying commands turn inline completions on for themselves, nothing inherits them.
+        Jumpgate.Core.Streams.SocketCompletions.OnThreadPool();
         var root = new RootCommand("""
             Jumpgate: reach GPU machines in private networks with the tools you already use.
 

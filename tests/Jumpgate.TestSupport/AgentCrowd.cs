@@ -44,8 +44,6 @@ public sealed class AgentCrowd : IAsyncDisposable
     /// <summary>Starts one agent per file in <paramref name="configs"/>; <paramref name="say"/> hears their warnings and errors.</summary>
     public static async Task<AgentCrowd> StartAsync(IReadOnlyList<string> configs, TimeSpan timeout, Action<string> say)
     {
-        // As `jumpgate agent run` does before its first socket: the agent only relays.
-        SocketCompletions.RunInline();
         var crowd = new AgentCrowd(configs.Count, say);
         for (var i = 0; i < configs.Count; i++)
         {

@@ -14,6 +14,7 @@ public sealed class Deployment : IAsyncDisposable
     private readonly Dictionary<string, ChildProcess> _agents = [];
     private readonly List<ChildProcess> _gateways = [];
     private (string Url, string Password)? _store;
+    private IReadOnlyDictionary<string, string>? _gatewayEnvironment;
 
     private Deployment(ITestOutputHelper? output)
     {
@@ -59,10 +60,13 @@ public sealed class Deployment : IAsyncDisposable
     /// <paramref name="gatewayYaml"/> is appended to the gateway.yaml that init wrote (e.g. a short handshake_timeout).
     /// </summary>
     /// <param name="store">A PostgreSQL store for the gateway (and for <see cref="StartAnotherGatewayAsync"/>'s): the URL without its password, and the password, which init reads from PGPASSWORD as an admin keeps it off the command line.</param>
-    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null, (string Url, string Password)? store = null)
+    /// <param name="gatewayEnvironment">Variables the gateway processes get besides the test's own environment.</param>
+    public static async Task<Deployment> StartAsync(ITestOutputHelper? output, string listen = "127.0.0.1:0", string? gatewayYaml = null, (string Url, string Password)? store = null,
+        IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
     {
         var deployment = new Deployment(output);
         deployment._store = store;
+        deployment._gatewayEnvironment = gatewayEnvironment;
         try
         {
             await deployment.SetUpAsync(listen, gatewayYaml);
@@ -96,7 +100,7 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>Starts (or restarts) the gateway process and waits until it listens; the port is kept across restarts.</summary>
     public async Task StartGatewayAsync()
     {
-        Gateway = ChildProcess.Start("gateway", Jumpgate.Executable, ["gateway", "run", "--dir", GatewayDir, "--verbose"], _output);
+        Gateway = ChildProcess.Start("gateway", Jumpgate.Executable, ["gateway", "run", "--dir", GatewayDir, "--verbose"], _output, _gatewayEnvironment);
         var listening = await Gateway.WaitForLineAsync(@"listening on https://(\S+) ", Signals.Timeout(60));
         GatewayUrl = "https://" + listening.Groups[1].Value;
         // Pin the port the first start got, so a restart comes back where agents look for it.
@@ -131,7 +135,7 @@ public sealed class Deployment : IAsyncDisposable
         {
             throw new InvalidOperationException($"gateway {name} got certificate {init.Stdout.Trim()}, not the first gateway's {Fingerprint}");
         }
-        var gateway = ChildProcess.Start(name, Jumpgate.Executable, ["gateway", "run", "--dir", dir, "--verbose"], _output);
+        var gateway = ChildProcess.Start(name, Jumpgate.Executable, ["gateway", "run", "--dir", dir, "--verbose"], _output, _gatewayEnvironment);
         _gateways.Add(gateway);
         var listening = await gateway.WaitForLineAsync(@"listening on https://(\S+) ", Signals.Timeout(60));
         return (gateway, "https://" + listening.Groups[1].Value);

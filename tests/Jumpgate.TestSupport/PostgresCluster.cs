@@ -103,7 +103,9 @@ public sealed class PostgresCluster : IDisposable
             var port = Sshd.FreePort();
             // fsync off: a cluster that is thrown away needs no durability. max_connections: every store a test opens
             // holds a pool and a listener, and the test classes run side by side.
-            var options = $"-p {port} -k {dir.Path} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
+            var options = $"-p {port} -k {dir.Path} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+                // Slow statements and lock waits go to the log, which Describe() shows when a test fails.
+                + " -c log_lock_waits=on -c deadlock_timeout=1s -c log_min_duration_statement=1000 -c log_connections=on -c log_disconnections=on";
             var result = Run(bin + "/pg_ctl", ["-D", data, "-l", dir.File("postgres.log"), "-w", "-t", "30", "-o", options, "start"], asRoot, check: false);
             if (result.ExitCode != 0)
             {
@@ -195,6 +197,54 @@ public sealed class PostgresCluster : IDisposable
             remove.ArgumentList.Add(argument);
         }
         Process.Start(remove)?.Dispose();
+    }
+
+    /// <summary>
+    /// What the cluster is doing, for a test that failed on it: every session with its state and
+    /// wait, the locks not granted, and the end of the server's log. Never throws.
+    /// </summary>
+    public string Describe()
+    {
+        var text = new System.Text.StringBuilder();
+        try
+        {
+            using var connection = new NpgsqlConnection(_admin + ";Timeout=5;Command Timeout=5");
+            connection.Open();
+            foreach (var (title, sql) in new[]
+            {
+                ("sessions", "SELECT pid, datname, application_name, client_port, state, wait_event_type, wait_event, now() - xact_start, now() - query_start, left(query, 120) FROM pg_stat_activity WHERE backend_type = 'client backend' ORDER BY pid"),
+                ("locks not granted", "SELECT pid, locktype, mode, relation::regclass::text, transactionid::text, pg_blocking_pids(pid)::text FROM pg_locks WHERE NOT granted"),
+            })
+            {
+                text.AppendLine($"postgres {title}:");
+                using var command = new NpgsqlCommand(sql, connection);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var values = new object[reader.FieldCount];
+                    reader.GetValues(values);
+                    text.AppendLine("  " + string.Join(" | ", values));
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            text.AppendLine($"postgres could not be asked: {e.GetType().Name}: {e.Message}");
+        }
+        try
+        {
+            var log = File.ReadAllLines(_dir.File("postgres.log"));
+            text.AppendLine($"postgres.log, last 80 of {log.Length} lines:");
+            foreach (var line in log.TakeLast(80))
+            {
+                text.AppendLine("  " + line);
+            }
+        }
+        catch (IOException e)
+        {
+            text.AppendLine($"postgres.log could not be read: {e.Message}");
+        }
+        return text.ToString();
     }
 
     private static CommandResult Run(string file, string[] arguments, bool asPostgres = false, bool check = true)

@@ -5,20 +5,22 @@ namespace Jumpgate.Core.Streams;
 /// completion to the thread pool, one thread hop per receive; inline, the continuation runs on
 /// the epoll thread itself. For a process that only relays (the agent, `forward`, `proxy`: every
 /// step after a wait is a short copy or a non-blocking send) that hop was a quarter to a third of
-/// its CPU per new stream (docs/decisions.md, "Inline socket completions"). The gateway keeps the
-/// default: its steps include SQLite and the audit, which must not hold up other sockets.
+/// its CPU per new stream (docs/decisions.md, "Inline socket completions"). Every other process
+/// must keep the default: the gateway's steps include the store, and a synchronous read from
+/// PostgreSQL on the epoll thread waits for that same thread, which stops every socket of the process.
+/// The setting is an environment variable that .NET reads once, when the first socket registers,
+/// and that child processes inherit: so each process sets it for itself at start.
 /// </summary>
 internal static class SocketCompletions
 {
     private const string Variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
-    /// <summary>Call before this process opens its first socket; a value the user set already is left as it is.</summary>
-    public static void RunInline()
-    {
-        // .NET reads it once, through its own copy of the environment, when the first socket registers.
-        if (Environment.GetEnvironmentVariable(Variable) is null)
-        {
-            Environment.SetEnvironmentVariable(Variable, "1");
-        }
-    }
+    /// <summary>For a process that only relays; call before it opens its first socket.</summary>
+    public static void RunInline() => Environment.SetEnvironmentVariable(Variable, "1");
+
+    /// <summary>
+    /// .NET's default, whatever the parent process had (an agent or `forward` that started this
+    /// one passes its own setting down); called first thing in every jumpgate process.
+    /// </summary>
+    public static void OnThreadPool() => Environment.SetEnvironmentVariable(Variable, null);
 }

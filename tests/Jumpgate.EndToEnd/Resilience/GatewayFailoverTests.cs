@@ -28,12 +28,30 @@ public sealed class GatewayFailoverTests(ITestOutputHelper output) : IAsyncLifet
 
     public async Task InitializeAsync()
     {
+        try
+        {
+            await SetUpAsync();
+        }
+        catch (Exception)
+        {
+            // What the database was doing, in case a gateway on it did not answer.
+            output.WriteLine(PostgresCluster.Shared.Describe());
+            throw;
+        }
+    }
+
+    private async Task SetUpAsync()
+    {
         _sshd = await Sshd.StartAsync(output);
         _upstream = await HttpUpstream.StartAsync();
         var url = new UriBuilder(PostgresCluster.Shared.Database(
             // A database per test: the first gateway of each records its own certificate there.
             $"jg_e2e_failover_{Guid.NewGuid():N}"[..24])) { Password = "" }.Uri.ToString();
-        _deployment = await Deployment.StartAsync(output, store: (url, PostgresCluster.Shared.Password));
+        // The gateways inherit inline socket completions, as they would from a parent that set them for
+        // itself (this test run once did): the gateway must turn them off, or a synchronous read from
+        // PostgreSQL on the epoll thread waits for that thread and the gateway answers nothing.
+        _deployment = await Deployment.StartAsync(output, store: (url, PostgresCluster.Shared.Password),
+            gatewayEnvironment: new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" });
         (_, _secondUrl) = await _deployment.StartAnotherGatewayAsync("gw2");
         var tokenFile = await _deployment.AddAgentAsync("lab-a", "node*");
         await File.WriteAllTextAsync(_deployment.Dir.File("lab-a.yaml"), $$"""
