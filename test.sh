@@ -45,6 +45,15 @@ fi
   || (cd tests/Fixtures/oidc-provider && npm install --no-audit --no-fund --silent) >&2
 
 dotnet build Jumpgate.sln -c Release -nologo -clp:ErrorsOnly
+# The end-to-end tests drive the Native AOT binary, as users install it: the suite starts `jumpgate`
+# thousands of times, and each start costs milliseconds where the JIT build's costs a third of a
+# second (the suite ran in a third of the time). Where the AOT toolchain is missing they drive the JIT build.
+native=artifacts/test-native
+if dotnet publish src/Jumpgate.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$native" -nologo -clp:ErrorsOnly -v:q >&2; then
+  export JUMPGATE_TEST_EXECUTABLE="$PWD/$native/jumpgate"
+else
+  echo "test.sh: the Native AOT publish failed; the end-to-end tests drive the JIT build" >&2
+fi
 log=$(mktemp)
 status=0
 # Every process the tests start logs here, and every token they issue is recorded by the hash of its
