@@ -146,7 +146,8 @@ internal static class DemoCommand
         await File.WriteAllTextAsync(config, $"""
             Host demo.jg
                 User {Environment.UserName}
-                ProxyCommand env "XDG_CONFIG_HOME={clientHome}" {ClientCommands.SelfCommand()} proxy %h %p
+                ProxyCommand env "XDG_CONFIG_HOME={clientHome}" {ClientCommands.SelfCommand()} proxy --fdpass %h %p
+                ProxyUseFdpass yes
                 IdentityFile "{sshd.ClientKey}"
                 IdentitiesOnly yes
                 UserKnownHostsFile "{knownHosts}"

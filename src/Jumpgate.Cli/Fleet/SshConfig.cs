@@ -70,7 +70,9 @@ internal static class SshConfig
         }
         if (target.ThroughGateway)
         {
-            text.AppendLine($"    ProxyCommand {ClientCommands.SelfCommand()} proxy %h %p");
+            // As `jumpgate ssh-config` writes it: proxy hands ssh the connection and exits, so no process of ours copies the bytes.
+            text.AppendLine($"    ProxyCommand {ClientCommands.SelfCommand()} proxy --fdpass %h %p");
+            text.AppendLine("    ProxyUseFdpass yes");
         }
         else if (jump is not null)
         {

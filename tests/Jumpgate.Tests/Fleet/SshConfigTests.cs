@@ -33,7 +33,11 @@ public sealed class SshConfigTests : IDisposable
         Assert.Contains($"ProxyCommand ssh -F /fleets/lab/ssh_config -o ControlPath=none -o LogLevel=INFO -E /fleets/lab/10.0.0.11.jump.log -W [%h]:%p {SshConfig.HeadAlias}", blocks["10.0.0.11"]);
         Assert.Contains("HostKeyAlias 10.0.0.11", blocks["10.0.0.11"]);
         Assert.Contains("Port 2222", blocks["10.0.0.11"]);
-        Assert.Matches(@"ProxyCommand .*jumpgate.* proxy %h %p", blocks["node3.jg"]);
+        // Through the gateway, proxy hands ssh the connection; ssh -W through the head has no socket to hand.
+        Assert.Matches(@"ProxyCommand .*jumpgate.* proxy --fdpass %h %p", blocks["node3.jg"]);
+        Assert.Contains("ProxyUseFdpass yes", blocks["node3.jg"]);
+        Assert.DoesNotContain("ProxyUseFdpass", blocks["10.0.0.11"]);
+        Assert.DoesNotContain("ProxyUseFdpass", blocks["*"]);
         Assert.Contains("StrictHostKeyChecking accept-new", blocks["*"]);
         Assert.Contains("BatchMode yes", blocks["*"]);
         Assert.Contains("ControlPath /run/jg/%C", blocks["*"]);
