@@ -13,7 +13,7 @@ public sealed class DemoTests(ITestOutputHelper output)
     public async Task PrintsAnSshLineThatLogsInThroughTheGatewayAndStopsItsSshdOnCtrlC()
     {
         using var dir = new TempDirectory("jg-demo");
-        await using var demo = ChildProcess.Start("demo", TestSupport.Jumpgate.Built, ["demo", "--dir", dir.Path, "--listen", "127.0.0.1:0", "--local", "127.0.0.1:0"], output);
+        await using var demo = ChildProcess.Start("demo", TestSupport.Jumpgate.Executable, ["demo", "--dir", dir.Path, "--listen", "127.0.0.1:0", "--local", "127.0.0.1:0"], output);
         var sshd = await demo.WaitForLineAsync(@"a throw-away sshd on 127\.0\.0\.1:(\d+)", Signals.Timeout(120));
         var line = await demo.WaitForLineAsync(@"^\s*ssh -F (\S+) demo\.jg", Signals.Timeout(60));
 

@@ -72,7 +72,7 @@ public sealed class CondaHostTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     private Task<CommandResult> EnvAsync(params string[] arguments) =>
-        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, ["env", .. arguments, "--hosts", "gpu1,gpu2", "--ssh-config", _hosts.ConfigPath], TimeSpan.FromSeconds(120),
+        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Executable, ["env", .. arguments, "--hosts", "gpu1,gpu2", "--ssh-config", _hosts.ConfigPath], TimeSpan.FromSeconds(120),
             environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = _home.File("config") },
             output: output);
 

@@ -57,7 +57,7 @@ public sealed class EnvTests(VenvTemplates templates, ITestOutputHelper output) 
     }
 
     private Task<CommandResult> EnvAsync(params string[] arguments) =>
-        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, ["env", .. arguments, "--hosts", "node1,node2", "--ssh-config", _hosts.ConfigPath, "--python", Python], TimeSpan.FromSeconds(120),
+        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Executable, ["env", .. arguments, "--hosts", "node1,node2", "--ssh-config", _hosts.ConfigPath, "--python", Python], TimeSpan.FromSeconds(120),
             environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = _home.File("config") },
             output: output);
 
@@ -129,7 +129,7 @@ public sealed class EnvTests(VenvTemplates templates, ITestOutputHelper output) 
         // A host the config names but nobody answers: exit 2, with ssh's reason on that host's line.
         var config = await File.ReadAllTextAsync(_hosts.ConfigPath);
         await File.WriteAllTextAsync(_hosts.ConfigPath, $"Host node3\n    HostName 127.0.0.1\n    Port {Sshd.FreePort()}\n" + config);
-        var result = await Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, ["env", "check", SpecFile, "--hosts", "node1,node3", "--ssh-config", _hosts.ConfigPath, "--python", Python], TimeSpan.FromSeconds(120), output: output);
+        var result = await Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Executable, ["env", "check", SpecFile, "--hosts", "node1,node3", "--ssh-config", _hosts.ConfigPath, "--python", Python], TimeSpan.FromSeconds(120), output: output);
         Assert.Equal(2, result.ExitCode);
         Assert.Matches(@"node3\s+could not check: .*(refused|closed)", result.Stdout);
         Assert.Contains("1 not checked", result.Stdout);
@@ -139,7 +139,7 @@ public sealed class EnvTests(VenvTemplates templates, ITestOutputHelper output) 
     public async Task ExportWritesAHostsPipPackagesAsASpecTheOtherHostCanBeCheckedAgainst()
     {
         var spec = _home.File("exported.yml");
-        var export = await Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built,
+        var export = await Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Executable,
             ["env", "export", "--host", "node1", "--ssh-config", _hosts.ConfigPath, "--python", Python, "--name", "demo", "-o", spec], TimeSpan.FromSeconds(120), output: output);
         Assert.True(export.ExitCode == 0, export.ToString());
         var text = await File.ReadAllTextAsync(spec);

@@ -70,7 +70,7 @@ public sealed class FleetEnvTests(VenvTemplates templates, ITestOutputHelper out
     }
 
     private Task<CommandResult> JumpgateAsync(params string[] arguments) =>
-        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, arguments, TimeSpan.FromSeconds(120),
+        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Executable, arguments, TimeSpan.FromSeconds(120),
             environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = ConfigHome, ["XDG_RUNTIME_DIR"] = "" },
             output: output);
 

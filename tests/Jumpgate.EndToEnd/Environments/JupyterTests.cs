@@ -33,7 +33,7 @@ public sealed class JupyterTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task TheUrlReachesJupyterAndCtrlCStopsIt()
     {
         var notebooks = Directory.CreateDirectory(_home.File("notebooks")).FullName;
-        await using var cli = ChildProcess.Start("jumpgate-jupyter", Jumpgate.TestSupport.Jumpgate.Built,
+        await using var cli = ChildProcess.Start("jumpgate-jupyter", Jumpgate.TestSupport.Jumpgate.Executable,
             ["jupyter", "node1", "--no-browser", "--dir", notebooks, "--ssh-config", _hosts.ConfigPath], output);
 
         var url = await cli.WaitForLineAsync(@"^http://127\.0\.0\.1:(?<port>\d+)/\?token=(?<token>[0-9a-f]{48})$", Signals.Timeout(120));

@@ -105,7 +105,7 @@ public sealed class FleetTests(ITestOutputHelper output) : IAsyncLifetime
 
     /// <summary>`jumpgate fleet …` as the user whose settings are in <paramref name="configHome"/>.</summary>
     private Task<CommandResult> FleetAsAsync(string configHome, params string[] arguments) =>
-        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Built, ["fleet", .. arguments], TimeSpan.FromSeconds(90),
+        Command.RunAsync(Jumpgate.TestSupport.Jumpgate.Executable, ["fleet", .. arguments], TimeSpan.FromSeconds(90),
             environment: new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = configHome, ["XDG_RUNTIME_DIR"] = "" },
             output: output);
 
