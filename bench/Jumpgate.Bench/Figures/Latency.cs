@@ -20,7 +20,9 @@ internal static class Latency
         var samples = paths.ToDictionary(p => p.Name, _ => new List<double>());
         var failures = paths.ToDictionary(p => p.Name, _ => 0);
         var cpuMilliseconds = paths.ToDictionary(p => p.Name, _ => 0.0);
-        var roleMilliseconds = rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => 0.0);
+        // Jumpgate's own processes, per path: the trunk path and the default (direct legs) share them.
+        string[] jumpgates = [PathNames.Jumpgate, PathNames.JumpgateDirect];
+        var roleMilliseconds = jumpgates.ToDictionary(p => p, _ => rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => 0.0));
 
         foreach (var path in paths)
         {
@@ -32,13 +34,13 @@ internal static class Latency
             {
                 var before = samples[path.Name].Count;
                 var meter = new CpuMeter();
-                var roles = path.Name == PathNames.Jumpgate ? new ProcessCpu(rig.Jumpgate.Roles) : null;
+                var roles = jumpgates.Contains(path.Name) ? new ProcessCpu(rig.Jumpgate.Roles) : null;
                 var wall = Stopwatch.StartNew();
                 await MeasureAsync(path, plan.LatencyPerRound, plan.LatencyRoundCap, samples[path.Name], () => failures[path.Name]++);
                 cpuMilliseconds[path.Name] += meter.CoresBusy() * wall.Elapsed.TotalMilliseconds;
                 foreach (var (role, spent) in roles?.Spent() ?? [])
                 {
-                    roleMilliseconds[role] += spent;
+                    roleMilliseconds[path.Name][role] += spent;
                 }
                 var got = samples[path.Name].Skip(before).ToList();
                 say($"new connection, round {round}/{plan.LatencyRounds}: {path.Name} p50 {Table.F(Stats.Median(got))} ms over {got.Count}");
@@ -53,20 +55,29 @@ internal static class Latency
             var cpu = cpuMilliseconds[name] / Math.Max(1, all.Count + failures[name]);
             return $"{Table.F(Stats.Median(all))} / {Table.F(Stats.Percentile(all, 99))} ms (n = {all.Count}{failed}), {Table.F(cpu)} ms CPU each";
         }
-        foreach (var path in paths.Where(p => p.Name != PathNames.Jumpgate))
+        foreach (var path in paths.Where(p => !jumpgates.Contains(p.Name)))
         {
             table.Add(new Row(figure, path.Name, Result(path.Name)));
+        }
+        string WithRoles(string name)
+        {
+            var connections = Math.Max(1, samples[name].Count + failures[name]);
+            return Result(name) + " (" + string.Join(", ", roleMilliseconds[name].Select(r => $"{r.Key} {Table.F(r.Value / connections)}")) + ")";
         }
         var jg = samples[PathNames.Jumpgate];
         var sshL = samples[PathNames.SshL];
         var sshR = samples[PathNames.SshR];
-        var connections = Math.Max(1, jg.Count + failures[PathNames.Jumpgate]);
-        var result = Result(PathNames.Jumpgate) + " (" + string.Join(", ", roleMilliseconds.Select(r => $"{r.Key} {Table.F(r.Value / connections)}")) + ")";
+        var sshJ = samples[PathNames.SshJ];
+        var result = WithRoles(PathNames.Jumpgate);
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshL), $"{PathNames.SshL} (p50)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Percentile(jg, 99) / Stats.Percentile(sshL, 99), $"{PathNames.SshL} (p99)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshR), $"{PathNames.SshR} (p50)", "≤ 0.05 ×", atMost: true, 0.05);
+        // What `forward` and `proxy` do by default: a direct stream, TLS end to end with the agent across the gateway.
+        var direct = samples[PathNames.JumpgateDirect];
+        var directResult = WithRoles(PathNames.JumpgateDirect);
+        table.Check(figure, directResult, Stats.Median(direct) / Stats.Median(sshJ), $"{PathNames.SshJ} (p50)", "≤ 1.0 ×", atMost: true, 1.0, PathNames.JumpgateDirect);
+        table.Check(figure, directResult, Stats.Percentile(direct, 99) / Stats.Percentile(sshJ, 99), $"{PathNames.SshJ} (p99)", "≤ 1.0 ×", atMost: true, 1.0, PathNames.JumpgateDirect);
 
-        var sshJ = samples[PathNames.SshJ];
         table.Note($"New connection, shape: Jumpgate's path crosses three processes that each work on every connection (`forward`; the gateway, which authorises and audits it; the agent), ssh -L's two. " +
             $"ssh -J only adds relays of ciphertext (the jump ssh and the bastion's sshd, no work of their own per connection) and already takes {Stats.Median(sshJ) / Stats.Median(sshL):0.00} × ssh -L's p50, {Stats.Percentile(sshJ, 99) / Stats.Percentile(sshL, 99):0.00} × its p99; " +
             $"Jumpgate takes {Stats.Median(jg) / Stats.Median(sshJ):0.00} × / {Stats.Percentile(jg, 99) / Stats.Percentile(sshJ, 99):0.00} × ssh -J's.");
@@ -81,6 +92,7 @@ internal static class Latency
                 "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
             await rig.Jumpgate.RestartAsync();
         }
+        table.Note("New connection, paths: **Jumpgate** is `forward --trunk` (the stream inside the gateway's TLS on both sides); `forward --direct` costs what `forward` with no path option costs when a direct leg can be made, which is the default, so it is judged too, against ssh -J, the same shape (relays of ciphertext, encryption end to end).");
         table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path. In brackets, Jumpgate's own processes (/proc/PID/stat), ms each.");
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
     }

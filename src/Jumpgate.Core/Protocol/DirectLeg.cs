@@ -100,7 +100,13 @@ internal static class DirectLeg
         string? presented = null;
         try
         {
-            await tls.Tls.AuthenticateAsClientAsync(TlsDefaults.ClientOptions(AgentName, pinned, actual => presented = actual), cancellationToken);
+            var options = TlsDefaults.ClientOptions(AgentName, pinned, actual => presented = actual);
+            // Resumable (docs/decisions.md, "Direct legs resume the agent's TLS session"): .NET keeps a session to
+            // offer again only without a cipher policy. A resumed session still brings the certificate it was made
+            // with to the pin check above, and the key check below runs on every leg.
+            options.CipherSuitesPolicy = null;
+            options.AllowTlsResume = true;
+            await tls.Tls.AuthenticateAsClientAsync(options, cancellationToken);
             await tls.WriteAsync(key, cancellationToken);
             // The agent's "ready" comes after anything TLS sends once its handshake is done, so this read takes those
             // messages too: a close_notify sent while OpenSSL was still taking one was refused or corrupted memory.
@@ -141,10 +147,11 @@ internal static class DirectLeg
             {
                 ServerCertificateContext = certificate,
                 EnabledSslProtocols = TlsDefaults.Protocols,
-                CipherSuitesPolicy = TlsDefaults.CipherSuites,
-                // A leg is never resumed, so no session tickets (the user's end takes whatever TLS sends after the
-                // handshake with the Ready byte in any case).
-                AllowTlsResume = false,
+                // Session tickets, so that the user's next leg to this agent resumes (no certificate, no signature,
+                // no chain to build: ~1 ms less per stream). .NET shares the server's TLS context, and with it the
+                // key that seals the tickets, only without a cipher policy, so OpenSSL's default order applies here
+                // (AES-256-GCM first). The user's end takes the tickets before the Ready byte.
+                AllowTlsResume = true,
             }, cancellationToken);
             var presented = new byte[KeyLength];
             await tls.ReadExactlyAsync(presented, cancellationToken);
