@@ -85,14 +85,19 @@ public sealed class IdleStreams : IAsyncDisposable
     private async Task OpenOneAsync(GatewayTrunk trunk, string host, string service, SemaphoreSlim slots, CancellationToken cancellationToken)
     {
         TrunkStream? stream = null;
+        // Which step a failure stopped at, so that a stream that hangs says where.
+        var step = "starting";
         try
         {
             var payload = new byte[64];
             Random.Shared.NextBytes(payload);
             stream = await trunk.StartAsync(host, service, cancellationToken);
             // The first bytes ride with the request, as `forward` sends them.
+            step = $"sending on stream {stream.Id}";
             await stream.WriteAsync(payload, cancellationToken);
+            step = $"waiting for stream {stream.Id}'s answer";
             await trunk.ReadAnswerAsync(stream, cancellationToken);
+            step = $"waiting for stream {stream.Id}'s echo";
             var back = new byte[payload.Length];
             await stream.ReadExactlyAsync(back, cancellationToken);
             if (!back.AsSpan().SequenceEqual(payload))
@@ -107,7 +112,7 @@ public sealed class IdleStreams : IAsyncDisposable
         }
         catch (Exception e) when (e is GatewayException or IOException or ProtocolException or OperationCanceledException or ObjectDisposedException)
         {
-            Fail($"{host}:{service}: {e.Message}");
+            Fail($"{host}:{service}, {step}: {e.Message}");
         }
         finally
         {
