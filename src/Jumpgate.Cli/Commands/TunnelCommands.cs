@@ -48,10 +48,20 @@ internal static class TunnelCommands
             // ssh closes our stdin and sends SIGHUP in the same breath as it exits. Dying on the signal would cut the stream before
             // that end of input reached the service (the audit would say the user's side went away); finish the close instead, bounded.
             using var finished = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+            var closing = finished;
+            // Kept until the process exits, never disposed: when the end of input closes the stream first, the hangup may
+            // still be on its way, and with no handler left .NET would die of it (exit 129) after the stream closed well.
+            Hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
             {
                 signal.Cancel = true;
-                finished.CancelAfter(HangupGrace);
+                try
+                {
+                    closing.CancelAfter(HangupGrace);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The relay has already finished; nothing is left to cut short.
+                }
             });
             await Splice.RunAsync(terminal, tunnel, finished.Token);
             return 0;
@@ -84,6 +94,9 @@ internal static class TunnelCommands
         FdpassHandoff.HandToRelay(host, service, [.. taken.Arguments(), .. relayVerbosity]);
         return 0;
     }
+
+    /// <summary>`proxy`'s SIGHUP handler, held for the rest of the process's life (a registration that is collected stops handling).</summary>
+    private static PosixSignalRegistration? Hangup { get; set; }
 
     public static Command Forward()
     {
