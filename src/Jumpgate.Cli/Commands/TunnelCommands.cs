@@ -48,7 +48,6 @@ internal static class TunnelCommands
             // ssh closes our stdin and sends SIGHUP in the same breath as it exits. Dying on the signal would cut the stream before
             // that end of input reached the service (the audit would say the user's side went away); finish the close instead, bounded.
             using var finished = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var closing = finished;
             // Kept until the process exits, never disposed: when the end of input closes the stream first, the hangup may
             // still be on its way, and with no handler left .NET would die of it (exit 129) after the stream closed well.
             Hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
@@ -56,7 +55,7 @@ internal static class TunnelCommands
                 signal.Cancel = true;
                 try
                 {
-                    closing.CancelAfter(HangupGrace);
+                    finished.CancelAfter(HangupGrace);
                 }
                 catch (ObjectDisposedException)
                 {
