@@ -85,7 +85,7 @@ internal sealed record Plan
         LatencyRoundCap = TimeSpan.FromSeconds(12),
         LatencyWarmup = 100,
         SshTrueRuns = 8,
-        ScpMebibytes = 256,
+        ScpMebibytes = 1024,
         ScpRuns = 2,
         ProxyStartRuns = 15,
         IdleConnections = 1000,

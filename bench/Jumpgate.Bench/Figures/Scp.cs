@@ -10,26 +10,37 @@ namespace Jumpgate.Bench.Figures;
 /// <summary>
 /// `scp` of a checkpoint-sized file to the same target sshd, through each way `ssh host true`
 /// takes: what users do with the tunnel. Jumpgate's way is the default `ssh-config`, plain legs
-/// with the leg handed to ssh (ProxyUseFdpass); the same with `proxy` relaying stdin and stdout,
-/// as before fdpass, is a reference row, so the gain of the shape is measured in the same run.
+/// with the leg handed to ssh (ProxyUseFdpass). The shape before fdpass, `proxy` relaying stdin
+/// and stdout, is measured by the `cpu` figure, which runs only when named.
 /// </summary>
 internal static class Scp
 {
     public static async Task RunAsync(Rig rig, Plan plan, Table table, Action<string> say)
     {
         var ways = await SshTrue.WaysAsync(rig);
-        var jumpgate = ways.Single(w => w.Name == PathNames.Jumpgate);
-        ways = [.. ways, jumpgate with { Name = Relaying, Options = ["-F", await RelayingConfigAsync(jumpgate.Options[1])] }];
+        await using var shape = HaProxyChain.Executable is null ? null : await HaProxyChain.StartAsync(rig.Ssh.Target.Port, relays: 2);
+        if (shape is not null)
+        {
+            ways = [.. ways, new SshTrue.Way(CShape, ["-F", rig.Ssh.Config(aes: false), "-o", $"Port={shape.Port}"], "target", null)];
+        }
         var directory = Directory.CreateTempSubdirectory("jumpgate-bench-scp-");
         try
         {
             var file = Path.Combine(directory.FullName, "checkpoint.bin");
             await File.WriteAllBytesAsync(file, RandomNumberGenerator.GetBytes(plan.ScpMebibytes << 20));
             var rates = ways.ToDictionary(w => w.Name, _ => new List<double>());
+            // What the relays between ssh and sshd spend per GB: Jumpgate's gateway and agent, and the same shape's C.
+            var relays = new Dictionary<string, IReadOnlyList<int>> { [PathNames.Jumpgate] = rig.Jumpgate.ServerPids };
+            if (shape is not null)
+            {
+                relays[CShape] = shape.Pids;
+            }
+            var relayCpu = relays.Keys.ToDictionary(n => n, _ => new List<double>());
             for (var i = 0; i < plan.ScpRuns; i++)
             {
                 foreach (var (name, options, host, environment) in ways)
                 {
+                    var cpu = relays.TryGetValue(name, out var pids) ? new ProcessCpu([("relays", pids)]) : null;
                     var clock = Stopwatch.StartNew();
                     var result = await Command.RunAsync("scp", [.. options, "-q", file, $"{host}:/dev/null"], Signals.Timeout(120), environment);
                     var seconds = clock.Elapsed.TotalSeconds;
@@ -38,6 +49,10 @@ internal static class Scp
                         throw new InvalidOperationException($"scp through {name} failed: {result}");
                     }
                     rates[name].Add(plan.ScpMebibytes * 8.0 * 1024 * 1024 / 1e9 / seconds);
+                    if (cpu is not null)
+                    {
+                        relayCpu[name].Add(cpu.Spent()[0].Milliseconds / 1000 / (plan.ScpMebibytes * 1024.0 * 1024 / 1e9));
+                    }
                 }
             }
             say($"scp: {string.Join(", ", rates.Select(r => $"{r.Key} {Table.F(Stats.Median(r.Value))} Gbit/s"))}");
@@ -45,7 +60,8 @@ internal static class Scp
             var figure = $"`scp` of {plan.ScpMebibytes} MiB";
             var bastion = Stats.Median(rates[SshTrue.Bastion]);
             var noHop = Stats.Median(rates[SshTrue.Direct]);
-            string Result(string name) => $"{Table.F(Stats.Median(rates[name]))} Gbit/s (n = {rates[name].Count})";
+            string Result(string name) => $"{Table.F(Stats.Median(rates[name]))} Gbit/s (n = {rates[name].Count})"
+                + (relayCpu.TryGetValue(name, out var seconds) ? $", the relays' CPU {Table.F(Stats.Median(seconds))} s per GB" : "");
             foreach (var name in rates.Keys.Where(n => n != PathNames.Jumpgate))
             {
                 var rate = Stats.Median(rates[name]);
@@ -54,6 +70,11 @@ internal static class Scp
             var ours = Stats.Median(rates[PathNames.Jumpgate]);
             table.Check(figure, Result(PathNames.Jumpgate), ours / noHop, "scp with no hop", "≥ 0.9 ×", atMost: false, 0.9);
             table.Check(figure, Result(PathNames.Jumpgate), ours / bastion, "ssh -J", "≥ 1.8 ×", atMost: false, 1.8);
+            if (shape is not null)
+            {
+                var ceiling = Stats.Median(rates[CShape]);
+                table.Note($"`scp` in C of Jumpgate's shape (ssh dials a relay that splices, as the gateway does, to a second, as the agent, to sshd; HAProxy, one thread each) moved {Table.F(ceiling / noHop)} × no hop, {Table.F(ceiling / bastion)} × ssh -J; Jumpgate moved {Table.F(ours / ceiling)} × that shape. A target above the shape's figure is out of reach for it on this machine.");
+            }
             table.Note($"`scp`: a {plan.ScpMebibytes} MiB file of random bytes to the target's /dev/null (OpenSSH's SFTP mode, default cipher), {plan.ScpRuns} runs each, alternated, medians; wall time of the whole scp, its login included.");
         }
         finally
@@ -61,6 +82,8 @@ internal static class Scp
             directory.Delete(recursive: true);
         }
     }
+
+    internal const string CShape = "ssh through 2 relays that splice (C in Jumpgate's shape; HAProxy)";
 
     internal const string Relaying = "Jumpgate, `proxy` relaying (no fdpass; reference)";
 
