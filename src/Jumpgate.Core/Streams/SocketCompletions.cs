@@ -23,10 +23,10 @@ internal static class SocketCompletions
 
     /// <summary>
     /// For the agent, which relays every stream of its hosts: inline, on one epoll thread per two
-    /// cores rather than one per core. A stream's two sockets then mostly wake the same thread, one
-    /// wait returns the events of several streams, and a frame's write rarely waits for the trunk's
-    /// lock held on another thread: on 2 cores, HTTP through the agent cost 12 % less CPU per request
-    /// (docs/decisions.md, "Inline socket completions"). An operator's own setting is kept.
+    /// cores rather than one per core, so that a stream's two sockets and several streams' events
+    /// share a thread's wake-ups: on 2 cores (one thread, as nginx's relay has one worker), HTTP
+    /// through the agent cost it 12 % less CPU per request (docs/decisions.md, "Inline socket
+    /// completions"). An operator's own setting is kept.
     /// </summary>
     public static void RunInlineOnFewerThreads()
     {
