@@ -62,6 +62,8 @@ await using (var rig = await Rig.StartAsync(Say, native))
         ("HTTP", Http.RunAsync),
         // `--only=websocket`: a kernel message's round trip through the subdomain against ssh -L.
         ("WebSocket round trip", WebSocketRoundTrip.RunAsync),
+        // `--only=pairs`: two builds of jumpgate alternated on the HTTP and WebSocket paths (JUMPGATE_BENCH_BASELINE names the other).
+        ("pairs of builds", HttpPairs.RunAsync),
         ("fleet", Fleet.RunAsync),
         // `--only=watched`: the dashboard open in Chromium and Prometheus scraping, against neither, on a Jumpgate of its own.
         ("the cost of being watched", Watched.RunAsync),
@@ -80,7 +82,7 @@ await using (var rig = await Rig.StartAsync(Say, native))
     // Figures that a full run leaves out, to stay within its 10 minutes (bench/run's hard stop is 13);
     // `--only` names them. The smoke run leaves them out too, to stay within its 6 minutes in CI: what
     // each one drives has end-to-end tests of its own (the dashboard, splice relays, many idle streams, fdpass).
-    string[] onlyWhenNamed = ["the cost of being watched", "direct relay", "scale", "rsync", "proxy CPU per GB"];
+    string[] onlyWhenNamed = ["pairs of builds", "the cost of being watched", "direct relay", "scale", "rsync", "proxy CPU per GB"];
     bool Chosen(string name) => only is not null
         ? only.Any(o => name.Contains(o, StringComparison.OrdinalIgnoreCase))
         : !onlyWhenNamed.Contains(name);

@@ -17,6 +17,7 @@ internal sealed class Nginx : IAsyncDisposable
 
     private readonly TempDirectory _dir = new("jg-bench-nginx");
     private readonly List<ChildProcess> _processes = [];
+    private readonly Dictionary<string, ChildProcess> _instances = [];
 
     public int UpstreamPort { get; private set; }
     public int ProxyPort { get; private set; }
@@ -171,8 +172,12 @@ internal sealed class Nginx : IAsyncDisposable
         var process = ChildProcess.Start($"nginx {name}", Executable!,
             ["-p", _dir.Path, "-c", config, "-e", _dir.File(name + ".error.log"), "-g", "daemon off;"], null);
         _processes.Add(process);
+        _instances[name] = process;
         await Ports.WaitListeningAsync(port, $"nginx {name}", process, Signals.Timeout(20));
     }
+
+    /// <summary>An instance's master and worker ("upstream", "relay", "proxy"), for its CPU per request.</summary>
+    public IReadOnlyList<int> Pids(string instance) => _instances.TryGetValue(instance, out var process) ? Processes.Tree(process.Id) : [];
 
     public async ValueTask DisposeAsync()
     {

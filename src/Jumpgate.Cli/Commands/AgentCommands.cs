@@ -23,7 +23,7 @@ internal static class AgentCommands
         };
         run.SetAction(async (result, cancellationToken) =>
         {
-            SocketCompletions.RunInline();
+            SocketCompletions.RunInlineOnFewerThreads();
             using var factory = LoggingSetup.CreateFactory(result.GetValue(verbose));
             await AgentRunner.RunAsync(result.GetValue(config)!, factory.CreateLogger("Jumpgate.Agent"), cancellationToken);
             return 0;

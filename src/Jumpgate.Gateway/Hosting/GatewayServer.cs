@@ -170,6 +170,9 @@ public static class GatewayServer
         app.UseWebSockets();
         var proxy = app.Services.GetRequiredService<HttpProxy>();
         app.Use(proxy.InvokeAsync);
+        // After the proxy, not first (where WebApplication would put it): a service's request never reaches the
+        // endpoints, so it skips their matcher (1.6 % of the gateway's CPU per proxied request).
+        app.UseRouting();
         if (options.Oidc is not null)
         {
             // Behind the proxy, where only the JSON API's requests reach it and it has nothing to do: WebApplication would
