@@ -22,11 +22,13 @@ public sealed class AgentCrowd : IAsyncDisposable
     private readonly TaskCompletionSource _allConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _count;
     private readonly Action<string> _say;
+    private readonly LogLevel _level;
 
-    private AgentCrowd(int count, Action<string> say)
+    private AgentCrowd(int count, Action<string> say, LogLevel level)
     {
         _count = count;
         _say = say;
+        _level = level;
     }
 
     /// <summary>How many of the agents have registered at least once.</summary>
@@ -41,10 +43,10 @@ public sealed class AgentCrowd : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one agent per file in <paramref name="configs"/>; <paramref name="say"/> hears their warnings and errors.</summary>
-    public static async Task<AgentCrowd> StartAsync(IReadOnlyList<string> configs, TimeSpan timeout, Action<string> say)
+    /// <summary>Starts one agent per file in <paramref name="configs"/>; <paramref name="say"/> hears what they log at <paramref name="level"/> and above (warnings and errors unless asked).</summary>
+    public static async Task<AgentCrowd> StartAsync(IReadOnlyList<string> configs, TimeSpan timeout, Action<string> say, LogLevel level = LogLevel.Warning)
     {
-        var crowd = new AgentCrowd(configs.Count, say);
+        var crowd = new AgentCrowd(configs.Count, say, level);
         for (var i = 0; i < configs.Count; i++)
         {
             var logger = new CrowdLogger(crowd, i, Path.GetFileNameWithoutExtension(configs[i]));
@@ -83,12 +85,12 @@ public sealed class AgentCrowd : IAsyncDisposable
         _stop.Dispose();
     }
 
-    /// <summary>Counts registrations, and passes warnings and errors on, named after the agent's file.</summary>
+    /// <summary>Counts registrations, and passes what is logged at the crowd's level on, named after the agent's file.</summary>
     private sealed class CrowdLogger(AgentCrowd crowd, int agent, string name) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information || logLevel >= crowd._level;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
@@ -96,7 +98,7 @@ public sealed class AgentCrowd : IAsyncDisposable
             {
                 crowd.OnConnected(agent);
             }
-            else if (logLevel >= LogLevel.Warning)
+            else if (logLevel >= crowd._level)
             {
                 crowd._say($"agent {name}: {formatter(state, exception)}");
             }

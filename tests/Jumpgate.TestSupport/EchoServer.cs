@@ -11,6 +11,8 @@ public sealed class EchoServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private int _accepted;
+    private long _received;
+    private long _sent;
 
     public EchoServer(string address = "127.0.0.1")
     {
@@ -23,6 +25,9 @@ public sealed class EchoServer : IAsyncDisposable
 
     /// <summary>How many connections reached the server: tests check that refused streams never got here.</summary>
     public int Accepted => Volatile.Read(ref _accepted);
+
+    /// <summary>Bytes read from clients and bytes echoed back: equal whenever nothing is on its way through the server.</summary>
+    public (long Received, long Sent) Bytes => (Interlocked.Read(ref _received), Interlocked.Read(ref _sent));
 
     private async Task AcceptAsync()
     {
@@ -59,7 +64,9 @@ public sealed class EchoServer : IAsyncDisposable
                         client.Shutdown(SocketShutdown.Send);
                         return;
                     }
+                    Interlocked.Add(ref _received, read);
                     await client.SendAsync(buffer.AsMemory(0, read), _stop.Token);
+                    Interlocked.Add(ref _sent, read);
                 }
                 finally
                 {

@@ -37,6 +37,16 @@ internal abstract class ConnectionStream : Stream
     public virtual bool ZeroByteReadWaits => true;
 
     /// <summary>
+    /// Whether a read now returns at once, with bytes or the end. A relay that gathers asks this after
+    /// a zero-byte read completes, before it reads more: a socket's zero-byte read can complete on a
+    /// readiness event left over from bytes already read, and a read after it then waits for the
+    /// peer's next bytes while those gathered so far are held back. True by default: a trunk
+    /// stream's zero-byte read completes only with bytes in hand, and the TLS a relay gathers from
+    /// (the gateway's legs) reads Kestrel's pipe, which wakes only once bytes have arrived.
+    /// </summary>
+    public virtual bool ReadsAtOnce => true;
+
+    /// <summary>
     /// The socket or pipe this connection's bytes can be read from in the kernel (splice(2)), when
     /// nothing sits above it (no TLS, no frames) and nothing it received is still buffered in user
     /// space; null otherwise. A relay may then move them without copying them through user space.

@@ -32,7 +32,8 @@ internal readonly record struct Gathered(int Read, bool Ended, Exception? Error,
     /// Adds to <paramref name="buffer"/> whatever more has already arrived, so that it goes into one
     /// frame: a TLS source returns one 16 KiB record per read, and a frame of one record would cross
     /// the trunk as two (its 8-byte header spills into a record of its own). It never waits for data
-    /// that is not there yet: the first wait that does not finish at once goes to the next round.
+    /// that is not there yet: the first wait that does not finish at once goes to the next round, and
+    /// a zero-byte read that finishes with nothing to read (<see cref="ConnectionStream.ReadsAtOnce"/>) ends the round.
     /// </summary>
     public static async ValueTask<Gathered> GatherAsync(ConnectionStream source, byte[] buffer, int read, int limit, CancellationToken cancellationToken)
     {
@@ -48,6 +49,11 @@ internal readonly record struct Gathered(int Read, bool Ended, Exception? Error,
                     return new Gathered(read, false, null, waiting);
                 }
                 await waiting;
+                if (!source.ReadsAtOnce)
+                {
+                    // Woken with nothing to read (a socket's leftover readiness): what was read goes now, and the next round waits.
+                    return new Gathered(read, false, null, null);
+                }
                 var more = await source.ReadAsync(buffer.AsMemory(read, limit - read), cancellationToken);
                 if (more == 0)
                 {

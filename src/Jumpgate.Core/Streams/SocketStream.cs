@@ -10,6 +10,23 @@ internal sealed class SocketStream(Socket socket) : ConnectionStream
 
     public override SafeHandle ReadDescriptor => socket.SafeHandle;
 
+    /// <summary>Bytes the kernel holds (FIONREAD); at the end there are none, and the next round's zero-byte read and read find it.</summary>
+    public override bool ReadsAtOnce
+    {
+        get
+        {
+            try
+            {
+                return socket.Available > 0;
+            }
+            catch (SocketException)
+            {
+                // A broken socket: the read that follows reports it.
+                return true;
+            }
+        }
+    }
+
     public override SafeHandle WriteDescriptor => socket.SafeHandle;
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
