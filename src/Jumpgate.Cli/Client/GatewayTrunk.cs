@@ -33,12 +33,17 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
     /// gateway's answer, so the first bytes go out on the same round trip as the request (the
     /// gateway holds them until it has authorised the stream). Read the answer with
     /// <see cref="ReadAnswerAsync"/> before anything is read from the stream. A direct <paramref name="path"/>
-    /// stream's answer carries its ticket instead (docs/protocol.md, "Direct streams").
+    /// stream's answer carries its ticket instead (docs/protocol.md, "Direct streams"), a direct
+    /// session's when <paramref name="session"/> asks for one and the agent serves them.
     /// </summary>
-    public async Task<TrunkStream> StartAsync(string host, string service, CancellationToken cancellationToken, StreamPathChoice? path = null)
+    public async Task<TrunkStream> StartAsync(string host, string service, CancellationToken cancellationToken, StreamPathChoice? path = null, bool session = false)
     {
         // A trunk that died since it was dialled (the gateway restarted) is closed and gets one fresh dial.
-        var request = new OpenRequest { Host = host, Service = service, Direct = path?.Direct ?? false, Plain = path?.Plain ?? false, Fallback = path?.Fallback ?? false };
+        var request = new OpenRequest
+        {
+            Host = host, Service = service, Direct = path?.Direct ?? false, Plain = path?.Plain ?? false, Fallback = path?.Fallback ?? false,
+            Session = session && (path?.Direct ?? false),
+        };
         return await StreamOpener.StartAsync(this, request, attempts: 2, cancellationToken) ?? throw ClosedWhileOpening(null);
     }
 

@@ -58,6 +58,21 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
         return null;
     }
 
+    /// <summary>
+    /// Counts a stream that is already open elsewhere (one inside a direct session, which the agent
+    /// reports once it runs): it adds to the user's streams, so their other streams meet the limit
+    /// sooner, and is never refused here; the session's own limit is the agent's to keep.
+    /// </summary>
+    public Admission Count(TrunkStreams trunk)
+    {
+        lock (trunk.User)
+        {
+            trunk.Open++;
+            trunk.User.Open++;
+        }
+        return new Admission(trunk, pending: false);
+    }
+
     private void Summarise(UserStreams user)
     {
         int refused;
@@ -106,9 +121,9 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
     }
 
     /// <summary>An admitted stream: pending until <see cref="Requested"/>, open until disposed.</summary>
-    internal sealed class Admission(TrunkStreams trunk) : IDisposable
+    internal sealed class Admission(TrunkStreams trunk, bool pending = true) : IDisposable
     {
-        private bool _pending = true;
+        private bool _pending = pending;
         private bool _ended;
 
         /// <summary>Its request has arrived: it no longer counts as pending.</summary>

@@ -27,6 +27,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         User = user.Name, Source = source, Host = Refusals.Clip(host), Service = Refusals.Clip(service),
     };
 
+    private LiveGrant? _session;
     private long _started;
     private int _ended;
     private StreamPath _path;
@@ -80,6 +81,16 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     }
 
     /// <summary>
+    /// A stream inside a direct session, which <paramref name="session"/> authorised once for all its
+    /// streams: recorded under the session's agent and service, and revoked with it.
+    /// </summary>
+    public void InSession(string agent, string service, LiveGrant session)
+    {
+        _event = _event with { Service = service, Agent = agent };
+        _session = session;
+    }
+
+    /// <summary>
     /// The far end answered: the stream carries bytes from now on, on <paramref name="path"/>. The
     /// audit's reason names a path other than the plain trunk, and why a stream asked for as direct
     /// went through the gateway (<paramref name="fallback"/>).
@@ -93,6 +104,8 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         {
             StreamPath.Direct => "direct",
             StreamPath.Plain => "direct, plain legs",
+            StreamPath.SessionLegs => "direct session legs",
+            StreamPath.InSession => "direct session",
             _ => fallback is null ? null : "trunk: " + fallback,
         };
         _event = _event with { Time = start, Outcome = "opened", Start = start, Reason = how };
@@ -102,9 +115,12 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     }
 
     /// <summary>Records how an opened stream ended, in words that name who ended it, and its bytes by role.</summary>
-    public void Closed(SpliceOutcome outcome)
+    public void Closed(SpliceOutcome outcome) => Closed(outcome, Meters.ToService, Meters.ToUser);
+
+    /// <summary>As <see cref="Closed(SpliceOutcome)"/>, with the bytes counted elsewhere (the agent, for a stream inside a direct session).</summary>
+    public void Closed(SpliceOutcome outcome, long toService, long toUser)
     {
-        var revoked = Grant?.Reason;
+        var revoked = (Grant ?? _session)?.Reason;
         var words = (outcome, _path) switch
         {
             (SpliceOutcome.Canceled, _) => revoked is not null ? "revoked: " + revoked : "cancelled",
@@ -115,7 +131,6 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             (SpliceOutcome.UserSideFailed, _) => "the user's side went away",
             _ => "the agent's side went away",
         };
-        var (toService, toUser) = (Meters.ToService, Meters.ToUser);
         Ended();
         GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);
         var end = time.GetUtcNow();
@@ -167,4 +182,10 @@ internal enum StreamPath
 
     /// <summary>Direct legs with no TLS of Jumpgate's: SSH's own encryption, checked for.</summary>
     Plain,
+
+    /// <summary>A direct session's legs: TLS end to end, with a trunk inside whose streams are recorded on their own.</summary>
+    SessionLegs,
+
+    /// <summary>A stream inside a direct session: the agent reports it, the gateway never sees its bytes.</summary>
+    InSession,
 }
