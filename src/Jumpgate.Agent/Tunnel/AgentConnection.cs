@@ -104,6 +104,10 @@ internal sealed class AgentConnection : IAsyncDisposable
                 {
                     await SendAsync(new ControlMessage { Type = ControlMessage.Pong });
                 }
+                else if (message.Type == ControlMessage.SessionStream)
+                {
+                    _services.ResetSessionStream(message);
+                }
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

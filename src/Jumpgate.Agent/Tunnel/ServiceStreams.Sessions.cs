@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Jumpgate.Agent.Hosting;
 using Jumpgate.Core.Protocol;
 using Jumpgate.Core.Streams;
@@ -15,6 +16,20 @@ internal sealed partial class ServiceStreams
 {
     /// <summary>What a session's streams may open at most at once when the gateway names no limit (its own default per trunk).</summary>
     private const int DefaultSessionStreams = 256;
+
+    /// <summary>The sessions this agent serves now, by their legs' meeting id, so that the gateway can have one of their streams reset.</summary>
+    private readonly ConcurrentDictionary<string, SessionBinding> _sessions = new(StringComparer.Ordinal);
+
+    /// <summary>The gateway's word that a stream inside a session takes its user past their limit: it is reset.</summary>
+    public void ResetSessionStream(ControlMessage message)
+    {
+        if (message.Outcome == "reset" && message.Session is { } id && _sessions.TryGetValue(id, out var bound)
+            && message.Stream is > 0 and <= uint.MaxValue && bound.Live.TryGetValue((uint)message.Stream, out var stream))
+        {
+            AgentLog.StreamFailed(logger, bound.Host, bound.Service, "the gateway reset a stream of a direct session: " + (message.Reason ?? "no reason given"));
+            stream.Abort();
+        }
+    }
 
     private async Task ServeSessionAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, CancellationToken aborted)
     {
@@ -56,7 +71,15 @@ internal sealed partial class ServiceStreams
                 AgentLog.SessionOpened(logger, bound.Host, bound.Service);
                 var inner = new Trunk(tls, opener: false, accept: stream => ServeSessionStreamAsync(stream, bound, aborted),
                     acceptFailed: e => AgentLog.WorkFailed(logger, "a stream of a direct session", e));
-                await inner.RunAsync(aborted);
+                _sessions[bound.Id] = bound;
+                try
+                {
+                    await inner.RunAsync(aborted);
+                }
+                finally
+                {
+                    _sessions.TryRemove(new KeyValuePair<string, SessionBinding>(bound.Id, bound));
+                }
                 AgentLog.SessionClosed(logger, bound.Host, bound.Service, bound.Streams);
             }
         }
@@ -105,6 +128,7 @@ internal sealed partial class ServiceStreams
                     return;
                 }
                 Interlocked.Increment(ref bound.Streams);
+                bound.Live[stream.Id] = stream;
                 // Reported beside the splice, not before it: the gateway audits the stream, it does not wait on it.
                 var opened = report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
                 AgentLog.StreamOpened(logger, bound.Host, bound.Service, address);
@@ -120,6 +144,7 @@ internal sealed partial class ServiceStreams
         }
         finally
         {
+            bound.Live.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream));
             Interlocked.Decrement(ref bound.Open);
         }
     }
@@ -137,6 +162,9 @@ internal sealed partial class ServiceStreams
         public string Host { get; } = host;
         public string Service { get; } = service;
         public int MaxStreams { get; } = maxStreams;
+
+        /// <summary>The streams answered and not yet ended, by id.</summary>
+        public ConcurrentDictionary<uint, TrunkStream> Live { get; } = new();
         public int Open;
         public long Streams;
     }

@@ -18,9 +18,6 @@ internal sealed class DirectSession(Action<Exception> failed) : IAsyncDisposable
     /// <summary>How long after an answer without a session connections stop asking for one (an agent may be updated, or another replica chosen).</summary>
     private static readonly TimeSpan AskAgainAfter = TimeSpan.FromSeconds(30);
 
-    /// <summary>A session with no streams that hears nothing for this long is closed here (nothing times it out on the way).</summary>
-    private static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(5);
-
     private readonly SemaphoreSlim _asking = new(1, 1);
     private readonly TaskGroup _readers = new(failed);
     private Trunk? _trunk;
@@ -62,11 +59,15 @@ internal sealed class DirectSession(Action<Exception> failed) : IAsyncDisposable
     /// <summary>The gateway answered without a session: stop asking for a while.</summary>
     public void Declined() => Interlocked.Exchange(ref _askAgainAt, Environment.TickCount64 + (long)AskAgainAfter.TotalMilliseconds);
 
-    /// <summary>Joins the session the gateway gave a ticket for, and opens the first stream in it.</summary>
-    public async Task<TrunkStream> JoinAsync(GatewayEndpoint gateway, DirectTicket ticket, string host, string service, CancellationToken cancellationToken)
+    /// <summary>
+    /// Joins the session the gateway gave a ticket for, and opens the first stream in it. With no
+    /// streams for <paramref name="idleTimeout"/> the session is closed here, as `forward`'s trunk is
+    /// (an idle `forward` holds nothing open at the gateway); the next connection asks for another.
+    /// </summary>
+    public async Task<TrunkStream> JoinAsync(GatewayEndpoint gateway, DirectTicket ticket, TimeSpan idleTimeout, string host, string service, CancellationToken cancellationToken)
     {
         var tls = await DirectLeg.ConnectAsUserAsync(gateway, ticket, cancellationToken);
-        var trunk = new Trunk(tls, opener: true) { IdleTimeout = IdleTimeout };
+        var trunk = new Trunk(tls, opener: true) { IdleTimeout = idleTimeout };
         _readers.Start(trunk.RunAsync);
         // A session replaced here was found dead; its streams, if any are left, end with it.
         Interlocked.Exchange(ref _trunk, trunk)?.Close();

@@ -281,7 +281,7 @@ internal static class TunnelCommands
             TrunkStream first;
             try
             {
-                first = await session.JoinAsync(trunk.Gateway, ticket, host, service, cancellationToken);
+                first = await session.JoinAsync(trunk.Gateway, ticket, trunk.IdleTimeout, host, service, cancellationToken);
             }
             catch (GatewayException e) when (path.Fallback)
             {

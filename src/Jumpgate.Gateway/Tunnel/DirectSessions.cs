@@ -68,8 +68,14 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AuditL
                         {
                             return;
                         }
+                        if (owner._quota.TryCount(_counted, out var refusal) is not { } counted)
+                        {
+                            // Past the user's own limit, across all their connections: the agent resets it (the quota audited why).
+                            Agent.Send(new ControlMessage { Type = ControlMessage.SessionStream, Session = id, Stream = message.Stream, Outcome = "reset", Reason = refusal });
+                            return;
+                        }
                         var record = NewRecord();
-                        var inner = new Inner(record, owner._live.Add(record), owner._quota.Count(_counted));
+                        var inner = new Inner(record, owner._live.Add(record), counted);
                         record.Opened(source, StreamPath.InSession);
                         _open[message.Stream] = inner;
                     }

@@ -25,23 +25,36 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
     public TrunkStreams ForTrunk(string user, string? source) => new(_users.GetOrAdd(user, name => new UserStreams(name)), source);
 
     /// <summary>Admits a new stream (it starts pending), or returns null and says why in <paramref name="refusal"/>.</summary>
-    public Admission? TryAdmit(TrunkStreams trunk, out string refusal)
+    public Admission? TryAdmit(TrunkStreams trunk, out string refusal) => TryAdmit(trunk, opened: false, out refusal);
+
+    /// <summary>
+    /// Counts a stream that is already open (one inside a direct session, which the agent reports
+    /// once it runs and keeps to the session's own limit), or returns null when it takes the user
+    /// past theirs: the caller then has it reset. Refusals are audited as <see cref="TryAdmit(TrunkStreams, out string)"/>'s are.
+    /// </summary>
+    public Admission? TryCount(TrunkStreams trunk, out string refusal) => TryAdmit(trunk, opened: true, out refusal);
+
+    private Admission? TryAdmit(TrunkStreams trunk, bool opened, out string refusal)
     {
         var user = trunk.User;
         lock (user)
         {
-            refusal = trunk.Open >= options.MaxStreams ? $"too many streams: {trunk.Open} are open on this connection, the gateway's limit; close some and try again"
+            refusal = !opened && trunk.Open >= options.MaxStreams ? $"too many streams: {trunk.Open} are open on this connection, the gateway's limit; close some and try again"
                 : user.Open >= options.MaxStreamsPerUser ? $"too many streams: user {user.Name} has {user.Open} open, the gateway's limit; close some and try again"
+                : opened ? ""
                 : trunk.Pending >= options.MaxPending ? $"too many streams opening at once: {trunk.Pending} on this connection have not sent their request yet; try again in a moment"
                 : user.Pending >= options.MaxPendingPerUser ? $"too many streams opening at once: user {user.Name} has {user.Pending} that have not sent their request yet; try again in a moment"
                 : "";
             if (refusal.Length == 0)
             {
                 trunk.Open++;
-                trunk.Pending++;
                 user.Open++;
-                user.Pending++;
-                return new Admission(trunk);
+                if (!opened)
+                {
+                    trunk.Pending++;
+                    user.Pending++;
+                }
+                return new Admission(trunk, pending: !opened);
             }
             user.Refused++;
             user.LastRefusal = refusal;
@@ -56,21 +69,6 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
         }
         Write(user.Name, trunk.Source, 1, refusal);
         return null;
-    }
-
-    /// <summary>
-    /// Counts a stream that is already open elsewhere (one inside a direct session, which the agent
-    /// reports once it runs): it adds to the user's streams, so their other streams meet the limit
-    /// sooner, and is never refused here; the session's own limit is the agent's to keep.
-    /// </summary>
-    public Admission Count(TrunkStreams trunk)
-    {
-        lock (trunk.User)
-        {
-            trunk.Open++;
-            trunk.User.Open++;
-        }
-        return new Admission(trunk, pending: false);
     }
 
     private void Summarise(UserStreams user)
