@@ -112,6 +112,8 @@ internal sealed partial class ServiceStreams
             await RefuseSessionStreamAsync(stream, bound, $"too many streams: {bound.MaxStreams} are open in this direct session, the gateway's limit; close some and try again");
             return;
         }
+        Task opened;
+        SpliceResult result;
         try
         {
             var (target, address, error) = await ServiceDialer.ConnectAsync(options, bound.Host, bound.Service, aborted);
@@ -130,23 +132,24 @@ internal sealed partial class ServiceStreams
                 Interlocked.Increment(ref bound.Streams);
                 bound.Live[stream.Id] = stream;
                 // Reported beside the splice, not before it: the gateway audits the stream, it does not wait on it.
-                var opened = report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
+                opened = report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
                 AgentLog.StreamOpened(logger, bound.Host, bound.Service, address);
-                var result = await Splice.RunAsync(stream, target, aborted);
+                result = await Splice.RunAsync(stream, target, aborted);
                 AgentLog.StreamClosed(logger, bound.Host, bound.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
-                await opened;
-                await report(new ControlMessage
-                {
-                    Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "closed",
-                    BytesUp = result.ToService, BytesDown = result.ToUser, Reason = result.Outcome.ToString(),
-                });
             }
         }
         finally
         {
+            // The stream is over here, whether or not its reports have gone yet: it no longer counts against the session's limit.
             bound.Live.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream));
             Interlocked.Decrement(ref bound.Open);
         }
+        await opened;
+        await report(new ControlMessage
+        {
+            Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "closed",
+            BytesUp = result.ToService, BytesDown = result.ToUser, Reason = result.Outcome.ToString(),
+        });
     }
 
     private async Task RefuseSessionStreamAsync(TrunkStream stream, SessionBinding bound, string reason)
