@@ -109,7 +109,7 @@ internal sealed partial class ServiceStreams
         if (Interlocked.Increment(ref bound.Open) > bound.MaxStreams)
         {
             Interlocked.Decrement(ref bound.Open);
-            await RefuseSessionStreamAsync(stream, bound, $"too many streams: {bound.MaxStreams} are open in this direct session, the gateway's limit; close some and try again");
+            await RefuseSessionStreamAsync(stream, bound, $"too many streams: {bound.MaxStreams} are open in this direct session, the gateway's limit; close some and try again", "limited");
             return;
         }
         Task opened;
@@ -152,10 +152,11 @@ internal sealed partial class ServiceStreams
         });
     }
 
-    private async Task RefuseSessionStreamAsync(TrunkStream stream, SessionBinding bound, string reason)
+    /// <summary>Answers a stream with a refusal and reports it: <c>refused</c>, or <c>limited</c> for the session's limit, which the gateway sums up instead of auditing each.</summary>
+    private async Task RefuseSessionStreamAsync(TrunkStream stream, SessionBinding bound, string reason, string outcome = "refused")
     {
         await TryWriteAsync(stream, Reply.Failure(reason));
-        await report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "refused", Reason = reason });
+        await report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = outcome, Reason = reason });
     }
 
     /// <summary>What the gateway bound a session to, and its streams open now and opened in all.</summary>

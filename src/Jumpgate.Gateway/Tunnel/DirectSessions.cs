@@ -4,7 +4,6 @@ using Jumpgate.Core.Streams;
 using Jumpgate.Gateway.Agents;
 using Jumpgate.Gateway.Audit;
 using Jumpgate.Gateway.Metrics;
-using Jumpgate.Gateway.Routing;
 using Microsoft.Extensions.Logging;
 
 namespace Jumpgate.Gateway.Tunnel;
@@ -92,14 +91,21 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AuditL
                     }
                     closed?.Close(legs.Grant?.Reason is not null ? SpliceOutcome.Canceled : SpliceOutcome.Completed, Math.Max(0, message.BytesUp), Math.Max(0, message.BytesDown));
                     break;
+                case "limited":
+                    // The session's own limit, which the agent keeps: summed up as the gateway's limits are, not audited one by one.
+                    owner._quota.Refused(_counted, Printable(message.Reason ?? "too many streams in this direct session"));
+                    break;
                 case "refused":
                     using (var record = NewRecord())
                     {
-                        record.Refuse("the agent could not open it: " + Refusals.Clip(new string([.. (message.Reason ?? "no reason given").Select(c => char.IsControl(c) ? ' ' : c)])));
+                        record.Refuse("the agent could not open it: " + Printable(message.Reason ?? "no reason given"));
                     }
                     break;
             }
         }
+
+        /// <summary>The agent's words go into logs and the audit: one line, at most 256 characters, as its health reasons.</summary>
+        private static string Printable(string text) => new([.. text.Take(256).Select(c => char.IsControl(c) ? ' ' : c)]);
 
         private StreamRecord NewRecord()
         {

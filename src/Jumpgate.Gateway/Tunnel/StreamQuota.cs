@@ -56,19 +56,32 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
                 }
                 return new Admission(trunk, pending: !opened);
             }
+        }
+        Refused(trunk, refusal);
+        return null;
+    }
+
+    /// <summary>
+    /// Records a stream refused for a limit, here or elsewhere (a direct session's own, which its
+    /// agent keeps): the first is audited now, the rest summed up once per <see cref="SummaryInterval"/>.
+    /// </summary>
+    public void Refused(TrunkStreams trunk, string refusal)
+    {
+        var user = trunk.User;
+        lock (user)
+        {
             user.Refused++;
             user.LastRefusal = refusal;
             user.LastSource = trunk.Source;
             if (user.Summary is not null)
             {
-                return null;
+                return;
             }
             // The first refusal is written now; the rest are counted and summed up each interval.
             user.Refused = 0;
             user.Summary = time.CreateTimer(_ => Summarise(user), null, SummaryInterval, SummaryInterval);
         }
         Write(user.Name, trunk.Source, 1, refusal);
-        return null;
     }
 
     private void Summarise(UserStreams user)

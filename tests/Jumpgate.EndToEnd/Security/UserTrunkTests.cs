@@ -83,6 +83,7 @@ public sealed class UserTrunkTests(ITestOutputHelper output) : IAsyncLifetime
         // `forward` carries its connections in its direct session, whose limit is the same number, kept by the agent.
         Assert.Equal("jumpgate: too many streams: 2 are open in this direct session, the gateway's limit; close some and try again", refusal.Value);
         Assert.Equal(0, await three.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(Signals.Timeout(10)));
+        await Deployment.WaitForAuditLineAsync("too many streams: 2 are open in this direct session");
         // The open ones go on.
         Assert.Equal("still"u8.ToArray(), await EchoServer.RoundTripAsync(one.GetStream(), "still"u8.ToArray(), Signals.Timeout(10)));
     }
