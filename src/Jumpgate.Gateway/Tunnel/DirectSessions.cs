@@ -154,7 +154,9 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AuditL
     {
         public void Close(SpliceOutcome outcome, long toService, long toUser)
         {
-            Record.Closed(outcome, toService, toUser);
+            // Counted into the live totals as the stream leaves the list: the agent reports its bytes once, at its end.
+            Record.Meters.Add(toService, toUser);
+            Record.Closed(outcome);
             Listing.Dispose();
             Counted.Dispose();
             Record.Dispose();

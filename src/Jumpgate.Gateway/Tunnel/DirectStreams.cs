@@ -47,6 +47,10 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
         }
         // A session runs TLS end to end whatever the service, an SSH one included: its trunk needs it.
         var inSession = asSession && session.DirectSessions;
+        if (inSession)
+        {
+            record.CarriesSession();
+        }
         plain = !inSession && plain && session.PlainLegs && request.Service == SshService;
         var meeting = rendezvous.Open(plain, record.LegRefused);
         try

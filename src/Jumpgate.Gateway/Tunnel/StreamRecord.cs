@@ -48,6 +48,15 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
 
     public string? Agent => _event.Agent;
 
+    /// <summary>
+    /// A direct session's legs: not one of the user's streams but what carries them, so the live
+    /// list, the dashboard and the metrics leave it out; the streams inside are listed on their own.
+    /// </summary>
+    public bool IsSession => _path is StreamPath.SessionLegs;
+
+    /// <summary>This stream is a direct session's legs (<see cref="IsSession"/>), from now on.</summary>
+    public void CarriesSession() => _path = StreamPath.SessionLegs;
+
     /// <summary>Records a refusal (the rules' or any other) and returns its words for the user.</summary>
     public string Refuse(Authorization authorization)
     {
@@ -109,16 +118,16 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             _ => fallback is null ? null : "trunk: " + fallback,
         };
         _event = _event with { Time = start, Outcome = "opened", Start = start, Reason = how };
-        metrics.StreamOpened(this, time.GetElapsedTime(_asked, _started));
+        if (!IsSession)
+        {
+            metrics.StreamOpened(this, time.GetElapsedTime(_asked, _started));
+        }
         GatewayLog.StreamOpened(logger, User.Name, Host, Service, Agent!, remote);
         audit.Write(_event);
     }
 
     /// <summary>Records how an opened stream ended, in words that name who ended it, and its bytes by role.</summary>
-    public void Closed(SpliceOutcome outcome) => Closed(outcome, Meters.ToService, Meters.ToUser);
-
-    /// <summary>As <see cref="Closed(SpliceOutcome)"/>, with the bytes counted elsewhere (the agent, for a stream inside a direct session).</summary>
-    public void Closed(SpliceOutcome outcome, long toService, long toUser)
+    public void Closed(SpliceOutcome outcome)
     {
         var revoked = (Grant ?? _session)?.Reason;
         var words = (outcome, _path) switch
@@ -131,6 +140,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             (SpliceOutcome.UserSideFailed, _) => "the user's side went away",
             _ => "the agent's side went away",
         };
+        var (toService, toUser) = (Meters.ToService, Meters.ToUser);
         Ended();
         GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);
         var end = time.GetUtcNow();
@@ -165,7 +175,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     /// <summary>The metrics count an opened stream's end once, whichever of <see cref="Closed"/> and <see cref="Dispose"/> comes first.</summary>
     private void Ended()
     {
-        if (Start is not null && Interlocked.Exchange(ref _ended, 1) == 0)
+        if (Start is not null && !IsSession && Interlocked.Exchange(ref _ended, 1) == 0)
         {
             metrics.StreamClosed(this);
         }
