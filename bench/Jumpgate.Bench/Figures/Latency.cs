@@ -72,7 +72,7 @@ internal static class Latency
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshL), $"{PathNames.SshL} (p50)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Percentile(jg, 99) / Stats.Percentile(sshL, 99), $"{PathNames.SshL} (p99)", "≤ 1.0 ×", atMost: true, 1.0);
         table.Check(figure, result, Stats.Median(jg) / Stats.Median(sshR), $"{PathNames.SshR} (p50)", "≤ 0.05 ×", atMost: true, 0.05);
-        // What `forward` and `proxy` do by default: a direct stream, TLS end to end with the agent across the gateway.
+        // What `forward` does by default: a new stream in its direct session, TLS end to end with the agent across the gateway.
         var direct = samples[PathNames.JumpgateDirect];
         var directResult = WithRoles(PathNames.JumpgateDirect);
         table.Check(figure, directResult, Stats.Median(direct) / Stats.Median(sshJ), $"{PathNames.SshJ} (p50)", "≤ 1.0 ×", atMost: true, 1.0, PathNames.JumpgateDirect);
@@ -92,7 +92,7 @@ internal static class Latency
                 "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
             await rig.Jumpgate.RestartAsync();
         }
-        table.Note("New connection, paths: **Jumpgate** is `forward --trunk` (the stream inside the gateway's TLS on both sides); `forward --direct` costs what `forward` with no path option costs when a direct leg can be made, which is the default, so it is judged too, against ssh -J, the same shape (relays of ciphertext, encryption end to end).");
+        table.Note("New connection, paths: **Jumpgate** is `forward --trunk` (the stream inside the gateway's TLS on both sides), kept as a reference; `forward --direct` costs what `forward` with no path option costs when a direct leg can be made, which is the default, so it is the row judged against ssh -J, the same shape: each connection is a new stream inside `forward`'s one direct session (TLS end to end with the agent, relayed as ciphertext by the gateway), as each of ssh -J's is a new channel inside its one SSH session.");
         table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path. In brackets, Jumpgate's own processes (/proc/PID/stat), ms each.");
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
     }

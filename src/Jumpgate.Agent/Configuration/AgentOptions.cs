@@ -59,6 +59,12 @@ internal sealed record AgentOptions
     /// <summary>How long open streams may run on after Ctrl-C. Default 5 s.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// <c>direct_sessions</c>: whether this agent serves direct sessions (`forward`'s many streams to one service
+    /// inside one direct leg pair). Default true; false makes `forward` open legs per stream to this agent, as before sessions.
+    /// </summary>
+    public bool DirectSessions { get; init; } = true;
+
     /// <summary>How long the agent waits for a service to accept a connection. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -88,7 +94,7 @@ internal sealed record AgentOptions
     public static AgentOptions Parse(YamlFile file)
     {
         var root = file.Root;
-        file.RejectUnknown(root, "", "gateway", "token_file", "fingerprint", "hosts", "pool_size", "reconnect_max_delay", "drain_timeout", "connect_timeout", "metrics_listen", "metrics_public");
+        file.RejectUnknown(root, "", "gateway", "token_file", "fingerprint", "hosts", "pool_size", "reconnect_max_delay", "drain_timeout", "connect_timeout", "metrics_listen", "metrics_public", "direct_sessions");
 
         var fingerprint = file.String(root, "fingerprint", "fingerprint");
         if (fingerprint is not null && !Fingerprint.TryParse(fingerprint, out _))
@@ -167,6 +173,7 @@ internal sealed record AgentOptions
             Token = token,
             Hosts = hosts,
             PoolSize = file.Int(root, "pool_size", "pool_size", 0, 64),
+            DirectSessions = file.Bool(root, "direct_sessions", "direct_sessions") ?? true,
             ReconnectMaxDelay = reconnect ?? DefaultReconnectMaxDelay,
             DrainTimeout = file.Duration(root, "drain_timeout", "drain_timeout") ?? TimeSpan.FromSeconds(5),
             ConnectTimeout = file.Duration(root, "connect_timeout", "connect_timeout") ?? TimeSpan.FromSeconds(5),

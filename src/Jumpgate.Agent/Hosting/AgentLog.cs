@@ -52,4 +52,10 @@ internal static partial class AgentLog
 
     [LoggerMessage(132, LogLevel.Information, "sent the SSH host keys of {Sent} of {Count} hosts to {Gateway}", EventName = "HostKeysSent")]
     public static partial void HostKeysSent(ILogger logger, int sent, int count, string gateway);
+
+    [LoggerMessage(133, LogLevel.Debug, "direct session to {Host}:{Service} opened", EventName = "SessionOpened")]
+    public static partial void SessionOpened(ILogger logger, string host, string service);
+
+    [LoggerMessage(134, LogLevel.Debug, "direct session to {Host}:{Service} closed after {Streams} streams", EventName = "SessionClosed")]
+    public static partial void SessionClosed(ILogger logger, string host, string service, long streams);
 }

@@ -48,7 +48,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         _time = time;
         _logger = logger;
         _session = new TaskGroup(e => AgentLog.WorkFailed(logger, "the heartbeat", e));
-        _services = new ServiceStreams(options, logger);
+        _services = new ServiceStreams(options, logger, SendAsync);
     }
 
     /// <summary>Cancelled when the registration ends: the trunks are dialled no more.</summary>
@@ -63,7 +63,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// <param name="health">The services' checks, whose changes this registration reports to the gateway.</param>
     public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, HealthMonitor health, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
-        var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint, PlainLegs = true };
+        var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint, PlainLegs = true, DirectSessions = options.DirectSessions };
         var (control, welcome) = await GatewayDialer.HandshakeAsync(options.Gateway, hello, cancellationToken);
         var connection = new AgentConnection(options, control, welcome, streams, trunks, health, time, logger);
         foreach (var refusal in welcome.Refused ?? [])
@@ -103,6 +103,10 @@ internal sealed class AgentConnection : IAsyncDisposable
                 if (message.Type == ControlMessage.Ping)
                 {
                     await SendAsync(new ControlMessage { Type = ControlMessage.Pong });
+                }
+                else if (message.Type == ControlMessage.SessionStream)
+                {
+                    _services.ResetSessionStream(message);
                 }
             }
         }

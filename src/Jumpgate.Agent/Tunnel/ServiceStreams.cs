@@ -9,9 +9,11 @@ namespace Jumpgate.Agent.Tunnel;
 /// <summary>
 /// The agent's end of every stream the gateway opens: read which service it is for, connect to
 /// it inside this network, answer, and splice the trunk stream (the user's side) to the service
-/// until either end is done; or, for a direct stream, dial this end's own leg and splice that.
+/// until either end is done; or, for a direct stream, dial this end's own leg and splice that;
+/// or, for a direct session, serve many streams to the one bound service inside one leg
+/// (ServiceStreams.Sessions.cs). <paramref name="report"/> tells the gateway of each session stream.
 /// </summary>
-internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
+internal sealed partial class ServiceStreams(AgentOptions options, ILogger logger, Func<ControlMessage, Task> report)
 {
     /// <summary>One stream the gateway opened: read which service it is for, connect, and splice until either end is done.</summary>
     public async Task ServeAsync(TrunkStream tunnel, CancellationToken aborted)
@@ -24,6 +26,12 @@ internal sealed class ServiceStreams(AgentOptions options, ILogger logger)
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException)
         {
+            return;
+        }
+        if (request.Leg is { Session: true } session)
+        {
+            // No service yet: a session connects to it once per stream inside.
+            await ServeSessionAsync(tunnel, request, session, aborted);
             return;
         }
         var (target, address, error) = await ServiceDialer.ConnectAsync(options, request.Host, request.Service, aborted);

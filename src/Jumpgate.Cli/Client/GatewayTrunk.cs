@@ -21,6 +21,9 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
     /// <summary>The gateway the trunk was last dialled to (a direct stream's leg goes there too).</summary>
     public GatewayEndpoint Gateway { get; private set; } = gateways[0];
 
+    /// <summary>How long the trunk may have no streams before this end closes it: three quarters of the gateway's idle timeout, from its last answer.</summary>
+    public TimeSpan IdleTimeout { get; private set; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>With `login --sso`: the token for each new dial, renewed when due (a `forward` outlives its first token); null dials with the token given.</summary>
     public Func<CancellationToken, Task<string>>? CurrentToken { get; init; }
 
@@ -33,12 +36,17 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
     /// gateway's answer, so the first bytes go out on the same round trip as the request (the
     /// gateway holds them until it has authorised the stream). Read the answer with
     /// <see cref="ReadAnswerAsync"/> before anything is read from the stream. A direct <paramref name="path"/>
-    /// stream's answer carries its ticket instead (docs/protocol.md, "Direct streams").
+    /// stream's answer carries its ticket instead (docs/protocol.md, "Direct streams"), a direct
+    /// session's when <paramref name="session"/> asks for one and the agent serves them.
     /// </summary>
-    public async Task<TrunkStream> StartAsync(string host, string service, CancellationToken cancellationToken, StreamPathChoice? path = null)
+    public async Task<TrunkStream> StartAsync(string host, string service, CancellationToken cancellationToken, StreamPathChoice? path = null, bool session = false)
     {
         // A trunk that died since it was dialled (the gateway restarted) is closed and gets one fresh dial.
-        var request = new OpenRequest { Host = host, Service = service, Direct = path?.Direct ?? false, Plain = path?.Plain ?? false, Fallback = path?.Fallback ?? false };
+        var request = new OpenRequest
+        {
+            Host = host, Service = service, Direct = path?.Direct ?? false, Plain = path?.Plain ?? false, Fallback = path?.Fallback ?? false,
+            Session = session && (path?.Direct ?? false),
+        };
         return await StreamOpener.StartAsync(this, request, attempts: 2, cancellationToken) ?? throw ClosedWhileOpening(null);
     }
 
@@ -87,10 +95,8 @@ internal sealed class GatewayTrunk(IReadOnlyList<GatewayEndpoint> gateways, stri
             reached?.Invoke(gateway);
             // Closed here a quarter before the gateway's idle timeout, so a new stream never races
             // the gateway's close: it finds the trunk closed and dials a fresh one.
-            var trunk = new Trunk(tls, opener: true)
-            {
-                IdleTimeout = reply.IdleTimeoutMs > 0 ? TimeSpan.FromMilliseconds(reply.IdleTimeoutMs * 3 / 4) : Timeout.InfiniteTimeSpan,
-            };
+            IdleTimeout = reply.IdleTimeoutMs > 0 ? TimeSpan.FromMilliseconds(reply.IdleTimeoutMs * 3 / 4) : Timeout.InfiniteTimeSpan;
+            var trunk = new Trunk(tls, opener: true) { IdleTimeout = IdleTimeout };
             _readers.Start(trunk.RunAsync);
             _trunk = trunk;
             return trunk;

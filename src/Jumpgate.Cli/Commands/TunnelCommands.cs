@@ -181,6 +181,7 @@ internal static class TunnelCommands
         {
             CurrentToken = settings.SsoRefreshToken is null ? null : async token => (await SsoSignIn.CurrentAsync(token)).Token,
         };
+        await using var session = new DirectSession(e => say($"jumpgate: the direct session failed ({e.GetType().Name}: {e.Message})"));
         try
         {
             while (true)
@@ -188,7 +189,7 @@ internal static class TunnelCommands
                 var client = await listener.AcceptAsync(cancellationToken);
                 client.NoDelay = true;
                 running.RemoveAll(t => t.IsCompleted);
-                running.Add(CarryAsync(trunk, host, service, client, path, say, note, cancellationToken));
+                running.Add(CarryAsync(trunk, session, host, service, client, path, say, note, cancellationToken));
             }
         }
         catch (OperationCanceledException)
@@ -199,12 +200,12 @@ internal static class TunnelCommands
     }
 
     /// <summary>One local connection, on the path asked for; <paramref name="note"/> hears which it took (-v).</summary>
-    private static async Task CarryAsync(GatewayTrunk trunk, string host, string service, Socket client, StreamPathChoice path, Action<string> say, Action<string> note, CancellationToken cancellationToken)
+    private static async Task CarryAsync(GatewayTrunk trunk, DirectSession session, string host, string service, Socket client, StreamPathChoice path, Action<string> say, Action<string> note, CancellationToken cancellationToken)
     {
         await using var local = new SocketStream(client);
         try
         {
-            if (!path.Direct || !await CarryDirectAsync(trunk, host, service, local, path, note, cancellationToken))
+            if (!path.Direct || !await CarryDirectAsync(trunk, session, host, service, local, path, say, note, cancellationToken))
             {
                 await using var tunnel = await trunk.StartAsync(host, service, cancellationToken);
                 var result = await Splice.RunAsync(local, tunnel, answer => trunk.ReadAnswerAsync(tunnel, answer), cancellationToken);
@@ -225,13 +226,28 @@ internal static class TunnelCommands
     }
 
     /// <summary>
-    /// One local connection asked for as direct: the gateway authorises it on the trunk and answers
-    /// with a ticket (this end then dials its own leg), or, when no direct leg can be made, carries
-    /// it on the same trunk stream. False when this end could not make its leg and may ask again through the gateway.
+    /// One local connection asked for as direct: a new stream in the open direct session, or, with
+    /// none open, a request on the trunk that asks for one. The gateway authorises it and answers
+    /// with a session's ticket (this end joins it, and the connection is its first stream), a
+    /// direct stream's (this end dials its own leg), or, when no direct leg can be made, carries it
+    /// on the same trunk stream. False when this end could not make its leg and may ask again through the gateway.
     /// </summary>
-    private static async Task<bool> CarryDirectAsync(GatewayTrunk trunk, string host, string service, SocketStream local, StreamPathChoice path, Action<string> note, CancellationToken cancellationToken)
+    private static async Task<bool> CarryDirectAsync(GatewayTrunk trunk, DirectSession session, string host, string service, SocketStream local, StreamPathChoice path, Action<string> say, Action<string> note, CancellationToken cancellationToken)
     {
-        var request = await trunk.StartAsync(host, service, cancellationToken, path);
+        if (await session.TryStartAsync(host, service, cancellationToken) is { } inner)
+        {
+            await CarryInSessionAsync(inner, local, host, service, say, note, cancellationToken);
+            return true;
+        }
+        using var turn = session.WorthAsking ? await session.AskAsync(cancellationToken) : null;
+        // Another connection may have made one while this one waited for its turn.
+        if (turn is not null && await session.TryStartAsync(host, service, cancellationToken) is { } made)
+        {
+            turn.Dispose();
+            await CarryInSessionAsync(made, local, host, service, say, note, cancellationToken);
+            return true;
+        }
+        var request = await trunk.StartAsync(host, service, cancellationToken, path, session: turn is not null);
         Reply answer;
         try
         {
@@ -242,7 +258,15 @@ internal static class TunnelCommands
             await request.DisposeAsync();
             throw;
         }
-        note(StreamPathChoice.Describe(host, service, answer));
+        if (turn is not null && answer.Direct is not { Session: true })
+        {
+            session.Declined();
+            turn.Dispose();
+        }
+        if (answer.Direct is not { Session: true })
+        {
+            note(StreamPathChoice.Describe(host, service, answer));
+        }
         if (answer.Direct is not { } ticket)
         {
             await using (request)
@@ -252,6 +276,26 @@ internal static class TunnelCommands
             return true;
         }
         await request.DisposeAsync();
+        if (ticket.Session)
+        {
+            TrunkStream first;
+            try
+            {
+                first = await session.JoinAsync(trunk.Gateway, ticket, trunk.IdleTimeout, host, service, cancellationToken);
+            }
+            catch (GatewayException e) when (path.Fallback)
+            {
+                note($"{host}:{service}: this end could not join the direct session ({e.Message}); asking again through the gateway");
+                return false;
+            }
+            finally
+            {
+                turn?.Dispose();
+            }
+            note($"{host}:{service}: direct, in a new direct session (TLS end to end with the agent across the gateway)");
+            await CarryInSessionAsync(first, local, host, service, say, note, cancellationToken, joined: true);
+            return true;
+        }
         ConnectionStream tunnel;
         try
         {
@@ -267,6 +311,30 @@ internal static class TunnelCommands
             await Splice.RunAsync(local, tunnel, cancellationToken);
         }
         return true;
+    }
+
+    /// <summary>One local connection on a stream in the direct session: its first bytes follow the request at once, nothing comes back before the agent's answer.</summary>
+    private static async Task CarryInSessionAsync(TrunkStream inner, SocketStream local, string host, string service, Action<string> say, Action<string> note, CancellationToken cancellationToken, bool joined = false)
+    {
+        if (!joined)
+        {
+            note($"{host}:{service}: direct, in the direct session (TLS end to end with the agent across the gateway)");
+        }
+        await using (inner)
+        {
+            var result = await Splice.RunAsync(local, inner, async answering =>
+            {
+                var reply = await StreamOpener.ReadAnswerAsync(inner, answering);
+                if (!reply.Ok)
+                {
+                    throw new GatewayException(reply.Error ?? "the agent refused the stream", refused: true);
+                }
+            }, cancellationToken);
+            if (result.Error is GatewayException refused)
+            {
+                say($"jumpgate: {refused.Message}");
+            }
+        }
     }
 
     /// <summary>Opens one stream to a host's service; throws <see cref="GatewayException"/> with the gateway's reason if it cannot.</summary>

@@ -47,6 +47,9 @@ internal sealed record Hello
     /// <summary>agent: it can dial plain legs (docs/protocol.md, "Plain legs").</summary>
     public bool PlainLegs { get; init; }
 
+    /// <summary>agent: it serves direct sessions, many streams to one service inside one direct leg pair (docs/protocol.md, "Direct sessions").</summary>
+    public bool DirectSessions { get; init; }
+
     /// <summary>agent: the fingerprint of the certificate the agent presents on direct legs, so the gateway can vouch for it.</summary>
     public string? Certificate { get; init; }
 
@@ -139,6 +142,21 @@ internal sealed record ControlMessage
 
     /// <summary>host-keys: each key as known_hosts writes it after the host name, <c>TYPE BASE64</c>.</summary>
     public IReadOnlyList<string>? Keys { get; init; }
+
+    /// <summary>Agent → gateway: a stream inside a direct session opened, closed or was refused (docs/protocol.md, "Direct sessions").</summary>
+    public const string SessionStream = "session-stream";
+
+    /// <summary>session-stream: the direct session's id (its legs' meeting id).</summary>
+    public string? Session { get; init; }
+
+    /// <summary>session-stream: the stream's id inside the session.</summary>
+    public long Stream { get; init; }
+
+    /// <summary>session-stream: <c>opened</c>, <c>closed</c> (with the bytes each way) or <c>refused</c> (with the reason).</summary>
+    public string? Outcome { get; init; }
+
+    public long BytesUp { get; init; }
+    public long BytesDown { get; init; }
 }
 
 /// <summary>The first frame of every trunk stream: which host's service to join it to (user → gateway, gateway → agent).</summary>
@@ -155,6 +173,12 @@ internal sealed record OpenRequest
 
     /// <summary>user → gateway: if no direct leg can be made, carry the stream on this trunk stream and say why.</summary>
     public bool Fallback { get; init; }
+
+    /// <summary>
+    /// user → gateway (with <see cref="Direct"/>): make a direct session if the agent serves them, so that this
+    /// and later streams to the service travel inside one direct leg pair; otherwise a direct stream as asked.
+    /// </summary>
+    public bool Session { get; init; }
 
     /// <summary>gateway → agent: join the service to a direct leg with this ticket, not to the trunk stream.</summary>
     public DirectTicket? Leg { get; init; }
@@ -175,6 +199,15 @@ internal sealed record DirectTicket
 
     /// <summary>The legs are plain (an SSH service): each end proves <see cref="Secret"/> to a fresh nonce, and no TLS runs across them.</summary>
     public bool Plain { get; init; }
+
+    /// <summary>
+    /// The legs carry a direct session: a trunk inside their TLS, whose every stream the agent joins to the
+    /// one service the gateway authorised, never another (docs/protocol.md, "Direct sessions").
+    /// </summary>
+    public bool Session { get; init; }
+
+    /// <summary>session (agent end): how many streams may be open at once inside it; the gateway's per-trunk limit.</summary>
+    public int MaxStreams { get; init; }
 }
 
 [JsonSourceGenerationOptions(

@@ -15,6 +15,13 @@ internal sealed class StreamMeters
     /// <summary>Bytes from the service's side to the user's.</summary>
     public long ToUser => Volatile.Read(ref _toUser);
 
+    /// <summary>Bytes counted elsewhere and reported once (the agent's count of a stream inside a direct session).</summary>
+    internal void Add(long toService, long toUser)
+    {
+        Interlocked.Add(ref _toService, toService);
+        Interlocked.Add(ref _toUser, toUser);
+    }
+
     internal void Add(bool toService, int count)
     {
         // One writer per direction: a plain add, published for readers on other threads.

@@ -53,6 +53,9 @@ internal sealed class AgentSession
     /// <summary>Whether the agent dials plain legs for SSH services (its hello said so); an older one gets TLS legs.</summary>
     public bool PlainLegs { get; init; }
 
+    /// <summary>Whether the agent serves direct sessions (its hello said so); `forward` opens legs per stream to one that does not.</summary>
+    public bool DirectSessions { get; init; }
+
     /// <summary>The agent's version as its hello gave it (one line, at most 64 characters); null if it sent none.</summary>
     public string? Version { get; init; }
 

@@ -93,6 +93,7 @@ public static class GatewayServer
         builder.Services.AddSingleton<StreamBroker>();
         builder.Services.AddSingleton<LiveStreams>();
         builder.Services.AddSingleton<DirectStreams>();
+        builder.Services.AddSingleton<DirectSessions>();
         builder.Services.AddSingleton<UserTrunks>();
         builder.Services.AddSingleton<TunnelHandler>();
         builder.Services.AddSingleton<ServiceRouter>();

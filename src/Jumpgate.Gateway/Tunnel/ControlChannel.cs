@@ -31,6 +31,7 @@ internal sealed class ControlChannel(
     Authenticator authenticator,
     AccessMonitor monitor,
     HostKeyRecords hostKeys,
+    DirectSessions sessions,
     AuditLog audit,
     StoreHealth store,
     GatewayMetrics metrics,
@@ -64,6 +65,7 @@ internal sealed class ControlChannel(
                 // Only a well-formed fingerprint is vouched for; an agent that sends none cannot take direct streams.
                 Certificate = Fingerprint.TryParse(hello.Certificate, out var certificate) ? certificate.ToString() : null,
                 PlainLegs = hello.PlainLegs,
+                DirectSessions = hello.DirectSessions,
                 Version = hello.Version is { } version ? Truncate(new string([.. version.Select(c => char.IsControl(c) ? ' ' : c)])) : null,
                 Remote = connection.Remote,
                 Connected = time.GetUtcNow(),
@@ -269,6 +271,10 @@ internal sealed class ControlChannel(
                 else if (message.Type == ControlMessage.HostKeys)
                 {
                     ReportHostKeys(session, message);
+                }
+                else if (message.Type == ControlMessage.SessionStream)
+                {
+                    sessions.Report(session, message);
                 }
             }
         }

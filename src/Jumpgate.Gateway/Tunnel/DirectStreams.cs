@@ -13,9 +13,10 @@ namespace Jumpgate.Gateway.Tunnel;
 /// and dials its leg, the user gets its ticket and dials its own, and the gateway splices the two
 /// plain TCP legs without decrypting: the ends run TLS across them, or, for an SSH service on
 /// plain legs, SSH's own encryption, which the gateway checks for before a byte crosses.
-/// Recorded and revocable like any stream.
+/// Recorded and revocable like any stream. A direct session is such a stream whose TLS carries a
+/// trunk of streams to the same service; the agent reports them to <see cref="DirectSessions"/>.
 /// </summary>
-internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rendezvous, GatewayOptions options, ILogger<DirectStreams> logger)
+internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rendezvous, DirectSessions sessions, GatewayOptions options, ILogger<DirectStreams> logger)
 {
     /// <summary>How long the two ends of an authorised direct stream may take to dial their legs, and then to send SSH's first line on plain legs.</summary>
     private static readonly TimeSpan LegTimeout = TimeSpan.FromSeconds(10);
@@ -26,9 +27,10 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
     /// <summary>
     /// Runs a direct stream to its end, or refuses it; returns null then. When no direct leg can be
     /// made and the user asked with <c>fallback</c>, nothing has been said to the user yet and the
-    /// reason is returned instead: the caller carries the stream through the gateway.
+    /// reason is returned instead: the caller carries the stream through the gateway. With
+    /// <paramref name="asSession"/>, the stream is a direct session where the agent serves them.
     /// </summary>
-    public async Task<string?> RunAsync(TunnelConnection client, StreamRecord record, AgentSession session, OpenRequest request, bool plain, bool fallback)
+    public async Task<string?> RunAsync(TunnelConnection client, StreamRecord record, AgentSession session, OpenRequest request, bool plain, bool fallback, bool asSession = false)
     {
         string? whyNot = null;
         if (!options.DirectLegs)
@@ -43,15 +45,22 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
         {
             return await NoDirectLegAsync(client, record, whyNot, fallback);
         }
-        plain = plain && session.PlainLegs && request.Service == SshService;
+        // A session runs TLS end to end whatever the service, an SSH one included: its trunk needs it.
+        var inSession = asSession && session.DirectSessions;
+        if (inSession)
+        {
+            record.CarriesSession();
+        }
+        plain = !inSession && plain && session.PlainLegs && request.Service == SshService;
         var meeting = rendezvous.Open(plain, record.LegRefused);
         try
         {
-            if (await AskAgentAsync(session, request with { Leg = meeting.AgentTicket }, client.Closed) is { } error)
+            var agentTicket = inSession ? meeting.AgentTicket with { Session = true, MaxStreams = options.Trunks.MaxStreams } : meeting.AgentTicket;
+            if (await AskAgentAsync(session, request with { Leg = agentTicket }, client.Closed) is { } error)
             {
                 return await NoDirectLegAsync(client, record, $"agent {session.Agent} made no direct leg: {error}", fallback);
             }
-            await client.ReplyAsync(Reply.Success with { Direct = meeting.UserTicket(session.Certificate!) }, CancellationToken.None);
+            await client.ReplyAsync(Reply.Success with { Direct = meeting.UserTicket(session.Certificate!) with { Session = inSession } }, CancellationToken.None);
             ConnectionContext userLeg, agentLeg;
             using (var arrival = CancellationTokenSource.CreateLinkedTokenSource(session.Ended))
             {
@@ -94,13 +103,14 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
                 agentLeg.Abort();
             }
             using var revoked = record.Grant!.Revoked.Register(Cut);
+            await using var reported = inSession ? sessions.Open(meeting.Id, record, session, userLeg.RemoteEndPoint?.ToString(), options.Trunks.MaxStreams) : null;
             if (serviceLine is not null && userLine is not null)
             {
                 // Written only now, on the legs' own sockets: a taken leg must not have been written to through Kestrel.
                 await user.WriteAsync(serviceLine, record.Grant.Revoked);
                 await agent.WriteAsync(userLine, record.Grant.Revoked);
             }
-            record.Opened(userLeg.RemoteEndPoint?.ToString(), plain ? StreamPath.Plain : StreamPath.Direct);
+            record.Opened(userLeg.RemoteEndPoint?.ToString(), inSession ? StreamPath.SessionLegs : plain ? StreamPath.Plain : StreamPath.Direct);
             var result = await Splice.RunAsync(user, agent, record.Grant.Revoked, record.Meters, options.DirectRelay);
             if (result.Outcome is not SpliceOutcome.Completed)
             {

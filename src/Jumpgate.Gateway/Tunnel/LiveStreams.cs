@@ -31,10 +31,10 @@ internal sealed class LiveStreams
     }
 
     /// <summary>The streams listed now, with their ids (each stream's id is unique for this process's life).</summary>
-    public IEnumerable<KeyValuePair<long, StreamRecord>> All => _streams;
+    public IEnumerable<KeyValuePair<long, StreamRecord>> All => _streams.Where(s => !s.Value.IsSession);
 
     /// <summary>The listed streams whose far end has answered: those carrying bytes now.</summary>
-    public IEnumerable<KeyValuePair<long, StreamRecord>> Open => _streams.Where(s => s.Value.Start is not null);
+    public IEnumerable<KeyValuePair<long, StreamRecord>> Open => _streams.Where(s => s.Value.Start is not null && !s.Value.IsSession);
 
     /// <summary>Bytes carried each way by every stream so far, those still open and those that ended.</summary>
     public (long ToService, long ToUser) TotalBytes()
@@ -57,7 +57,7 @@ internal sealed class LiveStreams
         lock (_ending)
         {
             var totals = new Dictionary<string, (long ToService, long ToUser)>(_endedByService, StringComparer.Ordinal);
-            foreach (var record in _streams.Values.Where(r => r.Start is not null))
+            foreach (var record in _streams.Values.Where(r => r.Start is not null && !r.IsSession))
             {
                 var (up, down) = totals.GetValueOrDefault(record.Service);
                 totals[record.Service] = (up + record.Meters.ToService, down + record.Meters.ToUser);
@@ -75,7 +75,7 @@ internal sealed class LiveStreams
         lock (_ending)
         {
             var totals = new Dictionary<string, long>(_endedByUser, StringComparer.Ordinal);
-            foreach (var record in _streams.Values.Where(r => r.Start is not null))
+            foreach (var record in _streams.Values.Where(r => r.Start is not null && !r.IsSession))
             {
                 totals[record.User.Name] = totals.GetValueOrDefault(record.User.Name) + record.Meters.ToService + record.Meters.ToUser;
             }
@@ -87,7 +87,7 @@ internal sealed class LiveStreams
     {
         lock (_ending)
         {
-            if (_streams.TryRemove(id, out var record) && record.Start is not null)
+            if (_streams.TryRemove(id, out var record) && record.Start is not null && !record.IsSession)
             {
                 var (toService, toUser) = (record.Meters.ToService, record.Meters.ToUser);
                 _endedByUser[record.User.Name] = _endedByUser.GetValueOrDefault(record.User.Name) + toService + toUser;

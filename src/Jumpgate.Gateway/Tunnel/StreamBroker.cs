@@ -30,7 +30,8 @@ internal sealed class StreamBroker(
     TimeProvider time,
     ILogger<StreamBroker> logger)
 {
-    public async Task RunAsync(TunnelConnection client, Hello hello, Principal? user)
+    /// <param name="session">A `forward`'s direct stream may be a direct session (docs/protocol.md, "Direct sessions").</param>
+    public async Task RunAsync(TunnelConnection client, Hello hello, Principal? user, bool session = false)
     {
         if (user is null)
         {
@@ -57,7 +58,7 @@ internal sealed class StreamBroker(
             using var carried = replica.Carry();
             var grant = record.Authorized(replica, monitor);
             string? fallback = null;
-            if (hello.Direct && (fallback = await direct.RunAsync(client, record, replica.Session, request, hello.Plain, hello.Fallback)) is null)
+            if (hello.Direct && (fallback = await direct.RunAsync(client, record, replica.Session, request, hello.Plain, hello.Fallback, session)) is null)
             {
                 return;
             }

@@ -25,37 +25,63 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
     public TrunkStreams ForTrunk(string user, string? source) => new(_users.GetOrAdd(user, name => new UserStreams(name)), source);
 
     /// <summary>Admits a new stream (it starts pending), or returns null and says why in <paramref name="refusal"/>.</summary>
-    public Admission? TryAdmit(TrunkStreams trunk, out string refusal)
+    public Admission? TryAdmit(TrunkStreams trunk, out string refusal) => TryAdmit(trunk, opened: false, out refusal);
+
+    /// <summary>
+    /// Counts a stream that is already open (one inside a direct session, which the agent reports
+    /// once it runs and keeps to the session's own limit), or returns null when it takes the user
+    /// past theirs: the caller then has it reset. Refusals are audited as <see cref="TryAdmit(TrunkStreams, out string)"/>'s are.
+    /// </summary>
+    public Admission? TryCount(TrunkStreams trunk, out string refusal) => TryAdmit(trunk, opened: true, out refusal);
+
+    private Admission? TryAdmit(TrunkStreams trunk, bool opened, out string refusal)
     {
         var user = trunk.User;
         lock (user)
         {
-            refusal = trunk.Open >= options.MaxStreams ? $"too many streams: {trunk.Open} are open on this connection, the gateway's limit; close some and try again"
+            refusal = !opened && trunk.Open >= options.MaxStreams ? $"too many streams: {trunk.Open} are open on this connection, the gateway's limit; close some and try again"
                 : user.Open >= options.MaxStreamsPerUser ? $"too many streams: user {user.Name} has {user.Open} open, the gateway's limit; close some and try again"
+                : opened ? ""
                 : trunk.Pending >= options.MaxPending ? $"too many streams opening at once: {trunk.Pending} on this connection have not sent their request yet; try again in a moment"
                 : user.Pending >= options.MaxPendingPerUser ? $"too many streams opening at once: user {user.Name} has {user.Pending} that have not sent their request yet; try again in a moment"
                 : "";
             if (refusal.Length == 0)
             {
                 trunk.Open++;
-                trunk.Pending++;
                 user.Open++;
-                user.Pending++;
-                return new Admission(trunk);
+                if (!opened)
+                {
+                    trunk.Pending++;
+                    user.Pending++;
+                }
+                return new Admission(trunk, pending: !opened);
             }
+        }
+        Refused(trunk, refusal);
+        return null;
+    }
+
+    /// <summary>
+    /// Records a stream refused for a limit, here or elsewhere (a direct session's own, which its
+    /// agent keeps): the first is audited now, the rest summed up once per <see cref="SummaryInterval"/>.
+    /// </summary>
+    public void Refused(TrunkStreams trunk, string refusal)
+    {
+        var user = trunk.User;
+        lock (user)
+        {
             user.Refused++;
             user.LastRefusal = refusal;
             user.LastSource = trunk.Source;
             if (user.Summary is not null)
             {
-                return null;
+                return;
             }
             // The first refusal is written now; the rest are counted and summed up each interval.
             user.Refused = 0;
             user.Summary = time.CreateTimer(_ => Summarise(user), null, SummaryInterval, SummaryInterval);
         }
         Write(user.Name, trunk.Source, 1, refusal);
-        return null;
     }
 
     private void Summarise(UserStreams user)
@@ -106,9 +132,9 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
     }
 
     /// <summary>An admitted stream: pending until <see cref="Requested"/>, open until disposed.</summary>
-    internal sealed class Admission(TrunkStreams trunk) : IDisposable
+    internal sealed class Admission(TrunkStreams trunk, bool pending = true) : IDisposable
     {
-        private bool _pending = true;
+        private bool _pending = pending;
         private bool _ended;
 
         /// <summary>Its request has arrived: it no longer counts as pending.</summary>

@@ -27,6 +27,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         User = user.Name, Source = source, Host = Refusals.Clip(host), Service = Refusals.Clip(service),
     };
 
+    private LiveGrant? _session;
     private long _started;
     private int _ended;
     private StreamPath _path;
@@ -46,6 +47,15 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     public string Service => _event.Service!;
 
     public string? Agent => _event.Agent;
+
+    /// <summary>
+    /// A direct session's legs: not one of the user's streams but what carries them, so the live
+    /// list, the dashboard and the metrics leave it out; the streams inside are listed on their own.
+    /// </summary>
+    public bool IsSession => _path is StreamPath.SessionLegs;
+
+    /// <summary>This stream is a direct session's legs (<see cref="IsSession"/>), from now on.</summary>
+    public void CarriesSession() => _path = StreamPath.SessionLegs;
 
     /// <summary>Records a refusal (the rules' or any other) and returns its words for the user.</summary>
     public string Refuse(Authorization authorization)
@@ -80,6 +90,16 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     }
 
     /// <summary>
+    /// A stream inside a direct session, which <paramref name="session"/> authorised once for all its
+    /// streams: recorded under the session's agent and service, and revoked with it.
+    /// </summary>
+    public void InSession(string agent, string service, LiveGrant session)
+    {
+        _event = _event with { Service = service, Agent = agent };
+        _session = session;
+    }
+
+    /// <summary>
     /// The far end answered: the stream carries bytes from now on, on <paramref name="path"/>. The
     /// audit's reason names a path other than the plain trunk, and why a stream asked for as direct
     /// went through the gateway (<paramref name="fallback"/>).
@@ -93,10 +113,15 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         {
             StreamPath.Direct => "direct",
             StreamPath.Plain => "direct, plain legs",
+            StreamPath.SessionLegs => "direct session legs",
+            StreamPath.InSession => "direct session",
             _ => fallback is null ? null : "trunk: " + fallback,
         };
         _event = _event with { Time = start, Outcome = "opened", Start = start, Reason = how };
-        metrics.StreamOpened(this, time.GetElapsedTime(_asked, _started));
+        if (!IsSession)
+        {
+            metrics.StreamOpened(this, time.GetElapsedTime(_asked, _started));
+        }
         GatewayLog.StreamOpened(logger, User.Name, Host, Service, Agent!, remote);
         audit.Write(_event);
     }
@@ -104,7 +129,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     /// <summary>Records how an opened stream ended, in words that name who ended it, and its bytes by role.</summary>
     public void Closed(SpliceOutcome outcome)
     {
-        var revoked = Grant?.Reason;
+        var revoked = (Grant ?? _session)?.Reason;
         var words = (outcome, _path) switch
         {
             (SpliceOutcome.Canceled, _) => revoked is not null ? "revoked: " + revoked : "cancelled",
@@ -150,7 +175,7 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
     /// <summary>The metrics count an opened stream's end once, whichever of <see cref="Closed"/> and <see cref="Dispose"/> comes first.</summary>
     private void Ended()
     {
-        if (Start is not null && Interlocked.Exchange(ref _ended, 1) == 0)
+        if (Start is not null && !IsSession && Interlocked.Exchange(ref _ended, 1) == 0)
         {
             metrics.StreamClosed(this);
         }
@@ -167,4 +192,10 @@ internal enum StreamPath
 
     /// <summary>Direct legs with no TLS of Jumpgate's: SSH's own encryption, checked for.</summary>
     Plain,
+
+    /// <summary>A direct session's legs: TLS end to end, with a trunk inside whose streams are recorded on their own.</summary>
+    SessionLegs,
+
+    /// <summary>A stream inside a direct session: the agent reports it, the gateway never sees its bytes.</summary>
+    InSession,
 }

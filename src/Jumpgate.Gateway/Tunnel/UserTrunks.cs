@@ -87,7 +87,7 @@ internal sealed class UserTrunks(
                 return;
             }
             var user = authenticator.Authenticate(hello.Token, PrincipalKind.User, connection.Remote);
-            await broker.RunAsync(client, hello with { Host = request.Host, Service = request.Service, Direct = request.Direct, Plain = request.Plain, Fallback = request.Fallback }, user);
+            await broker.RunAsync(client, hello with { Host = request.Host, Service = request.Service, Direct = request.Direct, Plain = request.Plain, Fallback = request.Fallback }, user, request.Session);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException or ObjectDisposedException)
         {

@@ -10,8 +10,9 @@ using Xunit.Abstractions;
 namespace Jumpgate.EndToEnd.Security;
 
 /// <summary>
-/// `jumpgate forward --direct`: the gateway relays the stream's bytes without decrypting them, the
-/// two ends run TLS across it, and the stream is still authorised, audited and revocable.
+/// `jumpgate forward --direct` and `proxy --direct`: the gateway relays the stream's bytes without
+/// decrypting them, the two ends run TLS across it (for `forward`, in its direct session), and the
+/// stream is still authorised, audited and revocable.
 /// </summary>
 public sealed class DirectStreamTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -55,7 +56,7 @@ public sealed class DirectStreamTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.Equal(payload.Length, echoed.Length);
         Assert.True(payload.AsSpan().SequenceEqual(echoed), "the echoed bytes differ from those sent");
-        await _fixture.Deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:echo via lab-a closed after [\d.]+ s: closed \(direct\), 10\d{5} bytes to the service, 10\d{5} bytes to the user", Signals.Timeout(10));
+        await _fixture.Deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:echo via lab-a closed after [\d.]+ s: closed \(direct session\), 1048576 bytes to the service, 1048576 bytes to the user", Signals.Timeout(10));
         var (up, down, connections) = wire.Totals();
         output.WriteLine($"the wire carried {up} bytes up and {down} down on {connections} connections");
         Assert.True(up > payload.Length && down > payload.Length, "the stream's bytes did not cross the recorded wire");

@@ -28,6 +28,24 @@ public sealed class StreamQuotaTests : IAsyncDisposable
     }
 
     [Fact]
+    public void StreamsInADirectSessionCountAgainstTheUsersLimitButNotTheConnectionsOrThePendingOnes()
+    {
+        var session = _quota.ForTrunk("carol", "127.0.0.1:1003");
+        var trunk = _quota.ForTrunk("carol", "127.0.0.1:1004");
+
+        // Past a connection's own limit (3) and never pending: the session's limit is the agent's to keep.
+        var counted = Enumerable.Range(0, 4).Select(i => _quota.TryCount(session, out _)).ToList();
+        Assert.All(counted, Assert.NotNull);
+        Assert.Null(_quota.TryCount(session, out var refusal));
+        Assert.Equal("too many streams: user carol has 4 open, the gateway's limit; close some and try again", refusal);
+        Assert.Null(_quota.TryAdmit(trunk, out var elsewhere));
+        Assert.Equal(refusal, elsewhere);
+
+        counted[0]!.Dispose();
+        Assert.NotNull(_quota.TryAdmit(trunk, out _));
+    }
+
+    [Fact]
     public async Task CountsPendingAndOpenStreamsPerTrunkAndPerUserAndAuditsTheFirstRefusalOnly()
     {
         var first = _quota.ForTrunk("alice", "127.0.0.1:1000");

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using Jumpgate.Agent.Hosting;
+using Jumpgate.Core.Protocol;
+using Jumpgate.Core.Streams;
+using Microsoft.Extensions.Logging;
+
+namespace Jumpgate.Agent.Tunnel;
+
+/// <summary>
+/// The agent's end of a direct session (docs/protocol.md, "Direct sessions"): one direct leg, TLS
+/// end to end with `forward` as for a direct stream, with a trunk inside it whose every stream is
+/// one more connection to the service the gateway authorised the session for, and to nothing else.
+/// Each stream's open and close is reported to the gateway, which audits and counts it.
+/// </summary>
+internal sealed partial class ServiceStreams
+{
+    /// <summary>What a session's streams may open at most at once when the gateway names no limit (its own default per trunk).</summary>
+    private const int DefaultSessionStreams = 256;
+
+    /// <summary>The sessions this agent serves now, by their legs' meeting id, so that the gateway can have one of their streams reset.</summary>
+    private readonly ConcurrentDictionary<string, SessionBinding> _sessions = new(StringComparer.Ordinal);
+
+    /// <summary>The gateway's word that a stream inside a session takes its user past their limit: it is reset.</summary>
+    public void ResetSessionStream(ControlMessage message)
+    {
+        if (message.Outcome == "reset" && message.Session is { } id && _sessions.TryGetValue(id, out var bound)
+            && message.Stream is > 0 and <= uint.MaxValue && bound.Live.TryGetValue((uint)message.Stream, out var stream))
+        {
+            AgentLog.StreamFailed(logger, bound.Host, bound.Service, "the gateway reset a stream of a direct session: " + (message.Reason ?? "no reason given"));
+            stream.Abort();
+        }
+    }
+
+    private async Task ServeSessionAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, CancellationToken aborted)
+    {
+        if (!options.Hosts.TryGetValue(request.Host, out var host) || !host.Services.ContainsKey(request.Service))
+        {
+            var error = $"this agent does not serve {request.Host}:{request.Service}";
+            AgentLog.StreamFailed(logger, request.Host, request.Service, error);
+            await TryWriteAsync(tunnel, Reply.Failure(error));
+            return;
+        }
+        if (await DialLegAsync<Stream>(tunnel, request, async token => await DirectLeg.DialAsync(options.Gateway, ticket, token), aborted) is not { } leg)
+        {
+            return;
+        }
+        await using (leg)
+        {
+            if (!await TryWriteAsync(tunnel, Reply.Success))
+            {
+                return;
+            }
+            TlsStream tls;
+            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+            {
+                setup.CancelAfter(DirectSetupTimeout);
+                try
+                {
+                    tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
+                }
+                catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
+                {
+                    AgentLog.StreamFailed(logger, request.Host, request.Service, $"the direct session was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
+                    return;
+                }
+            }
+            await using (tls)
+            {
+                // Bound here, from the gateway's request: nothing a stream inside says can change it.
+                var bound = new SessionBinding(ticket.Id, request.Host, request.Service, ticket.MaxStreams > 0 ? ticket.MaxStreams : DefaultSessionStreams);
+                AgentLog.SessionOpened(logger, bound.Host, bound.Service);
+                var inner = new Trunk(tls, opener: false, accept: stream => ServeSessionStreamAsync(stream, bound, aborted),
+                    acceptFailed: e => AgentLog.WorkFailed(logger, "a stream of a direct session", e));
+                _sessions[bound.Id] = bound;
+                try
+                {
+                    await inner.RunAsync(aborted);
+                }
+                finally
+                {
+                    _sessions.TryRemove(new KeyValuePair<string, SessionBinding>(bound.Id, bound));
+                }
+                AgentLog.SessionClosed(logger, bound.Host, bound.Service, bound.Streams);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One stream inside a session: its request must name the bound service (a session reaches
+    /// nothing else), then it is served as a trunk stream is: connect, answer, splice.
+    /// </summary>
+    private async Task ServeSessionStreamAsync(TrunkStream stream, SessionBinding bound, CancellationToken aborted)
+    {
+        await using var _ = stream;
+        OpenRequest request;
+        try
+        {
+            request = await Frame.ReadAsync(stream, ProtocolJson.Default.OpenRequest, aborted);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or ProtocolException or OperationCanceledException)
+        {
+            return;
+        }
+        if (request.Host != bound.Host || request.Service != bound.Service || request.Leg is not null)
+        {
+            await RefuseSessionStreamAsync(stream, bound, $"this direct session reaches only {bound.Host}:{bound.Service}");
+            return;
+        }
+        if (Interlocked.Increment(ref bound.Open) > bound.MaxStreams)
+        {
+            Interlocked.Decrement(ref bound.Open);
+            await RefuseSessionStreamAsync(stream, bound, $"too many streams: {bound.MaxStreams} are open in this direct session, the gateway's limit; close some and try again", "limited");
+            return;
+        }
+        Task opened;
+        SpliceResult result;
+        try
+        {
+            var (target, address, error) = await ServiceDialer.ConnectAsync(options, bound.Host, bound.Service, aborted);
+            if (target is null)
+            {
+                AgentLog.StreamFailed(logger, bound.Host, bound.Service, error!);
+                await RefuseSessionStreamAsync(stream, bound, error!);
+                return;
+            }
+            await using (target)
+            {
+                if (!await TryWriteAsync(stream, Reply.Success))
+                {
+                    return;
+                }
+                Interlocked.Increment(ref bound.Streams);
+                bound.Live[stream.Id] = stream;
+                // Reported beside the splice, not before it: the gateway audits the stream, it does not wait on it.
+                opened = report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
+                AgentLog.StreamOpened(logger, bound.Host, bound.Service, address);
+                result = await Splice.RunAsync(stream, target, aborted);
+                AgentLog.StreamClosed(logger, bound.Host, bound.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
+            }
+        }
+        finally
+        {
+            // The stream is over here, whether or not its reports have gone yet: it no longer counts against the session's limit.
+            bound.Live.TryRemove(new KeyValuePair<uint, TrunkStream>(stream.Id, stream));
+            Interlocked.Decrement(ref bound.Open);
+        }
+        await opened;
+        await report(new ControlMessage
+        {
+            Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "closed",
+            BytesUp = result.ToService, BytesDown = result.ToUser, Reason = result.Outcome.ToString(),
+        });
+    }
+
+    /// <summary>Answers a stream with a refusal and reports it: <c>refused</c>, or <c>limited</c> for the session's limit, which the gateway sums up instead of auditing each.</summary>
+    private async Task RefuseSessionStreamAsync(TrunkStream stream, SessionBinding bound, string reason, string outcome = "refused")
+    {
+        await TryWriteAsync(stream, Reply.Failure(reason));
+        await report(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = outcome, Reason = reason });
+    }
+
+    /// <summary>What the gateway bound a session to, and its streams open now and opened in all.</summary>
+    private sealed class SessionBinding(string id, string host, string service, int maxStreams)
+    {
+        public string Id { get; } = id;
+        public string Host { get; } = host;
+        public string Service { get; } = service;
+        public int MaxStreams { get; } = maxStreams;
+
+        /// <summary>The streams answered and not yet ended, by id.</summary>
+        public ConcurrentDictionary<uint, TrunkStream> Live { get; } = new();
+        public int Open;
+        public long Streams;
+    }
+}
