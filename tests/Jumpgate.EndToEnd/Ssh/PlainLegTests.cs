@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Jumpgate.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
@@ -112,14 +113,23 @@ public sealed class PlainLegTests(ITestOutputHelper output) : IAsyncLifetime
         var once = await Command.RunAsync("ssh", ["-F", _sshConfig, "node1.jg", "true"], Signals.Timeout(60), Environment, output: output);
         Assert.True(once.ExitCode == 0, once.ToString());
 
+        // The session's own "opened" line, not the one `ssh true` left: only then has ssh spoken on the leg.
+        var opened = new Regex(@"stream researcher -> node1:ssh via lab-a from \S+ opened");
+        int Opened() => _deployment.Gateway!.Lines.Count(opened.IsMatch);
+        var before = Opened();
         await using var session = ChildProcess.Start("ssh -N", "ssh", ["-F", _sshConfig, "-N", "node1.jg"], output, Environment);
-        await _deployment.Gateway!.WaitForLineAsync(@"stream researcher -> node1:ssh via lab-a from \S+ opened", Signals.Timeout(30));
+        Assert.True(await Signals.UntilAsync(() => Task.FromResult(Opened() > before), Signals.Timeout(30)), "the gateway never opened the ssh -N session's stream");
 
         // ssh waits for a ProxyUseFdpass command to exit before it speaks, so an open session proves the proxy is gone;
-        // its children say so too (a relaying ProxyCommand would be one for the whole session).
+        // its children say so too once `known-hosts` (run during the key exchange) is done: a relaying
+        // ProxyCommand would be one for the whole session.
+        var children = "";
+        Assert.True(await Signals.UntilAsync(async () =>
+        {
+            children = (await File.ReadAllTextAsync($"/proc/{session.Id}/task/{session.Id}/children")).Trim();
+            return children.Length == 0;
+        }, Signals.Timeout(30)), $"ssh still has children: {children}");
         Assert.False(session.Exited.IsCompleted, "ssh -N ended");
-        var children = await File.ReadAllTextAsync($"/proc/{session.Id}/task/{session.Id}/children");
-        Assert.True(children.Trim().Length == 0, $"ssh still has children: {children}");
     }
 
     [Fact]
