@@ -50,19 +50,9 @@ internal sealed partial class ServiceStreams
             {
                 return;
             }
-            TlsStream tls;
-            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+            if (await AcceptUserEndAsync(leg, ticket, request, "session", aborted) is not { } tls)
             {
-                setup.CancelAfter(DirectSetupTimeout);
-                try
-                {
-                    tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
-                }
-                catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
-                {
-                    AgentLog.StreamFailed(logger, request.Host, request.Service, $"the direct session was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
-                    return;
-                }
+                return;
             }
             await using (tls)
             {

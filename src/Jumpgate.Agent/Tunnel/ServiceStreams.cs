@@ -124,19 +124,9 @@ internal sealed partial class ServiceStreams(AgentOptions options, ILogger logge
             {
                 return;
             }
-            TlsStream tls;
-            using (var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted))
+            if (await AcceptUserEndAsync(leg, ticket, request, "stream", aborted) is not { } tls)
             {
-                setup.CancelAfter(DirectSetupTimeout);
-                try
-                {
-                    tls = await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
-                }
-                catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
-                {
-                    AgentLog.StreamFailed(logger, request.Host, request.Service, $"the direct stream was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
-                    return;
-                }
+                return;
             }
             await using (tls)
             {
@@ -144,6 +134,25 @@ internal sealed partial class ServiceStreams(AgentOptions options, ILogger logge
                 var result = await Splice.RunAsync(tls, target, aborted);
                 AgentLog.StreamClosed(logger, request.Host, request.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
             }
+        }
+    }
+
+    /// <summary>
+    /// Serves TLS to the user's end across the gateway and checks the stream's key, within
+    /// <see cref="DirectSetupTimeout"/>; null (logged) when the user's end did not make it.
+    /// </summary>
+    private async Task<TlsStream?> AcceptUserEndAsync(Stream leg, DirectTicket ticket, OpenRequest request, string what, CancellationToken aborted)
+    {
+        using var setup = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        setup.CancelAfter(DirectSetupTimeout);
+        try
+        {
+            return await DirectLeg.AcceptAsAgentAsync(leg, ticket, DirectCertificate.Context, setup.Token);
+        }
+        catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ProtocolException or OperationCanceledException)
+        {
+            AgentLog.StreamFailed(logger, request.Host, request.Service, $"the direct {what} was not set up ({(e is OperationCanceledException ? "timed out" : e.Message)})");
+            return null;
         }
     }
 
