@@ -102,6 +102,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             // The direct sessions' reports, those held since the last registration first, go on this connection from now on.
             await _reports.AttachAsync(_trySend);
+            await _services.AskAgainAsync();
             while (true)
             {
                 using var silence = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);

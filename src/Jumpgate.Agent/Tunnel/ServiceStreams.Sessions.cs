@@ -49,6 +49,18 @@ internal sealed partial class ServiceStreams
         }
     }
 
+    /// <summary>A new control connection is up: sessions with streams waiting for places ask again, in case their ask or its answer went with the last one.</summary>
+    public async Task AskAgainAsync()
+    {
+        foreach (var bound in _sessions.Values)
+        {
+            if (bound.Budget.Waiting() is { } needed)
+            {
+                await AskForPlacesAsync(bound, needed);
+            }
+        }
+    }
+
     private async Task ServeSessionAsync(TrunkStream tunnel, OpenRequest request, DirectTicket ticket, CancellationToken aborted)
     {
         if (!options.Hosts.TryGetValue(request.Host, out var host) || !host.Services.ContainsKey(request.Service))

@@ -123,6 +123,15 @@ internal sealed class SessionBudget(long? granted)
         }
     }
 
+    /// <summary>The running total to ask for again when streams wait (their ask or its answer may have gone with a control connection), else null.</summary>
+    public long? Waiting()
+    {
+        lock (_gate)
+        {
+            return _waiting.Any(w => !w.Task.IsCompleted) ? Needed : null;
+        }
+    }
+
     /// <summary>The places the session needs in all now: those spent, those being taken, and one for each stream that waits; under the lock.</summary>
     private long Needed => _spent + _taking + _waiting.Count(w => !w.Task.IsCompleted);
 

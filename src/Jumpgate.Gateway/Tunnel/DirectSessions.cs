@@ -242,7 +242,8 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AgentR
             {
                 _credit = Math.Min(_credit * 2, MaxCredit);
                 var ahead = Math.Min(_credit, _maxStreams) - (_granted - _used);
-                var want = Math.Min(Math.Max(needed - _granted, ahead), _maxStreams);
+                // Never more unused than the session may have open: an agent that asks for the moon holds no more of the user's room.
+                var want = Math.Min(Math.Max(needed - _granted, ahead), _maxStreams - (_granted - _used));
                 var (held, refusal) = (0, "");
                 if (want > 0 && _drained is null)
                 {
