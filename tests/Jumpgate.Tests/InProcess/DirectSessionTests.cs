@@ -30,6 +30,8 @@ public sealed class DirectSessionTests(ITestOutputHelper output)
         await using var client = new SessionClient(gateway);
         await using var spanning = await client.OpenAsync();
         await EchoAsync(spanning, "before the cut");
+        // Its open is reported beside the splice: heard before the cut, not lost in a connection that dies as it is written.
+        await gateway.WaitForAuditAsync(e => e.Outcome == "opened" && e.Reason == "direct session");
 
         // The agent's control connection came through the relay first; only it is cut, so the session's legs (later ones) stay up.
         relay.CutOnly(0);
