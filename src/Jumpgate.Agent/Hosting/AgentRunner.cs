@@ -71,7 +71,7 @@ public sealed class AgentRunner
         var gateway = options.Gateway.ToString();
         // Across registrations: a direct session's legs outlive the control connection it began under, and its reports and the gateway's words about it go over the next.
         var reports = new SessionReports();
-        var services = new ServiceStreams(options, _logger, reports.SendAsync);
+        var services = new ServiceStreams(options, _logger, reports);
         var first = true;
         while (!cancellationToken.IsCancellationRequested)
         {

@@ -36,6 +36,23 @@ internal sealed class SessionReports
         }
     }
 
+    /// <summary>Sends <paramref name="message"/> if a control connection is up and nothing waits for it; else drops it (a report that a later one makes good).</summary>
+    public async Task SendIfUpAsync(ControlMessage message)
+    {
+        await _sending.WaitAsync(CancellationToken.None);
+        try
+        {
+            if (_held.Count == 0 && _send is { } send)
+            {
+                await send(message);
+            }
+        }
+        finally
+        {
+            _sending.Release();
+        }
+    }
+
     /// <summary>A control connection is up: what waited goes on it first, then every report until <see cref="Detach"/>.</summary>
     public async Task AttachAsync(Func<ControlMessage, Task<bool>> send)
     {

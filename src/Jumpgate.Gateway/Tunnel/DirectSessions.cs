@@ -174,6 +174,14 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AgentR
                     }
                     closed?.Close(_legs.Grant?.Reason is not null ? SpliceOutcome.Canceled : SpliceOutcome.Completed, Math.Max(0, message.BytesUp), Math.Max(0, message.BytesDown));
                     break;
+                case "progress":
+                    Inner? running;
+                    lock (_open)
+                    {
+                        _open.TryGetValue(message.Stream, out running);
+                    }
+                    running?.Progress(message.BytesUp, message.BytesDown);
+                    break;
                 case "wanted":
                     Wanted(message.Granted ?? 0);
                     break;
@@ -329,15 +337,38 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AgentR
     }
 
     /// <summary>A stream open inside a session: its record, its place in the live list, its count against the user's limits.</summary>
-    private sealed record Inner(StreamRecord Record, LiveStreams.Listing Listing, StreamQuota.Admission Counted)
+    private sealed class Inner(StreamRecord record, LiveStreams.Listing listing, StreamQuota.Admission counted)
     {
+        private readonly Lock _gate = new();
+        private long _toService;
+        private long _toUser;
+
+        public StreamRecord Record { get; } = record;
+
+        /// <summary>
+        /// The agent's running count of the stream's bytes: what it adds goes into the live figures now,
+        /// never taking them back (a count lower than one heard before, from a reordered report, adds nothing).
+        /// </summary>
+        public void Progress(long toService, long toUser)
+        {
+            long addService, addUser;
+            lock (_gate)
+            {
+                addService = Math.Max(0, toService - _toService);
+                addUser = Math.Max(0, toUser - _toUser);
+                _toService += addService;
+                _toUser += addUser;
+            }
+            Record.Meters.Add(addService, addUser);
+        }
+
         public void Close(SpliceOutcome outcome, long toService, long toUser)
         {
-            // Counted into the live totals as the stream leaves the list: the agent reports its bytes once, at its end.
-            Record.Meters.Add(toService, toUser);
+            // The rest of the agent's count at its end: the live totals move by what its progress reports had not said yet.
+            Progress(toService, toUser);
             Record.Closed(outcome);
-            Listing.Dispose();
-            Counted.Dispose();
+            listing.Dispose();
+            counted.Dispose();
             Record.Dispose();
         }
     }
