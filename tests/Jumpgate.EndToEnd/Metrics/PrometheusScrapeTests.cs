@@ -146,14 +146,8 @@ public sealed partial class PrometheusScrapeTests(ITestOutputHelper output)
         Assert.NotEmpty(expressions);
 
         await using var echo = new EchoServer();
-        await using var deployment = await Deployment.StartAsync(output, gatewayYaml: "metrics:\n  listen: 127.0.0.1:0");
-        var address = (await deployment.Gateway!.WaitForLineAsync(@"metrics on (http://\S+/metrics)", Signals.Timeout(10))).Groups[1].Value;
-        await deployment.StartAgentAsync("lab-a", $"""
-            node1:
-              address: 127.0.0.1
-              services:
-                echo: {echo.Port}
-            """);
+        var (deployment, address) = await StartWithMetricsAsync(echo);
+        await using var _ = deployment;
         await using (var stream = await TunnelClient.ConnectAsync(deployment.GatewayUrl, deployment.UserToken, "node1", "echo", Signals.Timeout(30)))
         {
             Assert.True(stream.Ok, stream.Error);
@@ -194,14 +188,8 @@ public sealed partial class PrometheusScrapeTests(ITestOutputHelper output)
     public async Task AStreamInForwardsDirectSessionCountsItsBytesWhileItRuns()
     {
         await using var echo = new EchoServer();
-        await using var deployment = await Deployment.StartAsync(output, gatewayYaml: "metrics:\n  listen: 127.0.0.1:0");
-        var address = (await deployment.Gateway!.WaitForLineAsync(@"metrics on (http://\S+/metrics)", Signals.Timeout(10))).Groups[1].Value;
-        await deployment.StartAgentAsync("lab-a", $"""
-            node1:
-              address: 127.0.0.1
-              services:
-                echo: {echo.Port}
-            """);
+        var (deployment, address) = await StartWithMetricsAsync(echo);
+        await using var _ = deployment;
         await using var forward = ChildProcess.Start("forward", TestSupport.Jumpgate.Executable, ["forward", "node1:echo", "-v", "--local", "127.0.0.1:0"], output, deployment.ClientEnvironment);
         var bound = IPEndPoint.Parse((await forward.WaitForLineAsync(@"forwarding (\S+) -> node1:echo", Signals.Timeout(30))).Groups[1].Value);
         using var client = new System.Net.Sockets.TcpClient();
@@ -223,6 +211,28 @@ public sealed partial class PrometheusScrapeTests(ITestOutputHelper output)
 
         Assert.True(counted, $"while the stream was open the counter showed {toService} bytes to the service and {toUser} to the user, of {payload.Length} each way");
         Assert.Equal(payload[..4], await EchoServer.RoundTripAsync(client.GetStream(), payload[..4], Signals.Timeout(10)));
+    }
+
+    /// <summary>A deployment whose gateway serves its metrics on a loopback listener of its own (returned), and agent lab-a serving node1's echo.</summary>
+    private async Task<(Deployment Deployment, string Address)> StartWithMetricsAsync(EchoServer echo)
+    {
+        var deployment = await Deployment.StartAsync(output, gatewayYaml: "metrics:\n  listen: 127.0.0.1:0");
+        try
+        {
+            var address = (await deployment.Gateway!.WaitForLineAsync(@"metrics on (http://\S+/metrics)", Signals.Timeout(10))).Groups[1].Value;
+            await deployment.StartAgentAsync("lab-a", $"""
+                node1:
+                  address: 127.0.0.1
+                  services:
+                    echo: {echo.Port}
+                """);
+            return (deployment, address);
+        }
+        catch
+        {
+            await deployment.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The scrape's bytes in one direction, all services together.</summary>
