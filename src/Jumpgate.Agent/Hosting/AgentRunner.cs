@@ -69,6 +69,9 @@ public sealed class AgentRunner
         await Task.Yield();
         var backoff = new Backoff(options.ReconnectMaxDelay);
         var gateway = options.Gateway.ToString();
+        // Across registrations: a direct session's legs outlive the control connection it began under, and its reports and the gateway's words about it go over the next.
+        var reports = new SessionReports();
+        var services = new ServiceStreams(options, _logger, reports);
         var first = true;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -79,7 +82,7 @@ public sealed class AgentRunner
             first = false;
             try
             {
-                await using var connection = await AgentConnection.ConnectAsync(options, _streams, _trunks, health, _time, _logger, cancellationToken);
+                await using var connection = await AgentConnection.ConnectAsync(options, _streams, _trunks, health, services, reports, _time, _logger, cancellationToken);
                 backoff.Reset();
                 metrics.Connected(gateway);
                 string reason;

@@ -32,12 +32,14 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly List<Trunk> _live = [];
     private readonly ServiceStreams _services;
+    private readonly SessionReports _reports;
+    private readonly Func<ControlMessage, Task<bool>> _trySend;
     private readonly HealthMonitor _health;
     private readonly Lock _healthGate = new();
     private readonly Dictionary<(string Host, string Service), HealthReport> _healthPending = [];
     private TaskCompletionSource _healthQueued = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, TaskGroup streams, TaskGroup trunks, HealthMonitor health, TimeProvider time, ILogger logger)
+    private AgentConnection(AgentOptions options, TlsStream control, Reply welcome, TaskGroup streams, TaskGroup trunks, HealthMonitor health, ServiceStreams services, SessionReports reports, TimeProvider time, ILogger logger)
     {
         _health = health;
         _options = options;
@@ -48,7 +50,9 @@ internal sealed class AgentConnection : IAsyncDisposable
         _time = time;
         _logger = logger;
         _session = new TaskGroup(e => AgentLog.WorkFailed(logger, "the heartbeat", e));
-        _services = new ServiceStreams(options, logger, SendAsync);
+        _services = services;
+        _reports = reports;
+        _trySend = TrySendAsync;
     }
 
     /// <summary>Cancelled when the registration ends: the trunks are dialled no more.</summary>
@@ -61,11 +65,13 @@ internal sealed class AgentConnection : IAsyncDisposable
     /// <param name="streams">Where the streams the gateway opens run; the caller waits for them when it stops.</param>
     /// <param name="trunks">Where this registration's trunks run, since they outlive it; the caller waits for them when it stops.</param>
     /// <param name="health">The services' checks, whose changes this registration reports to the gateway.</param>
-    public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, HealthMonitor health, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="services">What serves the streams the gateway opens, with the direct sessions it holds: one per gateway, across its registrations.</param>
+    /// <param name="reports">Where those sessions' reports go: this registration's control connection while it is up.</param>
+    public static async Task<AgentConnection> ConnectAsync(AgentOptions options, TaskGroup streams, TaskGroup trunks, HealthMonitor health, ServiceStreams services, SessionReports reports, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
         var hello = new Hello { Type = HelloType.Agent, Token = options.Token, Version = AgentVersion.Current, Hosts = options.Announcement(), Certificate = DirectCertificate.Fingerprint, PlainLegs = true, DirectSessions = options.DirectSessions };
         var (control, welcome) = await GatewayDialer.HandshakeAsync(options.Gateway, hello, cancellationToken);
-        var connection = new AgentConnection(options, control, welcome, streams, trunks, health, time, logger);
+        var connection = new AgentConnection(options, control, welcome, streams, trunks, health, services, reports, time, logger);
         foreach (var refusal in welcome.Refused ?? [])
         {
             AgentLog.HostRefused(logger, refusal);
@@ -94,6 +100,9 @@ internal sealed class AgentConnection : IAsyncDisposable
         var lastHeard = _time.GetTimestamp();
         try
         {
+            // The direct sessions' reports, those held since the last registration first, go on this connection from now on.
+            await _reports.AttachAsync(_trySend);
+            await _services.AskAgainAsync();
             while (true)
             {
                 using var silence = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
@@ -106,7 +115,7 @@ internal sealed class AgentConnection : IAsyncDisposable
                 }
                 else if (message.Type == ControlMessage.SessionStream)
                 {
-                    _services.ResetSessionStream(message);
+                    _services.OnSessionMessage(message);
                 }
             }
         }
@@ -121,6 +130,10 @@ internal sealed class AgentConnection : IAsyncDisposable
         catch (Exception e) when (e is IOException or ProtocolException or ObjectDisposedException)
         {
             return e is ProtocolException ? $"protocol error ({e.Message})" : "the connection was closed";
+        }
+        finally
+        {
+            await _reports.DetachAsync(_trySend);
         }
     }
 
@@ -229,17 +242,21 @@ internal sealed class AgentConnection : IAsyncDisposable
         return true;
     }
 
-    private async Task SendAsync(ControlMessage message)
+    private async Task SendAsync(ControlMessage message) => await TrySendAsync(message);
+
+    /// <summary>Writes one frame on the control connection; false when it could not (the read loop notices the dead connection and ends the registration).</summary>
+    private async Task<bool> TrySendAsync(ControlMessage message)
     {
         await _writeLock.WaitAsync(CancellationToken.None);
         try
         {
             // Whole frames only: a write cancelled halfway would corrupt the control stream.
             await Frame.WriteAsync(_control, message, ProtocolJson.Default.ControlMessage, CancellationToken.None);
+            return true;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
         {
-            // The read loop notices the dead connection and ends the session.
+            return false;
         }
         finally
         {

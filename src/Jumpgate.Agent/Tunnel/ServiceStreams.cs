@@ -11,9 +11,9 @@ namespace Jumpgate.Agent.Tunnel;
 /// it inside this network, answer, and splice the trunk stream (the user's side) to the service
 /// until either end is done; or, for a direct stream, dial this end's own leg and splice that;
 /// or, for a direct session, serve many streams to the one bound service inside one leg
-/// (ServiceStreams.Sessions.cs). <paramref name="report"/> tells the gateway of each session stream.
+/// (ServiceStreams.Sessions.cs). <paramref name="reports"/> tells the gateway of each session stream.
 /// </summary>
-internal sealed partial class ServiceStreams(AgentOptions options, ILogger logger, Func<ControlMessage, Task> report)
+internal sealed partial class ServiceStreams(AgentOptions options, ILogger logger, SessionReports reports)
 {
     /// <summary>One stream the gateway opened: read which service it is for, connect, and splice until either end is done.</summary>
     public async Task ServeAsync(TrunkStream tunnel, CancellationToken aborted)

@@ -23,6 +23,9 @@ internal sealed class DirectSession(Action<Exception> failed) : IAsyncDisposable
     private Trunk? _trunk;
     private long _askAgainAt;
 
+    /// <summary>Whether a session is open now (one whose legs the gateway closed is not, once its reader saw them end).</summary>
+    public bool IsOpen => _trunk is { IsOpen: true };
+
     /// <summary>Whether a connection with no session to join should ask for one.</summary>
     public bool WorthAsking => Environment.TickCount64 >= Interlocked.Read(ref _askAgainAt);
 

@@ -152,8 +152,15 @@ internal sealed record ControlMessage
     /// <summary>session-stream: the stream's id inside the session.</summary>
     public long Stream { get; init; }
 
-    /// <summary>session-stream: <c>opened</c>, <c>closed</c> (with the bytes each way) or <c>refused</c> (with the reason).</summary>
+    /// <summary>
+    /// session-stream: agent → gateway <c>opened</c>, <c>closed</c> (with the bytes each way), <c>refused</c> or
+    /// <c>limited</c> (with the reason), <c>wanted</c> (streams wait for places); gateway → agent <c>granted</c>
+    /// (with <see cref="Granted"/>, and the user's limit in <see cref="Reason"/> when it grants none) or <c>reset</c>.
+    /// </summary>
     public string? Outcome { get; init; }
+
+    /// <summary>session-stream, granted: how many streams the session may have opened in all so far (a running total, so a lost grant is made good by the next).</summary>
+    public long? Granted { get; init; }
 
     public long BytesUp { get; init; }
     public long BytesDown { get; init; }
@@ -208,6 +215,12 @@ internal sealed record DirectTicket
 
     /// <summary>session (agent end): how many streams may be open at once inside it; the gateway's per-trunk limit.</summary>
     public int MaxStreams { get; init; }
+
+    /// <summary>
+    /// session (agent end): how many streams it may open before it hears more (a running total the
+    /// gateway's <c>granted</c> reports raise); absent from a gateway that grants none, whose limits act after the fact.
+    /// </summary>
+    public long? Granted { get; init; }
 }
 
 [JsonSourceGenerationOptions(

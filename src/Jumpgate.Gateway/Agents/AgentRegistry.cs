@@ -45,6 +45,9 @@ internal sealed class AgentRegistry
         }
     }
 
+    /// <summary>The agent's session now, if it is connected.</summary>
+    public AgentSession? Current(string agent) => _byAgent.GetValueOrDefault(agent);
+
     public AgentSession? FindSession(string agent, string id) =>
         _byAgent.TryGetValue(agent, out var session) && session.Id == id ? session : null;
 

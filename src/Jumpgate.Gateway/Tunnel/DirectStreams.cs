@@ -53,9 +53,11 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
         }
         plain = !inSession && plain && session.PlainLegs && request.Service == SshService;
         var meeting = rendezvous.Open(plain, record.LegRefused);
+        // Made before the agent is asked: the places it holds of the user's room go in the agent's ticket.
+        await using var reported = inSession ? sessions.Open(meeting.Id, record, session, client.Remote, options.Trunks.MaxStreams) : null;
         try
         {
-            var agentTicket = inSession ? meeting.AgentTicket with { Session = true, MaxStreams = options.Trunks.MaxStreams } : meeting.AgentTicket;
+            var agentTicket = reported is not null ? meeting.AgentTicket with { Session = true, MaxStreams = options.Trunks.MaxStreams, Granted = reported.Granted } : meeting.AgentTicket;
             if (await AskAgentAsync(session, request with { Leg = agentTicket }, client.Closed) is { } error)
             {
                 return await NoDirectLegAsync(client, record, $"agent {session.Agent} made no direct leg: {error}", fallback);
@@ -103,7 +105,8 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
                 agentLeg.Abort();
             }
             using var revoked = record.Grant!.Revoked.Register(Cut);
-            await using var reported = inSession ? sessions.Open(meeting.Id, record, session, userLeg.RemoteEndPoint?.ToString(), options.Trunks.MaxStreams) : null;
+            // The gateway's own idle timeout, as for a user's trunk: it does not wait for the client to close an idle session.
+            reported?.Begin(userLeg.RemoteEndPoint?.ToString(), Cut);
             if (serviceLine is not null && userLine is not null)
             {
                 // Written only now, on the legs' own sockets: a taken leg must not have been written to through Kestrel.
@@ -117,7 +120,7 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
                 // A leg was reset: the other has nowhere to go.
                 Cut();
             }
-            record.Closed(result.Outcome);
+            record.Closed(result.Outcome, reported?.IdleReason);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException or ProtocolException)
         {

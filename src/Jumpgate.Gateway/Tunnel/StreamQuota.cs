@@ -40,7 +40,7 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
         lock (user)
         {
             refusal = !opened && trunk.Open >= options.MaxStreams ? $"too many streams: {trunk.Open} are open on this connection, the gateway's limit; close some and try again"
-                : user.Open >= options.MaxStreamsPerUser ? $"too many streams: user {user.Name} has {user.Open} open, the gateway's limit; close some and try again"
+                : user.Open >= options.MaxStreamsPerUser ? UserFull(user)
                 : opened ? ""
                 : trunk.Pending >= options.MaxPending ? $"too many streams opening at once: {trunk.Pending} on this connection have not sent their request yet; try again in a moment"
                 : user.Pending >= options.MaxPendingPerUser ? $"too many streams opening at once: user {user.Name} has {user.Pending} that have not sent their request yet; try again in a moment"
@@ -59,6 +59,51 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
         }
         Refused(trunk, refusal);
         return null;
+    }
+
+    /// <summary>The user's limit in words; places held for direct sessions count as open, and are said to be.</summary>
+    private string UserFull(UserStreams user) => user.Held > 0
+        ? $"too many streams: user {user.Name} has {user.Open} open ({user.Held} of them held for the next connections of a direct session), the gateway's limit; close some and try again"
+        : $"too many streams: user {user.Name} has {user.Open} open, the gateway's limit; close some and try again";
+
+    /// <summary>
+    /// Holds up to <paramref name="count"/> places of the user's room for a direct session's next
+    /// streams, which its agent opens without asking (docs/protocol.md, "Direct sessions"): they
+    /// count as open from now on. Returns how many it held; with none, <paramref name="refusal"/>
+    /// is the user's limit in words. Not audited here: the agent reports each stream it refuses for it.
+    /// </summary>
+    public int TryHold(TrunkStreams trunk, int count, out string refusal)
+    {
+        var user = trunk.User;
+        lock (user)
+        {
+            var held = Math.Clamp(options.MaxStreamsPerUser - user.Open, 0, Math.Max(0, count));
+            user.Open += held;
+            user.Held += held;
+            refusal = held == 0 ? UserFull(user) : "";
+            return held;
+        }
+    }
+
+    /// <summary>A stream that opened takes one place held by <see cref="TryHold"/>: it was counted then, and stays counted until disposed.</summary>
+    public Admission Use(TrunkStreams trunk)
+    {
+        lock (trunk.User)
+        {
+            trunk.User.Held--;
+            trunk.Open++;
+        }
+        return new Admission(trunk, pending: false);
+    }
+
+    /// <summary>Places held by <see cref="TryHold"/> and never used go back to the user's room.</summary>
+    public void Release(TrunkStreams trunk, int count)
+    {
+        lock (trunk.User)
+        {
+            trunk.User.Held -= count;
+            trunk.User.Open -= count;
+        }
     }
 
     /// <summary>
@@ -116,6 +161,9 @@ internal sealed class StreamQuota(TrunkOptions options, AuditLog audit, TimeProv
         public string Name { get; } = name;
         public int Open;
         public int Pending;
+
+        /// <summary>Of <see cref="Open"/>, the places held for direct sessions' next streams.</summary>
+        public int Held;
         public int Refused;
         public string LastRefusal = "";
         public string? LastSource;

@@ -126,8 +126,8 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
         audit.Write(_event);
     }
 
-    /// <summary>Records how an opened stream ended, in words that name who ended it, and its bytes by role.</summary>
-    public void Closed(SpliceOutcome outcome)
+    /// <summary>Records how an opened stream ended, in words that name who ended it (and <paramref name="why"/> the gateway did, if it did), and its bytes by role.</summary>
+    public void Closed(SpliceOutcome outcome, string? why = null)
     {
         var revoked = (Grant ?? _session)?.Reason;
         var words = (outcome, _path) switch
@@ -140,6 +140,10 @@ internal sealed class StreamRecord(Principal user, string? source, string host, 
             (SpliceOutcome.UserSideFailed, _) => "the user's side went away",
             _ => "the agent's side went away",
         };
+        if (why is not null && revoked is null)
+        {
+            words += ": " + why;
+        }
         var (toService, toUser) = (Meters.ToService, Meters.ToUser);
         Ended();
         GatewayLog.StreamClosed(logger, User.Name, Host, Service, Agent!, time.GetElapsedTime(_started).TotalSeconds, words, toService, toUser);

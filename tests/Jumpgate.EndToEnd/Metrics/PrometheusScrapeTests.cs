@@ -146,14 +146,8 @@ public sealed partial class PrometheusScrapeTests(ITestOutputHelper output)
         Assert.NotEmpty(expressions);
 
         await using var echo = new EchoServer();
-        await using var deployment = await Deployment.StartAsync(output, gatewayYaml: "metrics:\n  listen: 127.0.0.1:0");
-        var address = (await deployment.Gateway!.WaitForLineAsync(@"metrics on (http://\S+/metrics)", Signals.Timeout(10))).Groups[1].Value;
-        await deployment.StartAgentAsync("lab-a", $"""
-            node1:
-              address: 127.0.0.1
-              services:
-                echo: {echo.Port}
-            """);
+        var (deployment, address) = await StartWithMetricsAsync(echo);
+        await using var _ = deployment;
         await using (var stream = await TunnelClient.ConnectAsync(deployment.GatewayUrl, deployment.UserToken, "node1", "echo", Signals.Timeout(30)))
         {
             Assert.True(stream.Ok, stream.Error);
@@ -189,6 +183,64 @@ public sealed partial class PrometheusScrapeTests(ITestOutputHelper output)
         var check = await Command.RunAsync("/usr/bin/promtool", ["check", "rules", Path.Combine(root, "deploy/prometheus/alerts.yml")], Signals.Timeout(60), output: output);
         Assert.True(check.ExitCode == 0, check.ToString());
     }
+
+    [Fact]
+    public async Task AStreamInForwardsDirectSessionCountsItsBytesWhileItRuns()
+    {
+        await using var echo = new EchoServer();
+        var (deployment, address) = await StartWithMetricsAsync(echo);
+        await using var _ = deployment;
+        await using var forward = ChildProcess.Start("forward", TestSupport.Jumpgate.Executable, ["forward", "node1:echo", "-v", "--local", "127.0.0.1:0"], output, deployment.ClientEnvironment);
+        var bound = IPEndPoint.Parse((await forward.WaitForLineAsync(@"forwarding (\S+) -> node1:echo", Signals.Timeout(30))).Groups[1].Value);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(bound);
+        var payload = new byte[256 * 1024];
+        new Random(4).NextBytes(payload);
+        Assert.Equal(payload, await EchoServer.RoundTripAsync(client.GetStream(), payload, Signals.Timeout(15)));
+        await forward.WaitForLineAsync("node1:echo: direct, in a new direct session", Signals.Timeout(10));
+
+        // The stream stays open: its bytes reach the counter from the agent's progress reports, not only at its close.
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        long toService = 0, toUser = 0;
+        var counted = await Signals.UntilAsync(async () =>
+        {
+            var scrape = await http.GetStringAsync(address);
+            (toService, toUser) = (Bytes(scrape, "to_service"), Bytes(scrape, "to_user"));
+            return toService >= payload.Length && toUser >= payload.Length;
+        }, Signals.Timeout(20), TimeSpan.FromMilliseconds(250));
+
+        Assert.True(counted, $"while the stream was open the counter showed {toService} bytes to the service and {toUser} to the user, of {payload.Length} each way");
+        Assert.Equal(payload[..4], await EchoServer.RoundTripAsync(client.GetStream(), payload[..4], Signals.Timeout(10)));
+    }
+
+    /// <summary>A deployment whose gateway serves its metrics on a loopback listener of its own (returned), and agent lab-a serving node1's echo.</summary>
+    private async Task<(Deployment Deployment, string Address)> StartWithMetricsAsync(EchoServer echo)
+    {
+        var deployment = await Deployment.StartAsync(output, gatewayYaml: "metrics:\n  listen: 127.0.0.1:0");
+        try
+        {
+            var address = (await deployment.Gateway!.WaitForLineAsync(@"metrics on (http://\S+/metrics)", Signals.Timeout(10))).Groups[1].Value;
+            await deployment.StartAgentAsync("lab-a", $"""
+                node1:
+                  address: 127.0.0.1
+                  services:
+                    echo: {echo.Port}
+                """);
+            return (deployment, address);
+        }
+        catch
+        {
+            await deployment.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The scrape's bytes in one direction, all services together.</summary>
+    private static long Bytes(string scrape, string direction) =>
+        TransferredBytes().Matches(scrape).Where(m => m.Groups[1].Value == direction).Sum(m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+
+    [GeneratedRegex(@"(?m)^jumpgate_stream_transferred_bytes_total\{[^}]*direction=""([a-z_]+)""[^}]*\} ([0-9]+)")]
+    private static partial Regex TransferredBytes();
 
     private static IEnumerable<string> Expressions(JsonElement element)
     {

@@ -51,6 +51,17 @@ internal sealed class CuttableRelay : IAsyncDisposable
         }
     }
 
+    /// <summary>Resets connection <paramref name="index"/> alone (in arrival order), both sides; the others stay up.</summary>
+    public void CutOnly(int index)
+    {
+        lock (_connections)
+        {
+            var (client, server, _) = _connections[index];
+            Reset(client);
+            Reset(server);
+        }
+    }
+
     private static void Reset(Socket socket)
     {
         try

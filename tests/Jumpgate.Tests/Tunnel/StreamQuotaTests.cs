@@ -46,6 +46,33 @@ public sealed class StreamQuotaTests : IAsyncDisposable
     }
 
     [Fact]
+    public void PlacesHeldForADirectSessionCountAsOpenUntilUsedAndClosedOrGivenBack()
+    {
+        var session = _quota.ForTrunk("dave", "127.0.0.1:1005");
+        var trunk = _quota.ForTrunk("dave", "127.0.0.1:1006");
+        var legs = _quota.TryAdmit(trunk, out _)!;
+        legs.Requested();
+
+        // Asked for more than the room left: held as far as it goes, and the rest is the limit in words.
+        Assert.Equal(3, _quota.TryHold(session, 8, out _));
+        Assert.Equal(0, _quota.TryHold(session, 1, out var full));
+        Assert.Equal("too many streams: user dave has 4 open (3 of them held for the next connections of a direct session), the gateway's limit; close some and try again", full);
+        Assert.Null(_quota.TryAdmit(trunk, out var elsewhere));
+        Assert.Equal(full, elsewhere);
+
+        // A stream takes a held place: still counted, no longer held; closed, its place is the user's again.
+        var used = _quota.Use(session);
+        Assert.Equal(0, _quota.TryHold(session, 1, out var stillFull));
+        Assert.Equal("too many streams: user dave has 4 open (2 of them held for the next connections of a direct session), the gateway's limit; close some and try again", stillFull);
+        used.Dispose();
+        Assert.Equal(1, _quota.TryHold(session, 1, out _));
+
+        // The session ends: what it held and never used goes back.
+        _quota.Release(session, 3);
+        Assert.Equal(3, _quota.TryHold(session, 3, out _));
+    }
+
+    [Fact]
     public async Task CountsPendingAndOpenStreamsPerTrunkAndPerUserAndAuditsTheFirstRefusalOnly()
     {
         var first = _quota.ForTrunk("alice", "127.0.0.1:1000");
