@@ -17,6 +17,9 @@ internal static partial class Splice
     /// <summary>Large enough that a bulk transfer makes few syscalls and TLS records stay full (16 KiB each).</summary>
     public const int BufferSize = 128 * 1024;
 
+    /// <summary>How many waits in a row may end with nothing to read before a pump reads (and waits there) as it did before.</summary>
+    private const int MaxEmptyWakeups = 64;
+
     public static Task<SpliceResult> RunAsync(ConnectionStream user, ConnectionStream service, CancellationToken cancellationToken, StreamMeters? meters = null, SpliceMode mode = SpliceMode.Copy)
     {
         meters ??= new StreamMeters();
@@ -114,6 +117,20 @@ internal static partial class Splice
                 // Wait for data without holding a buffer, so a quiet stream costs no buffer memory.
 #pragma warning disable CA2022 // a zero-byte read returns no data by design
                 await (gathered.Waiting ?? source.ReadAsync(Memory<byte>.Empty, cancellationToken));
+                // A socket's wait can end on readiness left over from bytes already read
+                // (ConnectionStream.ReadsAtOnce): with nothing in the kernel, wait again, still without a
+                // buffer, instead of holding one in a read that waits for the peer. A wait that ends at
+                // once (the end, a failure, bytes just come) goes on to the read, as a few spurious ones do.
+                for (var again = 0; again < MaxEmptyWakeups && !source.ReadsAtOnce; again++)
+                {
+                    var waiting = source.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                    var atOnce = waiting.IsCompleted;
+                    await waiting;
+                    if (atOnce)
+                    {
+                        break;
+                    }
+                }
 #pragma warning restore CA2022
             }
             catch (Exception e) when (IsStreamFailure(e))

@@ -100,7 +100,14 @@ internal sealed partial class Trunk
             }
             _lastId = (int)id;
             stream = new TrunkStream(this) { Id = id };
-            _streams[id] = stream;
+            Enter(stream);
+            // Closed since (by a handler of a stream before it in the buffer, or on another thread), Close
+            // may have gone through the table before this stream was in it: nobody would ever reset it.
+            if (_closed.IsCancellationRequested)
+            {
+                stream.Discard();
+                return;
+            }
             stream.Deliver(payload);
             // Run here, not queued: its first steps (read the request, check it, open the next leg)
             // complete at once on data already delivered, and its first real wait returns to this loop.

@@ -138,10 +138,16 @@ internal sealed partial class Trunk
         return HeaderSize;
     }
 
-    /// <summary>Writes one whole frame; a failure closes the trunk, since a half-written frame would corrupt it.</summary>
+    /// <summary>
+    /// Writes one whole frame; a failure closes the trunk, since a half-written frame would corrupt
+    /// it. A stream's first frame opens it: it gets its id and its place in the table here, under
+    /// the write lock, unless it was reset while it waited, in which case nothing is written and the
+    /// peer never hears of it.
+    /// </summary>
     internal async ValueTask WriteFrameAsync(FrameType type, TrunkStream stream, ReadOnlyMemory<byte> payload)
     {
         var frame = ArrayPool<byte>.Shared.Rent(HeaderSize + payload.Length);
+        var opened = true;
         try
         {
             frame[0] = (byte)type;
@@ -158,11 +164,22 @@ internal sealed partial class Trunk
                 }
                 if (stream.Id == 0)
                 {
-                    stream.Id = (uint)++_lastId;
-                    _streams[stream.Id] = stream;
+                    opened = stream.TryOpen((uint)_lastId + 1);
+                    if (opened)
+                    {
+                        _lastId++;
+                        // Close may have gone through the table before the stream was in it.
+                        if (_closed.IsCancellationRequested)
+                        {
+                            throw new IOException("the trunk connection is closed");
+                        }
+                    }
                 }
-                BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), stream.Id);
-                await _transport.WriteAsync(frame.AsMemory(0, HeaderSize + payload.Length), CancellationToken.None);
+                if (opened)
+                {
+                    BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), stream.Id);
+                    await _transport.WriteAsync(frame.AsMemory(0, HeaderSize + payload.Length), CancellationToken.None);
+                }
             }
             finally
             {
@@ -172,6 +189,8 @@ internal sealed partial class Trunk
         catch (Exception e)
         {
             Close();
+            // Close resets the streams in the table; one whose first frame failed is not in it yet.
+            stream.OnReset();
             if (e is IOException)
             {
                 throw;
@@ -182,7 +201,14 @@ internal sealed partial class Trunk
         {
             ArrayPool<byte>.Shared.Return(frame);
         }
+        if (!opened)
+        {
+            throw new IOException("the stream was reset");
+        }
     }
+
+    /// <summary>Enters a stream in the table under its id (opener: <see cref="TrunkStream.TryOpen"/>; acceptor: the reader).</summary>
+    internal void Enter(TrunkStream stream) => _streams[stream.Id] = stream;
 
     /// <summary>
     /// For frames nobody waits on (a reset, credit) of a stream whose first frame is written: queued

@@ -137,6 +137,9 @@ internal sealed partial class TrunkStream : ConnectionStream
         {
             // A stream that never sent a frame does not exist on the other side.
             tell = Id != 0 && !_reset && !(_finSent && _finReceived);
+            // Reset under the same lock the id is read under: a first frame still waiting for the
+            // write lock then never opens the stream (TryOpen), and one already written is told of.
+            _reset = true;
             DropReceived();
         }
         if (tell)
@@ -144,6 +147,26 @@ internal sealed partial class TrunkStream : ConnectionStream
             _trunk.Post(FrameType.Reset, this);
         }
         OnReset();
+    }
+
+    /// <summary>
+    /// Opener side, under the trunk's write lock, before the stream's first frame: gives it
+    /// <paramref name="id"/> and enters it in the trunk's table, unless it was reset while it
+    /// waited. Under the stream's lock, so an <see cref="Abort"/> either comes first (nothing is
+    /// opened) or sees the id (tells the peer, and takes the stream out of the table again).
+    /// </summary>
+    internal bool TryOpen(uint id)
+    {
+        lock (_gate)
+        {
+            if (_reset)
+            {
+                return false;
+            }
+            Id = id;
+            _trunk.Enter(this);
+            return true;
+        }
     }
 
     internal void OnFin()

@@ -332,4 +332,114 @@ public sealed class TrunkTests : IAsyncLifetime
         Assert.True(handlerEnded);
         Assert.Empty(_handlerFailures);
     }
+
+    /// <summary>
+    /// An opener whose peer is a bare socket that reads nothing until the test does, with buffers
+    /// too small for one frame: a frame's write then holds the trunk's write lock until the peer reads.
+    /// </summary>
+    private async Task<(Trunk Opener, Socket Peer, Task Loop)> OpenerWithStalledPeerAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { SendBufferSize = 4096, NoDelay = true };
+        var accepting = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        var peer = await accepting.WaitAsync(Timeout);
+        var opener = new Trunk(new NetworkStream(client, ownsSocket: true), opener: true);
+        return (opener, peer, opener.RunAsync(_stop.Token));
+    }
+
+    /// <summary>Starts a frame's write that the stalled peer holds up, so the trunk's write lock stays taken.</summary>
+    private static Task HoldWriteLock(TrunkStream holder) => holder.WriteAsync(new byte[Trunk.MaxPayload]).AsTask();
+
+    [Fact]
+    public async Task AStreamAbortedWhileItsFirstFrameWaitsToBeWrittenNeverOpens()
+    {
+        var (opener, peer, loop) = await OpenerWithStalledPeerAsync();
+        using var _ = peer;
+        await using var holder = opener.Open();
+        var holding = HoldWriteLock(holder);
+        await using var aborted = opener.Open();
+        var waiting = aborted.WriteAsync("request"u8.ToArray()).AsTask();
+        Assert.False(holding.IsCompleted, "the first frame should still be held up by the peer (the socket buffers were too large)");
+        Assert.False(waiting.IsCompleted);
+
+        aborted.Abort();
+        await LoopbackSockets.ReadExactlyAsync(peer, Trunk.HeaderSize + Trunk.MaxPayload);
+        await holding.WaitAsync(Timeout);
+        var outcome = await Record.ExceptionAsync(() => waiting.WaitAsync(Timeout));
+
+        // It holds no place among the trunk's streams (max_streams), and the peer hears nothing of it:
+        // the next frame on the connection is the holder's.
+        Assert.Equal(1, opener.StreamCount);
+        await holder.WriteAsync(new byte[1]);
+        var next = await LoopbackSockets.ReadExactlyAsync(peer, Trunk.HeaderSize + 1);
+        Assert.Equal(holder.Id, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(next.AsSpan(4)));
+        Assert.IsType<IOException>(outcome);
+        opener.Close();
+        await loop.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task AStreamWhoseFirstFrameWaitedWhileTheTrunkClosedFailsItsReadsToo()
+    {
+        var (opener, peer, loop) = await OpenerWithStalledPeerAsync();
+        using var _ = peer;
+        await using var holder = opener.Open();
+        var holding = HoldWriteLock(holder);
+        await using var waiter = opener.Open();
+        var waiting = waiter.WriteAsync("request"u8.ToArray()).AsTask();
+        Assert.False(holding.IsCompleted, "the first frame should still be held up by the peer (the socket buffers were too large)");
+
+        opener.Close();
+
+        await loop.WaitAsync(Timeout);
+        await Assert.ThrowsAsync<IOException>(() => holding.WaitAsync(Timeout));
+        await Assert.ThrowsAsync<IOException>(() => waiting.WaitAsync(Timeout));
+        // What a caller that reads the answer sees: the stream is gone with its trunk, not silent forever.
+        await Assert.ThrowsAsync<IOException>(async () => await waiter.ReadAsync(new byte[1]).AsTask().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task ATrunkClosedByAStreamHandlerStartsNoStreamThatArrivedBehindIt()
+    {
+        // Two new streams in one write from a hand-written opener: the handler of the first closes the trunk
+        // (as a drain or a failed write can, on another thread) while the second is still in the reader's buffer.
+        var (client, server) = await LoopbackSockets.ConnectAsync();
+        using var peer = client;
+        var handled = new ConcurrentQueue<uint>();
+        Trunk acceptor = null!;
+        acceptor = new Trunk(new NetworkStream(server, ownsSocket: true), opener: false, accept: async stream =>
+        {
+            await using var _ = stream;
+            handled.Enqueue(stream.Id);
+            if (stream.Id == 1)
+            {
+                acceptor.Close();
+                return;
+            }
+            // The second stream's handler (a relay to its service) reads until its stream ends.
+            var buffer = new byte[16];
+            while (await stream.ReadAsync(buffer) > 0)
+            {
+            }
+        }, acceptFailed: _handlerFailures.Enqueue);
+        var loop = acceptor.RunAsync(_stop.Token);
+        var frames = new byte[2 * (Trunk.HeaderSize + 1)];
+        for (var id = 1; id <= 2; id++)
+        {
+            var frame = frames.AsSpan((id - 1) * (Trunk.HeaderSize + 1));
+            frame[0] = 1; // data
+            frame[3] = 1; // one byte of payload
+            frame[7] = (byte)id;
+        }
+
+        await peer.SendAsync(frames);
+
+        // The trunk stops: no handler is left waiting on a stream nobody will ever reset.
+        await loop.WaitAsync(Timeout);
+        Assert.Equal(new uint[] { 1 }, handled.ToArray());
+        Assert.Equal(0, acceptor.StreamCount);
+    }
 }
