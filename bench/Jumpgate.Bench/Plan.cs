@@ -19,7 +19,7 @@ internal sealed record Plan
     public required int LatencyRounds { get; init; }
     public required int LatencyPerRound { get; init; }
 
-    /// <summary>The most one path may spend in one round (ssh -R -N takes ≈ 44 ms a connection).</summary>
+    /// <summary>The most one path may spend in one round (a slow path, or a slow machine, has fewer connections).</summary>
     public required TimeSpan LatencyRoundCap { get; init; }
 
     /// <summary>Connections each path opens before the timed rounds (JIT, pools, caches).</summary>
@@ -69,6 +69,12 @@ internal sealed record Plan
     public required int ScaleAgents { get; init; }
     public required int ScaleStreams { get; init; }
     public required int ScaleRounds { get; init; }
+
+    /// <summary>The words `--only` named (null in a full or smoke run): a figure may measure more when asked for by name.</summary>
+    public IReadOnlyList<string>? Only { get; init; }
+
+    /// <summary>Whether `--only` named a word of <paramref name="figure"/>.</summary>
+    public bool Named(string figure) => Only?.Any(o => figure.Contains(o, StringComparison.OrdinalIgnoreCase)) == true;
 
     /// <summary>Whether targets are judged; a smoke run only proves every figure still runs.</summary>
     public bool JudgeTargets => Name == "full";

@@ -57,6 +57,9 @@ internal static class GatewayFailover
             for (var run = 1; run <= plan.GatewayFailoverRuns; run++)
             {
                 await UntilConnectedAsync(agent, firstUrl, run);
+                // The CLI asks first the gateway that answered last (its `last-gateway` file): the second, after a
+                // run's failover. Each run starts where the first did, with the login's order, so it goes through the first.
+                File.Delete(Path.Combine(deployment.ClientHome, "jumpgate", "last-gateway"));
                 var first = deployment.Gateway!;
                 var viaFirst = Streams(first);
                 var clock = Stopwatch.StartNew();
@@ -108,7 +111,7 @@ internal static class GatewayFailover
             table.CheckAbsolute(Figure, result, added, $"{(added >= 0 ? "+" : "")}{Table.F(added)} s over one ssh", "≤ 1 s added, nothing restarted", 1.0);
             table.Note($"Gateway failover: two `gateway run` processes on one database of a throw-away PostgreSQL cluster (initdb, pg_ctl on loopback), the second made with `gateway init --certificate-from` the first; one agent process listing both; `jumpgate login` with both, the first first. " +
                 $"Real ssh with `jumpgate proxy` ({(rig.NativeJumpgate is null ? "JIT build" : "Native AOT")}) as ProxyCommand, to the benchmark's target sshd. Timed from the SIGKILL of the first gateway to the end of the first `ssh node1.jg true` that exits 0, started at once; judged by what that adds to one ssh through the first gateway before the kill (medians), since ssh's own handshake and login shell take most of it; " +
-                "checked: it went through the second gateway, and the agent and the second gateway neither restarted nor lost their connection. Between runs the first gateway is started again and the agent reconnects to it by itself.");
+                "checked: it went through the second gateway, and the agent and the second gateway neither restarted nor lost their connection. Between runs the first gateway is started again and the agent reconnects to it by itself; the CLI's remembered gateway (`last-gateway`, the second after a failover) is removed, so each run starts from the login's order.");
         }
         finally
         {

@@ -91,7 +91,7 @@ internal static class HttpPairs
             }
             var shape = new Http.WrkTarget("nginx in Jumpgate's shape", $"https://127.0.0.1:{web.ShapePort}/");
             var local = Sshd.FreePort();
-            await rig.Ssh.TunnelAsync("ssh -L websocket pairs", false, ["-N", "-L", $"127.0.0.1:{local}:127.0.0.1:{server.Port}", "target"], local);
+            await rig.Ssh.TunnelAsync("ssh -L websocket pairs", ["-N", "-L", $"127.0.0.1:{local}:127.0.0.1:{server.Port}", "target"], local);
             using var ssh = new ClientWebSocket();
             using (var connecting = new CancellationTokenSource(Signals.Timeout(30)))
             {

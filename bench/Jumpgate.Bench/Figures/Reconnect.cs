@@ -24,7 +24,7 @@ internal static class Reconnect
         var sshdConfig = OpenSsh.ConfigPathOf(rig.Ssh.Restartable);
         var autosshPort = Ports.Free();
         var autossh = ChildProcess.Start("autossh", "autossh",
-            ["-M", "0", "-N", "-F", rig.Ssh.Config(aes: false), "-o", "ServerAliveInterval=1", "-R", $"127.0.0.1:{autosshPort}:127.0.0.1:{rig.Echo.Port}", "relay2"],
+            ["-M", "0", "-N", "-F", rig.Ssh.Config(), "-o", "ServerAliveInterval=1", "-R", $"127.0.0.1:{autosshPort}:127.0.0.1:{rig.Echo.Port}", "relay2"],
             null, new Dictionary<string, string> { ["AUTOSSH_GATETIME"] = "0" });
         var restarted = new List<ChildProcess>();
         try
@@ -78,7 +78,7 @@ internal static class Reconnect
                 var ratio = double.IsPositiveInfinity(ssh) ? $"autossh not back within {Limit.TotalSeconds:0} s" : $"{Table.F(jumpgate / ssh)} × autossh";
                 table.CheckAbsolute(figure, Result(PathNames.Jumpgate), jumpgate, ratio, "≤ 1 s after listening", 1.0);
             }
-            table.Note("Reconnect: SIGKILL of the gateway (Jumpgate) or of the whole relay sshd (autossh, AUTOSSH_GATETIME=0), restarted on the same port after the stated downtime; " +
+            table.Note("Reconnect: SIGKILL of the gateway (Jumpgate, reached through `forward` on its default path: its direct session ends with the gateway, and a connection after the restart asks for a new one) or of the whole relay sshd (autossh, AUTOSSH_GATETIME=0), restarted on the same port after the stated downtime; " +
                 "time until a new connection through the tunnel echoes 64 bytes, probing every 20 ms for up to " + $"{Limit.TotalSeconds:0} s. The 5 s and 30 s downtimes run once each, to keep the run under 10 minutes.");
         }
         finally

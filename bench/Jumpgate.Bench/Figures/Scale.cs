@@ -40,7 +40,7 @@ internal static class Scale
         // ssh -R first, while this process holds nothing else: its connections cost a descriptor here twice (client and echo).
         var sshCount = Math.Min(streams, (OpenFilesLimit(Environment.ProcessId) - 2000) / 2);
         var port = Ports.Free();
-        var client = await rig.Ssh.TunnelAsync("ssh -R (scale)", false, ["-N", "-R", $"127.0.0.1:{port}:127.0.0.1:{rig.Echo.Port}", "relay"], port);
+        var client = await rig.Ssh.TunnelAsync("ssh -R (scale)", ["-N", "-R", $"127.0.0.1:{port}:127.0.0.1:{rig.Echo.Port}", "relay"], port);
         IReadOnlyList<int> SshPids() =>
             [.. Processes.WithCommandLine(OpenSsh.ConfigPathOf(rig.Ssh.Relay)).SelectMany(Processes.Tree).Append(client.Id).Distinct()];
         var ssh = await Memory.WeighAsync("ssh -R", port, sshCount, SshPids, () => [], () => [client.Id]);
@@ -227,7 +227,7 @@ internal static class Scale
     {
         public static async Task<Target> StartAsync(string name, JumpgateRig jumpgate, bool web)
         {
-            var path = new TunnelPath(name, await jumpgate.ForwardAsync("echo"), null);
+            var path = new TunnelPath(name, await jumpgate.ForwardAsync("echo", ForwardPath.Trunk), null);
             await EchoProbe.VerifyAsync(name, path.EchoPort, 1 << 20, Signals.Timeout(30));
             if (!web)
             {

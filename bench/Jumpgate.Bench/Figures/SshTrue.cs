@@ -15,7 +15,6 @@ internal static class SshTrue
 {
     internal const string Direct = "ssh (direct, no hop)";
     internal const string Bastion = "ssh -J (OpenSSH bastion)";
-    internal const string JumpgateDirect = "Jumpgate, `proxy --direct` (reference only)";
 
     /// <summary>One way to the target: the options that pick it (config, jump host) and the host name it uses.</summary>
     internal sealed record Way(string Name, string[] Options, string Host, IReadOnlyDictionary<string, string>? Environment);
@@ -25,14 +24,12 @@ internal static class SshTrue
     {
         // ProxyCommand runs `jumpgate` as installed for users: the Native AOT binary when bench/run built one.
         var jumpgateConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate);
-        var directConfig = await rig.Jumpgate.Deployment.WriteSshConfigAsync(rig.Ssh.Target, rig.NativeJumpgate, direct: true);
-        var sshConfig = rig.Ssh.Config(aes: false);
+        var sshConfig = rig.Ssh.Config();
         Way[] ways =
         [
             new(Direct, ["-F", sshConfig], "target", null),
             new(Bastion, ["-F", sshConfig, "-J", "bastion"], "target", null),
             new(PathNames.Jumpgate, ["-F", jumpgateConfig], "node1.jg", rig.Jumpgate.ClientEnvironment),
-            new(JumpgateDirect, ["-F", directConfig], "node1.jg", rig.Jumpgate.ClientEnvironment),
         ];
         foreach (var way in ways)
         {
@@ -69,7 +66,6 @@ internal static class SshTrue
         string Result(string name) => $"{Table.F(Stats.Median(times[name]))} ms (n = {times[name].Count})";
         table.Add(new Row(figure, Direct, Result(Direct)));
         table.Add(new Row(figure, Bastion, Result(Bastion)));
-        table.Add(new Row(figure, JumpgateDirect, Result(JumpgateDirect)));
         table.Check(figure, Result(PathNames.Jumpgate), Stats.Median(times[PathNames.Jumpgate]) / Stats.Median(times[Bastion]), "ssh -J", "≤ 1.0 ×", atMost: true, 1.0);
         var floor = Stats.Median(times[Direct]);
         table.Note($"`ssh host true`: the direct row is the floor every way pays (the target's sshd and the login shell: on a machine where root's ~/.bashrc runs `pyenv init`, that alone is most of a second). " +

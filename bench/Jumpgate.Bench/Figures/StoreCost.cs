@@ -35,8 +35,8 @@ internal static class StoreCost
         await using var onPostgres = await JumpgateRig.StartAsync(services, (url, cluster.Password));
         var stores = new (string Name, JumpgateRig Rig, TunnelPath Path)[]
         {
-            (Sqlite, onSqlite, new TunnelPath(Sqlite, await onSqlite.ForwardAsync("echo"), null)),
-            (Postgres, onPostgres, new TunnelPath(Postgres, await onPostgres.ForwardAsync("echo"), null)),
+            (Sqlite, onSqlite, new TunnelPath(Sqlite, await onSqlite.ForwardAsync("echo", ForwardPath.Trunk), null)),
+            (Postgres, onPostgres, new TunnelPath(Postgres, await onPostgres.ForwardAsync("echo", ForwardPath.Trunk), null)),
         };
         foreach (var (name, _, path) in stores)
         {

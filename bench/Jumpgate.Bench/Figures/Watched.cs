@@ -38,7 +38,7 @@ internal static class Watched
               listen: 127.0.0.1:0
             """);
         var metrics = (await jumpgate.Gateway.WaitForLineAsync(@"metrics on http://(\S+)/metrics", Signals.Timeout(10))).Groups[1].Value;
-        var path = new TunnelPath(Neither, await jumpgate.ForwardAsync("echo"), null);
+        var path = new TunnelPath(Neither, await jumpgate.ForwardAsync("echo", ForwardPath.Trunk), null);
         await EchoProbe.VerifyAsync(Neither, path.EchoPort, 1 << 20, Signals.Timeout(30));
         Http.WrkTarget? web = null;
         if (rig.Web is not null && Http.WrkPath is not null)

@@ -31,7 +31,7 @@ internal static class WebSocketRoundTrip
         var (_, host, cookie) = await jumpgate.BrowserSessionAsync("/headers");
         using var browser = new GatewayBrowser(jumpgate.Deployment.GatewayUrl, jumpgate.Deployment.Fingerprint);
         var local = Sshd.FreePort();
-        await rig.Ssh.TunnelAsync("ssh -L websocket", false, ["-N", "-L", $"127.0.0.1:{local}:127.0.0.1:{server.Port}", "target"], local);
+        await rig.Ssh.TunnelAsync("ssh -L websocket", ["-N", "-L", $"127.0.0.1:{local}:127.0.0.1:{server.Port}", "target"], local);
 
         using var deadline = new CancellationTokenSource(Signals.Timeout(60));
         var sockets = new (string Name, ClientWebSocket Socket)[]

@@ -113,16 +113,22 @@ internal sealed class JumpgateRig : IAsyncDisposable
         await StartAgentAsync();
     }
 
-    /// <summary>A `jumpgate forward node1:SERVICE --direct|--trunk` listener (one per service and mode, started once; the trunk path asked for by name, since direct is the default); returns its local port.</summary>
-    public async Task<int> ForwardAsync(string service, bool direct = false)
+    /// <summary>A `jumpgate forward node1:SERVICE` listener on the path asked for (one per service and path, started once); returns its local port.</summary>
+    public async Task<int> ForwardAsync(string service, ForwardPath path = ForwardPath.Default)
     {
-        var key = direct ? service + " --direct" : service;
+        var key = $"{service} {path}";
         if (_forwards.TryGetValue(key, out var known))
         {
             return known;
         }
+        string[] option = path switch
+        {
+            ForwardPath.Direct => ["--direct"],
+            ForwardPath.Trunk => ["--trunk"],
+            _ => [],
+        };
         var forwarder = ChildProcess.Start($"forward {key}", TestSupport.Jumpgate.Executable,
-            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", direct ? "--direct" : "--trunk"], null, _deployment.ClientEnvironment);
+            ["forward", $"node1:{service}", "--local", "127.0.0.1:0", .. option], null, _deployment.ClientEnvironment);
         _forwarders.Add(forwarder);
         var line = await forwarder.WaitForLineAsync(@"forwarding 127\.0\.0\.1:(\d+) ->", Signals.Timeout(60));
         var port = int.Parse(line.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -159,4 +165,12 @@ internal sealed class JumpgateRig : IAsyncDisposable
         }
         await _deployment.DisposeAsync();
     }
+}
+
+/// <summary>Which path `jumpgate forward` is asked for: none named (what users run: a direct session where one can be made), `--direct` (insists), `--trunk`.</summary>
+internal enum ForwardPath
+{
+    Default,
+    Direct,
+    Trunk,
 }

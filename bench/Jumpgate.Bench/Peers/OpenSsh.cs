@@ -7,13 +7,11 @@ namespace Jumpgate.Bench.Peers;
 /// The OpenSSH peers, each a throw-away sshd with its own keys (TestSupport's <see cref="Sshd"/>):
 /// the target (what ssh -L and ssh -J reach, and the host behind Jumpgate's agent), a relay (what
 /// an agent-side ssh -R dials out to from a machine that cannot be reached from outside), a bastion (for ssh -J) and a second relay
-/// that the reconnect figure kills and restarts under autossh. Two client configs: OpenSSH's
-/// default cipher, and aes128-gcm@openssh.com.
+/// that the reconnect figure kills and restarts under autossh. One client config, with OpenSSH's
+/// default cipher.
 /// </summary>
 internal sealed class OpenSsh : IAsyncDisposable
 {
-    public const string Aes128Gcm = "aes128-gcm@openssh.com";
-
     private readonly List<ChildProcess> _clients = [];
 
     private OpenSsh(TempDirectory dir, Sshd target, Sshd relay, Sshd bastion, Sshd restartable)
@@ -35,21 +33,20 @@ internal sealed class OpenSsh : IAsyncDisposable
 
     public string DefaultCipher { get; private set; } = "?";
 
-    /// <summary>The config file for a cipher: aliases target, relay, bastion and relay2.</summary>
-    public string Config(bool aes) => Dir.File(aes ? "ssh_config_aes" : "ssh_config");
+    /// <summary>The client config: aliases target, relay, bastion and relay2.</summary>
+    public string Config() => Dir.File("ssh_config");
 
     public static async Task<OpenSsh> StartAsync()
     {
         var servers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Sshd.StartAsync(null)));
         var ssh = new OpenSsh(new TempDirectory("jg-bench-ssh"), servers[0], servers[1], servers[2], servers[3]);
-        await File.WriteAllTextAsync(ssh.Config(aes: false), ssh.ConfigText(null));
-        await File.WriteAllTextAsync(ssh.Config(aes: true), ssh.ConfigText(Aes128Gcm));
-        var effective = await Command.RunAsync("ssh", ["-G", "-F", ssh.Config(false), "target"], Signals.Timeout(30));
+        await File.WriteAllTextAsync(ssh.Config(), ssh.ConfigText());
+        var effective = await Command.RunAsync("ssh", ["-G", "-F", ssh.Config(), "target"], Signals.Timeout(30));
         ssh.DefaultCipher = effective.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("ciphers ", StringComparison.Ordinal))?[8..].Split(',')[0].Trim() ?? "?";
         return ssh;
     }
 
-    private string ConfigText(string? cipher) => $"""
+    private string ConfigText() => $"""
         Host target
             HostName 127.0.0.1
             Port {Target.Port}
@@ -75,7 +72,6 @@ internal sealed class OpenSsh : IAsyncDisposable
             LogLevel ERROR
             ExitOnForwardFailure yes
             ConnectTimeout 20
-        {(cipher is null ? "" : $"    Ciphers {cipher}")}
 
         """;
 
@@ -83,9 +79,9 @@ internal sealed class OpenSsh : IAsyncDisposable
     /// Starts a long-running ssh client (a tunnel) and waits until every local or remote port it
     /// forwards listens. The process is killed with the rig.
     /// </summary>
-    public async Task<ChildProcess> TunnelAsync(string name, bool aes, IEnumerable<string> arguments, params int[] ports)
+    public async Task<ChildProcess> TunnelAsync(string name, IEnumerable<string> arguments, params int[] ports)
     {
-        var client = ChildProcess.Start(name, "ssh", ["-F", Config(aes), .. arguments], null);
+        var client = ChildProcess.Start(name, "ssh", ["-F", Config(), .. arguments], null);
         _clients.Add(client);
         foreach (var port in ports)
         {

@@ -5,9 +5,10 @@ namespace Jumpgate.Bench.Peers;
 
 /// <summary>
 /// Everything a run measures, set up on loopback by the benchmark itself: the services (iperf3,
-/// the in-process echo server, nginx), and every path to them: direct, socat, ssh -L, ssh -R
-/// through a relay sshd, ssh -J through a bastion, and Jumpgate. Every path is checked to carry
-/// bytes unchanged before anything is timed.
+/// the in-process echo server, nginx), and every path to them: direct, socat, socat relays with
+/// TLS in Jumpgate's two shapes, ssh -L, ssh -J through a bastion, and Jumpgate (`forward` on
+/// its default path and with --trunk). Every path is checked to carry bytes unchanged before
+/// anything is timed. Figures that need other peers (ssh -R, autossh, HAProxy) start their own.
 /// </summary>
 internal sealed class Rig : IAsyncDisposable
 {
@@ -78,36 +79,20 @@ internal sealed class Rig : IAsyncDisposable
 
         say("starting sshd: target, relay, bastion, relay2");
         Ssh = await OpenSsh.StartAsync();
-        foreach (var aes in new[] { false, true })
         {
-            var iperf = await IperfServerAsync();
-            var (sink, echo) = (Ports.Free(), Ports.Free());
-            await Ssh.TunnelAsync(aes ? "ssh -L aes" : "ssh -L", aes, ["-N", "-L", $"127.0.0.1:{sink}:127.0.0.1:{iperf}", "-L", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "target"], sink, echo);
-            _paths.Add(new TunnelPath(aes ? PathNames.SshLAes : PathNames.SshL, echo, sink));
-        }
-        foreach (var aes in new[] { false, true })
-        {
-            // The agent side dials out to the relay and asks it to listen; clients connect to the relay's port.
-            var iperf = await IperfServerAsync();
-            var (sink, echo) = (Ports.Free(), Ports.Free());
-            await Ssh.TunnelAsync(aes ? "ssh -R aes" : "ssh -R", aes, ["-N", "-R", $"127.0.0.1:{sink}:127.0.0.1:{iperf}", "-R", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "relay"], sink, echo);
-            _paths.Add(new TunnelPath(aes ? PathNames.SshRAes : PathNames.SshR, echo, sink));
-        }
-        {
-            // With a pty, sshd turns Nagle's algorithm off for the whole connection; -N leaves it on.
+            // ssh -L: what the new-connection figure reads ssh -J's cost against (one process fewer).
             var echo = Ports.Free();
-            await Ssh.TunnelAsync("ssh -R -tt", false, ["-tt", "-R", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "relay", "sleep", "86400"], echo);
-            _paths.Add(new TunnelPath(PathNames.SshRPty, echo, null));
+            await Ssh.TunnelAsync("ssh -L", ["-N", "-L", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "target"], echo);
+            _paths.Add(new TunnelPath(PathNames.SshL, echo, null));
         }
-        foreach (var aes in new[] { false, true })
         {
-            var iperf = await IperfServerAsync();
-            var (sink, echo) = (Ports.Free(), Ports.Free());
-            await Ssh.TunnelAsync(aes ? "ssh -J aes" : "ssh -J", aes, ["-N", "-J", "bastion", "-L", $"127.0.0.1:{sink}:127.0.0.1:{iperf}", "-L", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "target"], sink, echo);
-            _paths.Add(new TunnelPath(aes ? PathNames.SshJAes : PathNames.SshJ, echo, sink));
+            // ssh -J: the new-connection figure's peer in the default path's shape (a new channel in one end-to-end session, relayed as ciphertext).
+            var echo = Ports.Free();
+            await Ssh.TunnelAsync("ssh -J", ["-N", "-J", "bastion", "-L", $"127.0.0.1:{echo}:127.0.0.1:{Echo.Port}", "target"], echo);
+            _paths.Add(new TunnelPath(PathNames.SshJ, echo, null));
         }
 
-        say("starting Jumpgate: gateway, agent, jumpgate forward");
+        say("starting Jumpgate: gateway, agent, jumpgate forward (default path and --trunk)");
         var services = new Dictionary<string, int> { ["ssh"] = Ssh.Target.Port, ["sink"] = await IperfServerAsync(), ["echo"] = Echo.Port };
         if (Web is not null)
         {
@@ -116,7 +101,7 @@ internal sealed class Rig : IAsyncDisposable
         Jumpgate = await JumpgateRig.StartAsync(services);
         _paths.Add(new TunnelPath(PathNames.Jumpgate, await Jumpgate.ForwardAsync("echo"), await Jumpgate.ForwardAsync("sink"),
             Web is null ? null : await Jumpgate.ForwardAsync("web")));
-        _paths.Add(new TunnelPath(PathNames.JumpgateDirect, await Jumpgate.ForwardAsync("echo", direct: true), await Jumpgate.ForwardAsync("sink", direct: true)));
+        _paths.Add(new TunnelPath(PathNames.JumpgateTrunk, await Jumpgate.ForwardAsync("echo", ForwardPath.Trunk), await Jumpgate.ForwardAsync("sink", ForwardPath.Trunk)));
 
         say("checking that every path echoes 1 MiB unchanged");
         foreach (var path in _paths)

@@ -16,14 +16,11 @@ internal static class PathNames
     public const string Direct = "direct";
     public const string Socat = "socat relay";
     public const string SshL = "ssh -L";
-    public const string SshLAes = "ssh -L (aes128-gcm)";
-    public const string SshR = "ssh -R -N";
-    public const string SshRAes = "ssh -R -N (aes128-gcm)";
-    public const string SshRPty = "ssh -R -tt";
     public const string SshJ = "ssh -J";
-    public const string SshJAes = "ssh -J (aes128-gcm)";
-    public const string SocatTlsBothLegs = "3 socat relays in Jumpgate's shape, TLS on both legs (C, AES-128-GCM; reference only)";
-    public const string SocatTlsEndToEnd = "3 socat relays, TLS end to end, the middle one plain (C, AES-128-GCM; reference only)";
+    public const string SocatTlsBothLegs = "3 socat relays in the trunk path's shape, TLS on both legs (C, AES-128-GCM; reference only)";
+    public const string SocatTlsEndToEnd = "3 socat relays, TLS end to end, the middle one plain (C in the default path's shape, AES-128-GCM)";
+
+    /// <summary>The judged row: what users run, `forward` with no path option (a stream in its direct session, docs/protocol.md "Direct sessions").</summary>
     public const string Jumpgate = "**Jumpgate**";
-    public const string JumpgateDirect = "**Jumpgate `forward --direct`** (the gateway relays ciphertext)";
+    public const string JumpgateTrunk = "Jumpgate `forward --trunk` (reference only: the stream inside the gateway's TLS on both sides)";
 }
