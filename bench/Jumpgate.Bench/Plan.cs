@@ -95,7 +95,7 @@ internal sealed record Plan
         ScpRuns = 2,
         ProxyStartRuns = 15,
         IdleConnections = 1000,
-        ReconnectDowntimes = [0, 1, 5, 30],
+        ReconnectDowntimes = [0, 1, 30],
         ReconnectRuns = 2,
         HttpSeconds = 3,
         HttpRounds = 2,

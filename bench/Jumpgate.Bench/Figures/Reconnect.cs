@@ -79,7 +79,7 @@ internal static class Reconnect
                 table.CheckAbsolute(figure, Result(PathNames.Jumpgate), jumpgate, ratio, "≤ 1 s after listening", 1.0);
             }
             table.Note("Reconnect: SIGKILL of the gateway (Jumpgate, reached through `forward` on its default path: its direct session ends with the gateway, and a connection after the restart asks for a new one) or of the whole relay sshd (autossh, AUTOSSH_GATETIME=0), restarted on the same port after the stated downtime; " +
-                "time until a new connection through the tunnel echoes 64 bytes, probing every 20 ms for up to " + $"{Limit.TotalSeconds:0} s. The 5 s and 30 s downtimes run once each, to keep the run under 10 minutes.");
+                "time until a new connection through the tunnel echoes 64 bytes, probing every 20 ms for up to " + $"{Limit.TotalSeconds:0} s. The 30 s downtime runs once, and none between 1 s and 30 s (the backoff is capped at 500 ms long before), to keep the run under 10 minutes.");
         }
         finally
         {
