@@ -21,10 +21,22 @@ internal sealed class DirectSession(Action<Exception> failed) : IAsyncDisposable
     private readonly SemaphoreSlim _asking = new(1, 1);
     private readonly TaskGroup _readers = new(failed);
     private Trunk? _trunk;
+    private int _maxStreams;
     private long _askAgainAt;
 
     /// <summary>Whether a session is open now (one whose legs the gateway closed is not, once its reader saw them end).</summary>
     public bool IsOpen => _trunk is { IsOpen: true };
+
+    /// <summary>
+    /// How many streams the open session may hold (the gateway's per-trunk limit, 0 where the gateway did
+    /// not say), and whether it holds that many now: a new connection then goes on legs of its own, since
+    /// asking for a second session would replace this one and end its streams. A stream that closes at the
+    /// agent a moment after here can still make the agent refuse one, in the gateway's words.
+    /// </summary>
+    public int MaxStreams => _maxStreams;
+
+    /// <summary>Whether the open session holds <see cref="MaxStreams"/> streams now.</summary>
+    public bool IsFull => _trunk is { IsOpen: true } trunk && _maxStreams > 0 && trunk.StreamCount >= _maxStreams;
 
     /// <summary>Whether a connection with no session to join should ask for one.</summary>
     public bool WorthAsking => Environment.TickCount64 >= Interlocked.Read(ref _askAgainAt);
@@ -32,7 +44,7 @@ internal sealed class DirectSession(Action<Exception> failed) : IAsyncDisposable
     /// <summary>A new stream in the open session, its request written and its first bytes free to follow; null when no session is open.</summary>
     public async Task<TrunkStream?> TryStartAsync(string host, string service, CancellationToken cancellationToken)
     {
-        if (_trunk is not { IsOpen: true } trunk)
+        if (_trunk is not { IsOpen: true } trunk || IsFull)
         {
             return null;
         }
@@ -72,6 +84,7 @@ internal sealed class DirectSession(Action<Exception> failed) : IAsyncDisposable
         var tls = await DirectLeg.ConnectAsUserAsync(gateway, ticket, cancellationToken);
         var trunk = new Trunk(tls, opener: true) { IdleTimeout = idleTimeout };
         _readers.Start(trunk.RunAsync);
+        _maxStreams = ticket.MaxStreams;
         // A session replaced here was found dead; its streams, if any are left, end with it.
         Interlocked.Exchange(ref _trunk, trunk)?.Close();
         return await TryStartAsync(host, service, cancellationToken)

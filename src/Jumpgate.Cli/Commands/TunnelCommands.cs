@@ -239,7 +239,12 @@ internal static class TunnelCommands
             await CarryInSessionAsync(inner, local, host, service, say, note, cancellationToken);
             return true;
         }
-        using var turn = session.WorthAsking ? await session.AskAsync(cancellationToken) : null;
+        var full = session.IsFull;
+        if (full)
+        {
+            note($"{host}:{service}: the direct session is full ({session.MaxStreams} streams, the gateway's limit for one); this connection goes on a path of its own");
+        }
+        using var turn = !full && session.WorthAsking ? await session.AskAsync(cancellationToken) : null;
         // Another connection may have made one while this one waited for its turn.
         if (turn is not null && await session.TryStartAsync(host, service, cancellationToken) is { } made)
         {

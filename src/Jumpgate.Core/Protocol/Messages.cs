@@ -213,7 +213,10 @@ internal sealed record DirectTicket
     /// </summary>
     public bool Session { get; init; }
 
-    /// <summary>session (agent end): how many streams may be open at once inside it; the gateway's per-trunk limit.</summary>
+    /// <summary>
+    /// session: how many streams may be open at once inside it, the gateway's per-trunk limit; the agent keeps
+    /// it, and `forward` puts a connection past it on legs of its own instead of into the full session.
+    /// </summary>
     public int MaxStreams { get; init; }
 
     /// <summary>

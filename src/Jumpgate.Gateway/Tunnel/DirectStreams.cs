@@ -62,7 +62,7 @@ internal sealed class DirectStreams(AgentStreams streams, DirectRendezvous rende
             {
                 return await NoDirectLegAsync(client, record, $"agent {session.Agent} made no direct leg: {error}", fallback);
             }
-            await client.ReplyAsync(Reply.Success with { Direct = meeting.UserTicket(session.Certificate!) with { Session = inSession } }, CancellationToken.None);
+            await client.ReplyAsync(Reply.Success with { Direct = meeting.UserTicket(session.Certificate!) with { Session = inSession, MaxStreams = inSession ? options.Trunks.MaxStreams : 0 } }, CancellationToken.None);
             ConnectionContext userLeg, agentLeg;
             using (var arrival = CancellationTokenSource.CreateLinkedTokenSource(session.Ended))
             {
