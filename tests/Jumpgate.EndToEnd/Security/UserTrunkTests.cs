@@ -67,23 +67,25 @@ public sealed class UserTrunkTests(ITestOutputHelper output) : IAsyncLifetime
         var forward = ChildProcess.Start("forward", TestSupport.Jumpgate.Executable, ["forward", "node1:echo", "--local", "127.0.0.1:0"], output, Deployment.ClientEnvironment);
         await using var _ = forward;
         var bound = System.Net.IPEndPoint.Parse((await forward.WaitForLineAsync(@"forwarding (\S+) ->", Signals.Timeout(30))).Groups[1].Value);
+        // `forward` carries two connections in its direct session (which holds as many as one connection may), and
+        // the third on legs of its own; those and the session's legs are the two streams of forward's trunk connection.
         using var one = new TcpClient();
         using var two = new TcpClient();
-        foreach (var client in new[] { one, two })
+        using var three = new TcpClient();
+        foreach (var client in new[] { one, two, three })
         {
             await client.ConnectAsync(bound);
             Assert.Equal("open"u8.ToArray(), await EchoServer.RoundTripAsync(client.GetStream(), "open"u8.ToArray(), Signals.Timeout(10)));
         }
 
-        using var three = new TcpClient();
-        await three.ConnectAsync(bound);
-        await three.GetStream().WriteAsync("three"u8.ToArray());
+        using var four = new TcpClient();
+        await four.ConnectAsync(bound);
+        await four.GetStream().WriteAsync("four"u8.ToArray());
         var refusal = await forward.WaitForLineAsync("^jumpgate: (.*)$", Signals.Timeout(15));
         output.WriteLine($"forward printed: {refusal.Value}");
-        // `forward` carries its connections in its direct session, whose limit is the same number, kept by the agent.
-        Assert.Equal("jumpgate: too many streams: 2 are open in this direct session, the gateway's limit; close some and try again", refusal.Value);
-        Assert.Equal(0, await three.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(Signals.Timeout(10)));
-        await Deployment.WaitForAuditLineAsync("too many streams: 2 are open in this direct session");
+        Assert.Equal("jumpgate: too many streams: 2 are open on this connection, the gateway's limit; close some and try again", refusal.Value);
+        Assert.Equal(0, await four.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(Signals.Timeout(10)));
+        await Deployment.WaitForAuditLineAsync("too many streams: 2 are open on this connection");
         // The open ones go on.
         Assert.Equal("still"u8.ToArray(), await EchoServer.RoundTripAsync(one.GetStream(), "still"u8.ToArray(), Signals.Timeout(10)));
     }
