@@ -43,6 +43,35 @@ public sealed class AgentCrowd : IAsyncDisposable
         }
     }
 
+    /// <summary>The hosts of a crowd of <paramref name="agents"/>: crowd-0, crowd-1, …, one per agent.</summary>
+    public static IReadOnlyList<string> Hosts(int agents) => Enumerable.Range(0, agents).Select(i => $"crowd-{i}").ToList();
+
+    /// <summary>
+    /// Adds <paramref name="agents"/> agents to <paramref name="deployment"/> and writes their agent.yaml files:
+    /// each serves one host of <see cref="Hosts"/> whose `echo` is <paramref name="echoPort"/>, with no health check.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> WriteConfigsAsync(Deployment deployment, int agents, int echoPort)
+    {
+        var configs = new List<string>();
+        foreach (var name in Hosts(agents))
+        {
+            var config = deployment.Dir.File($"{name}.yaml");
+            await File.WriteAllTextAsync(config, $$"""
+                gateway: {{deployment.GatewayUrl}}
+                token_file: {{await deployment.AddAgentAsync(name, name)}}
+                fingerprint: {{deployment.Fingerprint}}
+                hosts:
+                  {{name}}:
+                    address: 127.0.0.1
+                    services:
+                      echo: { port: {{echoPort}}, health: off }
+
+                """);
+            configs.Add(config);
+        }
+        return configs;
+    }
+
     /// <summary>Starts one agent per file in <paramref name="configs"/>; <paramref name="say"/> hears what they log at <paramref name="level"/> and above (warnings and errors unless asked).</summary>
     public static async Task<AgentCrowd> StartAsync(IReadOnlyList<string> configs, TimeSpan timeout, Action<string> say, LogLevel level = LogLevel.Warning)
     {

@@ -19,6 +19,21 @@ public sealed class AccessFixture : IAsyncDisposable
 
     public EchoServer Echo { get; }
 
+    /// <summary>
+    /// Logs the user in, with a client configuration of its own in <paramref name="home"/>, at the gateway as
+    /// reached on <paramref name="port"/> of loopback (a relay in front of it); returns the environment that
+    /// makes `jumpgate` use that login.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> LoginThroughAsync(int port, TempDirectory home, ITestOutputHelper output)
+    {
+        var environment = new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home.Path };
+        var login = await Command.RunAsync(TestSupport.Jumpgate.Executable,
+            ["login", $"https://127.0.0.1:{port}", "--token", Deployment.UserToken, "--fingerprint", Deployment.Fingerprint],
+            Signals.Timeout(60), environment, output: output);
+        Xunit.Assert.True(login.ExitCode == 0, login.ToString());
+        return environment;
+    }
+
     public static async Task<AccessFixture> StartAsync(ITestOutputHelper output, string? gatewayYaml = null)
     {
         var echo = new EchoServer();

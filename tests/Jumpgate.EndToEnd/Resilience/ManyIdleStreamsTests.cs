@@ -27,26 +27,9 @@ public sealed class ManyIdleStreamsTests(ITestOutputHelper output)
               services:
                 echo: {echo.Port}
             """);
-        var configs = new List<string>();
-        for (var i = 0; i < Agents; i++)
-        {
-            var name = $"crowd-{i}";
-            var config = deployment.Dir.File($"{name}.yaml");
-            await File.WriteAllTextAsync(config, $$"""
-                gateway: {{deployment.GatewayUrl}}
-                token_file: {{await deployment.AddAgentAsync(name, name)}}
-                fingerprint: {{deployment.Fingerprint}}
-                hosts:
-                  {{name}}:
-                    address: 127.0.0.1
-                    services:
-                      echo: { port: {{echo.Port}}, health: off }
-
-                """);
-            configs.Add(config);
-        }
+        var configs = await AgentCrowd.WriteConfigsAsync(deployment, Agents, echo.Port);
         await using var crowd = await AgentCrowd.StartAsync(configs, Signals.Timeout(60), output.WriteLine);
-        var hosts = Enumerable.Range(0, Agents).Select(i => $"crowd-{i}").ToList();
+        var hosts = AgentCrowd.Hosts(Agents);
 
         await using var idle = await IdleStreams.OpenAsync(deployment.GatewayUrl, deployment.Fingerprint, deployment.UserToken, hosts, "echo", Idle, Signals.Timeout(60));
         Assert.True(idle.Count == Idle, $"{idle.Count} of {Idle} idle streams opened: {string.Join("; ", idle.Errors)}");

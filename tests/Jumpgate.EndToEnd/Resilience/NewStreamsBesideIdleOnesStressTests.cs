@@ -71,7 +71,7 @@ public sealed class NewStreamsBesideIdleOnesStressTests(ITestOutputHelper output
         var opened = 0;
         var failures = new List<string>();
         // node1's agent is a process of its own (inline completions, its debug log read here); the crowd's are in this process.
-        var hosts = Environment.GetEnvironmentVariable("JUMPGATE_STRESS_HOSTS") is { Length: > 0 } chosen ? chosen.Split(',').ToList() : rig.Hosts;
+        var hosts = Environment.GetEnvironmentVariable("JUMPGATE_STRESS_HOSTS") is { Length: > 0 } chosen ? chosen.Split(',') : rig.Hosts;
         while (opened < StressFactAttribute.Connections && clock.Elapsed < StressFactAttribute.Budget)
         {
             var seen = rig.Deployment.Gateway!.Lines.Count;
@@ -121,24 +121,7 @@ public sealed class NewStreamsBesideIdleOnesStressTests(ITestOutputHelper output
               services:
                 echo: {echo.Port}
             """);
-        var configs = new List<string>();
-        for (var i = 0; i < Agents; i++)
-        {
-            var name = $"crowd-{i}";
-            var config = deployment.Dir.File($"{name}.yaml");
-            await File.WriteAllTextAsync(config, $$"""
-                gateway: {{deployment.GatewayUrl}}
-                token_file: {{await deployment.AddAgentAsync(name, name)}}
-                fingerprint: {{deployment.Fingerprint}}
-                hosts:
-                  {{name}}:
-                    address: 127.0.0.1
-                    services:
-                      echo: { port: {{echo.Port}}, health: off }
-
-                """);
-            configs.Add(config);
-        }
+        var configs = await AgentCrowd.WriteConfigsAsync(deployment, Agents, echo.Port);
         // The crowd's debug lines say how many bytes each stream carried each way; only the streams that did not echo are noted.
         var crowd = await AgentCrowd.StartAsync(configs, Signals.Timeout(60), line =>
         {
@@ -147,10 +130,10 @@ public sealed class NewStreamsBesideIdleOnesStressTests(ITestOutputHelper output
                 Note(line);
             }
         }, Microsoft.Extensions.Logging.LogLevel.Debug);
-        return new Rig(echo, deployment, agent, crowd, Enumerable.Range(0, Agents).Select(i => $"crowd-{i}").ToList());
+        return new Rig(echo, deployment, agent, crowd, AgentCrowd.Hosts(Agents));
     }
 
-    private sealed record Rig(EchoServer Echo, Deployment Deployment, ChildProcess Agent, AgentCrowd Crowd, List<string> Hosts) : IAsyncDisposable
+    private sealed record Rig(EchoServer Echo, Deployment Deployment, ChildProcess Agent, AgentCrowd Crowd, IReadOnlyList<string> Hosts) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

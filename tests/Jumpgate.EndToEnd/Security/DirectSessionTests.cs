@@ -31,11 +31,7 @@ public sealed partial class DirectSessionTests(ITestOutputHelper output) : IAsyn
         var gateway = IPEndPoint.Parse(new Uri(_fixture.Deployment.GatewayUrl).Authority);
         await using var wire = await RecordingRelay.StartAsync(gateway);
         using var home = new TempDirectory("jumpgate-session-client-");
-        var environment = new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home.Path };
-        var login = await Command.RunAsync(TestSupport.Jumpgate.Executable,
-            ["login", $"https://127.0.0.1:{wire.Port}", "--token", _fixture.Deployment.UserToken, "--fingerprint", _fixture.Deployment.Fingerprint],
-            Signals.Timeout(60), environment, output: output);
-        Assert.True(login.ExitCode == 0, login.ToString());
+        var environment = await _fixture.LoginThroughAsync(wire.Port, home, output);
         await using var forward = ChildProcess.Start("forward", TestSupport.Jumpgate.Executable, ["forward", "node1:echo", "-v", "--local", "127.0.0.1:0"], output, environment);
         var bound = IPEndPoint.Parse((await forward.WaitForLineAsync(@"forwarding (\S+) -> node1:echo", Signals.Timeout(30))).Groups[1].Value);
 

@@ -29,11 +29,7 @@ public sealed class DirectStreamTests(ITestOutputHelper output) : IAsyncLifetime
         var gateway = IPEndPoint.Parse(new Uri(_fixture.Deployment.GatewayUrl).Authority);
         await using var wire = await RecordingRelay.StartAsync(gateway);
         using var home = new TempDirectory("jumpgate-direct-client-");
-        var environment = new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = home.Path };
-        var login = await Command.RunAsync(TestSupport.Jumpgate.Executable,
-            ["login", $"https://127.0.0.1:{wire.Port}", "--token", _fixture.Deployment.UserToken, "--fingerprint", _fixture.Deployment.Fingerprint],
-            Signals.Timeout(60), environment, output: output);
-        Assert.True(login.ExitCode == 0, login.ToString());
+        var environment = await _fixture.LoginThroughAsync(wire.Port, home, output);
         await using var forward = ChildProcess.Start("forward --direct", TestSupport.Jumpgate.Executable,
             ["forward", "node1:echo", "--direct", "--local", "127.0.0.1:0"], output, environment);
         var bound = await forward.WaitForLineAsync(@"forwarding (\S+) -> node1:echo through \S+, encrypted end to end", Signals.Timeout(30));
