@@ -33,7 +33,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly List<Trunk> _live = [];
     private readonly ServiceStreams _services;
     private readonly SessionReports _reports;
-    private readonly Func<ControlMessage, Task<bool>> _trySend;
+    private readonly Func<IReadOnlyList<ControlMessage>, Task<bool>> _trySend;
     private readonly HealthMonitor _health;
     private readonly Lock _healthGate = new();
     private readonly Dictionary<(string Host, string Service), HealthReport> _healthPending = [];
@@ -52,7 +52,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         _session = new TaskGroup(e => AgentLog.WorkFailed(logger, "the heartbeat", e));
         _services = services;
         _reports = reports;
-        _trySend = TrySendAsync;
+        _trySend = TrySendAllAsync;
     }
 
     /// <summary>Cancelled when the registration ends: the trunks are dialled no more.</summary>
@@ -102,7 +102,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             // The direct sessions' reports, those held since the last registration first, go on this connection from now on.
             await _reports.AttachAsync(_trySend);
-            await _services.AskAgainAsync();
+            _services.AskAgain();
             while (true)
             {
                 using var silence = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
@@ -252,6 +252,34 @@ internal sealed class AgentConnection : IAsyncDisposable
         {
             // Whole frames only: a write cancelled halfway would corrupt the control stream.
             await Frame.WriteAsync(_control, message, ProtocolJson.Default.ControlMessage, CancellationToken.None);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
+        {
+            return false;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Writes <paramref name="messages"/> as frames in one write; false when it could not (as <see cref="TrySendAsync"/>).</summary>
+    private async Task<bool> TrySendAllAsync(IReadOnlyList<ControlMessage> messages)
+    {
+        var frames = messages.Select(m => Frame.Encode(m, ProtocolJson.Default.ControlMessage)).ToList();
+        var all = new byte[frames.Sum(f => f.Length)];
+        var at = 0;
+        foreach (var frame in frames)
+        {
+            frame.CopyTo(all, at);
+            at += frame.Length;
+        }
+        await _writeLock.WaitAsync(CancellationToken.None);
+        try
+        {
+            await _control.WriteAsync(all, CancellationToken.None);
+            await _control.FlushAsync(CancellationToken.None);
             return true;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException)

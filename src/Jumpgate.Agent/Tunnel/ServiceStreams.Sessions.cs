@@ -42,7 +42,7 @@ internal sealed partial class ServiceStreams
             if (bound.Budget.Grant(granted, message.Reason) is { } needed)
             {
                 // Granted, but not enough for all that wait: ask again.
-                _ = AskForPlacesAsync(bound, needed);
+                AskForPlaces(bound, needed);
             }
         }
         else if (message.Outcome == "reset" && message.Stream is > 0 and <= uint.MaxValue && bound.Live.TryGetValue((uint)message.Stream, out var stream))
@@ -53,13 +53,13 @@ internal sealed partial class ServiceStreams
     }
 
     /// <summary>A new control connection is up: sessions with streams waiting for places ask again, in case their ask or its answer went with the last one.</summary>
-    public async Task AskAgainAsync()
+    public void AskAgain()
     {
         foreach (var bound in _sessions.Values)
         {
             if (bound.Budget.Waiting() is { } needed)
             {
-                await AskForPlacesAsync(bound, needed);
+                AskForPlaces(bound, needed);
             }
         }
     }
@@ -140,14 +140,13 @@ internal sealed partial class ServiceStreams
             return;
         }
         // A place the gateway granted, taken before the service is reached: past the user's limit, refused in the gateway's words.
-        if (await bound.Budget.TakeAsync(needed => AskForPlacesAsync(bound, needed), GrantPatience, aborted) is { } refusal)
+        if (await bound.Budget.TakeAsync(needed => AskForPlaces(bound, needed), GrantPatience, aborted) is { } refusal)
         {
             Interlocked.Decrement(ref bound.Open);
             await RefuseSessionStreamAsync(stream, bound, refusal, "limited");
             return;
         }
         var spent = false;
-        Task opened;
         SpliceResult result;
         try
         {
@@ -170,7 +169,7 @@ internal sealed partial class ServiceStreams
                 bound.Live[stream.Id] = stream;
                 var meters = bound.Meters[stream.Id] = new StreamMeters();
                 // Reported beside the splice, not before it: the gateway audits the stream, it does not wait on it.
-                opened = reports.SendAsync(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
+                reports.Post(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
                 AgentLog.StreamOpened(logger, bound.Host, bound.Service, address);
                 result = await Splice.RunAsync(stream, target, aborted, meters);
                 AgentLog.StreamClosed(logger, bound.Host, bound.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
@@ -188,8 +187,7 @@ internal sealed partial class ServiceStreams
             ((IDictionary<uint, StreamMeters>)bound.Meters).Remove(stream.Id);
             Interlocked.Decrement(ref bound.Open);
         }
-        await opened;
-        await reports.SendAsync(new ControlMessage
+        reports.Post(new ControlMessage
         {
             Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "closed",
             BytesUp = result.ToService, BytesDown = result.ToUser, Reason = result.Outcome.ToString(),
@@ -216,7 +214,7 @@ internal sealed partial class ServiceStreams
                     if (sent.GetValueOrDefault(id) != now)
                     {
                         sent[id] = now;
-                        await reports.SendIfUpAsync(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = id, Outcome = "progress", BytesUp = now.ToService, BytesDown = now.ToUser });
+                        reports.PostIfUp(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = id, Outcome = "progress", BytesUp = now.ToService, BytesDown = now.ToUser });
                     }
                 }
                 sent.Keys.Where(id => !bound.Meters.ContainsKey(id)).ToList().ForEach(id => sent.Remove(id));
@@ -229,14 +227,14 @@ internal sealed partial class ServiceStreams
     }
 
     /// <summary>Asks the gateway for places for new streams: <paramref name="needed"/> in all, a running total as its grants are.</summary>
-    private Task AskForPlacesAsync(SessionBinding bound, long needed) =>
-        reports.SendAsync(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Outcome = "wanted", Granted = needed });
+    private void AskForPlaces(SessionBinding bound, long needed) =>
+        reports.Post(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Outcome = "wanted", Granted = needed });
 
     /// <summary>Answers a stream with a refusal and reports it: <c>refused</c>, or <c>limited</c> for the session's limit, which the gateway sums up instead of auditing each.</summary>
     private async Task RefuseSessionStreamAsync(TrunkStream stream, SessionBinding bound, string reason, string outcome = "refused")
     {
         await TryWriteAsync(stream, Reply.Failure(reason));
-        await reports.SendAsync(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = outcome, Reason = reason });
+        reports.Post(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = outcome, Reason = reason });
     }
 
     /// <summary>What the gateway bound a session to, and its streams open now and opened in all.</summary>

@@ -26,7 +26,7 @@ internal sealed class SessionBudget(long? granted)
     /// (once for all that wait, naming the running total it needs) and this waits up to
     /// <paramref name="patience"/> for its answer.
     /// </summary>
-    public async Task<string?> TakeAsync(Func<long, Task> ask, TimeSpan patience, CancellationToken cancellationToken)
+    public async Task<string?> TakeAsync(Action<long> ask, TimeSpan patience, CancellationToken cancellationToken)
     {
         TaskCompletionSource<string?> waiter;
         long? asking = null;
@@ -47,7 +47,7 @@ internal sealed class SessionBudget(long? granted)
         }
         if (asking is { } needed)
         {
-            await ask(needed);
+            ask(needed);
         }
         try
         {

@@ -7,7 +7,9 @@ namespace Jumpgate.Agent.Tunnel;
 /// connection is up. A session's legs are connections of their own and outlive the registration
 /// they began under, so its reports must not die with it: those made while no control connection
 /// is up, or whose write failed, wait here (in order, a bounded number) for the next one, and go
-/// first on it. The gateway takes them from the same agent over any of its connections.
+/// first on it. The gateway takes them from the same agent over any of its connections. A report is
+/// posted, not written, by the stream it is about: one writer off the streams' path sends what was
+/// posted meanwhile, in order, in one write, so a new stream never waits on the control connection.
 /// </summary>
 internal sealed class SessionReports
 {
@@ -16,35 +18,63 @@ internal sealed class SessionReports
 
     private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly Queue<ControlMessage> _held = [];
-    private Func<ControlMessage, Task<bool>>? _send;
+    private Func<IReadOnlyList<ControlMessage>, Task<bool>>? _send;
 
-    /// <summary>Sends <paramref name="message"/> on the control connection of the moment, or keeps it for the next.</summary>
-    public async Task SendAsync(ControlMessage message)
+    // Posted and not yet taken by the writer, and whether a writer is on its way; under _gate.
+    private readonly Lock _gate = new();
+    private readonly List<(ControlMessage Message, bool Droppable)> _posted = [];
+    private bool _writing;
+
+    /// <summary>Sends <paramref name="message"/> soon on the control connection of the moment, or keeps it for the next.</summary>
+    public void Post(ControlMessage message) => Post(message, droppable: false);
+
+    /// <summary>Sends <paramref name="message"/> soon if a control connection is up then and nothing waits for it; else drops it (a report that a later one makes good).</summary>
+    public void PostIfUp(ControlMessage message) => Post(message, droppable: true);
+
+    private void Post(ControlMessage message, bool droppable)
     {
-        await _sending.WaitAsync(CancellationToken.None);
-        try
+        lock (_gate)
         {
-            if (_held.Count == 0 && _send is { } send && await send(message))
+            _posted.Add((message, droppable));
+            if (_writing)
             {
                 return;
             }
-            Hold(message);
+            _writing = true;
         }
-        finally
-        {
-            _sending.Release();
-        }
+        ThreadPool.UnsafeQueueUserWorkItem(static reports => _ = reports.WriteAsync(), this, preferLocal: false);
     }
 
-    /// <summary>Sends <paramref name="message"/> if a control connection is up and nothing waits for it; else drops it (a report that a later one makes good).</summary>
-    public async Task SendIfUpAsync(ControlMessage message)
+    /// <summary>Takes what was posted and sends it (or holds it), until nothing more was posted meanwhile.</summary>
+    private async Task WriteAsync()
     {
         await _sending.WaitAsync(CancellationToken.None);
         try
         {
-            if (_held.Count == 0 && _send is { } send)
+            while (true)
             {
-                await send(message);
+                List<(ControlMessage Message, bool Droppable)> posted;
+                lock (_gate)
+                {
+                    if (_posted.Count == 0)
+                    {
+                        _writing = false;
+                        return;
+                    }
+                    posted = [.. _posted];
+                    _posted.Clear();
+                }
+                if (_held.Count == 0 && _send is { } send && await send([.. posted.Select(p => p.Message)]))
+                {
+                    continue;
+                }
+                foreach (var (message, droppable) in posted)
+                {
+                    if (!droppable)
+                    {
+                        Hold(message);
+                    }
+                }
             }
         }
         finally
@@ -53,21 +83,17 @@ internal sealed class SessionReports
         }
     }
 
-    /// <summary>A control connection is up: what waited goes on it first, then every report until <see cref="Detach"/>.</summary>
-    public async Task AttachAsync(Func<ControlMessage, Task<bool>> send)
+    /// <summary>A control connection is up: what waited goes on it first, then every report until <see cref="DetachAsync"/>.</summary>
+    public async Task AttachAsync(Func<IReadOnlyList<ControlMessage>, Task<bool>> send)
     {
         await _sending.WaitAsync(CancellationToken.None);
         try
         {
             _send = send;
-            while (_held.TryPeek(out var message))
+            if (_held.Count > 0 && await send([.. _held]))
             {
-                if (!await send(message))
-                {
-                    // This connection died already; the next one takes them.
-                    return;
-                }
-                _held.Dequeue();
+                // Else this connection died already, and the next one takes them.
+                _held.Clear();
             }
         }
         finally
@@ -77,7 +103,7 @@ internal sealed class SessionReports
     }
 
     /// <summary>The control connection that <paramref name="send"/> writes to is gone: reports wait for the next.</summary>
-    public async Task DetachAsync(Func<ControlMessage, Task<bool>> send)
+    public async Task DetachAsync(Func<IReadOnlyList<ControlMessage>, Task<bool>> send)
     {
         await _sending.WaitAsync(CancellationToken.None);
         try

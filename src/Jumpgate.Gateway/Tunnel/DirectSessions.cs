@@ -264,11 +264,16 @@ internal sealed class DirectSessions(StreamQuota quota, LiveStreams live, AgentR
             Send(grant);
         }
 
-        /// <summary>Holds more of the user's room until the session has its credit ahead of its opened streams, as far as the user has room; returns how many.</summary>
+        /// <summary>
+        /// Once the places held ahead of the opened streams are down to half the credit, holds more of
+        /// the user's room until the session has its credit ahead again, as far as the user has room;
+        /// returns how many. In steps, not one by one: each grant is a message to the agent.
+        /// </summary>
         private int TopUp()
         {
-            var want = Math.Min(_credit, _maxStreams) - (_granted - _used);
-            if (want <= 0 || _drained is not null)
+            var ahead = Math.Min(_credit, _maxStreams);
+            var want = ahead - (_granted - _used);
+            if (want <= 0 || want < (ahead + 1) / 2 || _drained is not null)
             {
                 return 0;
             }
