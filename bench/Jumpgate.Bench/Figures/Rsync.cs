@@ -8,7 +8,8 @@ namespace Jumpgate.Bench.Figures;
 
 /// <summary>
 /// `rsync -a` of a directory of many small files (a dataset's annotations, a code tree) to the same
-/// target sshd, through the default `ssh-config`, with no hop and through `ssh -J`: wall time, where
+/// target sshd, through the default `ssh-config`, with no hop, through `ssh -J` and through C in
+/// Jumpgate's shape (two HAProxy relays that splice, as the scp figure has): wall time, where
 /// each file costs round trips more than bytes. The files are the same every run (a fixed seed).
 /// </summary>
 internal static class Rsync
@@ -17,6 +18,12 @@ internal static class Rsync
     {
         var (files, rounds) = plan.JudgeTargets ? (2000, 3) : (100, 1);
         var ways = (await SshTrue.WaysAsync(rig)).Where(w => w.Name is SshTrue.Direct or SshTrue.Bastion or PathNames.Jumpgate).ToArray();
+        // C in Jumpgate's shape, as the scp figure has it: ssh through two relays that splice, HAProxy.
+        await using var shape = HaProxyChain.Executable is null ? null : await HaProxyChain.StartAsync(rig.Ssh.Target.Port, relays: 2);
+        if (shape is not null)
+        {
+            ways = [.. ways, new SshTrue.Way(Scp.CShape, ["-F", rig.Ssh.Config(), "-o", $"Port={shape.Port}"], "target", null)];
+        }
         var directory = Directory.CreateTempSubdirectory("jumpgate-bench-rsync-");
         try
         {
@@ -53,6 +60,12 @@ internal static class Rsync
             var noHop = Stats.Median(times[SshTrue.Direct]);
             table.Add(new Row(figure, SshTrue.Direct, Result(SshTrue.Direct)));
             table.Add(new Row(figure, SshTrue.Bastion, Result(SshTrue.Bastion), $"{Table.F(Stats.Median(times[SshTrue.Bastion]) / noHop)} × no hop"));
+            if (shape is not null)
+            {
+                var inShape = Stats.Median(times[Scp.CShape]);
+                table.Add(new Row(figure, Scp.CShape, Result(Scp.CShape), $"{Table.F(inShape / noHop)} × no hop"));
+                table.Note($"`rsync` in C of Jumpgate's shape (the scp figure's two HAProxy relays) took {Table.F(inShape / noHop)} × no hop; Jumpgate took {Table.F(Stats.Median(times[PathNames.Jumpgate]) / inShape)} × that shape.");
+            }
             table.Check(figure, Result(PathNames.Jumpgate), Stats.Median(times[PathNames.Jumpgate]) / noHop, "no hop", "≤ 1.1 ×", atMost: true, 1.1);
             table.Note($"`rsync`: {files:N0} files of 1–8 KiB ({bytes / 1024.0 / 1024:0.0} MiB, 20 folders, a fixed seed) to a fresh folder on the target each time, `rsync -a -e 'ssh …'`; wall time, login included; {rounds} rounds, ways alternated, medians.");
         }
