@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Jumpgate.Core.Streams.Kernel;
 
@@ -9,22 +8,13 @@ internal static partial class Splice
     /// <summary>
     /// One direction in the kernel: splice(2) from the source into a pipe of this direction's own
     /// and from the pipe into the destination, so the bytes never enter user space. It tries
-    /// first and waits only when a call would block, on both ends with <see cref="Readiness"/>,
-    /// whose thread then runs its next splices: no hand-over to the thread pool per wake-up, and
-    /// .NET has no wait for a full send buffer anyway. It leaves that thread for the pool before
-    /// it ends (<see cref="ToPool"/>). The pipe is made when the first bytes arrive, so an idle
-    /// stream holds none. End of stream and failures are passed on and blamed as in the copying pump.
+    /// first and waits only when a call would block: for the source with a zero-byte read where
+    /// that waits (a socket), else with <see cref="Readiness"/>; for the destination always with
+    /// <see cref="Readiness"/>, as .NET has no wait for a full send buffer. The pipe is made when
+    /// the first bytes arrive, so an idle stream holds none. End of stream and failures are
+    /// passed on and blamed as in the copying pump.
     /// </summary>
-    private static async Task<Failure> KernelPumpAsync(ConnectionStream destination, SafeHandle from, SafeHandle to, StreamMeters meters, bool toService, CancellationToken cancellationToken)
-    {
-        var failure = await KernelMoveAsync(from, to, meters, toService, cancellationToken);
-        // What follows (the end passed on, the relay's verdict, the stream's record) is not the readiness thread's to run.
-        await ToPool();
-        return failure ?? await ShutdownWriteAsync(destination);
-    }
-
-    /// <summary>Moves bytes until the source ends (null) or a side fails.</summary>
-    private static async Task<Failure?> KernelMoveAsync(SafeHandle from, SafeHandle to, StreamMeters meters, bool toService, CancellationToken cancellationToken)
+    private static async Task<Failure> KernelPumpAsync(ConnectionStream source, ConnectionStream destination, SafeHandle from, SafeHandle to, StreamMeters meters, bool toService, CancellationToken cancellationToken)
     {
         Failure SourceFailed(Exception e) => cancellationToken.IsCancellationRequested ? Failure.None : new Failure(true, false, e);
         Failure DestinationFailed(Exception e) => cancellationToken.IsCancellationRequested ? Failure.None : new Failure(false, true, e);
@@ -45,7 +35,7 @@ internal static partial class Splice
                     filled = pipe is null ? -Libc.EAGAIN : pipe.Fill(fromFd);
                     while (filled == -Libc.EAGAIN)
                     {
-                        await Readiness.WaitReadableAsync(fromFd, cancellationToken);
+                        await WaitReadableAsync(source, fromFd, cancellationToken);
                         pipe ??= KernelPipe.Open();
                         filled = pipe.Fill(fromFd);
                     }
@@ -56,7 +46,7 @@ internal static partial class Splice
                 }
                 if (filled == 0)
                 {
-                    return null;
+                    return await ShutdownWriteAsync(destination);
                 }
                 for (var left = filled; left > 0;)
                 {
@@ -98,6 +88,17 @@ internal static partial class Splice
         }
     }
 
-    /// <summary>Continues on the thread pool, wherever the caller was.</summary>
-    private static YieldAwaitable ToPool() => Task.Yield();
+    private static async Task WaitReadableAsync(ConnectionStream source, int fd, CancellationToken cancellationToken)
+    {
+        if (source.ZeroByteReadWaits)
+        {
+#pragma warning disable CA2022 // a zero-byte read returns no data by design
+            await source.ReadAsync(Memory<byte>.Empty, cancellationToken);
+#pragma warning restore CA2022
+        }
+        else
+        {
+            await Readiness.WaitReadableAsync(fd, cancellationToken);
+        }
+    }
 }

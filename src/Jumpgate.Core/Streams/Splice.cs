@@ -110,7 +110,7 @@ internal static partial class Splice
         {
             if (mode is SpliceMode.Kernel && source.ReadDescriptor is { } from && destination.WriteDescriptor is { } to)
             {
-                return await KernelPumpAsync(destination, from, to, meters, toService, cancellationToken);
+                return await KernelPumpAsync(source, destination, from, to, meters, toService, cancellationToken);
             }
             try
             {
@@ -140,7 +140,7 @@ internal static partial class Splice
             // A source that had bytes buffered above its descriptor offers it once they are gone (the wait above says so).
             if (mode is SpliceMode.Kernel && source.ReadDescriptor is { } drained && destination.WriteDescriptor is { } into)
             {
-                return await KernelPumpAsync(destination, drained, into, meters, toService, cancellationToken);
+                return await KernelPumpAsync(source, destination, drained, into, meters, toService, cancellationToken);
             }
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
             try
