@@ -29,7 +29,13 @@ internal sealed class SessionReports
     public void Post(ControlMessage message) => Post(message, droppable: false);
 
     /// <summary>Sends <paramref name="message"/> soon if a control connection is up then and nothing waits for it; else drops it (a report that a later one makes good).</summary>
-    public void PostIfUp(ControlMessage message) => Post(message, droppable: true);
+    public void PostIfUp(ControlMessage message)
+    {
+        if (Volatile.Read(ref _send) is not null)
+        {
+            Post(message, droppable: true);
+        }
+    }
 
     private void Post(ControlMessage message, bool droppable)
     {
@@ -64,7 +70,17 @@ internal sealed class SessionReports
                     posted = [.. _posted];
                     _posted.Clear();
                 }
-                if (_held.Count == 0 && _send is { } send && await send([.. posted.Select(p => p.Message)]))
+                bool sent;
+                try
+                {
+                    sent = _held.Count == 0 && _send is { } send && await send([.. posted.Select(p => p.Message)]);
+                }
+                catch (ProtocolException)
+                {
+                    // A report that cannot be framed never can be: dropped, so it cannot stop the ones after it.
+                    continue;
+                }
+                if (sent)
                 {
                     continue;
                 }
