@@ -242,29 +242,10 @@ internal sealed class AgentConnection : IAsyncDisposable
         return true;
     }
 
-    private async Task SendAsync(ControlMessage message) => await TrySendAsync(message);
+    /// <summary>Writes one frame on the control connection; if it could not, the read loop notices the dead connection and ends the registration.</summary>
+    private async Task SendAsync(ControlMessage message) => await TrySendAllAsync([message]);
 
-    /// <summary>Writes one frame on the control connection; false when it could not (the read loop notices the dead connection and ends the registration).</summary>
-    private async Task<bool> TrySendAsync(ControlMessage message)
-    {
-        await _writeLock.WaitAsync(CancellationToken.None);
-        try
-        {
-            // Whole frames only: a write cancelled halfway would corrupt the control stream.
-            await Frame.WriteAsync(_control, message, ProtocolJson.Default.ControlMessage, CancellationToken.None);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
-        {
-            return false;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    /// <summary>Writes <paramref name="messages"/> as frames in one write; false when it could not (as <see cref="TrySendAsync"/>).</summary>
+    /// <summary>Writes <paramref name="messages"/> as whole frames in one write; false when it could not.</summary>
     private async Task<bool> TrySendAllAsync(IReadOnlyList<ControlMessage> messages)
     {
         var frames = messages.Select(m => Frame.Encode(m, ProtocolJson.Default.ControlMessage)).ToList();
@@ -278,6 +259,7 @@ internal sealed class AgentConnection : IAsyncDisposable
         await _writeLock.WaitAsync(CancellationToken.None);
         try
         {
+            // Whole frames only: a write cancelled halfway would corrupt the control stream.
             await _control.WriteAsync(all, CancellationToken.None);
             await _control.FlushAsync(CancellationToken.None);
             return true;
