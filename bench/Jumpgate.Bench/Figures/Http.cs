@@ -20,6 +20,7 @@ internal static partial class Http
     private const string Shape = "nginx in Jumpgate's shape: HTTPS proxy, TLS keep-alive to an nginx TCP relay, plain TCP to the upstream (C)";
     private const string Figure = "HTTP small page, req/s · p99";
     private const string Subdomain = "Jumpgate subdomain (HTTPS, signed in)";
+    private const string DotnetShapeName = ".NET in Jumpgate's shape: Kestrel HTTPS and YARP, TLS keep-alive to a relay of SslStream and sockets, plain TCP to the upstream (nothing of Jumpgate; reference)";
     private const string Target = "≥ 0.8 × req/s, p99 ≤ 1.2 ×";
 
     public static string? WrkPath => File.Exists("/usr/bin/wrk") ? "/usr/bin/wrk" : null;
@@ -38,6 +39,12 @@ internal static partial class Http
             new(Proxy, $"http://127.0.0.1:{rig.Web.ProxyPort}/"),
             new(Shape, $"https://127.0.0.1:{rig.Web.ShapePort}/"),
         };
+        // What .NET's own layers allow in this shape (bench/Jumpgate.Bench.DotnetShape); absent when not built.
+        await using var dotnet = await DotnetShape.StartAsync(rig.Web.UpstreamPort, native: rig.NativeJumpgate is not null);
+        if (dotnet is not null)
+        {
+            targets.Add(new(DotnetShapeName, $"https://127.0.0.1:{dotnet.Port}/"));
+        }
         var (gatewayPort, host, cookie) = await rig.Jumpgate.BrowserSessionAsync();
         targets.Add(new(Subdomain, $"https://127.0.0.1:{gatewayPort}/", ["-H", $"Host: {host}", "-H", $"Cookie: {cookie}"]));
         // Each path must serve the upstream's page before it is measured.
@@ -65,23 +72,33 @@ internal static partial class Http
             say($"http warm-up: {target.Name} {warm.Rps:0} req/s");
         }
         var results = targets.ToDictionary(t => t.Name, _ => new List<(double Rps, double P99)>());
-        // Jumpgate's own CPU per request (gateway and agent, /proc/PID/stat): unlike req/s, it
-        // hardly moves with what else the machine runs, so a change in the request path shows in it.
-        var cpuPerRequest = new Dictionary<string, List<double>> { [Subdomain] = [] };
+        // CPU per request of the two middle processes of each shape (the gateway and the agent, or
+        // their stand-ins; /proc/PID/stat): unlike req/s, it hardly moves with what else the machine
+        // runs, so a change in the request path shows in it.
+        var middle = new Dictionary<string, IReadOnlyList<(string Name, IReadOnlyList<int> Pids)>>
+        {
+            [Shape] = [("proxy", rig.Web.Pids("proxy")), ("relay", rig.Web.Pids("relay"))],
+            [Subdomain] = [.. rig.Jumpgate.Roles.Where(r => r.Name is "gateway" or "agent")],
+        };
+        if (dotnet is not null)
+        {
+            middle[DotnetShapeName] = [("proxy", dotnet.ProxyPids), ("relay", dotnet.RelayPids)];
+        }
+        var cpuPerRequest = middle.Keys.ToDictionary(name => name, _ => new List<(double First, double Second)>());
         for (var round = 1; round <= plan.HttpRounds; round++)
         {
             foreach (var target in targets)
             {
                 var name = target.Name;
-                var cpu = cpuPerRequest.ContainsKey(name) ? new ProcessCpu(rig.Jumpgate.Roles) : null;
+                var cpu = middle.TryGetValue(name, out var processes) ? new ProcessCpu(processes) : null;
                 var measured = await WrkAsync(target, plan.HttpSeconds);
                 results[name].Add((measured.Rps, measured.P99));
-                var microseconds = cpu is null ? (double?)null : cpu.Spent().Where(r => r.Name is "gateway" or "agent").Sum(r => r.Milliseconds) * 1000 / measured.Requests;
-                if (microseconds is { } each)
+                var spent = cpu?.Spent().Select(r => r.Milliseconds * 1000 / measured.Requests).ToList();
+                if (spent is not null)
                 {
-                    cpuPerRequest[name].Add(each);
+                    cpuPerRequest[name].Add((spent[0], spent[1]));
                 }
-                say($"http round {round}/{plan.HttpRounds}: {name} {measured.Rps:0} req/s, p99 {Table.F(measured.P99)} ms" + (microseconds is { } us ? $", gateway+agent {us:0} µs CPU each" : ""));
+                say($"http round {round}/{plan.HttpRounds}: {name} {measured.Rps:0} req/s, p99 {Table.F(measured.P99)} ms" + (spent is null ? "" : $", middle processes {spent[0]:0} + {spent[1]:0} µs CPU each"));
             }
         }
         double Rps(string name) => Stats.Median([.. results[name].Select(r => r.Rps)]);
@@ -99,9 +116,13 @@ internal static partial class Http
             plan.JudgeTargets ? met : $"({met}; smoke)"));
         table.Note($"HTTP: **Jumpgate** is the service's subdomain, HTTPS (its cookie is Secure) to the gateway, a TLS leg to the agent, plain TCP to the upstream; nginx built in that shape (C; one worker each, keep-alive on both legs, TLS 1.3 with AES-128-GCM, as the gateway does) is the judged peer. " +
             $"That shape serves {Rps(Shape) / Rps(Proxy):0.00} × the requests/s of a plain-HTTP nginx reverse proxy in one process, p99 {P99(Shape) / P99(Proxy):0.00} ×; Jumpgate serves {Rps(Subdomain) / Rps(Proxy):0.00} × and {P99(Subdomain) / P99(Proxy):0.00} ×.");
-        if (cpuPerRequest[Subdomain].Count > 0)
+        string Each(string name) => $"{Stats.Median([.. cpuPerRequest[name].Select(c => c.First)]):0} + {Stats.Median([.. cpuPerRequest[name].Select(c => c.Second)]):0} µs";
+        table.Note($"HTTP, CPU per request of the two middle processes (/proc/PID/stat over each wrk run, medians): Jumpgate's gateway + agent {Each(Subdomain)}; nginx in the shape, proxy + relay {Each(Shape)}" +
+            (dotnet is null ? "." : $"; .NET in the shape, proxy + relay {Each(DotnetShapeName)}."));
+        if (dotnet is not null)
         {
-            table.Note($"HTTP, CPU each: the gateway and the agent spend {Stats.Median([.. cpuPerRequest[Subdomain]]):0} µs per request through the subdomain (/proc/PID/stat over each wrk run, median).");
+            table.Note($"HTTP: .NET in Jumpgate's shape (bench/Jumpgate.Bench.DotnetShape, {(dotnet.Native ? "Native AOT" : "JIT")}) is Kestrel's HTTPS and YARP's forwarder with SocketsHttpHandler's pool over TLS 1.3 (AES-128-GCM) to a relay of SslStream and sockets (inline completions on one epoll thread, as the agent runs), nothing of Jumpgate: " +
+                $"{Rps(DotnetShapeName) / Rps(Shape):0.00} × the requests/s of nginx in the same shape, p99 {P99(DotnetShapeName) / P99(Shape):0.00} ×, where Jumpgate serves {Rps(Subdomain) / Rps(DotnetShapeName):0.00} × its requests/s.");
         }
         table.Note($"HTTP: wrk -t1 -c16 -d{plan.HttpSeconds}s --latency, {plan.HttpRounds} round(s) after a {plan.HttpWarmupSeconds} s unmeasured run of each path, medians; nginx 1 worker for the upstream and 1 for the proxy, keep-alive to the upstream.");
     }
