@@ -23,6 +23,9 @@ internal static class Latency
         // Jumpgate's own processes, per path: the default path and the trunk share them.
         string[] jumpgates = [PathNames.Jumpgate, PathNames.JumpgateTrunk];
         var roleMilliseconds = jumpgates.ToDictionary(p => p, _ => rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => 0.0));
+        // Thread hand-overs: the whole machine's context switches per connection, and Jumpgate's own processes'.
+        var machineSwitches = paths.ToDictionary(p => p.Name, _ => 0L);
+        var roleSwitches = jumpgates.ToDictionary(p => p, _ => rig.Jumpgate.Roles.ToDictionary(r => r.Name, _ => 0L));
 
         foreach (var path in paths)
         {
@@ -35,12 +38,19 @@ internal static class Latency
                 var before = samples[path.Name].Count;
                 var meter = new CpuMeter();
                 var roles = jumpgates.Contains(path.Name) ? new ProcessCpu(rig.Jumpgate.Roles) : null;
+                var switches = jumpgates.Contains(path.Name) ? new ContextSwitches(rig.Jumpgate.Roles) : null;
+                var machineBefore = ContextSwitches.Machine();
                 var wall = Stopwatch.StartNew();
                 await MeasureAsync(path, plan.LatencyPerRound, plan.LatencyRoundCap, samples[path.Name], () => failures[path.Name]++);
                 cpuMilliseconds[path.Name] += meter.CoresBusy() * wall.Elapsed.TotalMilliseconds;
+                machineSwitches[path.Name] += ContextSwitches.Machine() - machineBefore;
                 foreach (var (role, spent) in roles?.Spent() ?? [])
                 {
                     roleMilliseconds[path.Name][role] += spent;
+                }
+                foreach (var (role, made) in switches?.Made() ?? [])
+                {
+                    roleSwitches[path.Name][role] += made;
                 }
                 var got = samples[path.Name].Skip(before).ToList();
                 say($"new connection, round {round}/{plan.LatencyRounds}: {path.Name} p50 {Table.F(Stats.Median(got))} ms over {got.Count}");
@@ -89,6 +99,9 @@ internal static class Latency
                 "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
             await rig.Jumpgate.RestartAsync();
         }
+        string Switches(string name) => $"{(double)machineSwitches[name] / Math.Max(1, samples[name].Count + failures[name]):0}";
+        string RoleSwitches(string name) => string.Join(", ", roleSwitches[name].Select(r => $"{r.Key} {(double)r.Value / Math.Max(1, samples[name].Count + failures[name]):0.0}"));
+        table.Note($"New connection, context switches per connection, the whole machine (/proc/stat; the benchmark's client and echo server included): {string.Join(", ", paths.Select(p => $"{p.Name} {Switches(p.Name)}"))}; of Jumpgate's, its own processes' threads: {RoleSwitches(PathNames.Jumpgate)}.");
         table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path. In brackets, Jumpgate's own processes (/proc/PID/stat), ms each.");
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");
     }

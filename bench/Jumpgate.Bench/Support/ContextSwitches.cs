@@ -23,6 +23,19 @@ internal sealed class ContextSwitches
     public IReadOnlyList<(string Name, long Switches)> Made() =>
         [.. _processes.Select((p, i) => (p.Name, p.Pids.Sum(Count) - _start[i]))];
 
+    /// <summary>Every context switch the machine has made since boot (/proc/stat's ctxt).</summary>
+    public static long Machine()
+    {
+        foreach (var line in File.ReadLines("/proc/stat"))
+        {
+            if (line.StartsWith("ctxt ", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(5).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        return 0;
+    }
+
     /// <summary>Summed over the process's threads; threads that ended meanwhile are not counted (a process that relays keeps its threads).</summary>
     private static long Count(int pid)
     {

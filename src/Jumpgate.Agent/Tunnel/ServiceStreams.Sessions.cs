@@ -169,7 +169,7 @@ internal sealed partial class ServiceStreams
                 bound.Live[stream.Id] = stream;
                 var meters = bound.Meters[stream.Id] = new StreamMeters();
                 // Reported beside the splice, not before it: the gateway audits the stream, it does not wait on it.
-                reports.Post(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
+                reports.Gather(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "opened" });
                 AgentLog.StreamOpened(logger, bound.Host, bound.Service, address);
                 result = await Splice.RunAsync(stream, target, aborted, meters);
                 AgentLog.StreamClosed(logger, bound.Host, bound.Service, result.Outcome.ToString(), result.ToService, result.ToUser);
@@ -187,7 +187,7 @@ internal sealed partial class ServiceStreams
             ((IDictionary<uint, StreamMeters>)bound.Meters).Remove(stream.Id);
             Interlocked.Decrement(ref bound.Open);
         }
-        reports.Post(new ControlMessage
+        reports.Gather(new ControlMessage
         {
             Type = ControlMessage.SessionStream, Session = bound.Id, Stream = stream.Id, Outcome = "closed",
             BytesUp = result.ToService, BytesDown = result.ToUser, Reason = result.Outcome.ToString(),
@@ -214,7 +214,7 @@ internal sealed partial class ServiceStreams
                     if (sent.GetValueOrDefault(id) != now)
                     {
                         sent[id] = now;
-                        reports.PostIfUp(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = id, Outcome = "progress", BytesUp = now.ToService, BytesDown = now.ToUser });
+                        reports.GatherIfUp(new ControlMessage { Type = ControlMessage.SessionStream, Session = bound.Id, Stream = id, Outcome = "progress", BytesUp = now.ToService, BytesDown = now.ToUser });
                     }
                 }
                 sent.Keys.Where(id => !bound.Meters.ContainsKey(id)).ToList().ForEach(id => sent.Remove(id));

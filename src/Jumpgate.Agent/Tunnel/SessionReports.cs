@@ -10,11 +10,23 @@ namespace Jumpgate.Agent.Tunnel;
 /// first on it. The gateway takes them from the same agent over any of its connections. A report is
 /// posted, not written, by the stream it is about: one writer off the streams' path sends what was
 /// posted meanwhile, in order, in one write, so a new stream never waits on the control connection.
+/// What only records (a stream opened, closed, its progress) is gathered for up to
+/// <see cref="GatherWindow"/> first, so that the streams of a busy session share one write and one
+/// read at the gateway instead of one each; what the session waits on (a request for places, a
+/// refusal) goes at once and takes what was gathered with it.
 /// </summary>
-internal sealed class SessionReports
+internal sealed class SessionReports(TimeSpan gatherWindow)
 {
     /// <summary>Reports kept while no control connection is up; past this the oldest are dropped (the gateway closes what it never heard end when the session ends).</summary>
     private const int MaxHeld = 4096;
+
+    /// <summary>As the gateway's audit writer gathers before it commits: the live figures lag by at most this.</summary>
+    public static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(5);
+
+    public SessionReports()
+        : this(GatherWindow)
+    {
+    }
 
     private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly Queue<ControlMessage> _held = [];
@@ -24,31 +36,56 @@ internal sealed class SessionReports
     private readonly Lock _gate = new();
     private readonly List<(ControlMessage Message, bool Droppable)> _posted = [];
     private bool _writing;
+    private bool _urgent;
+    private TaskCompletionSource? _hurry;
 
-    /// <summary>Sends <paramref name="message"/> soon on the control connection of the moment, or keeps it for the next.</summary>
-    public void Post(ControlMessage message) => Post(message, droppable: false);
+    /// <summary>Sends <paramref name="message"/> at once on the control connection of the moment, with what was gathered, or keeps it for the next.</summary>
+    public void Post(ControlMessage message) => Post(message, droppable: false, gather: false);
 
-    /// <summary>Sends <paramref name="message"/> soon if a control connection is up then and nothing waits for it; else drops it (a report that a later one makes good).</summary>
-    public void PostIfUp(ControlMessage message)
+    /// <summary>Sends <paramref name="message"/> within <see cref="GatherWindow"/>, with others, or keeps it for the next connection: a record the session does not wait on.</summary>
+    public void Gather(ControlMessage message) => Post(message, droppable: false, gather: true);
+
+    /// <summary>Gathers <paramref name="message"/> if a control connection is up then and nothing waits for it; else drops it (a report that a later one makes good).</summary>
+    public void GatherIfUp(ControlMessage message)
     {
         if (Volatile.Read(ref _send) is not null)
         {
-            Post(message, droppable: true);
+            Post(message, droppable: true, gather: true);
         }
     }
 
-    private void Post(ControlMessage message, bool droppable)
+    private void Post(ControlMessage message, bool droppable, bool gather)
     {
         lock (_gate)
         {
             _posted.Add((message, droppable));
+            _urgent |= !gather;
             if (_writing)
             {
+                if (!gather)
+                {
+                    _hurry?.TrySetResult();
+                }
                 return;
             }
             _writing = true;
         }
         ThreadPool.UnsafeQueueUserWorkItem(static reports => _ = reports.WriteAsync(), this, preferLocal: false);
+    }
+
+    /// <summary>Waits out the gather window unless something urgent was posted (or comes meanwhile).</summary>
+    private async Task GatherAsync()
+    {
+        Task hurry;
+        lock (_gate)
+        {
+            if (_urgent || _posted.Count == 0)
+            {
+                return;
+            }
+            hurry = (_hurry = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        await Task.WhenAny(hurry, Task.Delay(gatherWindow));
     }
 
     /// <summary>Takes what was posted and sends it (or holds it), until nothing more was posted meanwhile.</summary>
@@ -59,9 +96,12 @@ internal sealed class SessionReports
         {
             while (true)
             {
+                await GatherAsync();
                 List<(ControlMessage Message, bool Droppable)> posted;
                 lock (_gate)
                 {
+                    _hurry = null;
+                    _urgent = false;
                     if (_posted.Count == 0)
                     {
                         _writing = false;

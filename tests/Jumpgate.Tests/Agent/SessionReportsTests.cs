@@ -18,6 +18,7 @@ public sealed class SessionReportsTests
     private sealed class Connection(bool fails = false)
     {
         private readonly Channel<long> _written = Channel.CreateUnbounded<long>();
+        private readonly Channel<long[]> _writes = Channel.CreateUnbounded<long[]>();
 
         public Task<bool> WriteAsync(IReadOnlyList<ControlMessage> messages)
         {
@@ -29,7 +30,15 @@ public sealed class SessionReportsTests
             {
                 _written.Writer.TryWrite(message.Stream);
             }
+            _writes.Writer.TryWrite([.. messages.Select(m => m.Stream)]);
             return Task.FromResult(true);
+        }
+
+        /// <summary>The streams of the reports in the next write, as one write carried them.</summary>
+        public async Task<long[]> NextWriteAsync()
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            return await _writes.Reader.ReadAsync(timeout.Token);
         }
 
         /// <summary>The streams of the next <paramref name="count"/> reports written.</summary>
@@ -55,7 +64,7 @@ public sealed class SessionReportsTests
     {
         var reports = new SessionReports();
         reports.Post(Report(1));
-        reports.PostIfUp(Report(2, "progress"));
+        reports.GatherIfUp(Report(2, "progress"));
         reports.Post(Report(3));
         var connection = new Connection();
 
@@ -107,5 +116,37 @@ public sealed class SessionReportsTests
 
         var written = await next.ReadAsync(3);
         Assert.Equal([1, 2, 3], written);
+    }
+
+    [Fact]
+    public async Task RecordsWaitToBeGatheredAndARequestTheSessionWaitsOnTakesThemAtOnce()
+    {
+        // A window no test outlasts: only the urgent report can send the gathered ones.
+        var reports = new SessionReports(TimeSpan.FromHours(1));
+        var connection = new Connection();
+        await reports.AttachAsync(connection.WriteAsync);
+
+        reports.Gather(Report(1));
+        reports.Gather(Report(2, "closed"));
+        reports.GatherIfUp(Report(3, "progress"));
+        reports.Post(Report(4, "wanted"));
+
+        var written = await connection.NextWriteAsync();
+        Assert.Equal([1, 2, 3, 4], written);
+    }
+
+    [Fact]
+    public async Task GatheredRecordsGoWithinTheWindowWhenNothingHurriesThem()
+    {
+        var reports = new SessionReports(TimeSpan.FromSeconds(1));
+        var connection = new Connection();
+        await reports.AttachAsync(connection.WriteAsync);
+
+        reports.Gather(Report(1));
+        reports.Gather(Report(2, "closed"));
+
+        // Both were posted long before the window ran out, so one write carries them.
+        var written = await connection.NextWriteAsync();
+        Assert.Equal([1, 2], written);
     }
 }
