@@ -11,9 +11,9 @@ namespace Jumpgate.Agent.Tunnel;
 /// posted, not written, by the stream it is about: one writer off the streams' path sends what was
 /// posted meanwhile, in order, in one write, so a new stream never waits on the control connection.
 /// What only records (a stream opened, closed, its progress) is gathered for up to
-/// <see cref="GatherWindow"/> first, so that the streams of a busy session share one write and one
-/// read at the gateway instead of one each; what the session waits on (a request for places, a
-/// refusal) goes at once and takes what was gathered with it.
+/// <see cref="GatherWindow"/> or <see cref="MaxGathered"/> reports first, so that the streams of a
+/// busy session share one write and one read at the gateway instead of one each; what the session
+/// waits on (a request for places, a refusal) goes at once and takes what was gathered with it.
 /// </summary>
 internal sealed class SessionReports(TimeSpan gatherWindow)
 {
@@ -22,6 +22,13 @@ internal sealed class SessionReports(TimeSpan gatherWindow)
 
     /// <summary>As the gateway's audit writer gathers before it commits: the live figures lag by at most this.</summary>
     public static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// Gathered reports that go without waiting out the window: the gateway tops a session's places
+    /// up on its "opened" reports, with half of its largest credit (32) still ahead, so reports may
+    /// lag by fewer streams than that (two reports each) or a fast session would run out and ask.
+    /// </summary>
+    public const int MaxGathered = 16;
 
     public SessionReports()
         : this(GatherWindow)
@@ -59,10 +66,10 @@ internal sealed class SessionReports(TimeSpan gatherWindow)
         lock (_gate)
         {
             _posted.Add((message, droppable));
-            _urgent |= !gather;
+            _urgent |= !gather || _posted.Count >= MaxGathered;
             if (_writing)
             {
-                if (!gather)
+                if (_urgent)
                 {
                     _hurry?.TrySetResult();
                 }

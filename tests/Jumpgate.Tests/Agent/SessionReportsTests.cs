@@ -149,4 +149,20 @@ public sealed class SessionReportsTests
         var written = await connection.NextWriteAsync();
         Assert.Equal([1, 2], written);
     }
+
+    [Fact]
+    public async Task ABusySessionsRecordsGoOnceEnoughAreGatheredWithoutWaitingOutTheWindow()
+    {
+        var reports = new SessionReports(TimeSpan.FromHours(1));
+        var connection = new Connection();
+        await reports.AttachAsync(connection.WriteAsync);
+
+        for (var stream = 1; stream <= SessionReports.MaxGathered; stream++)
+        {
+            reports.Gather(Report(stream));
+        }
+
+        var written = await connection.ReadAsync(SessionReports.MaxGathered);
+        Assert.Equal(Enumerable.Range(1, SessionReports.MaxGathered).Select(s => (long)s), written);
+    }
 }
