@@ -144,10 +144,10 @@ internal static class TunnelCommands
 
     private static Action<string> Say(bool verbose) => verbose ? line => Console.Error.WriteLine("jumpgate: " + line) : _ => { };
 
-    /// <summary>The login, for a process whose only TLS peer is the gateway and that only relays: a pinned gateway needs no system CA store, and its socket completions run inline.</summary>
+    /// <summary>The login, for a process whose only TLS peer is the gateway and that only relays: a pinned gateway needs no system CA store, and its socket completions run inline, on one epoll thread per two cores as the agent's.</summary>
     private static async Task<ClientSettings> LoadTunnelSettingsAsync(CancellationToken cancellationToken)
     {
-        SocketCompletions.RunInline();
+        SocketCompletions.RunInlineOnFewerThreads();
         var settings = await SsoSignIn.CurrentAsync(cancellationToken);
         if (settings.Fingerprint is not null)
         {
