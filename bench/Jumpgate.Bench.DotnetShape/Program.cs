@@ -70,6 +70,7 @@ internal static class HttpsProxy
         builder.Services.AddHttpForwarder();
         var app = builder.Build();
         var forwarder = app.Services.GetRequiredService<IHttpForwarder>();
+        // The pool as the gateway's (src/Jumpgate.Gateway/Http/UpstreamConnections.cs), with a TLS socket where it opens a stream through the agent.
         using var relay = new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,

@@ -18,8 +18,8 @@ internal static class SocketCompletions
     /// <summary>How many epoll threads .NET runs (with inline completions, one per core by default).</summary>
     private const string EngineCountVariable = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
 
-    /// <summary>For a process that only relays; call before it opens its first socket.</summary>
-    public static void RunInline() => Environment.SetEnvironmentVariable(Variable, "1");
+    /// <summary>For a process that only relays; called before it opens its first socket.</summary>
+    private static void RunInline() => Environment.SetEnvironmentVariable(Variable, "1");
 
     /// <summary>
     /// For the agent, `forward` and `proxy`, which only relay: inline, on one epoll thread per two
