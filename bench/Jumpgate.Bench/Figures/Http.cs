@@ -82,7 +82,7 @@ internal static partial class Http
         };
         if (dotnet is not null)
         {
-            middle[DotnetShapeName] = [("proxy", dotnet.ProxyPids), ("relay", dotnet.RelayPids)];
+            middle[DotnetShapeName] = dotnet.Processes;
         }
         var cpuPerRequest = middle.Keys.ToDictionary(name => name, _ => new List<(double First, double Second)>());
         for (var round = 1; round <= plan.HttpRounds; round++)

@@ -58,22 +58,20 @@ internal static class Latency
         }
 
         const string figure = "new connection p50 / p99";
+        int Connections(string name) => Math.Max(1, samples[name].Count + failures[name]);
         string Result(string name)
         {
             var all = samples[name];
             var failed = failures[name] > 0 ? $", **{failures[name]} failed**" : "";
-            var cpu = cpuMilliseconds[name] / Math.Max(1, all.Count + failures[name]);
+            var cpu = cpuMilliseconds[name] / Connections(name);
             return $"{Table.F(Stats.Median(all))} / {Table.F(Stats.Percentile(all, 99))} ms (n = {all.Count}{failed}), {Table.F(cpu)} ms CPU each";
         }
         foreach (var path in paths.Where(p => !jumpgates.Contains(p.Name)))
         {
             table.Add(new Row(figure, path.Name, Result(path.Name)));
         }
-        string WithRoles(string name)
-        {
-            var connections = Math.Max(1, samples[name].Count + failures[name]);
-            return Result(name) + " (" + string.Join(", ", roleMilliseconds[name].Select(r => $"{r.Key} {Table.F(r.Value / connections)}")) + ")";
-        }
+        string WithRoles(string name) =>
+            Result(name) + " (" + string.Join(", ", roleMilliseconds[name].Select(r => $"{r.Key} {Table.F(r.Value / Connections(name))}")) + ")";
         var jg = samples[PathNames.Jumpgate];
         var sshL = samples[PathNames.SshL];
         var sshJ = samples[PathNames.SshJ];
@@ -99,8 +97,8 @@ internal static class Latency
                 "(see the end-of-connection rows); the gateway and the agent were restarted afterwards so that later figures start clean.");
             await rig.Jumpgate.RestartAsync();
         }
-        string Switches(string name) => $"{(double)machineSwitches[name] / Math.Max(1, samples[name].Count + failures[name]):0}";
-        string RoleSwitches(string name) => string.Join(", ", roleSwitches[name].Select(r => $"{r.Key} {(double)r.Value / Math.Max(1, samples[name].Count + failures[name]):0.0}"));
+        string Switches(string name) => $"{(double)machineSwitches[name] / Connections(name):0}";
+        string RoleSwitches(string name) => string.Join(", ", roleSwitches[name].Select(r => $"{r.Key} {(double)r.Value / Connections(name):0.0}"));
         table.Note($"New connection, context switches per connection, the whole machine (/proc/stat; the benchmark's client and echo server included): {string.Join(", ", paths.Select(p => $"{p.Name} {Switches(p.Name)}"))}; of Jumpgate's, its own processes' threads: {RoleSwitches(PathNames.Jumpgate)}.");
         table.Note("New connection, CPU each: the whole machine's busy time over the timed rounds (/proc/stat) divided by the connections; it includes the benchmark's own client and echo server, the same for every path. In brackets, Jumpgate's own processes (/proc/PID/stat), ms each.");
         table.Note($"New connection: up to {plan.LatencyRounds} × {plan.LatencyPerRound} connections per path, each round capped at {plan.LatencyRoundCap.TotalSeconds:0} s (so slow paths have fewer), after {plan.LatencyWarmup} warm-up connections; OpenSSH rows use the default cipher (the cipher does not matter for 64 bytes).");

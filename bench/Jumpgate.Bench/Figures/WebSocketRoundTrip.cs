@@ -65,7 +65,7 @@ internal static class WebSocketRoundTrip
             };
             if (dotnet is not null)
             {
-                middle[DotnetShapeName] = [("proxy", dotnet.ProxyPids), ("relay", dotnet.RelayPids)];
+                middle[DotnetShapeName] = dotnet.Processes;
             }
             var switches = middle.Keys.ToDictionary(name => name, _ => new List<(double First, double Second)>());
             foreach (var (_, socket) in sockets)

@@ -27,9 +27,8 @@ internal sealed class DotnetShape : IAsyncDisposable
     /// <summary>Whether the processes are the Native AOT build.</summary>
     public bool Native { get; }
 
-    public IReadOnlyList<int> ProxyPids { get; private set; } = [];
-
-    public IReadOnlyList<int> RelayPids { get; private set; } = [];
+    /// <summary>Its two processes, in the places of the gateway and the agent, for their CPU and wake-ups.</summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<int> Pids)> Processes { get; private set; } = [];
 
     /// <summary>The native binary bench/run published (when <paramref name="native"/>: the run measures Native AOT), else the JIT build's assembly; null when not built.</summary>
     private static (string Executable, IReadOnlyList<string> Prefix, bool Native)? Find(bool native)
@@ -61,8 +60,7 @@ internal sealed class DotnetShape : IAsyncDisposable
             var proxy = ChildProcess.Start(".NET proxy", program.Executable, [.. program.Prefix, "proxy", shape.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), relayPort.ToString(System.Globalization.CultureInfo.InvariantCulture)], null);
             shape._processes.Add(proxy);
             await Ports.WaitListeningAsync(shape.Port, ".NET proxy", proxy, Signals.Timeout(30));
-            shape.RelayPids = [relay.Id];
-            shape.ProxyPids = [proxy.Id];
+            shape.Processes = [("proxy", [proxy.Id]), ("relay", [relay.Id])];
             return shape;
         }
         catch
